@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Library targets use the standard library and Foundation only (see DESIGN in README).
+let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+
+let package = Package(
+    name: "TokenPress",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tokenpress", targets: ["tokenpress"]),
+        .library(name: "TokenPressEngine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "GGUF", swiftSettings: optimize),
+        .target(name: "Kernels", swiftSettings: optimize),
+        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: optimize),
+        .target(name: "KVCache", dependencies: ["Kernels"], swiftSettings: optimize),
+        .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
+        .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
+        .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "GGUF"], swiftSettings: optimize),
+        .executableTarget(
+            name: "tokenpress",
+            dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Sampling",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimize),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer"]),
+        .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

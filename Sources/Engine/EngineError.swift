@@ -1,0 +1,19 @@
+/// Engine-level failures with one-line messages a user can act on.
+public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
+    case promptTooLong(tokens: Int, context: Int)
+    case emptyPrompt
+    case invalidParameter(name: String, reason: String)
+    case modelFetchFailed(String)
+    case textTooShort(tokens: Int, needed: Int)
+
+    public var description: String {
+        switch self {
+        case .promptTooLong(let tokens, let context):
+            return "the prompt has \(tokens) tokens, more than the context of \(context) tokens"
+        case .emptyPrompt: return "the prompt is empty"
+        case .invalidParameter(let name, let reason): return "invalid \(name): \(reason)"
+        case .modelFetchFailed(let reason): return "cannot fetch the default model: \(reason)"
+        case .textTooShort(let tokens, let needed): return "the text has \(tokens) tokens; at least \(needed) are needed"
+        }
+    }
+}

@@ -1,0 +1,32 @@
+/// Why generation ended.
+public enum StopReason: String, Sendable, Codable {
+    case endOfGeneration = "eog"
+    case maxTokens = "length"
+    case stopString = "stop"
+    case contextFull = "context"
+}
+
+/// Timings of one generation: prefill (the prompt, batched) and decode (one token at a time).
+public struct GenerationStatistics: Sendable, Codable {
+    public var promptTokens = 0
+    public var prefillSeconds = 0.0
+    public var generatedTokens = 0
+    public var decodeSeconds = 0.0
+
+    public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
+    public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
+
+    public var summary: String {
+        let p = String(format: "%.1f", prefillTokensPerSecond), d = String(format: "%.1f", decodeTokensPerSecond)
+        return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s"
+    }
+}
+
+public struct GenerationResult: Sendable {
+    public var tokens: [Int] = []
+    public var text = ""
+    public var stopReason = StopReason.maxTokens
+    public var statistics = GenerationStatistics()
+}
+
+import Foundation

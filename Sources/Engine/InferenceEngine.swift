@@ -1,0 +1,96 @@
+import Foundation
+import GGUF
+import KVCache
+import Models
+import Sampling
+import Tokenizer
+
+/// A loaded model with its tokenizer: prefill, token-by-token generation and perplexity.
+public final class InferenceEngine: @unchecked Sendable {
+    public let file: GGUFFile
+    public let model: any LanguageModel
+    public let tokenizer: Tokenizer
+    /// Prompt tokens per forward pass during prefill (bounds activation memory, as llama.cpp's n_batch).
+    public var batchSize = 512
+
+    public init(modelPath: String) throws {
+        file = try GGUFFile(path: modelPath)
+        model = try ModelRegistry.load(file)
+        tokenizer = try Tokenizer(file: file)
+        guard tokenizer.vocabulary.count == model.configuration.vocabularySize else {
+            throw TokenizerError.inconsistentVocabulary(
+                "\(tokenizer.vocabulary.count) tokens in tokenizer.ggml.tokens but \(model.configuration.vocabularySize) rows in token_embd.weight")
+        }
+    }
+
+    public var contextLength: Int { model.configuration.contextLength }
+
+    /// Runs `tokens` through the model in batches; returns the logits of the last token.
+    public func prefill(_ tokens: [Int], cache: KVCache) throws -> [Float] {
+        var logits: [Float] = []
+        var start = 0
+        while start < tokens.count {
+            let end = min(start + batchSize, tokens.count)
+            logits = try model.forward(tokens: Array(tokens[start ..< end]), cache: cache, logits: .lastToken)
+            start = end
+        }
+        return logits
+    }
+
+    /// Generates up to `maxTokens` tokens after `prompt`.
+    /// - Parameters:
+    ///   - cache: a cache already holding a prefix of the prompt's tokens (`cache.nextPosition` of them), or a new one.
+    ///   - onText: receives text as it becomes final (never a broken UTF-8 sequence, never part of a stop string).
+    public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = [],
+                         cache existing: KVCache? = nil, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+        guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
+        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
+        guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
+        let cache = existing ?? model.makeCache()
+        var result = GenerationResult()
+        result.statistics.promptTokens = prompt.count - cache.nextPosition
+
+        let clock = ContinuousClock()
+        var logits: [Float] = []
+        let prefillTime = try clock.measure {
+            // Keep at least the last prompt token to get fresh logits.
+            let reused = min(cache.nextPosition, prompt.count - 1)
+            if reused < cache.nextPosition { cache.removeAll() }
+            logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache)
+        }
+        result.statistics.prefillSeconds = prefillTime.seconds
+
+        var sampler = SamplerChain(sampling)
+        var history = prompt
+        var decoder = StreamingDecoder()
+        var stops = StopStringMatcher(stops: stopStrings)
+        let decodeStart = clock.now
+        defer { result.statistics.decodeSeconds = (clock.now - decodeStart).seconds }
+        while true {
+            if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
+            let token = sampler.sample(logits: logits, history: history)
+            if tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; break }
+            result.tokens.append(token)
+            history.append(token)
+            let (text, stopped) = stops.feed(decoder.append(tokenizer.piece(token)))
+            result.text += text
+            onText(text)
+            if stopped { result.stopReason = .stopString; break }
+            if cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
+            if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
+            logits = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
+        }
+        if result.stopReason != .stopString {
+            let tail = stops.feed(decoder.flush()).emit + stops.flush()
+            result.text += tail
+            onText(tail)
+        }
+        result.statistics.generatedTokens = result.tokens.count
+        result.statistics.decodeSeconds = (clock.now - decodeStart).seconds
+        return result
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

@@ -1,0 +1,63 @@
+/// The tokens one KV head retains: keys and values in f16 (keys after RoPE), each with its original position.
+/// Heads are independent so a press can give each its own length; removal compacts storage for real.
+public final class HeadCache: @unchecked Sendable {
+    public let headDimension: Int
+    private(set) var keys: ContiguousArray<Float16> = []      // [count, headDimension]
+    private(set) var values: ContiguousArray<Float16> = []    // [count, headDimension]
+    public private(set) var positions: ContiguousArray<Int32> = []  // [count]
+
+    public init(headDimension: Int) {
+        self.headDimension = headDimension
+    }
+
+    public var count: Int { positions.count }
+
+    /// Exact bytes held: keys, values and positions.
+    public var byteCount: Int {
+        keys.count * MemoryLayout<Float16>.size + values.count * MemoryLayout<Float16>.size + positions.count * MemoryLayout<Int32>.size
+    }
+
+    public func reserveCapacity(_ tokens: Int) {
+        keys.reserveCapacity(tokens * headDimension)
+        values.reserveCapacity(tokens * headDimension)
+        positions.reserveCapacity(tokens)
+    }
+
+    /// Appends one token (`key` and `value` hold `headDimension` floats; they are stored as f16).
+    public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
+        for i in 0 ..< headDimension { keys.append(Float16(key[i])) }
+        for i in 0 ..< headDimension { values.append(Float16(value[i])) }
+        positions.append(Int32(position))
+    }
+
+    /// Keeps only the tokens at `indices` (ascending), releasing the rest.
+    public func retain(indices: [Int]) {
+        var newKeys = ContiguousArray<Float16>(), newValues = ContiguousArray<Float16>(), newPositions = ContiguousArray<Int32>()
+        newKeys.reserveCapacity(indices.count * headDimension)
+        newValues.reserveCapacity(indices.count * headDimension)
+        newPositions.reserveCapacity(indices.count)
+        for i in indices {
+            newKeys.append(contentsOf: keys[i * headDimension ..< (i + 1) * headDimension])
+            newValues.append(contentsOf: values[i * headDimension ..< (i + 1) * headDimension])
+            newPositions.append(positions[i])
+        }
+        keys = newKeys
+        values = newValues
+        positions = newPositions
+    }
+
+    public func removeAll() {
+        keys = []
+        values = []
+        positions = []
+    }
+
+    /// Calls `body` with keys and values [count, headDimension] as f16.
+    public func withStorage<R>(_ body: (UnsafePointer<Float16>, UnsafePointer<Float16>) throws -> R) rethrows -> R {
+        try keys.withUnsafeBufferPointer { k in
+            try values.withUnsafeBufferPointer { v in
+                try body(k.baseAddress ?? UnsafePointer(bitPattern: 2)!, v.baseAddress ?? UnsafePointer(bitPattern: 2)!)
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// output[t, r] = Σ_c weights[r, c] · input[t, c], threaded over weight rows.
+/// Formats with integer kernels multiply against 8-bit quantized activations (as llama.cpp does);
+/// the others dequantize each weight row once and reuse it for every token.
+public final class MatMul: @unchecked Sendable {
+    private let activations = Q8Activations()
+    /// Use the scalar twins (for tests of the portable path).
+    public var useScalarKernels = false
+
+    public init() {}
+
+    /// - Parameters:
+    ///   - weights: [rows, columns]
+    ///   - input: [tokens, columns]
+    ///   - output: [tokens, rows]
+    public func multiply(_ weights: WeightMatrix, input: UnsafePointer<Float>, tokens: Int, output: UnsafeMutablePointer<Float>) {
+        if let format = weights.format as? any Q8DotFormat.Type {
+            activations.quantize(input, rows: tokens, rowLength: weights.columns)
+            multiplyQuantized(weights, format: format, tokens: tokens, output: output)
+        } else {
+            multiplyDequantized(weights, input: input, tokens: tokens, output: output)
+        }
+    }
+
+    private func multiplyQuantized(_ weights: WeightMatrix, format: any Q8DotFormat.Type, tokens: Int, output: UnsafeMutablePointer<Float>) {
+        let blocks = weights.columns / 32
+        let rows = weights.rows
+        let activations = self.activations
+        let scalar = useScalarKernels
+        ParallelFor.run(rows, minimumChunk: 16) { range in
+            // Rows in small tiles so a tile stays in L1 while every token passes over it.
+            var tileStart = range.lowerBound
+            while tileStart < range.upperBound {
+                let tileEnd = min(tileStart + 16, range.upperBound)
+                for t in 0 ..< tokens {
+                    let a = activations.row(t)
+                    let out = output + t * rows
+                    for r in tileStart ..< tileEnd {
+                        out[r] = scalar
+                            ? format.dotScalar(row: weights.row(r), activations: a, blocks: blocks)
+                            : format.dot(row: weights.row(r), activations: a, blocks: blocks)
+                    }
+                }
+                tileStart = tileEnd
+            }
+        }
+    }
+
+    private func multiplyDequantized(_ weights: WeightMatrix, input: UnsafePointer<Float>, tokens: Int, output: UnsafeMutablePointer<Float>) {
+        let columns = weights.columns, rows = weights.rows
+        ParallelFor.run(rows, minimumChunk: 8) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+            defer { scratch.deallocate() }
+            for r in range {
+                weights.dequantizeRow(r, into: scratch)
+                for t in 0 ..< tokens {
+                    output[t * rows + r] = VectorMath.dot(scratch, input + t * columns, count: columns)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// Q8_0: f16 scale d, 32 int8 values; x = d·q.
+public enum BlockQ8_0: Q8DotFormat {
+    public static let typeID: UInt32 = 8
+    public static let name = "Q8_0"
+    public static let blockElements = 32
+    public static let blockBytes = 34
+    public static let needsActivationSums = false
+
+    public static func dequantize(block: UnsafeRawPointer, into y: UnsafeMutablePointer<Float>) {
+        let d = loadHalf(block, 0)
+        for j in 0 ..< 32 { y[j] = Float(block.load(fromByteOffset: 2 + j, as: Int8.self)) * d }
+    }
+
+    public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0 ..< blocks {
+            let p = row + b * blockBytes
+            let w0 = SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self))
+            let w1 = SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self))
+            sum += loadHalf(p, 0) * a.scales[b] * Float(Q8Dot.sum(lo: w0, hi: w1, a.quants + b * 32))
+        }
+        return sum
+    }
+
+    public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
+        var sum: Float = 0
+        for b in 0 ..< blocks {
+            let p = row + b * blockBytes
+            var isum: Int32 = 0
+            for j in 0 ..< 32 { isum += Int32(p.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(a.quants[b * 32 + j]) }
+            sum += loadHalf(p, 0) * a.scales[b] * Float(isum)
+        }
+        return sum
+    }
+}

@@ -1,0 +1,211 @@
+// Based on: LLaMA: Open and Efficient Foundation Language Models (llama.cpp's `llama` graph, f16 KV cache).
+import Foundation
+import GGUF
+import Kernels
+import KVCache
+
+// MARK: Configuration
+
+extension ModelConfiguration {
+    /// Reads the llama-family hyperparameters from GGUF metadata, validating each.
+    init(llama file: GGUFFile, architecture arch: String) throws {
+        func positive(_ key: String) throws -> Int {
+            let v = try file.int(key)
+            guard v > 0, v < 1 << 24 else { throw ModelError.invalidHyperparameter(key: key, reason: "\(v) is not a positive size") }
+            return v
+        }
+        let width = try positive(GGUFKey.embeddingLength(arch))
+        let heads = try positive(GGUFKey.headCount(arch))
+        let kvHeads = try file.optionalInt(GGUFKey.headCountKV(arch)) ?? heads
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw ModelError.invalidHyperparameter(key: GGUFKey.headCountKV(arch), reason: "\(kvHeads) does not divide the \(heads) query heads")
+        }
+        let headDimension = try file.optionalInt(GGUFKey.keyLength(arch)) ?? width / heads
+        guard headDimension > 0, headDimension % 2 == 0 else {
+            throw ModelError.invalidHyperparameter(key: GGUFKey.keyLength(arch), reason: "head dimension \(headDimension) must be positive and even")
+        }
+        let ropeDimension = try file.optionalInt(GGUFKey.ropeDimensionCount(arch)) ?? headDimension
+        guard ropeDimension > 0, ropeDimension <= headDimension, ropeDimension % 2 == 0 else {
+            throw ModelError.invalidHyperparameter(key: GGUFKey.ropeDimensionCount(arch), reason: "\(ropeDimension) must be even and at most the head dimension \(headDimension)")
+        }
+        guard let embedding = file.tensorInfo(GGUFTensorName.tokenEmbedding), embedding.dimensions.count == 2 else {
+            throw GGUFError.missingTensor(GGUFTensorName.tokenEmbedding)
+        }
+        self.init(
+            architecture: arch,
+            vocabularySize: embedding.dimensions[1],
+            embeddingLength: width,
+            layerCount: try positive(GGUFKey.blockCount(arch)),
+            headCount: heads,
+            kvHeadCount: kvHeads,
+            headDimension: headDimension,
+            feedForwardLength: try positive(GGUFKey.feedForwardLength(arch)),
+            contextLength: try positive(GGUFKey.contextLength(arch)),
+            rmsEpsilon: try file.optionalFloat(GGUFKey.rmsEpsilon(arch)) ?? 1e-5,
+            ropeBase: try file.optionalFloat(GGUFKey.ropeFreqBase(arch)) ?? 10_000,
+            ropeDimension: ropeDimension)
+    }
+}
+
+// MARK: Weights
+
+/// One transformer block's weights: attention (norm, q, k, v, output) then MLP (norm, gate, up, down).
+struct LlamaBlock {
+    let attentionNorm: [Float]          // [width]
+    let query: WeightMatrix             // [heads·headDim, width]
+    let key: WeightMatrix               // [kvHeads·headDim, width]
+    let value: WeightMatrix             // [kvHeads·headDim, width]
+    let attentionOutput: WeightMatrix   // [width, heads·headDim]
+    let feedForwardNorm: [Float]        // [width]
+    let gate: WeightMatrix              // [ff, width]
+    let up: WeightMatrix                // [ff, width]
+    let down: WeightMatrix              // [width, ff]
+
+    init(_ w: WeightLoader, layer i: Int, _ c: ModelConfiguration) throws {
+        let qDim = c.headCount * c.headDimension, kvDim = c.kvHeadCount * c.headDimension
+        attentionNorm = try w.vector(GGUFTensorName.attentionNorm(i), count: c.embeddingLength)
+        query = try w.matrix(GGUFTensorName.attentionQuery(i), columns: c.embeddingLength, rows: qDim)
+        key = try w.matrix(GGUFTensorName.attentionKey(i), columns: c.embeddingLength, rows: kvDim)
+        value = try w.matrix(GGUFTensorName.attentionValue(i), columns: c.embeddingLength, rows: kvDim)
+        attentionOutput = try w.matrix(GGUFTensorName.attentionOutput(i), columns: qDim, rows: c.embeddingLength)
+        feedForwardNorm = try w.vector(GGUFTensorName.feedForwardNorm(i), count: c.embeddingLength)
+        gate = try w.matrix(GGUFTensorName.feedForwardGate(i), columns: c.embeddingLength, rows: c.feedForwardLength)
+        up = try w.matrix(GGUFTensorName.feedForwardUp(i), columns: c.embeddingLength, rows: c.feedForwardLength)
+        down = try w.matrix(GGUFTensorName.feedForwardDown(i), columns: c.feedForwardLength, rows: c.embeddingLength)
+    }
+}
+
+// MARK: Model
+
+/// The llama architecture: RMSNorm, RoPE, grouped-query attention, SwiGLU; tied embeddings when `output.weight` is absent.
+/// One instance runs one stream at a time (it owns scratch buffers).
+public final class Llama: LanguageModel, @unchecked Sendable {
+    public let configuration: ModelConfiguration
+    let file: GGUFFile  // keeps the memory map alive
+    let tokenEmbedding: WeightMatrix   // [vocab, width]
+    let blocks: [LlamaBlock]
+    let outputNorm: [Float]            // [width]
+    let output: WeightMatrix           // [vocab, width]
+    let rope: RoPE
+    private let matmul = MatMul()
+    private let lock = NSLock()
+
+    public init(file: GGUFFile) throws {
+        let arch = try file.string(GGUFKey.architecture)
+        let c = try ModelConfiguration(llama: file, architecture: arch)
+        let w = WeightLoader(file: file)
+        self.file = file
+        configuration = c
+        tokenEmbedding = try w.matrix(GGUFTensorName.tokenEmbedding, columns: c.embeddingLength, rows: c.vocabularySize)
+        blocks = try (0 ..< c.layerCount).map { try LlamaBlock(w, layer: $0, c) }
+        outputNorm = try w.vector(GGUFTensorName.outputNorm, count: c.embeddingLength)
+        output = w.has(GGUFTensorName.output)
+            ? try w.matrix(GGUFTensorName.output, columns: c.embeddingLength, rows: c.vocabularySize)
+            : tokenEmbedding
+        rope = RoPE(dimensions: c.ropeDimension, base: c.ropeBase)
+        for m in [tokenEmbedding, output] + blocks.flatMap({ [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] })
+        where m.columns % 32 != 0 && m.format is any Q8DotFormat.Type {
+            throw ModelError.invalidHyperparameter(key: GGUFKey.embeddingLength(arch), reason: "\(m.columns) is not a multiple of 32")
+        }
+    }
+
+    /// Use the scalar kernel twins instead of the vectorized ones (tests of the portable path).
+    public var useScalarKernels: Bool {
+        get { matmul.useScalarKernels }
+        set { matmul.useScalarKernels = newValue }
+    }
+
+    public func forward(tokens: [Int], cache: KVCache, logits request: LogitsRequest) throws -> [Float] {
+        lock.lock()
+        defer { lock.unlock() }
+        let c = configuration
+        let n = tokens.count
+        guard n > 0 else { return [] }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabularySize }) {
+            throw ModelError.invalidHyperparameter(key: "token", reason: "id \(bad) is outside the vocabulary of \(c.vocabularySize)")
+        }
+        guard cache.nextPosition + n <= c.contextLength else {
+            throw ModelError.contextOverflow(tokens: cache.nextPosition + n, context: c.contextLength)
+        }
+        let width = c.embeddingLength, qDim = c.headCount * c.headDimension, kvDim = c.kvHeadCount * c.headDimension
+        let ff = c.feedForwardLength, half = c.ropeDimension / 2
+        let start = cache.nextPosition
+
+        let x = Buffer(n * width), normed = Buffer(n * width), projected = Buffer(n * width)  // [n, width]
+        let q = Buffer(n * qDim), attended = Buffer(n * qDim)                                 // [n, heads, headDim]
+        let k = Buffer(n * kvDim), v = Buffer(n * kvDim)                                      // [n, kvHeads, headDim]
+        let gate = Buffer(n * ff), up = Buffer(n * ff)                                        // [n, ff]
+        let cosines = Buffer(n * half), sines = Buffer(n * half)                             // [n, rope/2]
+        defer { [x, normed, projected, q, attended, k, v, gate, up, cosines, sines].forEach { $0.free() } }
+
+        for (t, token) in tokens.enumerated() {
+            tokenEmbedding.dequantizeRow(token, into: x.p + t * width)
+            rope.table(position: start + t, cos: cosines.p + t * half, sin: sines.p + t * half)
+        }
+        let positions = (0 ..< n).map { start + $0 }
+        let scale = 1 / Float(c.headDimension).squareRoot()
+
+        for (layer, block) in blocks.enumerated() {
+            // Attention
+            normalize(x, into: normed, weight: block.attentionNorm, tokens: n)
+            matmul.multiply(block.query, input: normed.p, tokens: n, output: q.p)
+            matmul.multiply(block.key, input: normed.p, tokens: n, output: k.p)
+            matmul.multiply(block.value, input: normed.p, tokens: n, output: v.p)
+            for t in 0 ..< n {
+                rope.rotate(q.p + t * qDim, heads: c.headCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
+                rope.rotate(k.p + t * kvDim, heads: c.kvHeadCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
+            }
+            let layerCache = cache.layers[layer]
+            layerCache.append(keys: k.p, values: v.p, tokens: n, firstPosition: start)
+            positions.withUnsafeBufferPointer {
+                CachedAttention.compute(layer: layerCache, queries: q.p, tokens: n, queryHeads: c.headCount,
+                                        positions: $0.baseAddress!, scale: scale, output: attended.p)
+            }
+            matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
+            add(projected, into: x, count: n * width)
+
+            // MLP
+            normalize(x, into: normed, weight: block.feedForwardNorm, tokens: n)
+            matmul.multiply(block.gate, input: normed.p, tokens: n, output: gate.p)
+            matmul.multiply(block.up, input: normed.p, tokens: n, output: up.p)
+            SwiGLU.apply(gate: gate.p, up: up.p, count: n * ff)
+            matmul.multiply(block.down, input: gate.p, tokens: n, output: projected.p)
+            add(projected, into: x, count: n * width)
+        }
+        cache.nextPosition += n
+
+        let first = request == .lastToken ? n - 1 : 0
+        let rows = n - first
+        var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
+        for t in first ..< n {
+            RMSNorm.apply(x.p + t * width, weight: outputNorm, epsilon: c.rmsEpsilon, output: normed.p + (t - first) * width, count: width)
+        }
+        logits.withUnsafeMutableBufferPointer {
+            matmul.multiply(output, input: normed.p, tokens: rows, output: $0.baseAddress!)
+        }
+        return logits
+    }
+
+    private func normalize(_ x: Buffer, into y: Buffer, weight: [Float], tokens: Int) {
+        let width = configuration.embeddingLength, epsilon = configuration.rmsEpsilon
+        weight.withUnsafeBufferPointer { w in
+            for t in 0 ..< tokens {
+                RMSNorm.apply(x.p + t * width, weight: w.baseAddress!, epsilon: epsilon, output: y.p + t * width, count: width)
+            }
+        }
+    }
+
+    private func add(_ source: Buffer, into destination: Buffer, count: Int) {
+        for i in 0 ..< count { destination.p[i] += source.p[i] }
+    }
+}
+
+/// A scratch float buffer freed explicitly (avoids array copy-on-write checks in the hot loop).
+struct Buffer {
+    let p: UnsafeMutablePointer<Float>
+    init(_ count: Int) {
+        p = .allocate(capacity: max(count, 1))
+        p.initialize(repeating: 0, count: max(count, 1))
+    }
+    func free() { p.deallocate() }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Engine
+import Tokenizer
+
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Continue a prompt; only the generated text goes to stdout, statistics to stderr.",
+        discussion: """
+            Special-token text in the prompt (e.g. <|im_start|>) becomes the special token, as in llama.cpp. \
+            With --chat the prompt is sent as a user message through the model's chat template.
+            Example: tokenpress generate -p "The capital of France is" -n 32 --temp 0
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var input: TextInput
+    @Option(name: .customShort("n"), help: "Maximum number of tokens to generate.")
+    var count: Int = 128
+    @OptionGroup var sampling: SamplingOptions
+    @Option(name: .customLong("stop"), help: "Stop when this text is generated (repeatable).")
+    var stops: [String] = []
+    @Flag(name: .long, help: "Wrap the prompt as a user message with the model's chat template.")
+    var chat = false
+
+    func validate() throws {
+        guard count >= 0 else { throw ValidationError("-n must be zero or positive, got \(count)") }
+        try sampling.validateValues()
+        try modelOptions.validateThreads()
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let text = try input.read()
+            let engine = try modelOptions.loadEngine()
+            var prompt = text
+            if chat {
+                let template = try ChatTemplate(template: try engine.file.optionalString("tokenizer.chat_template") ?? {
+                    throw TokenizerError.missingChatTemplate
+                }())
+                prompt = template.render([ChatMessage(role: "user", content: text)])
+            }
+            let tokens = engine.tokenizer.encode(prompt)
+            let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops) {
+                Console.out($0)
+            }
+            Console.out("\n")
+            Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
+        }
+    }
+}

