@@ -3,7 +3,7 @@ import Dispatch
 /// Splits `count` items into contiguous chunks and runs them on all cores (libdispatch's persistent pool).
 public enum ParallelFor {
     /// Worker count; defaults to the number of active processors.
-    nonisolated(unsafe) public static var threads = max(1, ProcessInfo.activeCores)
+    nonisolated(unsafe) public static var threads = max(1, SystemInfo.activeCores)
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`; ranges hold at least `minimumChunk` items.
     public static func run(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
@@ -24,7 +24,7 @@ public enum ParallelFor {
     }
 }
 
-enum ProcessInfo {
+enum SystemInfo {
     static var activeCores: Int {
         #if canImport(Glibc)
         return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Rotary position embedding, "normal" layout (pairs of adjacent dimensions), as llama.cpp applies to llama.
-/// Angles follow llama.cpp's recurrence θ ← θ·base^(−2/d) in single precision so results match it bit for bit.
+/// Angles follow llama.cpp's recurrence θ ← θ·base^(−2/d) in single precision, and the rotation uses its
+/// fused multiply-adds, so results match it bit for bit.
 public struct RoPE: Sendable {
     public let dimensions: Int
     public let base: Float
@@ -29,8 +30,9 @@ public struct RoPE: Sendable {
             let v = x + h * headDimension
             for i in 0 ..< dimensions / 2 {
                 let x0 = v[2 * i], x1 = v[2 * i + 1]
-                v[2 * i] = x0 * cos[i] - x1 * sin[i]
-                v[2 * i + 1] = x0 * sin[i] + x1 * cos[i]
+                // The exact fusion llama.cpp's compiled loop uses: one product rounded, the other fused.
+                v[2 * i] = FusedMultiplyAdd.fma(cos[i], x0, -(sin[i] * x1))
+                v[2 * i + 1] = FusedMultiplyAdd.fma(sin[i], x0, cos[i] * x1)
             }
         }
     }

@@ -17,30 +17,22 @@ public enum BlockQ4_0: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = SIMD8<Float>()
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
             let packed = p.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-            let lo = SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) &- 8
-            let hi = SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) &- 8
-            let isum = Q8Dot.sum(lo: lo, hi: hi, a.quants + b * 32)
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum)
+            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) &- 8, hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) &- 8, a.quants + b * 32)
+            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
         }
-        return sum
+        return HorizontalSum.of8(acc)
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = [Float](repeating: 0, count: 8)
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
-            var isum: Int32 = 0
-            for j in 0 ..< 16 {
-                let byte = p.load(fromByteOffset: 2 + j, as: UInt8.self)
-                isum += (Int32(byte & 0x0F) - 8) * Int32(a.quants[b * 32 + j])
-                isum += (Int32(byte >> 4) - 8) * Int32(a.quants[b * 32 + j + 16])
-            }
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum)
+            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in let byte = p.load(fromByteOffset: 2 + e % 16, as: UInt8.self); return Int32(e < 16 ? byte & 0x0F : byte >> 4) - 8 }, a.quants + b * 32)
         }
-        return sum
+        return Q8Dot.horizontalSumScalar(acc)
     }
 }

@@ -16,31 +16,26 @@ public enum BlockQ4_1: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0, minimums: Float = 0
+        var acc = SIMD8<Float>()
+        var minimums: Float = 0
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
             let packed = p.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-            let lo = SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F)
-            let hi = SIMD16<Int16>(truncatingIfNeeded: packed &>> 4)
-            let isum = Q8Dot.sum(lo: lo, hi: hi, a.quants + b * 32)
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum)
+            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F), hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4), a.quants + b * 32)
+            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
             minimums += loadHalf(p, 2) * a.sums[b]
         }
-        return sum + minimums
+        return HorizontalSum.of8(acc) + minimums
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = [Float](repeating: 0, count: 8)
+        var minimums: Float = 0
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
-            var isum: Int32 = 0
-            for j in 0 ..< 16 {
-                let byte = p.load(fromByteOffset: 4 + j, as: UInt8.self)
-                isum += Int32(byte & 0x0F) * Int32(a.quants[b * 32 + j])
-                isum += Int32(byte >> 4) * Int32(a.quants[b * 32 + j + 16])
-            }
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum) + loadHalf(p, 2) * a.sums[b]
+            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in let byte = p.load(fromByteOffset: 4 + e % 16, as: UInt8.self); return Int32(e < 16 ? byte & 0x0F : byte >> 4) }, a.quants + b * 32)
+            minimums += loadHalf(p, 2) * a.sums[b]
         }
-        return sum
+        return Q8Dot.horizontalSumScalar(acc) + minimums
     }
 }

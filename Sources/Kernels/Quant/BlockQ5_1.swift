@@ -12,27 +12,27 @@ public enum BlockQ5_1: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0, minimums: Float = 0
+        var acc = SIMD8<Float>()
+        var minimums: Float = 0
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
             let (h0, h1) = Q8Dot.highBits(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
             let packed = p.loadUnaligned(fromByteOffset: 8, as: SIMD16<UInt8>.self)
-            let lo = SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0
-            let hi = SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1
-            sum += loadHalf(p, 0) * a.scales[b] * Float(Q8Dot.sum(lo: lo, hi: hi, a.quants + b * 32))
+            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0, hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1, a.quants + b * 32)
+            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
             minimums += loadHalf(p, 2) * a.sums[b]
         }
-        return sum + minimums
+        return HorizontalSum.of8(acc) + minimums
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = [Float](repeating: 0, count: 8)
+        var minimums: Float = 0
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
-            var isum: Int32 = 0
-            for j in 0 ..< 32 { isum += Int32(Q5Layout.value(p, qhOffset: 4, j)) * Int32(a.quants[b * 32 + j]) }
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum) + loadHalf(p, 2) * a.sums[b]
+            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in Int32(Q5Layout.value(p, qhOffset: 4, e)) }, a.quants + b * 32)
+            minimums += loadHalf(p, 2) * a.sums[b]
         }
-        return sum
+        return Q8Dot.horizontalSumScalar(acc) + minimums
     }
 }

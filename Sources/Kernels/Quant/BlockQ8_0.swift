@@ -12,24 +12,21 @@ public enum BlockQ8_0: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = SIMD8<Float>()
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
-            let w0 = SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self))
-            let w1 = SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self))
-            sum += loadHalf(p, 0) * a.scales[b] * Float(Q8Dot.sum(lo: w0, hi: w1, a.quants + b * 32))
+            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)), hi: SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), a.quants + b * 32)
+            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
         }
-        return sum
+        return HorizontalSum.of8(acc)
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var sum: Float = 0
+        var acc = [Float](repeating: 0, count: 8)
         for b in 0 ..< blocks {
             let p = row + b * blockBytes
-            var isum: Int32 = 0
-            for j in 0 ..< 32 { isum += Int32(p.load(fromByteOffset: 2 + j, as: Int8.self)) * Int32(a.quants[b * 32 + j]) }
-            sum += loadHalf(p, 0) * a.scales[b] * Float(isum)
+            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in Int32(p.load(fromByteOffset: 2 + e, as: Int8.self)) }, a.quants + b * 32)
         }
-        return sum
+        return Q8Dot.horizontalSumScalar(acc)
     }
 }
