@@ -1,0 +1,104 @@
+import Kernels
+import XCTest
+
+/// The vectorized integer dot kernels against their scalar twins (bit-identical by construction: same lanes,
+/// same order) and against a float reference (within the 8-bit activation quantization error).
+final class DotKernelTests: XCTestCase {
+    static let formats: [any Q8DotFormat.Type] = [BlockQ4_0.self, BlockQ4_1.self, BlockQ5_0.self, BlockQ5_1.self, BlockQ8_0.self]
+
+    /// Random blocks with sane f16 scales (and minima) at their known offsets.
+    static func randomRow(_ format: any Q8DotFormat.Type, blocks: Int, generator: inout SplitMix) -> [UInt8] {
+        var bytes = (0 ..< blocks * format.blockBytes).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let halfOffsets: [Int] = format.needsActivationSums ? [0, 2] : [0]
+        for b in 0 ..< blocks {
+            for offset in halfOffsets {
+                let value = Float16(Float(generator.next() % 2000) / 100_000 - 0.01)
+                withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes[b * format.blockBytes + offset] = $0[0]; bytes[b * format.blockBytes + offset + 1] = $0[1] }
+            }
+        }
+        return bytes
+    }
+
+    func testVectorizedDotsEqualScalarTwinsBitForBit() {
+        var generator = SplitMix(seed: 1)
+        for format in Self.formats {
+            for blocks in [1, 3, 18, 48] {
+                let row = Self.randomRow(format, blocks: blocks, generator: &generator)
+                let input = (0 ..< blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 250 }
+                let activations = Q8Activations()
+                input.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: 1, rowLength: blocks * 32) }
+                row.withUnsafeBytes { raw in
+                    let fast = format.dot(row: raw.baseAddress!, activations: activations.row(0), blocks: blocks)
+                    let slow = format.dotScalar(row: raw.baseAddress!, activations: activations.row(0), blocks: blocks)
+                    XCTAssertEqual(fast.bitPattern, slow.bitPattern, "\(format.name) × \(blocks) blocks: \(fast) vs \(slow)")
+                }
+            }
+        }
+    }
+
+    func testDotsAgreeWithFloatReference() {
+        var generator = SplitMix(seed: 2)
+        for format in Self.formats {
+            let blocks = 24
+            let row = Self.randomRow(format, blocks: blocks, generator: &generator)
+            let input = (0 ..< blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 250 }
+            var weights = [Float](repeating: 0, count: blocks * 32)
+            row.withUnsafeBytes { raw in weights.withUnsafeMutableBufferPointer { format.dequantize(row: raw.baseAddress!, count: blocks * 32, into: $0.baseAddress!) } }
+            let reference = zip(weights, input).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+            let magnitude = zip(weights, input).reduce(0) { $0 + abs(Double($1.0) * Double($1.1)) }
+            let activations = Q8Activations()
+            input.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: 1, rowLength: blocks * 32) }
+            let got = row.withUnsafeBytes { format.dot(row: $0.baseAddress!, activations: activations.row(0), blocks: blocks) }
+            // 8-bit activations: each term is off by at most half a quantization step (1/254 of the block's max).
+            XCTAssertEqual(Double(got), reference, accuracy: magnitude / 127 + 1e-4, format.name)
+        }
+    }
+
+    func testActivationQuantizationRoundTrips() {
+        let input: [Float] = (0 ..< 64).map { Float($0 - 31) * 0.37 }
+        let activations = Q8Activations()
+        input.withUnsafeBufferPointer { activations.quantize($0.baseAddress!, rows: 1, rowLength: 64) }
+        let row = activations.row(0)
+        for i in 0 ..< 64 {
+            let scale = row.scales[i / 32]
+            // Half a step of rounding, plus the scale's own rounding to f16 (2⁻¹¹ relative, over up to 127 steps).
+            XCTAssertEqual(Float(row.quants[i]) * scale, input[i], accuracy: scale * (0.5 + 127 * 0x1p-11))
+        }
+        // The largest magnitude of each block maps to ±127.
+        XCTAssertEqual(abs(Int(row.quants[0])), 127)
+        XCTAssertEqual(row.sums[0], Float(Float16(row.scales[0] * Float((0 ..< 32).reduce(0) { $0 + Int(row.quants[$1]) }))), accuracy: 1e-3)
+    }
+
+    func testMatMulScalarPathEqualsVectorizedPath() {
+        var generator = SplitMix(seed: 3)
+        for format in Self.formats {
+            let rows = 37, blocks = 6
+            let data = (0 ..< rows).flatMap { _ in Self.randomRow(format, blocks: blocks, generator: &generator) }
+            let input = (0 ..< 3 * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }
+            var fast = [Float](repeating: 0, count: 3 * rows), slow = fast
+            data.withUnsafeBytes { raw in
+                let matrix = WeightMatrix(format: format, rows: rows, columns: blocks * 32, data: raw.baseAddress!)
+                let matmul = MatMul()
+                input.withUnsafeBufferPointer { x in
+                    fast.withUnsafeMutableBufferPointer { matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!) }
+                    matmul.useScalarKernels = true
+                    slow.withUnsafeMutableBufferPointer { matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!) }
+                }
+            }
+            XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), format.name)
+        }
+    }
+}
+
+/// A tiny deterministic generator for test data.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

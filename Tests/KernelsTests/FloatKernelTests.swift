@@ -1,0 +1,83 @@
+import Foundation
+import Kernels
+import XCTest
+
+/// Float kernels: vectorized versions against scalar twins, approximations against libm, invariants.
+final class FloatKernelTests: XCTestCase {
+    func testHalfToFloatConversionMatchesScalarForEveryBitPattern() {
+        let halves = (0 ... UInt16.max).map { Float16(bitPattern: $0) }
+        var fast = [Float](repeating: 0, count: halves.count), slow = fast
+        halves.withUnsafeBufferPointer { h in
+            fast.withUnsafeMutableBufferPointer { HalfConversion.toFloat(h.baseAddress!, $0.baseAddress!, count: h.count) }
+            slow.withUnsafeMutableBufferPointer { HalfConversion.toFloatScalar(h.baseAddress!, $0.baseAddress!, count: h.count) }
+        }
+        for i in halves.indices where fast[i].bitPattern != slow[i].bitPattern && !(fast[i].isNaN && slow[i].isNaN) {
+            XCTFail("f16 bits \(String(i, radix: 16)): \(fast[i]) vs \(slow[i])")
+            return
+        }
+    }
+
+    func testVectorDotMatchesScalarTwin() {
+        let a = (0 ..< 203).map { Float(sin(Double($0))) }, b = (0 ..< 203).map { Float(cos(Double($0) * 0.7)) }
+        let fast = VectorMath.dot(a, b, count: a.count), slow = VectorMath.dotScalar(a, b, count: a.count)
+        XCTAssertEqual(fast, slow, accuracy: 1e-4)  // summation order differs; named tolerance for 203 terms of magnitude ≤ 1
+    }
+
+    func testExpApproximationIsWithinTwoUlpsOfLibm() {
+        var x: Float = -87
+        while x < 88 {
+            let got = ExpApproximation.exp(x), want = Foundation.exp(x)
+            XCTAssertEqual(got, want, accuracy: want.ulp * 2, "exp(\(x))")
+            x += 0.0173
+        }
+        XCTAssertEqual(ExpApproximation.exp(0), 1)
+        XCTAssertEqual(ExpApproximation.exp(-200), 0)
+        XCTAssertEqual(ExpApproximation.exp(200), .infinity)
+        XCTAssertEqual(ExpApproximation.exp(-.infinity), 0)
+    }
+
+    func testSoftmaxIsADistribution() {
+        var x: [Float] = (0 ..< 37).map { Float($0 % 7) - 3 }
+        x.withUnsafeMutableBufferPointer { Softmax.apply($0.baseAddress!, count: $0.count, scale: 0.5) }
+        XCTAssertEqual(x.reduce(0, +), 1, accuracy: 1e-5)
+        XCTAssertTrue(x.allSatisfy { $0 > 0 })
+        XCTAssertEqual(x[3], x[10])  // equal inputs, equal outputs
+    }
+
+    func testRoPEAtPositionZeroIsIdentityAndRotationPreservesNorm() {
+        let rope = RoPE(dimensions: 64, base: 10_000)
+        var cos = [Float](repeating: 0, count: 32), sin = cos
+        let original: [Float] = (0 ..< 128).map { Float($0) / 50 - 1 }
+        for position in [0, 17] {
+            var x = original
+            cos.withUnsafeMutableBufferPointer { c in sin.withUnsafeMutableBufferPointer { s in rope.table(position: position, cos: c.baseAddress!, sin: s.baseAddress!) } }
+            x.withUnsafeMutableBufferPointer { v in rope.rotate(v.baseAddress!, heads: 2, headDimension: 64, cos: cos, sin: sin) }
+            if position == 0 { XCTAssertEqual(x, original) }
+            for i in stride(from: 0, to: 128, by: 2) {
+                XCTAssertEqual(x[i] * x[i] + x[i + 1] * x[i + 1], original[i] * original[i] + original[i + 1] * original[i + 1], accuracy: 1e-5)
+            }
+        }
+    }
+
+    func testRMSNormHasUnitRootMeanSquare() {
+        let x: [Float] = (0 ..< 96).map { Float($0) * 0.1 - 4 }
+        var y = [Float](repeating: 0, count: 96)
+        let ones = [Float](repeating: 1, count: 96)
+        y.withUnsafeMutableBufferPointer { RMSNorm.apply(x, weight: ones, epsilon: 0, output: $0.baseAddress!, count: 96) }
+        XCTAssertEqual((y.reduce(0) { $0 + $1 * $1 } / 96).squareRoot(), 1, accuracy: 1e-5)
+    }
+
+    func testHorizontalSumOrderMatchesDefinition() {
+        let a = SIMD8<Float>(1e8, 1, -1e8, 1, 3, 5, 7, 9)
+        // (a0+a4 + a2+a6) + (a1+a5 + a3+a7)
+        XCTAssertEqual(HorizontalSum.of8(a), ((1e8 + 3) + (-1e8 + 7)) + ((1 + 5) + (1 + 9)))
+    }
+
+    func testFusedMultiplyAddRoundsOnce() {
+        // (1 + 2⁻¹²)² = 1 + 2⁻¹¹ + 2⁻²⁴: a separate multiply loses the 2⁻²⁴, a fused one keeps it.
+        let a: Float = 1 + 0x1p-12
+        XCTAssertEqual(a * a - 1, 0x1p-11)
+        XCTAssertEqual(FusedMultiplyAdd.fma(a, a, -1), 0x1p-11 + 0x1p-24)
+        XCTAssertEqual(FusedMultiplyAdd.fma(a, a, -1), (-1 as Float).addingProduct(a, a))  // the hardware/libm fma
+    }
+}
