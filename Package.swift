@@ -22,17 +22,18 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "GGUF"], swiftSettings: optimize),
+        .target(name: "TestSupport", dependencies: ["GGUF"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",
             dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Sampling",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Sampling", "Engine", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer", "TestSupport"]),
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]
 )
