@@ -68,6 +68,8 @@ public final class InferenceEngine: @unchecked Sendable {
         defer { result.statistics.decodeSeconds = (clock.now - decodeStart).seconds }
         while true {
             if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
+            // Prompt and generated tokens together never exceed the context.
+            if cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
             let token = sampler.sample(logits: logits, history: history)
             if tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; break }
             result.tokens.append(token)
@@ -76,7 +78,6 @@ public final class InferenceEngine: @unchecked Sendable {
             result.text += text
             onText(text)
             if stopped { result.stopReason = .stopString; break }
-            if cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
             if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
             logits = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
         }
