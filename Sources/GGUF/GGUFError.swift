@@ -38,7 +38,7 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
         case .misalignedTensor(let t, let off, let a): return "GGUF tensor '\(t)' data offset \(off) is not a multiple of the alignment \(a)"
         case .badTensorShape(let t, let reason): return "GGUF tensor '\(t)' has a bad shape: \(reason)"
         case .tensorOutOfBounds(let t, let end, let size):
-            return "GGUF tensor '\(t)' data ends at byte \(end), past the end of the file (\(size) bytes)"
+            return "GGUF tensor '\(t)' data ends at byte \(end), past the end of the file (\(size) bytes): the file is truncated or corrupt"
         case .invalidAlignment(let a): return "GGUF general.alignment \(a) is not a positive power of two"
         case .missingKey(let key): return "GGUF metadata key '\(key)' is missing"
         case .wrongValueType(let key, let expected, let found): return "GGUF metadata key '\(key)' should be \(expected) but is \(found)"

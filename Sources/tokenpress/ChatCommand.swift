@@ -15,11 +15,11 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .long, help: "System prompt (default: the template's own, if any).")
     var system: String?
-    @Option(name: .customShort("n"), help: "Maximum tokens per reply.")
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Maximum tokens per reply.")
     var count: Int = 512
 
     func validate() throws {
-        guard count > 0 else { throw ValidationError("-n must be positive, got \(count)") }
+        guard count > 0 else { throw CLIError("-n must be positive, got \(count)") }
         try sampling.validateValues()
     }
 

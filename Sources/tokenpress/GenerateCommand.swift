@@ -14,7 +14,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var input: TextInput
-    @Option(name: .customShort("n"), help: "Maximum number of tokens to generate.")
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Maximum number of tokens to generate.")
     var count: Int = 128
     @OptionGroup var sampling: SamplingOptions
     @Option(name: .customLong("stop"), help: "Stop when this text is generated (repeatable).")
@@ -23,7 +23,7 @@ struct GenerateCommand: ParsableCommand {
     var chat = false
 
     func validate() throws {
-        guard count >= 0 else { throw ValidationError("-n must be zero or positive, got \(count)") }
+        guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
     }

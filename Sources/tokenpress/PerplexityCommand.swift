@@ -11,16 +11,16 @@ struct PerplexityCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: [.customShort("f"), .long], help: "A UTF-8 text file.")
     var file: String
-    @Option(name: .customLong("ctx"), help: "Window length in tokens.")
+    @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Window length in tokens.")
     var context: Int = 512
-    @Option(name: .customLong("max-tokens"), help: "Use only the first M tokens of the file.")
+    @Option(name: .customLong("max-tokens"), parsing: .unconditional, help: "Use only the first M tokens of the file.")
     var maxTokens: Int?
     @Flag(name: .long, help: "Print one JSON object {tokens, ppl, nll, windows, ctx}.")
     var json = false
 
     func validate() throws {
-        guard context >= 2 else { throw ValidationError("--ctx must be at least 2, got \(context)") }
-        if let maxTokens, maxTokens < 2 { throw ValidationError("--max-tokens must be at least 2, got \(maxTokens)") }
+        guard context >= 2 else { throw CLIError("--ctx must be at least 2, got \(context)") }
+        if let maxTokens, maxTokens < 2 { throw CLIError("--max-tokens must be at least 2, got \(maxTokens)") }
     }
 
     func run() throws {

@@ -7,11 +7,11 @@ struct ModelOptions: ParsableArguments {
     @Option(name: [.customShort("m"), .long], help: "Path to a GGUF model (default: SmolLM2-135M-Instruct Q4_1, fetched on first use).")
     var model: String?
 
-    @Option(name: [.customShort("t"), .long], help: "Worker threads (default: all cores).")
+    @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
 
     func validateThreads() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
     }
 
     /// The model path, fetching the default model if none was given.
@@ -39,8 +39,8 @@ struct TextInput: ParsableArguments {
         switch (prompt, file) {
         case (let p?, nil): return p
         case (nil, let f?): return try readUTF8File(f)
-        case (.some, .some): throw ValidationError("give either -p or -f, not both")
-        case (nil, nil): throw ValidationError("give the text with -p TEXT or -f FILE")
+        case (.some, .some): throw CLIError("give either -p or -f, not both")
+        case (nil, nil): throw CLIError("give the text with -p TEXT or -f FILE")
         }
     }
 }

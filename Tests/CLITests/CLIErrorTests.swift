@@ -1,0 +1,95 @@
+import Foundation
+import GGUF
+import TestSupport
+import XCTest
+
+/// Bad input: a one-line error naming the problem, a non-zero exit, nothing on stdout — never a crash or a hang.
+final class CLIErrorTests: XCTestCase {
+    func temporary(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(UUID().uuidString)-\(name)" }
+
+    func assertFails(_ arguments: [String], mentioning expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLIRunner.run(arguments)
+        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+        XCTAssertEqual(r.stdout, "", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertEqual(lines.count, 1, "expected one line, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: "), r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(expected), "\(r.stderr) does not mention \(expected)", file: file, line: line)
+    }
+
+    func write(_ writer: GGUFWriter) throws -> String {
+        let p = temporary("model.gguf")
+        try writer.write(to: p)
+        return p
+    }
+
+    func testMissingFile() throws {
+        try assertFails(["generate", "-m", "/nonexistent/model.gguf", "-p", "hi"], mentioning: "model file not found: /nonexistent/model.gguf")
+    }
+
+    func testNotGGUF() throws {
+        let p = temporary("notes.txt")
+        try "just some text".write(toFile: p, atomically: true, encoding: .utf8)
+        try assertFails(["generate", "-m", p, "-p", "hi"], mentioning: "is not a GGUF file")
+    }
+
+    func testTruncatedGGUF() throws {
+        let p = temporary("truncated.gguf")
+        let full = TinyModel().writer().data()
+        try full.prefix(1000).write(to: URL(fileURLWithPath: p))  // inside the metadata
+        try assertFails(["inspect", p], mentioning: "GGUF file is truncated")
+        try assertFails(["generate", "-m", p, "-p", "hi"], mentioning: "GGUF file is truncated")
+        let q = temporary("short.gguf")
+        try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: q))  // inside the tensor data
+        try assertFails(["generate", "-m", q, "-p", "hi"], mentioning: "past the end of the file (51904 bytes): the file is truncated or corrupt")
+    }
+
+    func testTensorPastTheEnd() throws {
+        var w = TinyModel().writer()
+        w.addTensor("extra.weight", dimensions: [32], type: .f32, data: Array(repeating: 0, count: 128), offsetOverride: 1 << 30)
+        try assertFails(["generate", "-m", try write(w), "-p", "hi"], mentioning: "past the end of the file")
+    }
+
+    func testDuplicateKey() throws {
+        var w = TinyModel().writer()
+        w.add(GGUFKey.architecture, .string("llama"))
+        try assertFails(["generate", "-m", try write(w), "-p", "hi"], mentioning: "'general.architecture' appears more than once")
+    }
+
+    func testUnsupportedTensorType() throws {
+        var w = TinyModel().writer()
+        w.addTensor("odd.weight", dimensions: [256], typeID: 20, data: Array(repeating: 0, count: 136))
+        try assertFails(["generate", "-m", try write(w), "-p", "hi"], mentioning: "type IQ4_NL (id 20), which TokenPress does not support")
+    }
+
+    func testUnsupportedArchitecture() throws {
+        var tiny = TinyModel()
+        tiny.architecture = "rwkv7"
+        try assertFails(["generate", "-m", try tiny.write(), "-p", "hi"], mentioning: "unsupported model architecture 'rwkv7'")
+    }
+
+    func testPromptLongerThanContext() throws {
+        var tiny = TinyModel()
+        tiny.context = 32
+        let prompt = String(repeating: "hello world ", count: 40)
+        try assertFails(["generate", "-m", try tiny.write(), "-p", prompt], mentioning: "more than the context of 32 tokens")
+    }
+
+    func testNonUTF8PromptFile() throws {
+        let p = temporary("prompt.txt")
+        try Data([0x68, 0x69, 0xFF, 0xFE, 0x21]).write(to: URL(fileURLWithPath: p))
+        try assertFails(["generate", "-m", try TinyModel().write(), "-f", p], mentioning: "is not valid UTF-8")
+    }
+
+    func testNegativeTokenCount() throws {
+        try assertFails(["generate", "-m", try TinyModel().write(), "-p", "hi", "-n", "-5"], mentioning: "-n must be zero or positive, got -5")
+    }
+
+    func testOtherBadParameters() throws {
+        let model = try TinyModel().write()
+        try assertFails(["generate", "-m", model, "-p", "hi", "--top-p", "0"], mentioning: "--top-p")
+        try assertFails(["generate", "-m", model], mentioning: "give the text with -p TEXT or -f FILE")
+        try assertFails(["perplexity", "-m", model, "-f", "/nonexistent.txt"], mentioning: "file not found: /nonexistent.txt")
+        try assertFails(["tokenize", "-m", model, "-p", "a", "-f", "b"], mentioning: "either -p or -f")
+    }
+}

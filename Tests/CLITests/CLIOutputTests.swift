@@ -1,0 +1,73 @@
+import Engine
+import Foundation
+import GGUF
+import TestSupport
+import XCTest
+
+/// Exact output of the CLI on the tiny model, and a golden generation on the default model.
+final class CLIOutputTests: XCTestCase {
+    func testTokenizeJSONIsExact() throws {
+        let model = try TinyModel().write()
+        let r = try CLIRunner.run(["tokenize", "-m", model, "-p", "<|im_start|>hello world", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let start = TinyModel.tokens.firstIndex(of: "<|im_start|>")!
+        let hello = TinyModel.tokens.firstIndex(of: "hello")!, world = TinyModel.tokens.firstIndex(of: "Ġworld")!
+        XCTAssertEqual(r.stdout, "{\"ids\":[\(start),\(hello),\(world)]}\n")
+    }
+
+    func testTokenizeTableShowsIdsAndPieces() throws {
+        let r = try CLIRunner.run(["tokenize", "-m", try TinyModel().write(), "-p", "hello world"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let hello = TinyModel.tokens.firstIndex(of: "hello")!, world = TinyModel.tokens.firstIndex(of: "Ġworld")!
+        XCTAssertEqual(r.stdout, "\(hello)\t\"hello\"\n\(world)\t\" world\"\n")
+        XCTAssertEqual(r.stderr, "2 tokens\n")
+    }
+
+    func testInspectListsMetadataAndTensors() throws {
+        let r = try CLIRunner.run(["inspect", try TinyModel().write()])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].hasPrefix("GGUF v3: 19 metadata keys, 20 tensors, "), lines[0])
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  general.architecture") && $0.hasSuffix("string    \"llama\"") })
+        XCTAssertTrue(lines.contains { $0.hasPrefix("  blk.1.ffn_down.weight") && $0.contains("Q8_0") && $0.contains("128 × 64") })
+        XCTAssertTrue(lines.contains { $0.hasPrefix("Q8_0: 15 tensors, ") }, "per-type summary")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("F32: 5 tensors, ") }, "per-type summary")
+    }
+
+    func testGenerateWritesOnlyTextToStdout() throws {
+        let r = try CLIRunner.run(["generate", "-m", try TinyModel().write(), "-p", "hello", "-n", "6", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasSuffix("\n"))
+        XCTAssertFalse(r.stdout.contains("hello") && r.stdout.hasPrefix("hello"), "the prompt must not be echoed")
+        XCTAssertTrue(r.stderr.contains("prompt: 1 tokens"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("tokens/s"), r.stderr)
+    }
+
+    func testPerplexityJSON() throws {
+        let text = NSTemporaryDirectory() + "/ppl-\(UUID().uuidString).txt"
+        try String(repeating: "hello world ", count: 30).write(toFile: text, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run(["perplexity", "-m", try TinyModel().write(), "-f", text, "--ctx", "16", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(object["ctx"] as? Int, 16)
+        // 90 tokens ("hello", " world", then " ", "hello", " world" per repetition, and a final " ") in windows of 16.
+        XCTAssertEqual(object["windows"] as? Int, 6)
+        XCTAssertEqual(object["tokens"] as? Int, 5 * 15 + 9)  // every token after the first of each window
+        XCTAssertGreaterThan(object["ppl"] as? Double ?? 0, 1)
+    }
+
+    func testChatStreamsRepliesAndQuits() throws {
+        let r = try CLIRunner.run(["chat", "-m", try TinyModel().write(), "--temp", "0", "-n", "4"], input: "hello\n/exit\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("> "), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "> ").count, 3, r.stdout)  // two prompts: the message, then /exit
+    }
+
+    /// The default model, greedy: the CLI prints exactly llama.cpp's continuation (fixture greedy.json, first case).
+    func testGoldenGenerationOnTheDefaultModel() throws {
+        let model = try ProcessInfo.processInfo.environment["TOKENPRESS_MODEL"] ?? DefaultModel.path { print($0) }
+        let r = try CLIRunner.run(["generate", "-m", model, "-p", "The capital of France is", "-n", "12", "--temp", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, " Paris.\n\nThe United States has a population of approximately\n")
+    }
+}
