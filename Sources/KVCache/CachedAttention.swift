@@ -38,7 +38,7 @@ public enum CachedAttention {
                     let t = item / group, qh = h * group + item % group
                     let visible = visibleCount(retainedPositions, upTo: positions[t])
                     let q = queries + (t * queryHeads + qh) * d
-                    for i in 0 ..< d { query[i] = Float(Float16(q[i])) }
+                    for i in 0 ..< d { query[i] = HalfConversion.roundedToHalf(q[i]) }
                     for j in 0 ..< visible { scores[j] = order.dot(query, keys + j * d, count: d) }
                     Softmax.apply(scores, count: visible, scale: scale)
                     weightedSum(scores, values, count: visible, dimension: d, order: order, lanes: lanes,
@@ -54,7 +54,7 @@ public enum CachedAttention {
         let accumulators = order.accumulators
         lanes.update(repeating: 0, count: accumulators * d)
         for j in 0 ..< count {
-            VectorMath.axpy(Float(Float16(weights[j])), values + j * d, lanes + (j % accumulators) * d, count: d)
+            VectorMath.axpy(HalfConversion.roundedToHalf(weights[j]), values + j * d, lanes + (j % accumulators) * d, count: d)
         }
         var gathered = [Float](repeating: 0, count: accumulators)
         for i in 0 ..< d {

@@ -1,3 +1,5 @@
+import Kernels
+
 /// The tokens one KV head retains: keys and values in f16 (keys after RoPE), each with its original position.
 /// Heads are independent so a press can give each its own length; removal compacts storage for real.
 public final class HeadCache: @unchecked Sendable {
@@ -25,8 +27,8 @@ public final class HeadCache: @unchecked Sendable {
 
     /// Appends one token (`key` and `value` hold `headDimension` floats; they are stored as f16).
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
-        for i in 0 ..< headDimension { keys.append(Float16(key[i])) }
-        for i in 0 ..< headDimension { values.append(Float16(value[i])) }
+        for i in 0 ..< headDimension { keys.append(Float16(bitPattern: HalfConversion.bits(fromFloat: key[i]))) }
+        for i in 0 ..< headDimension { values.append(Float16(bitPattern: HalfConversion.bits(fromFloat: value[i]))) }
         positions.append(Int32(position))
     }
 

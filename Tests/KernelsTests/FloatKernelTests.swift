@@ -81,3 +81,32 @@ final class FloatKernelTests: XCTestCase {
         XCTAssertEqual(FusedMultiplyAdd.fma(a, a, -1), (-1 as Float).addingProduct(a, a))  // the hardware/libm fma
     }
 }
+
+final class HalfRoundingTests: XCTestCase {
+    /// The bit-twiddling f32→f16 rounding against Swift's own conversion, over every f16 neighbourhood.
+    func testFloatToHalfMatchesSwiftConversion() {
+        var x: UInt32 = 0
+        while x < 0x8000_0000 {
+            for sign: UInt32 in [0, 0x8000_0000] {
+                let f = Float(bitPattern: x | sign)
+                let want = Float16(f).bitPattern, got = HalfConversion.bits(fromFloat: f)
+                if want != got && !(f.isNaN) {
+                    XCTFail("\(f) (bits \(String(x | sign, radix: 16))): \(String(got, radix: 16)) vs \(String(want, radix: 16))")
+                    return
+                }
+            }
+            x &+= 4099  // a prime stride visits every exponent and many mantissas, including ties
+        }
+        for h in 0 ... UInt16.max where !Float16(bitPattern: h).isNaN {
+            XCTAssertEqual(HalfConversion.float(fromBits: h), Float(Float16(bitPattern: h)))
+            let f = Float(Float16(bitPattern: h))
+            XCTAssertEqual(HalfConversion.bits(fromFloat: f), h)
+            // Exact ties between neighbouring halves round to even.
+            let next = Float16(bitPattern: h &+ 1)
+            if h & 0x7FFF < 0x7BFF, !next.isNaN, f.sign == Float(next).sign {
+                let mid = (f + Float(next)) / 2
+                XCTAssertEqual(HalfConversion.bits(fromFloat: mid), Float16(mid).bitPattern, "tie at \(mid)")
+            }
+        }
+    }
+}

@@ -65,7 +65,7 @@ public final class Q8Activations: @unchecked Sendable {
             q[i] = Int8(clamping: v)
             total += v
         }
-        scale = Float(Float16(d))
-        sum = Float(Float16(d * Float(total)))
+        scale = HalfConversion.roundedToHalf(d)
+        sum = HalfConversion.roundedToHalf(d * Float(total))
     }
 }

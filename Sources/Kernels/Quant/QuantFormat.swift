@@ -46,5 +46,5 @@ public enum QuantFormats {
 }
 
 @inline(__always) func loadHalf(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
-    Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    HalfConversion.float(fromBits: UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
 }
