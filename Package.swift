@@ -16,7 +16,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "GGUF", swiftSettings: optimize),
-        .target(name: "Kernels", swiftSettings: optimize),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: optimize),
         .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: optimize),
         .target(name: "KVCache", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
@@ -32,7 +33,7 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Sampling", "Engine", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer", "TestSupport"]),
-        .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

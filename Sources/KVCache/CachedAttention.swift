@@ -1,3 +1,4 @@
+import CKernels
 import Kernels
 
 /// Scaled dot-product attention of query heads over what a layer's cache retained.
@@ -16,6 +17,11 @@ public enum CachedAttention {
         let group = queryHeads / kvHeads
         let d = layer.heads.first?.headDimension ?? 0
         let order: SummationOrder = tokens == 1 ? .vectorDot : .tiled
+        if KernelDispatch.useAVX2 && d % 32 == 0 {
+            computeAVX2(layer: layer, queries: queries, tokens: tokens, queryHeads: queryHeads, positions: positions,
+                        scale: scale, order: order, output: output)
+            return
+        }
         for (h, head) in layer.heads.enumerated() {
             let n = head.count
             guard n > 0 else { continue }
@@ -43,6 +49,38 @@ public enum CachedAttention {
                     Softmax.apply(scores, count: visible, scale: scale)
                     weightedSum(scores, values, count: visible, dimension: d, order: order, lanes: lanes,
                                 output: output + (t * queryHeads + qh) * d)
+                }
+            }
+        }
+    }
+
+    /// The AVX2 path: reads the f16 cache directly; one work item per (KV head, token, query head of its group),
+    /// so even a single decoded token spreads over all cores.
+    static func computeAVX2(layer: LayerCache, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int,
+                            positions: UnsafePointer<Int>, scale: Float, order: SummationOrder, output: UnsafeMutablePointer<Float>) {
+        let kvHeads = layer.heads.count, group = queryHeads / kvHeads
+        let d = layer.heads[0].headDimension
+        let longest = layer.heads.map(\.count).max() ?? 0
+        let orderCode: Int32 = order == .tiled ? 0 : 1
+        ParallelFor.run(kvHeads * tokens * group, minimumChunk: 1) { range in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(longest, 1))
+            let query = UnsafeMutablePointer<Float>.allocate(capacity: d)
+            let lanes = UnsafeMutablePointer<Float>.allocate(capacity: 32 * d)
+            defer { scores.deallocate(); query.deallocate(); lanes.deallocate() }
+            for item in range {
+                let h = item / (tokens * group), t = (item / group) % tokens, qh = h * group + item % group
+                let head = layer.heads[h]
+                let visible = visibleCount(head.positions, upTo: positions[t])
+                let out = output + (t * queryHeads + qh) * d
+                guard visible > 0 else { out.update(repeating: 0, count: d); continue }
+                let q = queries + (t * queryHeads + qh) * d
+                for i in 0 ..< d { query[i] = HalfConversion.roundedToHalf(q[i]) }
+                head.withStorage { k, v in
+                    let keys = UnsafeRawPointer(k).assumingMemoryBound(to: UInt16.self)
+                    let values = UnsafeRawPointer(v).assumingMemoryBound(to: UInt16.self)
+                    for j in 0 ..< visible { scores[j] = tp_dot_f16(query, keys + j * d, Int32(d), orderCode) }
+                    tp_softmax(scores, Int32(visible), scale)
+                    tp_weighted_sum_f16(scores, values, Int32(visible), Int32(d), orderCode, lanes, out)
                 }
             }
         }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// output[t, r] = Σ_c weights[r, c] · input[t, c], threaded over weight rows.
 /// Formats with integer kernels multiply against 8-bit quantized activations (as llama.cpp does);
 /// the others dequantize each weight row once and reuse it for every token.
@@ -26,6 +28,15 @@ public final class MatMul: @unchecked Sendable {
         let rows = weights.rows
         let activations = self.activations
         let scalar = useScalarKernels
+        if KernelDispatch.useAVX2 && !scalar {
+            let first = activations.row(0)
+            let typeID = Int32(format.typeID), rowBytes = weights.rowBytes
+            ParallelFor.run(rows, minimumChunk: 16) { range in
+                tp_matmul_q8(typeID, weights.data, rowBytes, Int32(range.lowerBound), Int32(range.upperBound), Int32(blocks),
+                             first.quants, first.scales, first.sums, Int32(tokens), output, rows)
+            }
+            return
+        }
         ParallelFor.run(rows, minimumChunk: 16) { range in
             // Rows in small tiles so a tile stays in L1 while every token passes over it.
             var tileStart = range.lowerBound

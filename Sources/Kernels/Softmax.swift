@@ -1,7 +1,19 @@
+import CKernels
+
 /// In-place softmax of `x·scale`, as llama.cpp's `soft_max` on AVX2: exps by `ExpApproximation`,
 /// summed per chunk of 8 (in `hsum_float_8` order) into a double.
 public enum Softmax {
     public static func apply(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1) {
+        guard count > 0 else { return }
+        if KernelDispatch.useAVX2 {
+            tp_softmax(x, Int32(count), scale)
+            return
+        }
+        applyPortable(x, count: count, scale: scale)
+    }
+
+    /// The portable path (and the reference for the AVX2 kernel).
+    public static func applyPortable(_ x: UnsafeMutablePointer<Float>, count: Int, scale: Float = 1) {
         guard count > 0 else { return }
         var maximum = -Float.infinity
         for i in 0 ..< count { x[i] *= scale; maximum = max(maximum, x[i]) }

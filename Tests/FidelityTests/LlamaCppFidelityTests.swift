@@ -1,4 +1,5 @@
 import Engine
+import Kernels
 import Foundation
 import Sampling
 import XCTest
@@ -51,5 +52,18 @@ final class LlamaCppFidelityTests: XCTestCase {
         XCTAssertEqual(result.windows, 1)
         let relative = abs(result.ppl - fixture.ppl) / fixture.ppl
         XCTAssertLessThan(relative, 0.005, "ppl \(result.ppl) vs llama.cpp \(fixture.ppl)")
+    }
+}
+
+/// The portable Swift kernels (what a CPU without AVX2 runs) match llama.cpp too.
+final class PortablePathFidelityTests: XCTestCase {
+    func testPortableKernelsReproduceLlamaCppGreedyTokens() throws {
+        let engine = try ReferenceModel.engine()
+        let fixture = try JSONDecoder().decode(LlamaCppFidelityTests.GreedyFixture.self, from: try ReferenceModel.fixture("greedy.json"))
+        let saved = KernelDispatch.forcePortable
+        KernelDispatch.forcePortable = true
+        defer { KernelDispatch.forcePortable = saved }
+        let c = fixture.cases[1]
+        XCTAssertEqual(try engine.generate(prompt: c.prompt_ids, maxTokens: 24, sampling: .greedy).tokens, Array(c.generated.prefix(24)))
     }
 }

@@ -1,4 +1,5 @@
 import Engine
+import Kernels
 import GGUF
 import KVCache
 import Models
@@ -149,5 +150,27 @@ final class TinyLlamaTests: XCTestCase {
         XCTAssertThrowsError(try InferenceEngine(modelPath: q)) {
             XCTAssertEqual($0 as? GGUFError, .missingTensor("blk.1.ffn_up.weight"))
         }
+    }
+}
+
+/// The whole forward pass on the AVX2 kernels and on the portable ones: bit-identical logits.
+final class KernelPathTests: XCTestCase {
+    func testPortableAndAVX2PathsGiveIdenticalLogits() throws {
+        try XCTSkipUnless(KernelDispatch.cpuHasAVX2, "this CPU has no AVX2: only the portable path exists")
+        let e = try InferenceEngine(modelPath: try TinyModel().write())
+        let tokens = e.tokenizer.encode("hello world hello")
+        func run() throws -> [Float] {
+            let cache = e.model.makeCache()
+            let prefill = try e.model.forward(tokens: tokens, cache: cache, logits: .allTokens)
+            let decode = try e.model.forward(tokens: [7], cache: cache, logits: .lastToken)
+            return prefill + decode
+        }
+        let saved = KernelDispatch.forcePortable
+        defer { KernelDispatch.forcePortable = saved }
+        KernelDispatch.forcePortable = false
+        let fast = try run()
+        KernelDispatch.forcePortable = true
+        let slow = try run()
+        XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern))
     }
 }

@@ -1,0 +1,252 @@
+// See include/CKernels.h. Every function with the avx2 target attribute is called only after tp_has_avx2().
+#include "CKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define TP_X86 1
+#define TP_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define TP_X86 0
+#endif
+
+int tp_has_avx2(void) {
+#if TP_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}
+
+#if TP_X86
+
+TP_AVX2 static inline float half_to_float(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return _cvtsh_ss(h);
+}
+
+// (t0 + t2) + (t1 + t3) with t = high half + low half: the order of llama.cpp's hsum_float_8.
+TP_AVX2 static inline float hsum8(__m256 x) {
+    __m128 t = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+// GGML_F32x8_REDUCE of four accumulators: x0+x2, x1+x3, their sum; halves; two horizontal adds.
+TP_AVX2 static inline float reduce4x8(__m256 x0, __m256 x1, __m256 x2, __m256 x3) {
+    __m256 x = _mm256_add_ps(_mm256_add_ps(x0, x2), _mm256_add_ps(x1, x3));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    t = _mm_hadd_ps(t, t);
+    t = _mm_hadd_ps(t, t);
+    return _mm_cvtss_f32(t);
+}
+
+// 32 4-bit values: low nibbles (elements 0-15) in the low 128 bits, high nibbles (16-31) in the high 128.
+TP_AVX2 static inline __m256i nibbles(const uint8_t *p) {
+    __m128i packed = _mm_loadu_si128((const __m128i *)p);
+    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// Bit i of qh, for each of 32 bytes, as 0x10 or 0.
+TP_AVX2 static inline __m256i fifth_bits(const uint8_t *p) {
+    uint32_t qh;
+    memcpy(&qh, p, 4);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuffle);
+    const __m256i bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    bytes = _mm256_or_si256(bytes, bit);
+    bytes = _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));  // 0xFF where the bit is set
+    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+// Lane sums of products in groups of 4 neighbouring bytes, as floats: unsigned x times signed y.
+TP_AVX2 static inline __m256 lanes_unsigned(__m256i x, __m256i y) {
+    __m256i pairs = _mm256_maddubs_epi16(x, y);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+// The same for signed x: |x| times y with x's sign.
+TP_AVX2 static inline __m256 lanes_signed(__m256i x, __m256i y) {
+    return lanes_unsigned(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+TP_AVX2 static float dot_row(int type_id, const uint8_t *row, int blocks, const int8_t *q, const float *scales, const float *sums) {
+    __m256 acc = _mm256_setzero_ps();
+    float minimums = 0;
+    for (int b = 0; b < blocks; b++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        __m256 xy;
+        const uint8_t *p;
+        switch (type_id) {
+        case 2:  // Q4_0: d, 16 bytes; value − 8
+            p = row + 18 * b;
+            xy = lanes_signed(_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), y);
+            break;
+        case 3:  // Q4_1: d, m, 16 bytes
+            p = row + 20 * b;
+            minimums += half_to_float(p + 2) * sums[b];
+            xy = lanes_unsigned(nibbles(p + 4), y);
+            break;
+        case 6:  // Q5_0: d, qh, 16 bytes; value − 16
+            p = row + 22 * b;
+            xy = lanes_signed(_mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16)), y);
+            break;
+        case 7:  // Q5_1: d, m, qh, 16 bytes
+            p = row + 24 * b;
+            minimums += half_to_float(p + 2) * sums[b];
+            xy = lanes_unsigned(_mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4)), y);
+            break;
+        default:  // 8, Q8_0: d, 32 int8
+            p = row + 34 * b;
+            xy = lanes_signed(_mm256_loadu_si256((const __m256i *)(p + 2)), y);
+            break;
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(p) * scales[b]), xy, acc);
+    }
+    return hsum8(acc) + minimums;
+}
+
+TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                          const int8_t *quants, const float *scales, const float *sums, int tokens,
+                          float *out, long out_stride) {
+    // Tiles of 16 rows stay in L1 while every token passes over them.
+    for (int tile = row_begin; tile < row_end; tile += 16) {
+        int tile_end = tile + 16 < row_end ? tile + 16 : row_end;
+        for (int t = 0; t < tokens; t++) {
+            const int8_t *q = quants + (long)t * blocks * 32;
+            const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;
+            for (int r = tile; r < tile_end; r++) {
+                out[t * out_stride + r] = dot_row(type_id, (const uint8_t *)weights + r * row_bytes, blocks, q, s, m);
+            }
+        }
+    }
+}
+
+TP_AVX2 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) {
+    if (order == 0) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int i = 0; i < dim; i += 8) {
+            __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i)));
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv, acc);
+        }
+        return hsum8(acc);
+    }
+    __m256 s[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    for (int i = 0; i < dim; i += 32) {
+        for (int j = 0; j < 4; j++) {
+            __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + i + 8 * j)));
+            s[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), kv, s[j]);
+        }
+    }
+    return reduce4x8(s[0], s[1], s[2], s[3]);
+}
+
+TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {
+    const int accumulators = order == 0 ? 8 : 32;
+    memset(scratch, 0, sizeof(float) * accumulators * dim);
+    for (int j = 0; j < count; j++) {
+        // The weight as llama.cpp converts it for the f16 product: rounded to f16.
+        __m256 wj = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(w[j], 0)));
+        float *acc = scratch + (j % accumulators) * dim;
+        const uint16_t *vj = v + (long)j * dim;
+        for (int i = 0; i < dim; i += 8) {
+            __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vj + i)));
+            _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wj, vv, _mm256_loadu_ps(acc + i)));
+        }
+    }
+    for (int i = 0; i < dim; i++) {
+        if (order == 0) {
+            __m256 lanes = _mm256_set_ps(scratch[7 * dim + i], scratch[6 * dim + i], scratch[5 * dim + i], scratch[4 * dim + i],
+                                         scratch[3 * dim + i], scratch[2 * dim + i], scratch[1 * dim + i], scratch[0 * dim + i]);
+            out[i] = hsum8(lanes);
+        } else {
+            __m256 x[4];
+            for (int a = 0; a < 4; a++) {
+                const float *base = scratch + 8 * a * dim + i;
+                x[a] = _mm256_set_ps(base[7 * dim], base[6 * dim], base[5 * dim], base[4 * dim],
+                                     base[3 * dim], base[2 * dim], base[1 * dim], base[0]);
+            }
+            out[i] = reduce4x8(x[0], x[1], x[2], x[3]);
+        }
+    }
+}
+
+// exp(x) by the polynomial llama.cpp uses on AVX2 (ARM optimized-routines; ~1.5 ulp).
+TP_AVX2 static inline __m256 exp8(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1))));
+    const __m256 absn = _mm256_andnot_ps(_mm256_set1_ps(-0.f), n);
+    const __m256i c = _mm256_castps_si256(_mm256_cmp_ps(absn, _mm256_set1_ps(126), _CMP_GT_OQ));
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(_mm256_castsi256_ps(c))) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32((int)0x82000000u));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256i d = _mm256_castps_si256(_mm256_cmp_ps(absn, _mm256_set1_ps(192), _CMP_GT_OQ));
+    const __m256 big = _mm256_mul_ps(s1, s1);
+    const __m256 mid = _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1);
+    const __m256 small = _mm256_fmadd_ps(k, j, k);
+    __m256 result = _mm256_blendv_ps(small, mid, _mm256_castsi256_ps(c));
+    return _mm256_blendv_ps(result, big, _mm256_castsi256_ps(d));
+}
+
+TP_AVX2 void tp_softmax(float *x, int count, float scale) {
+    float maximum = -INFINITY;
+    for (int i = 0; i < count; i++) {
+        x[i] *= scale;
+        if (x[i] > maximum) maximum = x[i];
+    }
+    double sum = 0;
+    int i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 v = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(maximum)));
+        _mm256_storeu_ps(x + i, v);
+        sum += (double)hsum8(v);
+    }
+    if (i < count) {  // the last partial chunk, padded with exp(−∞) = 0 as llama.cpp's masked cells
+        float tail[8];
+        for (int k = 0; k < 8; k++) tail[k] = i + k < count ? x[i + k] - maximum : -INFINITY;
+        __m256 v = exp8(_mm256_loadu_ps(tail));
+        _mm256_storeu_ps(tail, v);
+        for (int k = 0; i + k < count; k++) x[i + k] = tail[k];
+        sum += (double)hsum8(v);
+    }
+    const float inverse = (float)(1.0 / sum);
+    for (int k = 0; k < count; k++) x[k] *= inverse;
+}
+
+TP_AVX2 void tp_swiglu(float *gate, const float *up, int count) {
+    int i = 0;
+    for (; i + 8 <= count; i += 8) {
+        __m256 x = _mm256_loadu_ps(gate + i);
+        __m256 silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1), exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+    for (; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];  // llama.cpp's scalar tail
+}
+
+#else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
+
+void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                  const int8_t *quants, const float *scales, const float *sums, int tokens, float *out, long out_stride) {}
+float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) { return 0; }
+void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {}
+void tp_softmax(float *x, int count, float scale) {}
+void tp_swiglu(float *gate, const float *up, int count) {}
+
+#endif

@@ -1,0 +1,34 @@
+// Innermost kernels in C, compiled for AVX2+FMA+F16C and chosen at run time (tp_has_avx2 tells whether
+// this CPU can run them); the Swift SIMD code in Kernels is the portable fallback and the reference.
+// Arithmetic follows llama.cpp's x86 kernels operation for operation, so results are bit-identical.
+#ifndef TOKENPRESS_CKERNELS_H
+#define TOKENPRESS_CKERNELS_H
+
+#include <stdint.h>
+
+/// 1 when the CPU supports AVX2, FMA and F16C (the kernels below may then be called), else 0.
+int tp_has_avx2(void);
+
+/// out[t * out_stride + r] = dot(weight row r, activation row t) for r in [row_begin, row_end), t in [0, tokens).
+/// Weights: `type_id` is GGML's (2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0), rows of `blocks` blocks, `row_bytes` apart.
+/// Activations: int8 quants [tokens, blocks * 32], f16-rounded scales and sums [tokens, blocks].
+void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                  const int8_t *quants, const float *scales, const float *sums, int tokens,
+                  float *out, long out_stride);
+
+/// Σ q[i]·k[i] over `dim` values (a multiple of 32): q as f16-exact floats, k as f16.
+/// `order` 0: one accumulator of 8 lanes (llamafile tinyBLAS); 1: four of 8 lanes (ggml_vec_dot_f16).
+float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order);
+
+/// out[i] = Σ_j f16(w[j]) · v[j][i] for j < count, i < dim (dim a multiple of 8), summed per lane as in
+/// `tp_dot_f16` over j. `scratch` holds 32 · dim floats.
+void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out);
+
+/// In-place softmax of x · scale over `count` values, as ggml's soft_max on AVX2 (exp approximation,
+/// chunk sums of 8 into a double).
+void tp_softmax(float *x, int count, float scale);
+
+/// gate[i] = silu(gate[i]) · up[i], with the same exp approximation.
+void tp_swiglu(float *gate, const float *up, int count);
+
+#endif

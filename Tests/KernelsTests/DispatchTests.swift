@@ -1,0 +1,60 @@
+import Kernels
+import XCTest
+
+/// The AVX2 C kernels against the portable Swift kernels: bit-identical results.
+final class DispatchTests: XCTestCase {
+    func requireAVX2() throws {
+        try XCTSkipUnless(KernelDispatch.cpuHasAVX2, "this CPU has no AVX2: only the portable path exists")
+    }
+
+    func withPortable<T>(_ portable: Bool, _ body: () throws -> T) rethrows -> T {
+        let saved = KernelDispatch.forcePortable
+        KernelDispatch.forcePortable = portable
+        defer { KernelDispatch.forcePortable = saved }
+        return try body()
+    }
+
+    func testMatMulAVX2EqualsPortable() throws {
+        try requireAVX2()
+        var generator = SplitMix(seed: 11)
+        for format in DotKernelTests.formats {
+            let rows = 45, blocks = 7, tokens = 3
+            let data = (0 ..< rows).flatMap { _ in DotKernelTests.randomRow(format, blocks: blocks, generator: &generator) }
+            let input = (0 ..< tokens * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }
+            func run(portable: Bool) -> [Float] {
+                withPortable(portable) {
+                    var out = [Float](repeating: 0, count: tokens * rows)
+                    data.withUnsafeBytes { raw in
+                        let matrix = WeightMatrix(format: format, rows: rows, columns: blocks * 32, data: raw.baseAddress!)
+                        input.withUnsafeBufferPointer { x in
+                            out.withUnsafeMutableBufferPointer { MatMul().multiply(matrix, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!) }
+                        }
+                    }
+                    return out
+                }
+            }
+            XCTAssertEqual(run(portable: false).map(\.bitPattern), run(portable: true).map(\.bitPattern), format.name)
+        }
+    }
+
+    func testSoftmaxAndSwiGLUAVX2EqualPortable() throws {
+        try requireAVX2()
+        var generator = SplitMix(seed: 12)
+        for count in [1, 7, 8, 37, 256, 1001] {
+            let x = (0 ..< count).map { _ in Float(Int(generator.next() % 40001) - 20000) / 400 }
+            var fast = x, slow = x
+            withPortable(false) { fast.withUnsafeMutableBufferPointer { Softmax.apply($0.baseAddress!, count: count, scale: 0.125) } }
+            withPortable(true) { slow.withUnsafeMutableBufferPointer { Softmax.apply($0.baseAddress!, count: count, scale: 0.125) } }
+            XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "softmax of \(count)")
+
+            let up = (0 ..< count).map { _ in Float(Int(generator.next() % 2001) - 1000) / 100 }
+            var gateFast = x, gateSlow = x
+            withPortable(false) { gateFast.withUnsafeMutableBufferPointer { SwiGLU.apply(gate: $0.baseAddress!, up: up, count: count) } }
+            withPortable(true) { gateSlow.withUnsafeMutableBufferPointer { SwiGLU.apply(gate: $0.baseAddress!, up: up, count: count) } }
+            // The AVX2 kernel finishes a partial chunk of 8 with libm's expf, as llama.cpp's scalar tail does.
+            let whole = count / 8 * 8
+            XCTAssertEqual(gateFast.prefix(whole).map(\.bitPattern), gateSlow.prefix(whole).map(\.bitPattern), "swiglu of \(count)")
+            for i in whole ..< count { XCTAssertEqual(gateFast[i], gateSlow[i], accuracy: abs(gateSlow[i]) * 1e-6 + 1e-30) }
+        }
+    }
+}
