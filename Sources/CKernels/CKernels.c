@@ -76,55 +76,97 @@ TP_AVX2 static inline __m256 lanes_signed(__m256i x, __m256i y) {
     return lanes_unsigned(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-TP_AVX2 static float dot_row(int type_id, const uint8_t *row, int blocks, const int8_t *q, const float *scales, const float *sums) {
-    __m256 acc = _mm256_setzero_ps();
-    float minimums = 0;
+// Lane sums and scale of block b of a row, for one format (type_id is a constant after inlining).
+TP_AVX2 static inline __attribute__((always_inline)) __m256 block_lanes(int type_id, const uint8_t *row, int b, __m256i y,
+                                                                         float *scale, float *minimum) {
+    const uint8_t *p;
+    switch (type_id) {
+    case 2:  // Q4_0: d, 16 bytes; value − 8
+        p = row + 18 * b;
+        *scale = half_to_float(p);
+        return lanes_signed(_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), y);
+    case 3:  // Q4_1: d, m, 16 bytes
+        p = row + 20 * b;
+        *scale = half_to_float(p);
+        *minimum = half_to_float(p + 2);
+        return lanes_unsigned(nibbles(p + 4), y);
+    case 6:  // Q5_0: d, qh, 16 bytes; value − 16
+        p = row + 22 * b;
+        *scale = half_to_float(p);
+        return lanes_signed(_mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16)), y);
+    case 7:  // Q5_1: d, m, qh, 16 bytes
+        p = row + 24 * b;
+        *scale = half_to_float(p);
+        *minimum = half_to_float(p + 2);
+        return lanes_unsigned(_mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4)), y);
+    default:  // 8, Q8_0: d, 32 int8
+        p = row + 34 * b;
+        *scale = half_to_float(p);
+        return lanes_signed(_mm256_loadu_si256((const __m256i *)(p + 2)), y);
+    }
+}
+
+static inline int has_minimum(int type_id) { return type_id == 3 || type_id == 7; }
+
+// Dot products of `count` (1 to 4) rows with one activation row. Each row keeps its own accumulator and
+// sums blocks in order, exactly as a single-row kernel would; interleaving rows only hides FMA latency.
+TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, const uint8_t *row, long row_bytes, int count,
+                                                                    int blocks, const int8_t *q, const float *scales,
+                                                                    const float *sums, float *out) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float minimums[4] = {0, 0, 0, 0};
     for (int b = 0; b < blocks; b++) {
         const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
-        __m256 xy;
-        const uint8_t *p;
-        switch (type_id) {
-        case 2:  // Q4_0: d, 16 bytes; value − 8
-            p = row + 18 * b;
-            xy = lanes_signed(_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), y);
-            break;
-        case 3:  // Q4_1: d, m, 16 bytes
-            p = row + 20 * b;
-            minimums += half_to_float(p + 2) * sums[b];
-            xy = lanes_unsigned(nibbles(p + 4), y);
-            break;
-        case 6:  // Q5_0: d, qh, 16 bytes; value − 16
-            p = row + 22 * b;
-            xy = lanes_signed(_mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16)), y);
-            break;
-        case 7:  // Q5_1: d, m, qh, 16 bytes
-            p = row + 24 * b;
-            minimums += half_to_float(p + 2) * sums[b];
-            xy = lanes_unsigned(_mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4)), y);
-            break;
-        default:  // 8, Q8_0: d, 32 int8
-            p = row + 34 * b;
-            xy = lanes_signed(_mm256_loadu_si256((const __m256i *)(p + 2)), y);
-            break;
+        for (int k = 0; k < 4; k++) {
+            if (k >= count) break;
+            float scale, minimum = 0;
+            __m256 xy = block_lanes(type_id, row + k * row_bytes, b, y, &scale, &minimum);
+            if (has_minimum(type_id)) minimums[k] += minimum * sums[b];
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale * scales[b]), xy, acc[k]);
         }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(p) * scales[b]), xy, acc);
     }
-    return hsum8(acc) + minimums;
+    for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
 }
+
+// One copy of the tile loop per format, so the format switch in dot_row folds away.
+#define TP_MATMUL_FOR(TYPE)                                                                                     \
+    TP_AVX2 static void matmul_##TYPE(const void *weights, long row_bytes, int row_begin, int row_end, int blocks, \
+                                      const int8_t *quants, const float *scales, const float *sums, int tokens,   \
+                                      float *out, long out_stride) {                                              \
+        for (int t0 = 0; t0 < tokens; t0 += 16) {                                                                 \
+            int t_end = t0 + 16 < tokens ? t0 + 16 : tokens;                                                      \
+            for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
+                int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                         \
+                for (int t = t0; t < t_end; t++) {                                                                \
+                    const int8_t *q = quants + (long)t * blocks * 32;                                             \
+                    const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;                     \
+                    for (int r = tile; r < tile_end; r += 4) {                                                    \
+                        int n = tile_end - r < 4 ? tile_end - r : 4;                                              \
+                        float result[4];                                                                          \
+                        if (n == 4) dot_rows(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, 4, blocks, q, s, m, result); \
+                        else dot_rows(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, n, blocks, q, s, m, result); \
+                        for (int k = 0; k < n; k++) out[t * out_stride + r + k] = result[k];                      \
+                    }                                                                                             \
+                }                                                                                                 \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
+TP_MATMUL_FOR(2)
+TP_MATMUL_FOR(3)
+TP_MATMUL_FOR(6)
+TP_MATMUL_FOR(7)
+TP_MATMUL_FOR(8)
 
 TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const int8_t *quants, const float *scales, const float *sums, int tokens,
                           float *out, long out_stride) {
-    // Tiles of 16 rows stay in L1 while every token passes over them.
-    for (int tile = row_begin; tile < row_end; tile += 16) {
-        int tile_end = tile + 16 < row_end ? tile + 16 : row_end;
-        for (int t = 0; t < tokens; t++) {
-            const int8_t *q = quants + (long)t * blocks * 32;
-            const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;
-            for (int r = tile; r < tile_end; r++) {
-                out[t * out_stride + r] = dot_row(type_id, (const uint8_t *)weights + r * row_bytes, blocks, q, s, m);
-            }
-        }
+    // Tiles of 16 rows × 16 tokens stay in L1.
+    switch (type_id) {
+    case 2: matmul_2(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+    case 3: matmul_3(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+    case 6: matmul_6(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+    case 7: matmul_7(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+    default: matmul_8(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
     }
 }
 
@@ -145,6 +187,27 @@ TP_AVX2 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) 
         }
     }
     return reduce4x8(s[0], s[1], s[2], s[3]);
+}
+
+TP_AVX2 void tp_scores_f16(const float *q, const uint16_t *keys, int count, int dim, int order, float *scores) {
+    if (order == 0 && dim == 64) {  // the common head size, with the query held in registers
+        const __m256 q0 = _mm256_loadu_ps(q), q1 = _mm256_loadu_ps(q + 8), q2 = _mm256_loadu_ps(q + 16), q3 = _mm256_loadu_ps(q + 24);
+        const __m256 q4 = _mm256_loadu_ps(q + 32), q5 = _mm256_loadu_ps(q + 40), q6 = _mm256_loadu_ps(q + 48), q7 = _mm256_loadu_ps(q + 56);
+        for (int j = 0; j < count; j++) {
+            const uint16_t *k = keys + (long)j * 64;
+            __m256 acc = _mm256_mul_ps(q0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)k)));
+            acc = _mm256_fmadd_ps(q1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 8))), acc);
+            acc = _mm256_fmadd_ps(q2, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 16))), acc);
+            acc = _mm256_fmadd_ps(q3, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 24))), acc);
+            acc = _mm256_fmadd_ps(q4, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 32))), acc);
+            acc = _mm256_fmadd_ps(q5, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 40))), acc);
+            acc = _mm256_fmadd_ps(q6, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 48))), acc);
+            acc = _mm256_fmadd_ps(q7, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 56))), acc);
+            scores[j] = hsum8(acc);
+        }
+        return;
+    }
+    for (int j = 0; j < count; j++) scores[j] = tp_dot_f16(q, keys + (long)j * dim, dim, order);
 }
 
 TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {

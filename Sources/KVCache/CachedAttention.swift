@@ -78,7 +78,7 @@ public enum CachedAttention {
                 head.withStorage { k, v in
                     let keys = UnsafeRawPointer(k).assumingMemoryBound(to: UInt16.self)
                     let values = UnsafeRawPointer(v).assumingMemoryBound(to: UInt16.self)
-                    for j in 0 ..< visible { scores[j] = tp_dot_f16(query, keys + j * d, Int32(d), orderCode) }
+                    tp_scores_f16(query, keys, Int32(visible), Int32(d), orderCode, scores)
                     tp_softmax(scores, Int32(visible), scale)
                     tp_weighted_sum_f16(scores, values, Int32(visible), Int32(d), orderCode, lanes, out)
                 }

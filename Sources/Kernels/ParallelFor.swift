@@ -1,9 +1,16 @@
-import Dispatch
+import CKernels
 
-/// Splits `count` items into contiguous chunks and runs them on all cores (libdispatch's persistent pool).
+/// Splits `count` items into contiguous chunks and runs them on a persistent pool of threads
+/// (`ThreadPool.c`: workers spin briefly between jobs, so the hundreds of small jobs of a decode step
+/// do not pay for waking threads).
 public enum ParallelFor {
-    /// Worker count; defaults to the number of active processors.
-    nonisolated(unsafe) public static var threads = max(1, SystemInfo.activeCores)
+    /// Worker count, the calling thread included; defaults to the number of online processors.
+    public static var threads: Int {
+        get { configuredThreads.value }
+        set { configuredThreads.value = Int(tp_pool_set_threads(Int32(newValue))) }
+    }
+
+    private static let configuredThreads = ThreadCount()
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`; ranges hold at least `minimumChunk` items.
     public static func run(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
@@ -14,13 +21,30 @@ public enum ParallelFor {
             return
         }
         withoutActuallyEscaping(body) { body in
-            // Chunks touch disjoint ranges; the caller guarantees that is race-free.
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-                if start < end { body(start ..< end) }
+            var job = Job(body: body, count: count, chunks: chunks)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                tp_pool_run({ context, chunk in
+                    let job = context!.assumingMemoryBound(to: Job.self).pointee
+                    let start = job.count * Int(chunk) / job.chunks, end = job.count * (Int(chunk) + 1) / job.chunks
+                    if start < end { job.body(start ..< end) }
+                }, pointer, Int32(chunks))
             }
         }
+    }
+
+    private struct Job {
+        let body: (Range<Int>) -> Void
+        let count: Int
+        let chunks: Int
+    }
+}
+
+/// The configured thread count (set once at start-up by the CLI; read by every kernel call).
+private final class ThreadCount: @unchecked Sendable {
+    var value: Int
+    init() {
+        let online = max(1, SystemInfo.activeCores)
+        value = Int(tp_pool_set_threads(Int32(online)))
     }
 }
 

@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "ThreadPool.h"
+
 /// 1 when the CPU supports AVX2, FMA and F16C (the kernels below may then be called), else 0.
 int tp_has_avx2(void);
 
@@ -19,6 +21,9 @@ void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begi
 /// Σ q[i]·k[i] over `dim` values (a multiple of 32): q as f16-exact floats, k as f16.
 /// `order` 0: one accumulator of 8 lanes (llamafile tinyBLAS); 1: four of 8 lanes (ggml_vec_dot_f16).
 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order);
+
+/// scores[j] = tp_dot_f16(q, keys + j·dim, dim, order) for j < count.
+void tp_scores_f16(const float *q, const uint16_t *keys, int count, int dim, int order, float *scores);
 
 /// out[i] = Σ_j f16(w[j]) · v[j][i] for j < count, i < dim (dim a multiple of 8), summed per lane as in
 /// `tp_dot_f16` over j. `scratch` holds 32 · dim floats.
