@@ -1,0 +1,116 @@
+import Foundation
+import KVCache
+import Models
+
+/// llama-bench-style measurements: prompt processing (`pp512`: a batch of 512 tokens from an empty cache) and
+/// token generation (`tg128@d4096`: 128 single-token steps after a 4,096-token prompt). Token ids are
+/// pseudo-random, so results depend on the model's size and shape only.
+public struct Benchmark {
+    public struct Test: Sendable, Equatable {
+        public var promptTokens = 0    // pp: tokens in the timed batch
+        public var generatedTokens = 0 // tg: timed single-token steps
+        public var depth = 0           // tokens already in the cache before timing
+
+        public init(promptTokens: Int = 0, generatedTokens: Int = 0, depth: Int = 0) {
+            self.promptTokens = promptTokens
+            self.generatedTokens = generatedTokens
+            self.depth = depth
+        }
+
+        public var name: String {
+            let base = promptTokens > 0 ? "pp\(promptTokens)" : "tg\(generatedTokens)"
+            return depth > 0 ? "\(base)@d\(depth)" : base
+        }
+
+        public var timedTokens: Int { promptTokens > 0 ? promptTokens : generatedTokens }
+    }
+
+    public struct Result: Sendable, Codable {
+        public var test: String
+        public var threads: Int
+        public var tokensPerSecond: Double      // mean over repetitions
+        public var standardDeviation: Double
+        public var samples: [Double]
+
+        enum CodingKeys: String, CodingKey {
+            case test, threads, samples
+            case tokensPerSecond = "tokens_per_second"
+            case standardDeviation = "stddev"
+        }
+    }
+
+    public let engine: InferenceEngine
+
+    public init(engine: InferenceEngine) { self.engine = engine }
+
+    /// Runs `test` `repetitions` times (after one untimed warm-up) and summarises tokens per second.
+    public func run(_ test: Test, threads: Int, repetitions: Int, progress: (Int) -> Void = { _ in }) throws -> Result {
+        let needed = test.depth + max(test.promptTokens, test.generatedTokens)
+        guard needed <= engine.contextLength else {
+            throw EngineError.invalidParameter(name: "test \(test.name)", reason: "needs \(needed) tokens, more than the context of \(engine.contextLength)")
+        }
+        var samples: [Double] = []
+        for repetition in 0 ... repetitions {
+            let seconds = try measure(test, seed: UInt64(repetition))
+            if repetition > 0 {
+                samples.append(Double(test.timedTokens) / seconds)
+                progress(repetition)
+            }
+        }
+        let mean = samples.reduce(0, +) / Double(samples.count)
+        let variance = samples.count > 1 ? samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(samples.count - 1) : 0
+        return Result(test: test.name, threads: threads, tokensPerSecond: mean, standardDeviation: variance.squareRoot(), samples: samples)
+    }
+
+    /// Seconds spent on the timed part of one run.
+    func measure(_ test: Test, seed: UInt64) throws -> Double {
+        let model = engine.model
+        let cache = model.makeCache()
+        cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens))
+        var tokens = TokenStream(seed: seed, vocabulary: model.configuration.vocabularySize, avoid: engine.tokenizer.endOfGeneration)
+        if test.depth > 0 { _ = try engine.prefill(tokens.next(test.depth), cache: cache) }
+        let clock = ContinuousClock()
+        if test.promptTokens > 0 {
+            let batch = tokens.next(test.promptTokens)
+            return try clock.measure { _ = try engine.prefill(batch, cache: cache) }.seconds
+        }
+        let steps = tokens.next(test.generatedTokens)
+        return try clock.measure {
+            for token in steps { _ = try model.forward(tokens: [token], cache: cache, logits: .lastToken) }
+        }.seconds
+    }
+
+    /// Peak resident memory of this process so far (VmHWM), in bytes; nil where /proc is unavailable.
+    public static func peakResidentBytes() -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+        return kilobytes * 1024
+    }
+}
+
+/// Reproducible pseudo-random token ids (SplitMix64), skipping end-of-generation tokens.
+struct TokenStream {
+    var state: UInt64
+    let vocabulary: Int
+    let avoid: Set<Int>
+
+    init(seed: UInt64, vocabulary: Int, avoid: Set<Int>) {
+        state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        self.vocabulary = vocabulary
+        self.avoid = avoid
+    }
+
+    mutating func next(_ count: Int) -> [Int] {
+        var out: [Int] = []
+        while out.count < count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            let id = Int((z ^ (z >> 31)) % UInt64(vocabulary))
+            if !avoid.contains(id) { out.append(id) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure prompt processing and generation speed, as llama-bench does.",
+        discussion: """
+            Tests: ppP processes a batch of P tokens from an empty cache; tgN@dD generates N tokens one at a time \
+            after a D-token prompt. Each test runs once untimed, then -r times; the table shows mean ± standard \
+            deviation in tokens/s. Progress goes to stderr. Example: tokenpress bench -p 512 -n 128 -d 0,4096 -r 3
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customShort("p"), parsing: .unconditional, help: "Prompt sizes, comma-separated (0 for none).")
+    var prompts = "512"
+    @Option(name: .customShort("n"), parsing: .unconditional, help: "Generated tokens, comma-separated (0 for none).")
+    var generated = "128"
+    @Option(name: .customShort("d"), parsing: .unconditional, help: "Depths: tokens already in the cache, comma-separated.")
+    var depths = "0"
+    @Option(name: .customLong("threads-list"), parsing: .unconditional, help: "Thread counts to test, comma-separated (default: -t, or all cores).")
+    var threadsList: String?
+    @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
+    var repetitions = 5
+    @Flag(name: .long, help: "Print a JSON array of {test, threads, tokens_per_second, stddev, samples, ...}.")
+    var json = false
+
+    static func parseList(_ text: String, _ name: String, minimum: Int) throws -> [Int] {
+        let values = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let numbers = values.compactMap { Int($0) }
+        guard !values.isEmpty, numbers.count == values.count, numbers.allSatisfy({ $0 >= minimum }) else {
+            throw CLIError("\(name) must be a comma-separated list of integers ≥ \(minimum), got '\(text)'")
+        }
+        return numbers
+    }
+
+    func run() throws {
+        try reportingErrors {
+            guard repetitions >= 1 else { throw CLIError("-r must be at least 1, got \(repetitions)") }
+            let promptSizes = try Self.parseList(prompts, "-p", minimum: 0)
+            let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
+            let depthList = try Self.parseList(depths, "-d", minimum: 0)
+            let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? [modelOptions.threads ?? ParallelFor.threads]
+            let engine = try modelOptions.loadEngine()
+            var tests: [Benchmark.Test] = []
+            for d in depthList {
+                tests += promptSizes.filter { $0 > 0 }.map { Benchmark.Test(promptTokens: $0, depth: d) }
+                tests += generatedSizes.filter { $0 > 0 }.map { Benchmark.Test(generatedTokens: $0, depth: d) }
+            }
+            guard !tests.isEmpty else { throw CLIError("nothing to measure: -p and -n are all 0") }
+            let benchmark = Benchmark(engine: engine)
+            var results: [Benchmark.Result] = []
+            let total = tests.count * threadCounts.count * repetitions
+            var done = 0
+            for threads in threadCounts {
+                ParallelFor.threads = threads
+                for test in tests {
+                    results.append(try benchmark.run(test, threads: threads, repetitions: repetitions) { _ in
+                        done += 1
+                        Console.progress("bench \(test.name) t=\(threads)", done: done, total: total)
+                    })
+                }
+            }
+            let peak = Benchmark.peakResidentBytes()
+            let modelName = URL(fileURLWithPath: engine.file.path).lastPathComponent
+            if json {
+                let objects: [[String: Any]] = results.map {
+                    var o: [String: Any] = ["test": $0.test, "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
+                                            "stddev": $0.standardDeviation, "samples": $0.samples, "model": modelName,
+                                            "kernels": KernelDispatch.name]
+                    if let peak { o["peak_rss_bytes"] = peak }
+                    return o
+                }
+                let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
+                Console.out(String(decoding: data, as: UTF8.self) + "\n")
+                return
+            }
+            var out = "| model | kernels | threads | test | t/s |\n| --- | --- | ---: | ---: | ---: |\n"
+            for r in results {
+                out += "| \(modelName) | \(KernelDispatch.name) | \(r.threads) | \(r.test) | "
+                out += String(format: "%.2f ± %.2f", r.tokensPerSecond, r.standardDeviation) + " |\n"
+            }
+            if let peak { out += String(format: "\npeak resident memory: %.1f MiB (weights are memory-mapped)\n", Double(peak) / 1_048_576) }
+            Console.out(out)
+        }
+    }
+}
