@@ -11,15 +11,17 @@ public enum CachedAttention {
     ///   - queries: [tokens, queryHeads, headDimension], after RoPE.
     ///   - output: [tokens, queryHeads, headDimension].
     ///   - positions: the position of each query token; a query sees retained tokens at positions ≤ its own.
+    ///   - scratch: reusable working memory (the AVX2 path allocates nothing when it is large enough already).
     public static func compute(layer: LayerCache, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int,
-                               positions: UnsafePointer<Int>, scale: Float, output: UnsafeMutablePointer<Float>) {
+                               positions: UnsafePointer<Int>, scale: Float, output: UnsafeMutablePointer<Float>,
+                               scratch: ScratchBuffer = ScratchBuffer()) {
         let kvHeads = layer.heads.count
         let group = queryHeads / kvHeads
         let d = layer.heads.first?.headDimension ?? 0
         let order: SummationOrder = tokens == 1 ? .vectorDot : .tiled
         if KernelDispatch.useAVX2 && d % 32 == 0 {
             computeAVX2(layer: layer, queries: queries, tokens: tokens, queryHeads: queryHeads, positions: positions,
-                        scale: scale, order: order, output: output)
+                        scale: scale, order: order, output: output, scratch: scratch)
             return
         }
         for (h, head) in layer.heads.enumerated() {
@@ -57,16 +59,19 @@ public enum CachedAttention {
     /// The AVX2 path: reads the f16 cache directly; one work item per (KV head, token, query head of its group),
     /// so even a single decoded token spreads over all cores.
     static func computeAVX2(layer: LayerCache, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int,
-                            positions: UnsafePointer<Int>, scale: Float, order: SummationOrder, output: UnsafeMutablePointer<Float>) {
+                            positions: UnsafePointer<Int>, scale: Float, order: SummationOrder, output: UnsafeMutablePointer<Float>,
+                            scratch: ScratchBuffer) {
         let kvHeads = layer.heads.count, group = queryHeads / kvHeads
         let d = layer.heads[0].headDimension
-        let longest = layer.heads.map(\.count).max() ?? 0
+        var longest = 0
+        for head in layer.heads { longest = max(longest, head.count) }
         let orderCode: Int32 = order == .tiled ? 0 : 1
-        ParallelFor.run(kvHeads * tokens * group, minimumChunk: 1) { range in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(longest, 1))
-            let query = UnsafeMutablePointer<Float>.allocate(capacity: d)
-            let lanes = UnsafeMutablePointer<Float>.allocate(capacity: 32 * d)
-            defer { scores.deallocate(); query.deallocate(); lanes.deallocate() }
+        let items = kvHeads * tokens * group
+        // Per chunk: scores [longest], query [d], lane accumulators [32, d].
+        let perChunk = longest + 33 * d
+        let arena = scratch.floats(ParallelFor.chunkCount(items) * perChunk)
+        ParallelFor.runChunks(items) { chunk, range in
+            let scores = arena + chunk * perChunk, query = scores + longest, lanes = query + d
             for item in range {
                 let h = item / (tokens * group), t = (item / group) % tokens, qh = h * group + item % group
                 let head = layer.heads[h]

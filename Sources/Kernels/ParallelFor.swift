@@ -14,10 +14,20 @@ public enum ParallelFor {
 
     /// Calls `body(range)` for disjoint ranges covering `0..<count`; ranges hold at least `minimumChunk` items.
     public static func run(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        runChunks(count, minimumChunk: minimumChunk) { _, range in body(range) }
+    }
+
+    /// How many chunks `run` splits `count` items into (for sizing per-chunk scratch space).
+    public static func chunkCount(_ count: Int, minimumChunk: Int = 1) -> Int {
+        threads <= 1 ? 1 : min(threads * 4, max(1, count / max(1, minimumChunk)))
+    }
+
+    /// As `run`, also passing the chunk's index in `0 ..< chunkCount(count, minimumChunk:)`.
+    public static func runChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Int, Range<Int>) -> Void) {
         guard count > 0 else { return }
-        let chunks = min(threads * 4, max(1, count / max(1, minimumChunk)))
-        if chunks <= 1 || threads <= 1 {
-            body(0 ..< count)
+        let chunks = chunkCount(count, minimumChunk: minimumChunk)
+        if chunks <= 1 {
+            body(0, 0 ..< count)
             return
         }
         withoutActuallyEscaping(body) { body in
@@ -26,14 +36,14 @@ public enum ParallelFor {
                 tp_pool_run({ context, chunk in
                     let job = context!.assumingMemoryBound(to: Job.self).pointee
                     let start = job.count * Int(chunk) / job.chunks, end = job.count * (Int(chunk) + 1) / job.chunks
-                    if start < end { job.body(start ..< end) }
+                    if start < end { job.body(Int(chunk), start ..< end) }
                 }, pointer, Int32(chunks))
             }
         }
     }
 
     private struct Job {
-        let body: (Range<Int>) -> Void
+        let body: (Int, Range<Int>) -> Void
         let count: Int
         let chunks: Int
     }

@@ -89,6 +89,10 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     let rope: RoPE
     private let matmul = MatMul()
     private let lock = NSLock()
+    /// Activations and attention scratch, reused across calls so steady-state decoding allocates nothing.
+    private let activations = ScratchBuffer()
+    private let attentionScratch = ScratchBuffer()
+    private var positions: [Int] = []
 
     public init(file: GGUFFile) throws {
         let arch = try file.string(GGUFKey.architecture)
@@ -131,18 +135,20 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         let ff = c.feedForwardLength, half = c.ropeDimension / 2
         let start = cache.nextPosition
 
-        let x = Buffer(n * width), normed = Buffer(n * width), projected = Buffer(n * width)  // [n, width]
-        let q = Buffer(n * qDim), attended = Buffer(n * qDim)                                 // [n, heads, headDim]
-        let k = Buffer(n * kvDim), v = Buffer(n * kvDim)                                      // [n, kvHeads, headDim]
-        let gate = Buffer(n * ff), up = Buffer(n * ff)                                        // [n, ff]
-        let cosines = Buffer(n * half), sines = Buffer(n * half)                             // [n, rope/2]
-        defer { [x, normed, projected, q, attended, k, v, gate, up, cosines, sines].forEach { $0.free() } }
+        // Views into one reused buffer: x, normed, projected [n, width]; q, attended [n, heads, headDim];
+        // k, v [n, kvHeads, headDim]; gate, up [n, ff]; cosines, sines [n, rope/2].
+        let sizes = [n * width, n * width, n * width, n * qDim, n * qDim, n * kvDim, n * kvDim, n * ff, n * ff, n * half, n * half]
+        var base = activations.floats(sizes.reduce(0, +))
+        let views = sizes.map { size -> Buffer in defer { base += size }; return Buffer(p: base) }
+        let (x, normed, projected, q, attended, k, v) = (views[0], views[1], views[2], views[3], views[4], views[5], views[6])
+        let (gate, up, cosines, sines) = (views[7], views[8], views[9], views[10])
 
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantizeRow(token, into: x.p + t * width)
             rope.table(position: start + t, cos: cosines.p + t * half, sin: sines.p + t * half)
         }
-        let positions = (0 ..< n).map { start + $0 }
+        positions.removeAll(keepingCapacity: true)
+        for t in 0 ..< n { positions.append(start + t) }
         let scale = 1 / Float(c.headDimension).squareRoot()
 
         for (layer, block) in blocks.enumerated() {
@@ -159,7 +165,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             layerCache.append(keys: k.p, values: v.p, tokens: n, firstPosition: start)
             positions.withUnsafeBufferPointer {
                 CachedAttention.compute(layer: layerCache, queries: q.p, tokens: n, queryHeads: c.headCount,
-                                        positions: $0.baseAddress!, scale: scale, output: attended.p)
+                                        positions: $0.baseAddress!, scale: scale, output: attended.p, scratch: attentionScratch)
             }
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)
@@ -200,12 +206,7 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     }
 }
 
-/// A scratch float buffer freed explicitly (avoids array copy-on-write checks in the hot loop).
+/// A view of part of the scratch buffer (no copy-on-write checks in the hot loop).
 struct Buffer {
     let p: UnsafeMutablePointer<Float>
-    init(_ count: Int) {
-        p = .allocate(capacity: max(count, 1))
-        p.initialize(repeating: 0, count: max(count, 1))
-    }
-    func free() { p.deallocate() }
 }

@@ -71,3 +71,32 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertEqual(r.stdout, " Paris.\n\nThe United States has a population of approximately\n")
     }
 }
+
+final class CLIBenchTests: XCTestCase {
+    func testBenchJSONListsEveryTest() throws {
+        let r = try CLIRunner.run(["bench", "-m", try TinyModel().write(), "-p", "16", "-n", "4", "-d", "0,8", "-r", "2", "-t", "2", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let array = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(array.map { $0["test"] as? String }, ["pp16", "tg4", "pp16@d8", "tg4@d8"])
+        for o in array {
+            XCTAssertEqual(o["threads"] as? Int, 2)
+            XCTAssertGreaterThan(o["tokens_per_second"] as? Double ?? 0, 0)
+            XCTAssertEqual((o["samples"] as? [Double])?.count, 2)
+            XCTAssertGreaterThan(o["peak_rss_bytes"] as? Int ?? 0, 0)
+        }
+        XCTAssertTrue(r.stderr.contains("bench tg4@d8"), "progress on stderr")
+    }
+
+    func testBenchTableAndBadLists() throws {
+        let model = try TinyModel().write()
+        let r = try CLIRunner.run(["bench", "-m", model, "-p", "8", "-n", "0", "-r", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("| model | kernels | threads | test | t/s |\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| pp8 | "), r.stdout)
+        let bad = try CLIRunner.run(["bench", "-m", model, "-p", "12,x"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertEqual(bad.stderr, "Error: -p must be a comma-separated list of integers ≥ 0, got '12,x'\n")
+        let tooLong = try CLIRunner.run(["bench", "-m", model, "-p", "0", "-n", "8", "-d", "300"])
+        XCTAssertTrue(tooLong.stderr.contains("more than the context of 256"), tooLong.stderr)
+    }
+}
