@@ -128,6 +128,52 @@ TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, 
     for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
 }
 
+// Weight block b of a row, decoded to 32 signed or unsigned bytes (see `block_lanes`), with its scale and minimum.
+TP_AVX2 static inline __attribute__((always_inline)) __m256i block_bytes(int type_id, const uint8_t *row, int b,
+                                                                          float *scale, float *minimum) {
+    const uint8_t *p;
+    switch (type_id) {
+    case 2: p = row + 18 * b; *scale = half_to_float(p); return _mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8));
+    case 3: p = row + 20 * b; *scale = half_to_float(p); *minimum = half_to_float(p + 2); return nibbles(p + 4);
+    case 6: p = row + 22 * b; *scale = half_to_float(p);
+        return _mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16));
+    case 7: p = row + 24 * b; *scale = half_to_float(p); *minimum = half_to_float(p + 2);
+        return _mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4));
+    default: p = row + 34 * b; *scale = half_to_float(p); return _mm256_loadu_si256((const __m256i *)(p + 2));
+    }
+}
+
+static inline int is_signed(int type_id) { return type_id == 2 || type_id == 6 || type_id == 8; }
+
+// 2 rows × 4 tokens at once: each weight block is decoded once for 4 tokens and each activation block loaded
+// once for 2 rows. Every (row, token) keeps its own accumulator in block order, so results equal dot_rows'.
+TP_AVX2 static inline __attribute__((always_inline)) void gemm_2x4(int type_id, const uint8_t *row, long row_bytes, int blocks,
+                                                                    const int8_t *q, const float *scales, const float *sums,
+                                                                    float *out, long out_stride) {
+    __m256 acc[2][4];
+    float minimums[2][4];
+    for (int r = 0; r < 2; r++)
+        for (int t = 0; t < 4; t++) { acc[r][t] = _mm256_setzero_ps(); minimums[r][t] = 0; }
+    for (int b = 0; b < blocks; b++) {
+        __m256i x[2];
+        float scale[2], minimum[2] = {0, 0};
+        for (int r = 0; r < 2; r++) x[r] = block_bytes(type_id, row + r * row_bytes, b, &scale[r], &minimum[r]);
+        __m256i absx[2];
+        if (is_signed(type_id)) for (int r = 0; r < 2; r++) absx[r] = _mm256_sign_epi8(x[r], x[r]);
+        for (int t = 0; t < 4; t++) {
+            const __m256i y = _mm256_loadu_si256((const __m256i *)(q + (long)t * blocks * 32 + 32 * b));
+            const float ys = scales[(long)t * blocks + b];
+            for (int r = 0; r < 2; r++) {
+                __m256 xy = is_signed(type_id) ? lanes_unsigned(absx[r], _mm256_sign_epi8(y, x[r])) : lanes_unsigned(x[r], y);
+                if (has_minimum(type_id)) minimums[r][t] += minimum[r] * sums[(long)t * blocks + b];
+                acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(scale[r] * ys), xy, acc[r][t]);
+            }
+        }
+    }
+    for (int t = 0; t < 4; t++)
+        for (int r = 0; r < 2; r++) out[t * out_stride + r] = hsum8(acc[r][t]) + minimums[r][t];
+}
+
 // One copy of the tile loop per format, so the format switch in dot_row folds away.
 #define TP_MATMUL_FOR(TYPE)                                                                                     \
     TP_AVX2 static void matmul_##TYPE(const void *weights, long row_bytes, int row_begin, int row_end, int blocks, \
@@ -137,7 +183,17 @@ TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, 
             int t_end = t0 + 16 < tokens ? t0 + 16 : tokens;                                                      \
             for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
                 int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                         \
-                for (int t = t0; t < t_end; t++) {                                                                \
+                int t = t0;                                                                                       \
+                if (t_end - t0 == 16) {                                                                           \
+                    int r = tile;                                                                                 \
+                    for (; r + 2 <= tile_end; r += 2)                                                             \
+                        for (int tt = t0; tt < t_end; tt += 4)                                                    \
+                            gemm_2x4(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks,           \
+                                     quants + (long)tt * blocks * 32, scales + (long)tt * blocks,                 \
+                                     sums + (long)tt * blocks, out + tt * out_stride + r, out_stride);            \
+                    if (r == tile_end) continue;                                                                  \
+                }                                                                                                 \
+                for (; t < t_end; t++) {                                                                          \
                     const int8_t *q = quants + (long)t * blocks * 32;                                             \
                     const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;                     \
                     for (int r = tile; r < tile_end; r += 4) {                                                    \
@@ -168,6 +224,114 @@ TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int 
     case 7: matmul_7(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
     default: matmul_8(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
     }
+}
+
+// ---- K-quants: rows decoded to f32, then f32 dot products ----
+
+// 8 unsigned bytes → 8 floats.
+TP_AVX2 static inline __m256 u8_to_ps(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)); }
+TP_AVX2 static inline __m256 i8_to_ps(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
+
+// 32 quants (bytes, 0–63) → y[i] = dl·q − ml.
+TP_AVX2 static inline void store32(float *y, __m256i q, float dl, float ml) {
+    const __m256 d = _mm256_set1_ps(dl), m = _mm256_set1_ps(ml);
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    _mm256_storeu_ps(y, _mm256_fmsub_ps(d, u8_to_ps(lo), m));
+    _mm256_storeu_ps(y + 8, _mm256_fmsub_ps(d, u8_to_ps(_mm_srli_si128(lo, 8)), m));
+    _mm256_storeu_ps(y + 16, _mm256_fmsub_ps(d, u8_to_ps(hi), m));
+    _mm256_storeu_ps(y + 24, _mm256_fmsub_ps(d, u8_to_ps(_mm_srli_si128(hi, 8)), m));
+}
+
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t *minimum) {
+    if (j < 4) {
+        *scale = q[j] & 63;
+        *minimum = q[j + 4] & 63;
+    } else {
+        *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
+        *minimum = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// Q4_K (144 bytes: d, dmin, scales[12], qs[128]) and Q5_K (176: d, dmin, scales[12], qh[32], qs[128]).
+TP_AVX2 static void decode_q45_k(const uint8_t *block, float *y, int five) {
+    const float d = half_to_float(block), dmin = half_to_float(block + 2);
+    const uint8_t *scales = block + 4, *qh = block + 16, *qs = block + (five ? 48 : 16);
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    for (int chunk = 0; chunk < 4; chunk++) {
+        uint8_t s1, m1, s2, m2;
+        scale_min_k4(2 * chunk, scales, &s1, &m1);
+        scale_min_k4(2 * chunk + 1, scales, &s2, &m2);
+        __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * chunk));
+        __m256i low = _mm256_and_si256(q, mask), high = _mm256_and_si256(_mm256_srli_epi16(q, 4), mask);
+        if (five) {
+            __m256i bits = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i b1 = _mm256_set1_epi8((char)(1 << (2 * chunk))), b2 = _mm256_set1_epi8((char)(2 << (2 * chunk)));
+            low = _mm256_or_si256(low, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bits, b1), b1), _mm256_set1_epi8(16)));
+            high = _mm256_or_si256(high, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bits, b2), b2), _mm256_set1_epi8(16)));
+        }
+        store32(y + 64 * chunk, low, d * s1, dmin * m1);
+        store32(y + 64 * chunk + 32, high, d * s2, dmin * m2);
+    }
+}
+
+// Q6_K (210 bytes: ql[128], qh[64], scales[16] int8, d): q = 4 low bits | 2 high bits << 4, minus 32.
+TP_AVX2 static void decode_q6_k(const uint8_t *block, float *y) {
+    const float d = half_to_float(block + 208);
+    const int8_t *sc = (const int8_t *)(block + 192);
+    const __m256i mask4 = _mm256_set1_epi8(0x0F), mask2 = _mm256_set1_epi8(3), offset = _mm256_set1_epi8(32);
+    for (int half = 0; half < 2; half++) {
+        const uint8_t *ql = block + 64 * half, *qh = block + 128 + 32 * half;
+        const int8_t *s = sc + 8 * half;
+        __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+        __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(l0, mask4), _mm256_slli_epi16(_mm256_and_si256(h, mask2), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(l1, mask4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), mask2), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), mask4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), mask2), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), mask4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), mask2), 4));
+        for (int k = 0; k < 4; k++) {
+            __m256i v = _mm256_sub_epi8(q[k], offset);
+            __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
+            // Elements 0–15 of this group use scale 2k, elements 16–31 scale 2k + 1.
+            const __m256 d0 = _mm256_set1_ps(d * s[2 * k]), d1 = _mm256_set1_ps(d * s[2 * k + 1]);
+            float *out = y + 128 * half + 32 * k;
+            _mm256_storeu_ps(out, _mm256_mul_ps(d0, i8_to_ps(lo)));
+            _mm256_storeu_ps(out + 8, _mm256_mul_ps(d0, i8_to_ps(_mm_srli_si128(lo, 8))));
+            _mm256_storeu_ps(out + 16, _mm256_mul_ps(d1, i8_to_ps(hi)));
+            _mm256_storeu_ps(out + 24, _mm256_mul_ps(d1, i8_to_ps(_mm_srli_si128(hi, 8))));
+        }
+    }
+}
+
+TP_AVX2 static inline float dot_f32(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float sum = reduce4x8(s0, s1, s2, s3);
+    for (; i < n; i++) sum += a[i] * b[i];
+    return sum;
+}
+
+TP_AVX2 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
+                             const float *input, int tokens, float *out, long out_stride, float *scratch) {
+    if (type_id < 12 || type_id > 14) return 0;
+    const int blocks = columns / 256;
+    const int block_bytes = type_id == 12 ? 144 : type_id == 13 ? 176 : 210;
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+        for (int b = 0; b < blocks; b++) {
+            if (type_id == 14) decode_q6_k(row + b * block_bytes, scratch + 256 * b);
+            else decode_q45_k(row + b * block_bytes, scratch + 256 * b, type_id == 13);
+        }
+        for (int t = 0; t < tokens; t++) out[t * out_stride + r] = dot_f32(scratch, input + (long)t * columns, columns);
+    }
+    return 1;
 }
 
 TP_AVX2 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) {
@@ -310,6 +474,8 @@ void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begi
 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) { return 0; }
 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {}
 void tp_softmax(float *x, int count, float scale) {}
+int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
+                     const float *input, int tokens, float *out, long out_stride, float *scratch) { return 0; }
 void tp_swiglu(float *gate, const float *up, int count) {}
 
 #endif

@@ -58,6 +58,17 @@ public final class MatMul: @unchecked Sendable {
 
     private func multiplyDequantized(_ weights: WeightMatrix, input: UnsafePointer<Float>, tokens: Int, output: UnsafeMutablePointer<Float>) {
         let columns = weights.columns, rows = weights.rows
+        let typeID = Int32(weights.format.typeID)
+        if KernelDispatch.useAVX2 && !useScalarKernels && (12 ... 14).contains(typeID) {
+            // K-quants: each row decoded to f32 once (AVX2) and reused for every token.
+            ParallelFor.run(rows, minimumChunk: 8) { range in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+                defer { scratch.deallocate() }
+                _ = tp_matmul_kquant(typeID, weights.data, weights.rowBytes, Int32(range.lowerBound), Int32(range.upperBound),
+                                     Int32(columns), input, Int32(tokens), output, rows, scratch)
+            }
+            return
+        }
         ParallelFor.run(rows, minimumChunk: 8) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: columns)
             defer { scratch.deallocate() }

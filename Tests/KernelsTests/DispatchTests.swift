@@ -18,7 +18,7 @@ final class DispatchTests: XCTestCase {
         try requireAVX2()
         var generator = SplitMix(seed: 11)
         for format in DotKernelTests.formats {
-            let rows = 45, blocks = 7, tokens = 3
+            let rows = 45, blocks = 7, tokens = 37  // 37: two full 16-token tiles (2×4 micro-kernel) and a remainder
             let data = (0 ..< rows).flatMap { _ in DotKernelTests.randomRow(format, blocks: blocks, generator: &generator) }
             let input = (0 ..< tokens * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }
             func run(portable: Bool) -> [Float] {
@@ -55,6 +55,41 @@ final class DispatchTests: XCTestCase {
             let whole = count / 8 * 8
             XCTAssertEqual(gateFast.prefix(whole).map(\.bitPattern), gateSlow.prefix(whole).map(\.bitPattern), "swiglu of \(count)")
             for i in whole ..< count { XCTAssertEqual(gateFast[i], gateSlow[i], accuracy: abs(gateSlow[i]) * 1e-6 + 1e-30) }
+        }
+    }
+
+    func testKQuantAVX2MatchesPortableDequantizePath() throws {
+        try requireAVX2()
+        var generator = SplitMix(seed: 13)
+        let formats: [any QuantFormat.Type] = [BlockQ4_K.self, BlockQ5_K.self, BlockQ6_K.self]
+        for format in formats {
+            let rows = 9, columns = 512, tokens = 5
+            var data = (0 ..< rows * columns / 256 * format.blockBytes).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            // Sane f16 scales at each format's offsets (d, dmin for Q4_K/Q5_K at 0 and 2; d at 208 for Q6_K).
+            let offsets = format.typeID == 14 ? [208] : [0, 2]
+            for block in 0 ..< rows * columns / 256 {
+                for o in offsets {
+                    let h = Float16(Float(generator.next() % 1000) / 100_000).bitPattern
+                    data[block * format.blockBytes + o] = UInt8(h & 0xFF)
+                    data[block * format.blockBytes + o + 1] = UInt8(h >> 8)
+                }
+            }
+            let input = (0 ..< tokens * columns).map { _ in Float(Int(generator.next() % 2001) - 1000) / 500 }
+            func run(portable: Bool) -> [Float] {
+                withPortable(portable) {
+                    var out = [Float](repeating: 0, count: tokens * rows)
+                    data.withUnsafeBytes { raw in
+                        let matrix = WeightMatrix(format: format, rows: rows, columns: columns, data: raw.baseAddress!)
+                        input.withUnsafeBufferPointer { x in
+                            out.withUnsafeMutableBufferPointer { MatMul().multiply(matrix, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!) }
+                        }
+                    }
+                    return out
+                }
+            }
+            let fast = run(portable: false), slow = run(portable: true)
+            // Same decoded weights up to a fused multiply-subtract, summed in another order: float rounding only.
+            for (a, b) in zip(fast, slow) { XCTAssertEqual(a, b, accuracy: max(abs(b), 1) * 2e-5, format.name) }
         }
     }
 }

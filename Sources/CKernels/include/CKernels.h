@@ -18,6 +18,12 @@ void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begi
                   const int8_t *quants, const float *scales, const float *sums, int tokens,
                   float *out, long out_stride);
 
+/// K-quant weights (12 Q4_K, 13 Q5_K, 14 Q6_K) times f32 activations: each weight row is decoded to f32 once
+/// (into `scratch`, `columns` floats) and dotted with every token's activations [tokens, columns].
+/// Returns 0 (and does nothing) for other types.
+int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
+                     const float *input, int tokens, float *out, long out_stride, float *scratch);
+
 /// Σ q[i]·k[i] over `dim` values (a multiple of 32): q as f16-exact floats, k as f16.
 /// `order` 0: one accumulator of 8 lanes (llamafile tinyBLAS); 1: four of 8 lanes (ggml_vec_dot_f16).
 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order);
