@@ -47,8 +47,12 @@ public final class Q8Activations: @unchecked Sendable {
         }
         self.rows = rows
         self.rowLength = rowLength
-        for b in 0 ..< total / Self.blockSize {
-            Self.quantizeBlock(input + b * Self.blockSize, quants: quants + b * Self.blockSize, scale: &scales[b], sum: &sums[b])
+        let quants = self.quants, scales = self.scales, sums = self.sums
+        // Blocks are independent: split them over the pool when there are many (prefill).
+        ParallelFor.run(total / Self.blockSize, minimumChunk: 256) { range in
+            for b in range {
+                Self.quantizeBlock(input + b * Self.blockSize, quants: quants + b * Self.blockSize, scale: &scales[b], sum: &sums[b])
+            }
         }
     }
 
