@@ -1,6 +1,7 @@
 import Foundation
 import KVCache
 import Models
+import Sampling
 
 /// llama-bench-style measurements: prompt processing (`pp512`: a batch of 512 tokens from an empty cache) and
 /// token generation (`tg128@d4096`: 128 single-token steps after a 4,096-token prompt). Token ids are
@@ -89,14 +90,14 @@ public struct Benchmark {
     }
 }
 
-/// Reproducible pseudo-random token ids (SplitMix64), skipping end-of-generation tokens.
+/// Reproducible pseudo-random token ids, skipping end-of-generation tokens.
 struct TokenStream {
-    var state: UInt64
+    var generator: SeededGenerator
     let vocabulary: Int
     let avoid: Set<Int>
 
     init(seed: UInt64, vocabulary: Int, avoid: Set<Int>) {
-        state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+        generator = SeededGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         self.vocabulary = vocabulary
         self.avoid = avoid
     }
@@ -104,11 +105,7 @@ struct TokenStream {
     mutating func next(_ count: Int) -> [Int] {
         var out: [Int] = []
         while out.count < count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            let id = Int((z ^ (z >> 31)) % UInt64(vocabulary))
+            let id = Int(generator.next() % UInt64(vocabulary))
             if !avoid.contains(id) { out.append(id) }
         }
         return out

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Sampling
 
 /// Builds tiny random llama-architecture GGUF files (with a byte-level BPE tokenizer) for tests:
 /// small enough to run in milliseconds, real enough to exercise every code path of the engine.
@@ -100,16 +101,10 @@ public struct TinyModel {
 
 /// Deterministic normal-ish random numbers (sum of uniforms) for weights.
 public struct TestRandom {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
+    private var generator: SeededGenerator
+    public init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { generator.next() }
 
     public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
 

@@ -71,6 +71,14 @@ public enum PreTokenizer: Sendable, Equatable {
         return pieces
     }
 
+    /// Length of an English contraction after an apostrophe ('s 't 'm 'd → 2, 're 've 'll → 3), given the next two code points.
+    static func contraction(_ first: UInt32?, _ second: UInt32?) -> Int? {
+        guard let first else { return nil }
+        if first == 0x73 || first == 0x74 || first == 0x6D || first == 0x64 { return 2 }
+        if let second, (first == 0x72 && second == 0x65) || (first == 0x76 && second == 0x65) || (first == 0x6C && second == 0x6C) { return 3 }
+        return nil
+    }
+
     // MARK: GPT-2
 
     static func splitGPT2(_ s: [Unicode.Scalar], _ range: Range<Int>, into out: inout [Range<Int>]) {
@@ -84,12 +92,7 @@ public enum PreTokenizer: Sendable, Equatable {
         while pos < end {
             let c = s[pos].value
             let f = fl(pos)
-            if c == 0x27, pos + 1 < end, let n = cp(pos + 1) {  // 's 't 'm 'd 're 've 'll
-                if n == 0x73 || n == 0x74 || n == 0x6D || n == 0x64 { emit(pos + 2); continue }
-                if let nn = cp(pos + 2), (n == 0x72 && nn == 0x65) || (n == 0x76 && nn == 0x65) || (n == 0x6C && nn == 0x6C) {
-                    emit(pos + 3); continue
-                }
-            }
+            if c == 0x27, let length = contraction(cp(pos + 1), cp(pos + 2)) { emit(pos + length); continue }  // 's 't 'm 'd 're 've 'll
             var f2 = c == 0x20 ? fl(pos + 1) : f
             if f2.isLetter {  // ' ?\p{L}+'
                 var p = pos + (c == 0x20 ? 1 : 0)
@@ -129,12 +132,7 @@ public enum PreTokenizer: Sendable, Equatable {
         while pos < end {
             let c = s[pos].value
             let f = fl(pos)
-            if c == 0x27, pos + 1 < end, let n = lower(cp(pos + 1)) {  // (?i:'s|'t|'re|'ve|'m|'ll|'d)
-                if n == 0x73 || n == 0x74 || n == 0x6D || n == 0x64 { emit(pos + 2); continue }
-                if let nn = lower(cp(pos + 2)), (n == 0x72 && nn == 0x65) || (n == 0x76 && nn == 0x65) || (n == 0x6C && nn == 0x6C) {
-                    emit(pos + 3); continue
-                }
-            }
+            if c == 0x27, let length = contraction(lower(cp(pos + 1)), lower(cp(pos + 2))) { emit(pos + length); continue }  // (?i:…)
             if !(isNewline(c) || f.isNumber), f.isLetter || fl(pos + 1).isLetter {  // [^\r\n\p{L}\p{N}]?\p{L}+
                 var p = pos + 1
                 while fl(p).isLetter { p += 1 }

@@ -1,4 +1,5 @@
 import Kernels
+import Sampling
 import XCTest
 
 /// The vectorized integer dot kernels against their scalar twins (bit-identical by construction: same lanes,
@@ -90,15 +91,5 @@ final class DotKernelTests: XCTestCase {
     }
 }
 
-/// A tiny deterministic generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// Deterministic test data.
+typealias SplitMix = SeededGenerator

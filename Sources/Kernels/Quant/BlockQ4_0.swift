@@ -17,22 +17,16 @@ public enum BlockQ4_0: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
+        Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p in
             let packed = p.loadUnaligned(fromByteOffset: 2, as: SIMD16<UInt8>.self)
-            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) &- 8, hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) &- 8, a.quants + b * 32)
-            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
+            return (SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) &- 8, SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) &- 8)
         }
-        return HorizontalSum.of8(acc)
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = [Float](repeating: 0, count: 8)
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in let byte = p.load(fromByteOffset: 2 + e % 16, as: UInt8.self); return Int32(e < 16 ? byte & 0x0F : byte >> 4) - 8 }, a.quants + b * 32)
+        Q8Dot.dotScalar(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p, e in
+            let byte = p.load(fromByteOffset: 2 + e % 16, as: UInt8.self)
+            return Int32(e < 16 ? byte & 0x0F : byte >> 4) - 8
         }
-        return Q8Dot.horizontalSumScalar(acc)
     }
 }

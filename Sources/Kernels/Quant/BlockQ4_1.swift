@@ -16,26 +16,16 @@ public enum BlockQ4_1: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var minimums: Float = 0
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
+        Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: 2) { p in
             let packed = p.loadUnaligned(fromByteOffset: 4, as: SIMD16<UInt8>.self)
-            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F), hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4), a.quants + b * 32)
-            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
-            minimums += loadHalf(p, 2) * a.sums[b]
+            return (SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F), SIMD16<Int16>(truncatingIfNeeded: packed &>> 4))
         }
-        return HorizontalSum.of8(acc) + minimums
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = [Float](repeating: 0, count: 8)
-        var minimums: Float = 0
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in let byte = p.load(fromByteOffset: 4 + e % 16, as: UInt8.self); return Int32(e < 16 ? byte & 0x0F : byte >> 4) }, a.quants + b * 32)
-            minimums += loadHalf(p, 2) * a.sums[b]
+        Q8Dot.dotScalar(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: 2) { p, e in
+            let byte = p.load(fromByteOffset: 4 + e % 16, as: UInt8.self)
+            return Int32(e < 16 ? byte & 0x0F : byte >> 4)
         }
-        return Q8Dot.horizontalSumScalar(acc) + minimums
     }
 }

@@ -18,24 +18,17 @@ public enum BlockQ5_0: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
+        Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p in
             let (h0, h1) = Q8Dot.highBits(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
             let packed = p.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
-            let lanes = Q8Dot.laneSums(lo: (SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0) &- 16, hi: (SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1) &- 16, a.quants + b * 32)
-            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
+            return ((SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0) &- 16, (SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1) &- 16)
         }
-        return HorizontalSum.of8(acc)
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = [Float](repeating: 0, count: 8)
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in Int32(Q5Layout.value(p, qhOffset: 2, e)) - 16 }, a.quants + b * 32)
+        Q8Dot.dotScalar(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p, e in
+            Int32(Q5Layout.value(p, qhOffset: 2, e)) - 16
         }
-        return Q8Dot.horizontalSumScalar(acc)
     }
 }
 

@@ -12,27 +12,16 @@ public enum BlockQ5_1: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        var minimums: Float = 0
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
+        Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: 2) { p in
             let (h0, h1) = Q8Dot.highBits(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
             let packed = p.loadUnaligned(fromByteOffset: 8, as: SIMD16<UInt8>.self)
-            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0, hi: SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1, a.quants + b * 32)
-            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
-            minimums += loadHalf(p, 2) * a.sums[b]
+            return (SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0, SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1)
         }
-        return HorizontalSum.of8(acc) + minimums
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = [Float](repeating: 0, count: 8)
-        var minimums: Float = 0
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in Int32(Q5Layout.value(p, qhOffset: 4, e)) }, a.quants + b * 32)
-            minimums += loadHalf(p, 2) * a.sums[b]
+        Q8Dot.dotScalar(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: 2) { p, e in
+            Int32(Q5Layout.value(p, qhOffset: 4, e))
         }
-        return Q8Dot.horizontalSumScalar(acc) + minimums
     }
 }

@@ -12,21 +12,15 @@ public enum BlockQ8_0: Q8DotFormat {
     }
 
     public static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = SIMD8<Float>()
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            let lanes = Q8Dot.laneSums(lo: SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)), hi: SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)), a.quants + b * 32)
-            Q8Dot.accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], lanes)
+        Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p in
+            (SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 2, as: SIMD16<Int8>.self)),
+             SIMD16<Int16>(truncatingIfNeeded: p.loadUnaligned(fromByteOffset: 18, as: SIMD16<Int8>.self)))
         }
-        return HorizontalSum.of8(acc)
     }
 
     public static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int) -> Float {
-        var acc = [Float](repeating: 0, count: 8)
-        for b in 0 ..< blocks {
-            let p = row + b * blockBytes
-            Q8Dot.accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { e in Int32(p.load(fromByteOffset: 2 + e, as: Int8.self)) }, a.quants + b * 32)
+        Q8Dot.dotScalar(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p, e in
+            Int32(p.load(fromByteOffset: 2 + e, as: Int8.self))
         }
-        return Q8Dot.horizontalSumScalar(acc)
     }
 }

@@ -3,6 +3,35 @@
 /// fused-multiply-added into a float accumulator with the block's combined scale; a horizontal sum at the end.
 /// This is llama.cpp's x86 order, so results match it bit for bit.
 enum Q8Dot {
+    /// The whole vectorized dot product of a row with activations; `weights` decodes one block's 32 values
+    /// (two 16-lane halves), and formats with a minimum (`minimumOffset`: its f16's byte offset) add m·Σa.
+    @inline(__always)
+    static func dot(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int, blockBytes: Int, minimumOffset: Int?,
+                    weights: (UnsafeRawPointer) -> (SIMD16<Int16>, SIMD16<Int16>)) -> Float {
+        var acc = SIMD8<Float>()
+        var minimums: Float = 0
+        for b in 0 ..< blocks {
+            let p = row + b * blockBytes
+            let (lo, hi) = weights(p)
+            accumulate(&acc, scale: loadHalf(p, 0) * a.scales[b], laneSums(lo: lo, hi: hi, a.quants + b * 32))
+            if let minimumOffset { minimums += loadHalf(p, minimumOffset) * a.sums[b] }
+        }
+        return HorizontalSum.of8(acc) + minimums
+    }
+
+    /// Scalar twin of `dot`: `weight(block, e)` is element e's integer value.
+    static func dotScalar(row: UnsafeRawPointer, activations a: Q8Row, blocks: Int, blockBytes: Int, minimumOffset: Int?,
+                          weight: (UnsafeRawPointer, Int) -> Int32) -> Float {
+        var acc = [Float](repeating: 0, count: 8)
+        var minimums: Float = 0
+        for b in 0 ..< blocks {
+            let p = row + b * blockBytes
+            accumulateScalar(&acc, scale: loadHalf(p, 0) * a.scales[b], weight: { weight(p, $0) }, a.quants + b * 32)
+            if let minimumOffset { minimums += loadHalf(p, minimumOffset) * a.sums[b] }
+        }
+        return horizontalSumScalar(acc) + minimums
+    }
+
     /// Lane sums of 32 weights (two 16-lane halves: elements 0–15 and 16–31) times 32 int8 activations.
     @inline(__always)
     static func laneSums(lo: SIMD16<Int16>, hi: SIMD16<Int16>, _ q: UnsafePointer<Int8>) -> SIMD8<Int32> {
