@@ -388,8 +388,22 @@ TP_AVX2 void tp_scores_f16(const float *q, const uint16_t *keys, int count, int 
 
 TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {
     const int accumulators = order == 0 ? 8 : 32;
-    // Accumulator a sums tokens a, a + accumulators, … in order. Walking one accumulator at a time keeps its
-    // dim values in registers (for the usual dim of 64) instead of reloading them for every token.
+    // Accumulator a sums tokens a, a + accumulators, … in order. With 8 accumulators (batches), walking one
+    // accumulator at a time keeps its dim values in registers; with 32 (one token, long caches) rows would be
+    // 4 KB apart, so rows are read in order and the accumulators stay in L1 instead (tg128@d4096: 41–43 t/s
+    // against 36–38 for the register walk).
+    if (accumulators == 32) {
+        memset(scratch, 0, sizeof(float) * accumulators * dim);
+        for (int j = 0; j < count; j++) {
+            const __m256 wj = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(w[j], 0)));
+            float *acc = scratch + (j % accumulators) * dim;
+            const uint16_t *vj = v + (long)j * dim;
+            for (int i = 0; i < dim; i += 8) {
+                __m256 vv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(vj + i)));
+                _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wj, vv, _mm256_loadu_ps(acc + i)));
+            }
+        }
+    } else
     for (int a = 0; a < accumulators; a++) {
         float *acc = scratch + a * dim;
         if (dim == 64) {
