@@ -12,13 +12,18 @@ public struct GenerationStatistics: Sendable, Codable {
     public var prefillSeconds = 0.0
     public var generatedTokens = 0
     public var decodeSeconds = 0.0
+    /// Exact cache bytes once the prompt is in (after any press), and what a dense f16 cache would take.
+    public var cacheBytesAfterPrompt = 0
+    public var denseCacheBytesAfterPrompt = 0
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
 
     public var summary: String {
         let p = String(format: "%.1f", prefillTokensPerSecond), d = String(format: "%.1f", decodeTokensPerSecond)
+        let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
         return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s"
+            + " | cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt)))"
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 import GGUF
 import KVCache
 import Models
+import Presses
 import Sampling
 import Tokenizer
 
@@ -41,8 +42,10 @@ public final class InferenceEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - cache: a cache already holding a prefix of the prompt's tokens (`cache.nextPosition` of them), or a new one.
     ///   - onText: receives text as it becomes final (never a broken UTF-8 sequence, never part of a stop string).
+    ///   - press: compresses the cache once the prompt is in it (real bytes are freed; see `KVPress`).
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = [],
-                         cache existing: KVCache? = nil, onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+                         cache existing: KVCache? = nil, press: (any KVPress)? = nil,
+                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
         guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
         guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
@@ -59,6 +62,9 @@ public final class InferenceEngine: @unchecked Sendable {
             logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache)
         }
         result.statistics.prefillSeconds = prefillTime.seconds
+        if let press { try press.compress(cache) }
+        result.statistics.cacheBytesAfterPrompt = cache.byteCount
+        result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
 
         var sampler = SamplerChain(sampling)
         var history = prompt

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Presses
 import Tokenizer
 
 struct GenerateCommand: ParsableCommand {
@@ -21,11 +22,16 @@ struct GenerateCommand: ParsableCommand {
     var stops: [String] = []
     @Flag(name: .long, help: "Wrap the prompt as a user message with the model's chat template.")
     var chat = false
+    @Option(name: .long, help: "Compress the KV cache after the prompt with this press (\(PressRegistry.names.joined(separator: ", "))).")
+    var press: String?
+    @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
+    var ratio: Double = 0.5
 
     func validate() throws {
         guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
+        if let press { _ = try PressRegistry.make(press, ratio: ratio) }
     }
 
     func run() throws {
@@ -40,7 +46,9 @@ struct GenerateCommand: ParsableCommand {
                 prompt = template.render([ChatMessage(role: "user", content: text)])
             }
             let tokens = engine.tokenizer.encode(prompt)
-            let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops) {
+            let kvPress = try press.map { try PressRegistry.make($0, ratio: ratio) }
+            let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
+                                             press: kvPress) {
                 Console.out($0)
             }
             Console.out("\n")

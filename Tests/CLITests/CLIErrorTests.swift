@@ -91,6 +91,8 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["generate", "-m", model], mentioning: "give the text with -p TEXT or -f FILE")
         try assertFails(["perplexity", "-m", model, "-f", "/nonexistent.txt"], mentioning: "file not found: /nonexistent.txt")
         try assertFails(["tokenize", "-m", model, "-p", "a", "-f", "b"], mentioning: "either -p or -f")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "magic"], mentioning: "unknown press 'magic'")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--ratio", "1"], mentioning: "--ratio must be in [0, 1)")
     }
 
     func testDefaultModelFetchFailuresAreNamed() throws {

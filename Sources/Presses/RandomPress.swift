@@ -1,0 +1,20 @@
+// Based on: kvpress's random baseline (no paper): keep a random subset.
+import KVCache
+import Sampling
+
+/// Keeps a random subset of each head's tokens (a baseline every other press should beat).
+public struct RandomPress: ScorerPress {
+    public let compressionRatio: Double
+    public let seed: UInt64
+    public var description: String { "random@\(compressionRatio)" }
+
+    public init(compressionRatio: Double, seed: UInt64 = 0) {
+        self.compressionRatio = compressionRatio
+        self.seed = seed
+    }
+
+    public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
+        var generator = SeededGenerator(seed: seed &+ UInt64(layer * 1_000 + index))
+        return (0 ..< head.count).map { _ in Float(generator.next() >> 40) }
+    }
+}

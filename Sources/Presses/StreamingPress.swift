@@ -1,0 +1,19 @@
+// Based on: Efficient Streaming Language Models with Attention Sinks.
+import KVCache
+
+/// Keeps the first `sinks` tokens (attention sinks) and the most recent ones, up to the budget.
+public struct StreamingPress: ScorerPress {
+    public let compressionRatio: Double
+    public let sinks: Int
+    public var description: String { "streaming@\(compressionRatio)" }
+
+    public init(compressionRatio: Double, sinks: Int = 4) {
+        self.compressionRatio = compressionRatio
+        self.sinks = sinks
+    }
+
+    public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
+        // Sinks first, then recency: a later token outranks an earlier one.
+        head.positions.enumerated().map { j, _ in j < sinks ? Float.infinity : Float(j) }
+    }
+}
