@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Sampling", "Engine", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer", "TestSupport"]),
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport"]),
+        .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

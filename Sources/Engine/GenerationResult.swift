@@ -15,6 +15,8 @@ public struct GenerationStatistics: Sendable, Codable {
     /// Exact cache bytes once the prompt is in (after any press), and what a dense f16 cache would take.
     public var cacheBytesAfterPrompt = 0
     public var denseCacheBytesAfterPrompt = 0
+    /// The largest exact cache size seen after the prompt (bounded when a decoding press is used).
+    public var peakCacheBytes = 0
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
@@ -23,7 +25,7 @@ public struct GenerationStatistics: Sendable, Codable {
         let p = String(format: "%.1f", prefillTokensPerSecond), d = String(format: "%.1f", decodeTokensPerSecond)
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
         return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s"
-            + " | cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt)))"
+            + " | cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))), peak: \(kib(peakCacheBytes))"
     }
 }
 

@@ -65,6 +65,7 @@ public final class InferenceEngine: @unchecked Sendable {
         if let press { try press.compress(cache) }
         result.statistics.cacheBytesAfterPrompt = cache.byteCount
         result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
+        result.statistics.peakCacheBytes = cache.byteCount
 
         var sampler = SamplerChain(sampling)
         var history = prompt
@@ -86,6 +87,8 @@ public final class InferenceEngine: @unchecked Sendable {
             if stopped { result.stopReason = .stopString; break }
             if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
             logits = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
+            try press?.compressDuringDecoding(cache, step: result.tokens.count)
+            result.statistics.peakCacheBytes = max(result.statistics.peakCacheBytes, cache.byteCount)
         }
         if result.stopReason != .stopString {
             let tail = stops.feed(decoder.flush()).emit + stops.flush()

@@ -7,6 +7,12 @@ public protocol KVPress: Sendable {
     var description: String { get }
     /// Compresses `cache` in place.
     func compress(_ cache: KVCache) throws
+    /// Called after every generated token (`step` counts them from 1); most presses act only after prefill.
+    func compressDuringDecoding(_ cache: KVCache, step: Int) throws
+}
+
+extension KVPress {
+    public func compressDuringDecoding(_ cache: KVCache, step: Int) throws {}
 }
 
 /// A press that only scores tokens; the shared selection keeps, in every KV head, the highest-scoring
@@ -22,11 +28,15 @@ public protocol ScorerPress: KVPress {
 
 extension ScorerPress {
     public func compress(_ cache: KVCache) throws {
+        keep(in: cache) { n in n - Int((Double(n) * compressionRatio).rounded(.down)) }
+    }
+
+    /// Keeps, in every head, the `budget(count)` highest-scoring tokens.
+    public func keep(in cache: KVCache, budget: (Int) -> Int) {
         for (l, layer) in cache.layers.enumerated() {
             for (h, head) in layer.heads.enumerated() {
-                let n = head.count
-                let keep = n - Int((Double(n) * compressionRatio).rounded(.down))
-                guard keep < n else { continue }
+                let keep = budget(head.count)
+                guard keep < head.count else { continue }
                 head.retain(indices: TopK.indices(of: scores(head: head, layer: l, index: h), count: keep))
             }
         }

@@ -26,12 +26,26 @@ struct GenerateCommand: ParsableCommand {
     var press: String?
     @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
     var ratio: Double = 0.5
+    @Option(name: .customLong("decode-budget"), parsing: .unconditional,
+            help: "With --press: keep at most this many tokens per head while generating (compressing every --decode-interval tokens).")
+    var decodeBudget: Int?
+    @Option(name: .customLong("decode-interval"), parsing: .unconditional, help: "Generated tokens between compressions with --decode-budget.")
+    var decodeInterval = 64
+
+    func makePress() throws -> (any KVPress)? {
+        guard let press else {
+            if decodeBudget != nil { throw CLIError("--decode-budget needs --press to choose which tokens stay") }
+            return nil
+        }
+        guard let decodeBudget else { return try PressRegistry.make(press, ratio: ratio) }
+        return try DecodingPress(scorer: try PressRegistry.scorer(press, ratio: ratio), budget: decodeBudget, interval: decodeInterval)
+    }
 
     func validate() throws {
         guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
-        if let press { _ = try PressRegistry.make(press, ratio: ratio) }
+        _ = try makePress()
     }
 
     func run() throws {
@@ -46,7 +60,7 @@ struct GenerateCommand: ParsableCommand {
                 prompt = template.render([ChatMessage(role: "user", content: text)])
             }
             let tokens = engine.tokenizer.encode(prompt)
-            let kvPress = try press.map { try PressRegistry.make($0, ratio: ratio) }
+            let kvPress = try makePress()
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
                                              press: kvPress) {
                 Console.out($0)

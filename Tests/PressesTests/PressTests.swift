@@ -1,6 +1,7 @@
 import Engine
 import KVCache
 import Presses
+import Sampling
 import TestSupport
 import XCTest
 
@@ -79,6 +80,50 @@ final class PressTests: XCTestCase {
             XCTAssertThrowsError(try PressRegistry.make("knorm", ratio: bad)) {
                 guard case .invalidRatio = $0 as? PressError else { return XCTFail("\($0)") }
             }
+        }
+    }
+}
+
+final class DecodingPressTests: XCTestCase {
+    /// StreamingLLM-style generation: 2,000 tokens with at most budget + interval tokens per head.
+    func testDecodingWrappedStreamingKeepsMemoryBoundedOver2000Tokens() throws {
+        var tiny = TinyModel()
+        tiny.context = 4096
+        let e = try InferenceEngine(modelPath: try tiny.write())
+        let press = try DecodingPress(scorer: StreamingPress(compressionRatio: 0), budget: 48, interval: 16)
+        let perToken = 2 * 16 * 2 + 4
+        let bound = 2 * 2 * (48 + 16) * perToken
+        // 2,000 decode steps driven directly (a tiny random model may sample its end token early).
+        let cache = e.model.makeCache()
+        let prompt = e.tokenizer.encode(String(repeating: "hello world ", count: 20))
+        try e.generateSteps(prompt: prompt, steps: 2_000, cache: cache, press: press) { bytes in
+            XCTAssertLessThanOrEqual(bytes, bound)
+        }
+        XCTAssertEqual(cache.nextPosition, 2_000 + prompt.count)
+        XCTAssertLessThanOrEqual(cache.byteCount, bound)
+        // Through the engine's generation loop as well.
+        var params = Sampling.SamplingParameters()
+        params.seed = 1
+        let r = try e.generate(prompt: e.tokenizer.encode("hello world"), maxTokens: 300, sampling: params, press: press)
+        XCTAssertLessThanOrEqual(r.statistics.peakCacheBytes, bound)
+        for head in cache.layers[0].heads {
+            XCTAssertEqual(Array(head.positions.prefix(4)), [0, 1, 2, 3], "the sinks stay")
+            XCTAssertEqual(Int(head.positions.last!), cache.nextPosition - 1, "the newest token stays")
+        }
+        XCTAssertThrowsError(try DecodingPress(scorer: StreamingPress(compressionRatio: 0), budget: 0))
+    }
+}
+
+extension InferenceEngine {
+    /// Prefill, then `steps` single-token steps feeding token 5, calling the press after each; reports cache bytes.
+    func generateSteps(prompt: [Int], steps: Int, cache: KVCache, press: any KVPress, check: (Int) -> Void) throws {
+        _ = try prefill(prompt, cache: cache)
+        try press.compress(cache)
+        check(cache.byteCount)
+        for step in 1 ... steps {
+            _ = try model.forward(tokens: [5], cache: cache, logits: .lastToken)
+            try press.compressDuringDecoding(cache, step: step)
+            check(cache.byteCount)
         }
     }
 }
