@@ -19,7 +19,7 @@ public struct DecodingPress: KVPress {
     }
 
     public func compress(_ cache: KVCache) throws {
-        scorer.keep(in: cache) { min($0, budget) }
+        try BudgetPress(scorer: scorer, budget: budget).compress(cache)
     }
 
     public func compressDuringDecoding(_ cache: KVCache, step: Int) throws {

@@ -26,6 +26,8 @@ struct GenerateCommand: ParsableCommand {
     var press: String?
     @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
     var ratio: Double = 0.5
+    @Option(name: .long, parsing: .unconditional, help: "With --press: keep this many tokens per head after the prompt (instead of --ratio).")
+    var budget: Int?
     @Option(name: .customLong("decode-budget"), parsing: .unconditional,
             help: "With --press: keep at most this many tokens per head while generating (compressing every --decode-interval tokens).")
     var decodeBudget: Int?
@@ -34,8 +36,12 @@ struct GenerateCommand: ParsableCommand {
 
     func makePress() throws -> (any KVPress)? {
         guard let press else {
-            if decodeBudget != nil { throw CLIError("--decode-budget needs --press to choose which tokens stay") }
+            if decodeBudget != nil || budget != nil { throw CLIError("--budget and --decode-budget need --press to choose which tokens stay") }
             return nil
+        }
+        if let budget {
+            if decodeBudget != nil { throw CLIError("give either --budget or --decode-budget, not both") }
+            return try BudgetPress(scorer: try PressRegistry.scorer(press, ratio: 0), budget: budget)
         }
         guard let decodeBudget else { return try PressRegistry.make(press, ratio: ratio) }
         return try DecodingPress(scorer: try PressRegistry.scorer(press, ratio: ratio), budget: decodeBudget, interval: decodeInterval)

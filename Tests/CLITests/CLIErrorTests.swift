@@ -93,6 +93,8 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["tokenize", "-m", model, "-p", "a", "-f", "b"], mentioning: "either -p or -f")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "magic"], mentioning: "unknown press 'magic'")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--ratio", "1"], mentioning: "--ratio must be in [0, 1)")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--budget", "0"], mentioning: "budget: must be positive, got 0")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--budget", "8"], mentioning: "need --press")
     }
 
     func testDefaultModelFetchFailuresAreNamed() throws {

@@ -72,6 +72,22 @@ final class PressTests: XCTestCase {
         XCTAssertEqual(Array(a.layers[0].heads[0].positions), Array(b.layers[0].heads[0].positions))
     }
 
+    func testBudgetKeepsThatManyTokensPerHead() throws {
+        let e = try InferenceEngine(modelPath: try TinyModel().write())
+        let tokens = Array(e.tokenizer.encode(String(repeating: "hello world ", count: 9)).prefix(30))
+        for name in PressRegistry.names {
+            let cache = try prefilled(e, tokens: tokens)
+            try BudgetPress(scorer: try PressRegistry.scorer(name, ratio: 0), budget: 7).compress(cache)
+            for layer in cache.layers { for head in layer.heads { XCTAssertEqual(head.count, 7, name) } }
+            let small = try prefilled(e, tokens: Array(tokens.prefix(5)))
+            try BudgetPress(scorer: try PressRegistry.scorer(name, ratio: 0), budget: 7).compress(small)
+            XCTAssertEqual(small.layers[0].heads[0].count, 5, "a budget above the prompt keeps everything")
+        }
+        XCTAssertThrowsError(try BudgetPress(scorer: KnormPress(compressionRatio: 0), budget: 0)) {
+            XCTAssertEqual(($0 as? PressError)?.description, "invalid press parameter budget: must be positive, got 0")
+        }
+    }
+
     func testBadParametersAreNamed() {
         XCTAssertThrowsError(try PressRegistry.make("magic", ratio: 0.5)) {
             XCTAssertEqual(($0 as? PressError)?.description, "unknown press 'magic' (known: knorm, random, streaming)")
