@@ -76,59 +76,7 @@ TP_AVX2 static inline __m256 lanes_signed(__m256i x, __m256i y) {
     return lanes_unsigned(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
 }
 
-// Lane sums and scale of block b of a row, for one format (type_id is a constant after inlining).
-TP_AVX2 static inline __attribute__((always_inline)) __m256 block_lanes(int type_id, const uint8_t *row, int b, __m256i y,
-                                                                         float *scale, float *minimum) {
-    const uint8_t *p;
-    switch (type_id) {
-    case 2:  // Q4_0: d, 16 bytes; value − 8
-        p = row + 18 * b;
-        *scale = half_to_float(p);
-        return lanes_signed(_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), y);
-    case 3:  // Q4_1: d, m, 16 bytes
-        p = row + 20 * b;
-        *scale = half_to_float(p);
-        *minimum = half_to_float(p + 2);
-        return lanes_unsigned(nibbles(p + 4), y);
-    case 6:  // Q5_0: d, qh, 16 bytes; value − 16
-        p = row + 22 * b;
-        *scale = half_to_float(p);
-        return lanes_signed(_mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16)), y);
-    case 7:  // Q5_1: d, m, qh, 16 bytes
-        p = row + 24 * b;
-        *scale = half_to_float(p);
-        *minimum = half_to_float(p + 2);
-        return lanes_unsigned(_mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4)), y);
-    default:  // 8, Q8_0: d, 32 int8
-        p = row + 34 * b;
-        *scale = half_to_float(p);
-        return lanes_signed(_mm256_loadu_si256((const __m256i *)(p + 2)), y);
-    }
-}
-
-static inline int has_minimum(int type_id) { return type_id == 3 || type_id == 7; }
-
-// Dot products of `count` (1 to 4) rows with one activation row. Each row keeps its own accumulator and
-// sums blocks in order, exactly as a single-row kernel would; interleaving rows only hides FMA latency.
-TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, const uint8_t *row, long row_bytes, int count,
-                                                                    int blocks, const int8_t *q, const float *scales,
-                                                                    const float *sums, float *out) {
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-    float minimums[4] = {0, 0, 0, 0};
-    for (int b = 0; b < blocks; b++) {
-        const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
-        for (int k = 0; k < 4; k++) {
-            if (k >= count) break;
-            float scale, minimum = 0;
-            __m256 xy = block_lanes(type_id, row + k * row_bytes, b, y, &scale, &minimum);
-            if (has_minimum(type_id)) minimums[k] += minimum * sums[b];
-            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale * scales[b]), xy, acc[k]);
-        }
-    }
-    for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
-}
-
-// Weight block b of a row, decoded to 32 signed or unsigned bytes (see `block_lanes`), with its scale and minimum.
+// Weight block b of a row, decoded to 32 bytes (signed for Q4_0, Q5_0, Q8_0), with its scale and minimum.
 TP_AVX2 static inline __attribute__((always_inline)) __m256i block_bytes(int type_id, const uint8_t *row, int b,
                                                                           float *scale, float *minimum) {
     const uint8_t *p;
@@ -144,6 +92,29 @@ TP_AVX2 static inline __attribute__((always_inline)) __m256i block_bytes(int typ
 }
 
 static inline int is_signed(int type_id) { return type_id == 2 || type_id == 6 || type_id == 8; }
+
+static inline int has_minimum(int type_id) { return type_id == 3 || type_id == 7; }
+
+// Dot products of `count` (1 to 4) rows with one activation row. Each row keeps its own accumulator and
+// sums blocks in order, exactly as a single-row kernel would; interleaving rows only hides FMA latency.
+TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, const uint8_t *row, long row_bytes, int count,
+                                                                    int blocks, const int8_t *q, const float *scales,
+                                                                    const float *sums, float *out) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    float minimums[4] = {0, 0, 0, 0};
+    for (int b = 0; b < blocks; b++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        for (int k = 0; k < 4; k++) {
+            if (k >= count) break;
+            float scale, minimum = 0;
+            const __m256i x = block_bytes(type_id, row + k * row_bytes, b, &scale, &minimum);
+            const __m256 xy = is_signed(type_id) ? lanes_signed(x, y) : lanes_unsigned(x, y);
+            if (has_minimum(type_id)) minimums[k] += minimum * sums[b];
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale * scales[b]), xy, acc[k]);
+        }
+    }
+    for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
+}
 
 // GEMM_R rows × GEMM_T tokens at once: each weight block is decoded once for GEMM_T tokens and each activation
 // block loaded once for GEMM_R rows. Every (row, token) keeps its own accumulator in block order, so results equal

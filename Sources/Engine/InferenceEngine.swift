@@ -56,9 +56,8 @@ public final class InferenceEngine: @unchecked Sendable {
         let clock = ContinuousClock()
         var logits: [Float] = []
         let prefillTime = try clock.measure {
-            // Keep at least the last prompt token to get fresh logits.
-            let reused = min(cache.nextPosition, prompt.count - 1)
-            if reused < cache.nextPosition { cache.removeAll() }
+            // The last prompt token must run again to give fresh logits.
+            if cache.nextPosition >= prompt.count { cache.removeAll() }
             logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache)
         }
         result.statistics.prefillSeconds = prefillTime.seconds

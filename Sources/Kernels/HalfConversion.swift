@@ -58,10 +58,6 @@ public enum HalfConversion {
         }
         while i < count { destination[i] = Float(source[i]); i += 1 }
     }
-
-    public static func toHalf(_ source: UnsafePointer<Float>, _ destination: UnsafeMutablePointer<Float16>, count: Int) {
-        for i in 0 ..< count { destination[i] = Float16(source[i]) }
-    }
 }
 
 enum Float32SIMD {

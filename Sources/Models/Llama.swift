@@ -107,10 +107,6 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             ? try w.matrix(GGUFTensorName.output, columns: c.embeddingLength, rows: c.vocabularySize)
             : tokenEmbedding
         rope = RoPE(dimensions: c.ropeDimension, base: c.ropeBase)
-        for m in [tokenEmbedding, output] + blocks.flatMap({ [$0.query, $0.key, $0.value, $0.attentionOutput, $0.gate, $0.up, $0.down] })
-        where m.columns % 32 != 0 && m.format is any Q8DotFormat.Type {
-            throw ModelError.invalidHyperparameter(key: GGUFKey.embeddingLength(arch), reason: "\(m.columns) is not a multiple of 32")
-        }
     }
 
     /// Use the scalar kernel twins instead of the vectorized ones (tests of the portable path).

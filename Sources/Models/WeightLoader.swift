@@ -7,33 +7,22 @@ struct WeightLoader {
 
     /// A matrix stored as GGML dims [columns, rows].
     func matrix(_ name: String, columns: Int, rows: Int) throws -> WeightMatrix {
-        let info = try tensor(name)
-        guard info.dimensions == [columns, rows] else {
-            throw ModelError.badTensorShape(tensor: name, expected: [columns, rows], found: info.dimensions)
-        }
-        guard let format = QuantFormats.format(typeID: info.type.rawValue) else {
-            throw ModelError.unsupportedWeightType(tensor: name, type: info.type.name)
-        }
-        guard let base = file.tensorData(info).baseAddress else {
-            throw ModelError.badTensorShape(tensor: name, expected: [columns, rows], found: info.dimensions)
-        }
-        return WeightMatrix(format: format, rows: rows, columns: columns, data: base)
+        try view(name, expecting: [columns, rows], columns: columns, rows: rows)
     }
 
     /// A vector of `count` floats (any format), decoded once.
     func vector(_ name: String, count: Int) throws -> [Float] {
-        let info = try tensor(name)
-        guard info.dimensions == [count] else {
-            throw ModelError.badTensorShape(tensor: name, expected: [count], found: info.dimensions)
-        }
-        let m = try matrix(name, columns: count, rows: 1, dims: info.dimensions)
+        let m = try view(name, expecting: [count], columns: count, rows: 1)
         var out = [Float](repeating: 0, count: count)
         out.withUnsafeMutableBufferPointer { m.dequantizeRow(0, into: $0.baseAddress!) }
         return out
     }
 
-    private func matrix(_ name: String, columns: Int, rows: Int, dims: [Int]) throws -> WeightMatrix {
-        let info = try tensor(name)
+    private func view(_ name: String, expecting dimensions: [Int], columns: Int, rows: Int) throws -> WeightMatrix {
+        guard let info = file.tensorInfo(name) else { throw GGUFError.missingTensor(name) }
+        guard info.dimensions == dimensions else {
+            throw ModelError.badTensorShape(tensor: name, expected: dimensions, found: info.dimensions)
+        }
         guard let format = QuantFormats.format(typeID: info.type.rawValue), let base = file.tensorData(info).baseAddress else {
             throw ModelError.unsupportedWeightType(tensor: name, type: info.type.name)
         }
@@ -41,9 +30,4 @@ struct WeightLoader {
     }
 
     func has(_ name: String) -> Bool { file.tensorInfo(name) != nil }
-
-    private func tensor(_ name: String) throws -> GGUFTensorInfo {
-        guard let info = file.tensorInfo(name) else { throw GGUFError.missingTensor(name) }
-        return info
-    }
 }

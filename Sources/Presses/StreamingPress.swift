@@ -14,6 +14,6 @@ public struct StreamingPress: ScorerPress {
 
     public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
         // Sinks first, then recency: a later token outranks an earlier one.
-        head.positions.enumerated().map { j, _ in j < sinks ? Float.infinity : Float(j) }
+        (0 ..< head.count).map { j in j < sinks ? Float.infinity : Float(j) }
     }
 }
