@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",
-            dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Sampling", "Presses",
+            dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
@@ -35,7 +35,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Sampling", "Engine", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "GGUF", "Kernels", "KVCache", "Engine", "Sampling", "Tokenizer", "TestSupport"]),
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling"]),
+        .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

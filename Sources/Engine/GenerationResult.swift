@@ -23,9 +23,13 @@ public struct GenerationStatistics: Sendable, Codable {
 
     public var summary: String {
         let p = String(format: "%.1f", prefillTokensPerSecond), d = String(format: "%.1f", decodeTokensPerSecond)
+        return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s | " + cacheSummary
+    }
+
+    /// Cache bytes after the prompt against a dense f16 cache, and the peak.
+    public var cacheSummary: String {
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
-        return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s"
-            + " | cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))), peak: \(kib(peakCacheBytes))"
+        return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))), peak: \(kib(peakCacheBytes))"
     }
 }
 

@@ -27,15 +27,30 @@ public final class InferenceEngine: @unchecked Sendable {
     public var contextLength: Int { model.configuration.contextLength }
 
     /// Runs `tokens` through the model in batches; returns the logits of the last token.
-    public func prefill(_ tokens: [Int], cache: KVCache) throws -> [Float] {
+    /// - Parameters:
+    ///   - press: when given, its statistics are recorded, its prefill chunk size is used and it may compress
+    ///     between passes (`ChunkedPress`); `compress` itself is left to the caller.
+    ///   - peakBytes: raised to the largest cache size seen after any pass.
+    public func prefill(_ tokens: [Int], cache: KVCache, press: (any KVPress)? = nil, peakBytes: inout Int) throws -> [Float] {
+        if let press, cache.statistics == nil { press.prepare(cache) }
+        let step = max(1, min(batchSize, press?.prefillChunk ?? batchSize))
         var logits: [Float] = []
         var start = 0
         while start < tokens.count {
-            let end = min(start + batchSize, tokens.count)
+            let end = min(start + step, tokens.count)
+            let first = cache.nextPosition
             logits = try model.forward(tokens: Array(tokens[start ..< end]), cache: cache, logits: .lastToken)
+            peakBytes = max(peakBytes, cache.byteCount)
+            try press?.compressDuringPrefill(cache, positions: first ..< cache.nextPosition)
             start = end
         }
         return logits
+    }
+
+    /// Runs `tokens` through the model in batches; returns the logits of the last token.
+    public func prefill(_ tokens: [Int], cache: KVCache) throws -> [Float] {
+        var peak = 0
+        return try prefill(tokens, cache: cache, peakBytes: &peak)
     }
 
     /// Generates up to `maxTokens` tokens after `prompt`.
@@ -55,16 +70,17 @@ public final class InferenceEngine: @unchecked Sendable {
 
         let clock = ContinuousClock()
         var logits: [Float] = []
+        var peak = cache.byteCount
         let prefillTime = try clock.measure {
             // The last prompt token must run again to give fresh logits.
             if cache.nextPosition >= prompt.count { cache.removeAll() }
-            logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache)
+            logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache, press: press, peakBytes: &peak)
+            if let press { try press.compress(cache) }
         }
         result.statistics.prefillSeconds = prefillTime.seconds
-        if let press { try press.compress(cache) }
         result.statistics.cacheBytesAfterPrompt = cache.byteCount
         result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
-        result.statistics.peakCacheBytes = cache.byteCount
+        result.statistics.peakCacheBytes = peak
 
         var sampler = SamplerChain(sampling)
         var history = prompt

@@ -48,6 +48,13 @@ public final class HeadCache: @unchecked Sendable {
         positions = newPositions
     }
 
+    /// Replaces this head's tokens with a copy of `other`'s.
+    public func assign(from other: HeadCache) {
+        keys = other.keys
+        values = other.values
+        positions = other.positions
+    }
+
     public func removeAll() {
         keys = []
         values = []

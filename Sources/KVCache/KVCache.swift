@@ -6,6 +6,8 @@ public final class KVCache: @unchecked Sendable {
     public let headDimension: Int
     /// Positions consumed so far (the next token's position), whatever the cache retained.
     public var nextPosition = 0
+    /// Attention statistics the model records for presses that asked for them (nil: none recorded).
+    public var statistics: AttentionStatistics?
 
     public init(layers: Int, kvHeads: Int, headDimension: Int) {
         self.kvHeads = kvHeads
@@ -19,6 +21,26 @@ public final class KVCache: @unchecked Sendable {
     /// Bytes a dense f16 cache of `tokens` tokens would take (keys and values only), for savings figures.
     public func denseF16ByteCount(tokens: Int) -> Int { layers.count * kvHeads * tokens * headDimension * 2 * 2 }
 
+    /// Keeps only the tokens at `indices` (ascending) in one head, with their statistics.
+    public func retain(layer: Int, head: Int, indices: [Int]) {
+        layers[layer].heads[head].retain(indices: indices)
+        statistics?.retain(layer: layer, head: head, indices: indices)
+    }
+
+    /// Tokens retained per head, summed over every layer and head.
+    public var retainedTokens: Int { layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + $1.count } } }
+
+    /// An independent deep copy (compress once, then ask several questions of copies).
+    public func copy() -> KVCache {
+        let c = KVCache(layers: layers.count, kvHeads: kvHeads, headDimension: headDimension)
+        for (l, layer) in layers.enumerated() {
+            for (h, head) in layer.heads.enumerated() { c.layers[l].heads[h].assign(from: head) }
+        }
+        c.nextPosition = nextPosition
+        c.statistics = statistics?.copy()
+        return c
+    }
+
     public func reserveCapacity(_ tokens: Int) {
         for layer in layers { for head in layer.heads { head.reserveCapacity(tokens) } }
     }
@@ -26,5 +48,6 @@ public final class KVCache: @unchecked Sendable {
     public func removeAll() {
         for layer in layers { for head in layer.heads { head.removeAll() } }
         nextPosition = 0
+        if let s = statistics { statistics = AttentionStatistics(needs: s.needs, layers: layers.count, kvHeads: kvHeads, momentSkip: s.momentSkip) }
     }
 }

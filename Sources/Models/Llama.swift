@@ -146,6 +146,9 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         positions.removeAll(keepingCapacity: true)
         for t in 0 ..< n { positions.append(start + t) }
         let scale = 1 / Float(c.headDimension).squareRoot()
+        let statistics = cache.statistics
+        statistics?.ropeBase = c.ropeBase
+        statistics?.ropeDimension = c.ropeDimension
 
         for (layer, block) in blocks.enumerated() {
             // Attention
@@ -153,6 +156,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             matmul.multiply(block.query, input: normed.p, tokens: n, output: q.p)
             matmul.multiply(block.key, input: normed.p, tokens: n, output: k.p)
             matmul.multiply(block.value, input: normed.p, tokens: n, output: v.p)
+            statistics?.observeUnrotated(layer: layer, queries: q.p, tokens: n, queryHeads: c.headCount, headDimension: c.headDimension,
+                                         firstPosition: start)
             for t in 0 ..< n {
                 rope.rotate(q.p + t * qDim, heads: c.headCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
                 rope.rotate(k.p + t * kvDim, heads: c.kvHeadCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
@@ -163,6 +168,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
                 CachedAttention.compute(layer: layerCache, queries: q.p, tokens: n, queryHeads: c.headCount,
                                         positions: $0.baseAddress!, scale: scale, output: attended.p, scratch: attentionScratch)
             }
+            statistics?.observe(layer: layer, queries: q.p, tokens: n, queryHeads: c.headCount, firstPosition: start,
+                                cache: layerCache, scale: scale)
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)
 

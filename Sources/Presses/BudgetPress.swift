@@ -13,7 +13,9 @@ public struct BudgetPress: KVPress {
         self.budget = budget
     }
 
+    public var needs: AttentionNeeds { scorer.needs }
+
     public func compress(_ cache: KVCache) throws {
-        scorer.keep(in: cache) { min($0, budget) }
+        try scorer.keep(in: cache) { min($0, budget) }
     }
 }

@@ -18,6 +18,8 @@ public struct DecodingPress: KVPress {
         self.interval = interval
     }
 
+    public var needs: AttentionNeeds { scorer.needs }
+
     public func compress(_ cache: KVCache) throws {
         try BudgetPress(scorer: scorer, budget: budget).compress(cache)
     }

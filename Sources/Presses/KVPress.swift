@@ -5,40 +5,63 @@ import KVCache
 public protocol KVPress: Sendable {
     /// A short name for statistics and reports (e.g. "knorm@0.5").
     var description: String { get }
-    /// Compresses `cache` in place.
+    /// Attention statistics the model must record for this press (recording costs time: ask only for what is used).
+    var needs: AttentionNeeds { get }
+    /// Compresses `cache` in place once the prompt is in it.
     func compress(_ cache: KVCache) throws
+    /// Prompt tokens per forward pass while prefilling, when the press compresses between them (nil: no preference).
+    var prefillChunk: Int? { get }
+    /// Called after each prefill pass; `positions` are the ones that pass added.
+    func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws
     /// Called after every generated token (`step` counts them from 1); most presses act only after prefill.
     func compressDuringDecoding(_ cache: KVCache, step: Int) throws
 }
 
 extension KVPress {
+    public var needs: AttentionNeeds { .none }
+    public var prefillChunk: Int? { nil }
+    public func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws {}
     public func compressDuringDecoding(_ cache: KVCache, step: Int) throws {}
+
+    /// Attaches the statistics this press needs to `cache` (before prefill); a no-op when it needs none.
+    public func prepare(_ cache: KVCache) {
+        guard !needs.isEmpty else { return }
+        cache.statistics = AttentionStatistics(needs: needs, layers: cache.layers.count, kvHeads: cache.kvHeads)
+    }
 }
 
 /// A press that only scores tokens; the shared selection keeps, in every KV head, the highest-scoring
 /// `n − ⌊n·compressionRatio⌋` tokens (kvpress's `compression_ratio` is the fraction removed).
 public protocol ScorerPress: KVPress {
     var compressionRatio: Double { get }
-    /// One score per token the head retains (higher is kept first).
-    /// - Parameters:
-    ///   - head: the KV head's storage.
-    ///   - layer: its layer index; `index`: its KV-head index in the layer.
-    func scores(head: HeadCache, layer: Int, index: Int) -> [Float]
+    /// One score per token that head `head` of layer `layer` retains (higher is kept first). Scorers of
+    /// grouped-query models combine the query heads of the head's group (their mean, as kvpress does).
+    func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float]
 }
 
 extension ScorerPress {
     public func compress(_ cache: KVCache) throws {
-        keep(in: cache) { n in n - Int((Double(n) * compressionRatio).rounded(.down)) }
+        guard compressionRatio > 0 else { return }
+        try keep(in: cache) { n in n - Int((Double(n) * compressionRatio).rounded(.down)) }
     }
 
-    /// Keeps, in every head, the `budget(count)` highest-scoring tokens.
-    public func keep(in cache: KVCache, budget: (Int) -> Int) {
+    /// Keeps, in every head, the `budget(candidates)` highest-scoring tokens among those at `positions`
+    /// (all tokens when nil); the others stay untouched.
+    public func keep(in cache: KVCache, positions: Range<Int>? = nil, budget: (Int) -> Int) throws {
         for (l, layer) in cache.layers.enumerated() {
+            // Score every head before any shrinks: some scorers read all heads of the layer.
+            var selections: [(head: Int, kept: [Int])] = []
             for (h, head) in layer.heads.enumerated() {
-                let keep = budget(head.count)
-                guard keep < head.count else { continue }
-                head.retain(indices: TopK.indices(of: scores(head: head, layer: l, index: h), count: keep))
+                let candidates = positions.map { range in head.positions.indices.filter { range.contains(Int(head.positions[$0])) } }
+                    ?? Array(0 ..< head.count)
+                let keep = budget(candidates.count)
+                guard keep < candidates.count else { continue }
+                let all = try scores(layer: l, head: h, cache: cache)
+                let chosen = Set(TopK.indices(of: candidates.map { all[$0] }, count: keep).map { candidates[$0] })
+                let isCandidate = Set(candidates)
+                selections.append((h, (0 ..< head.count).filter { !isCandidate.contains($0) || chosen.contains($0) }))
             }
+            for (h, kept) in selections { cache.retain(layer: l, head: h, indices: kept) }
         }
     }
 }

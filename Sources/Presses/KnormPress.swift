@@ -9,7 +9,8 @@ public struct KnormPress: ScorerPress {
 
     public init(compressionRatio: Double) { self.compressionRatio = compressionRatio }
 
-    public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
+    public func scores(layer: Int, head index: Int, cache: KVCache) -> [Float] {
+        let head = cache.layers[layer].heads[index]
         let d = head.headDimension
         return head.withStorage { keys, _ in
             let raw = UnsafeRawPointer(keys).assumingMemoryBound(to: UInt16.self)

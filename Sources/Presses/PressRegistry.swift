@@ -1,21 +1,81 @@
-/// Named presses for the CLI and tests: adding a press is a file and a line here.
+/// Named presses for the CLI and tests: adding a press is a file and an entry here.
+///
+/// A press specification is `name[@ratio][:key=value,...]`; several joined by `+` run in sequence
+/// (`ComposedPress`), e.g. `streaming@0.25+snapkv:window=32`. Without `@ratio` an item takes the default ratio.
 public enum PressRegistry {
-    public static let names = ["knorm", "random", "streaming"]
+    /// Each press's parameters (name → what it means, for `--help` and errors).
+    public static let parameters: [String: [String: String]] = [
+        "knorm": [:],
+        "random": ["seed": "random seed (default 0)"],
+        "streaming": ["sinks": "first tokens always kept (default 4)"],
+        "h2o": ["window": "recent tokens always kept (default 32)"],
+        "a2sf": ["forgetting": "forgetting factor λ in (0, 1] (default 0.99)", "window": "recent tokens always kept (default 0)"],
+        "snapkv": ["window": "observation window: last prompt queries (default 64)", "kernel": "pooling kernel, odd (default 5)"],
+        "tova": [:],
+        "keyformer": ["temperature": "Gumbel-softmax temperature τ (default 1)", "window": "recent tokens always kept (default 32)",
+                      "seed": "noise seed (default 0)"],
+        "expected": ["future": "future positions RoPE is averaged over (default 512)", "sinks": "first tokens always kept (default 4)",
+                     "covariance": "1 to use the query covariance (default 1)", "vnorm": "1 to weight by ‖v‖ (default 1)"],
+    ]
 
-    /// - Parameters:
-    ///   - name: one of `names`.
-    ///   - ratio: fraction of each head's tokens to remove, in [0, 1).
-    public static func make(_ name: String, ratio: Double) throws -> any KVPress {
-        try scorer(name, ratio: ratio)
+    public static let names = ["knorm", "random", "streaming", "h2o", "a2sf", "snapkv", "tova", "keyformer", "expected"]
+
+    /// The press a specification names (composed when it joins several with `+`).
+    /// - Parameter ratio: default fraction of each head's tokens to remove, in [0, 1).
+    public static func make(_ specification: String, ratio: Double) throws -> any KVPress {
+        let items = try specification.split(separator: "+", omittingEmptySubsequences: false).map { try scorer(String($0), ratio: ratio) }
+        return items.count == 1 ? items[0] : try ComposedPress(items)
     }
 
-    /// The scorer press `name` (for wrappers such as `DecodingPress`).
-    public static func scorer(_ name: String, ratio: Double) throws -> any ScorerPress {
+    /// The scorer press of one specification item `name[@ratio][:key=value,...]` (for wrappers such as `DecodingPress`).
+    public static func scorer(_ item: String, ratio defaultRatio: Double) throws -> any ScorerPress {
+        var head = Substring(item), arguments: [String: Double] = [:]
+        if let colon = item.firstIndex(of: ":") {
+            head = item[..<colon]
+            for pair in item[item.index(after: colon)...].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let value = Double(parts[1]) else {
+                    throw PressError.invalidParameter(name: String(pair), reason: "expected key=number in '\(item)'")
+                }
+                arguments[String(parts[0])] = value
+            }
+        }
+        var name = String(head), ratio = defaultRatio
+        if let at = head.firstIndex(of: "@") {
+            name = String(head[..<at])
+            guard let r = Double(head[head.index(after: at)...]) else {
+                throw PressError.invalidParameter(name: "ratio", reason: "'\(head[head.index(after: at)...])' in '\(item)' is not a number")
+            }
+            ratio = r
+        }
         guard ratio >= 0, ratio < 1, ratio.isFinite else { throw PressError.invalidRatio(ratio) }
+        guard let known = parameters[name] else { throw PressError.unknownPress(name, known: names) }
+        if let unknown = arguments.keys.sorted().first(where: { known[$0] == nil }) {
+            throw PressError.unknownParameter(press: name, name: unknown, known: known.keys.sorted())
+        }
+        func integer(_ key: String, _ fallback: Int) throws -> Int {
+            guard let v = arguments[key] else { return fallback }
+            guard v == v.rounded(), abs(v) < 1e9 else { throw PressError.invalidParameter(name: key, reason: "must be a whole number, got \(v)") }
+            return Int(v)
+        }
+        func real(_ key: String, _ fallback: Float) -> Float { arguments[key].map(Float.init) ?? fallback }
         switch name {
         case "knorm": return KnormPress(compressionRatio: ratio)
-        case "random": return RandomPress(compressionRatio: ratio)
-        case "streaming": return StreamingPress(compressionRatio: ratio)
+        case "random": return RandomPress(compressionRatio: ratio, seed: UInt64(max(0, try integer("seed", 0))))
+        case "streaming":
+            let sinks = try integer("sinks", 4)
+            guard sinks >= 0 else { throw PressError.invalidParameter(name: "sinks", reason: "must be ≥ 0, got \(sinks)") }
+            return StreamingPress(compressionRatio: ratio, sinks: sinks)
+        case "h2o": return try H2OPress(compressionRatio: ratio, window: integer("window", 32))
+        case "a2sf": return try A2SFPress(compressionRatio: ratio, forgetting: real("forgetting", 0.99), window: integer("window", 0))
+        case "snapkv": return try SnapKVPress(compressionRatio: ratio, window: integer("window", 64), kernel: integer("kernel", 5))
+        case "tova": return TOVAPress(compressionRatio: ratio)
+        case "keyformer":
+            return try KeyformerPress(compressionRatio: ratio, temperature: real("temperature", 1), window: integer("window", 32),
+                                      seed: UInt64(max(0, try integer("seed", 0))))
+        case "expected":
+            return try ExpectedAttentionPress(compressionRatio: ratio, futurePositions: integer("future", 512), sinks: integer("sinks", 4),
+                                              useCovariance: integer("covariance", 1) != 0, useValueNorm: integer("vnorm", 1) != 0)
         default: throw PressError.unknownPress(name, known: names)
         }
     }

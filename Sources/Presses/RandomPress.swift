@@ -13,7 +13,8 @@ public struct RandomPress: ScorerPress {
         self.seed = seed
     }
 
-    public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
+    public func scores(layer: Int, head index: Int, cache: KVCache) -> [Float] {
+        let head = cache.layers[layer].heads[index]
         var generator = SeededGenerator(seed: seed &+ UInt64(layer * 1_000 + index))
         return (0 ..< head.count).map { _ in Float(generator.next() >> 40) }
     }

@@ -12,8 +12,9 @@ public struct StreamingPress: ScorerPress {
         self.sinks = sinks
     }
 
-    public func scores(head: HeadCache, layer: Int, index: Int) -> [Float] {
+    public func scores(layer: Int, head index: Int, cache: KVCache) -> [Float] {
+        let head = cache.layers[layer].heads[index]
         // Sinks first, then recency: a later token outranks an earlier one.
-        (0 ..< head.count).map { j in j < sinks ? Float.infinity : Float(j) }
+        return (0 ..< head.count).map { j in j < sinks ? Float.infinity : Float(j) }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Engine
+import Foundation
+import KVCache
 import Presses
 import Tokenizer
 
@@ -10,11 +12,26 @@ struct GenerateCommand: ParsableCommand {
         discussion: """
             Special-token text in the prompt (e.g. <|im_start|>) becomes the special token, as in llama.cpp. \
             With --chat the prompt is sent as a user message through the model's chat template.
-            Example: tokenpress generate -p "The capital of France is" -n 32 --temp 0
+            Query-agnostic use: --context-file F --question Q (repeatable) prefills and compresses the context once, \
+            without seeing any question, then answers each question from a copy of that compressed cache. \
+            --query-aware compresses again for each question with the question inside the prompt.
+            Examples:
+              tokenpress generate -p "The capital of France is" -n 32 --temp 0
+              tokenpress generate -f long.txt --press snapkv --ratio 0.75 -n 64
+              tokenpress generate --context-file book.txt --question "Who is Joseph?" --press expected --ratio 0.5 --chat
             """)
 
     @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var input: TextInput
+    @Option(name: [.customShort("p"), .long], help: "The prompt text.")
+    var prompt: String?
+    @Option(name: [.customShort("f"), .long], help: "A UTF-8 file holding the prompt.")
+    var file: String?
+    @Option(name: .customLong("context-file"), help: "A UTF-8 file holding a context to compress once and question (with --question).")
+    var contextFile: String?
+    @Option(name: .customLong("question"), help: "A question about --context-file (repeatable); each is answered from the same compressed cache.")
+    var questions: [String] = []
+    @Flag(name: .customLong("query-aware"), help: "With --context-file: compress with each question inside the prompt instead.")
+    var queryAware = false
     @Option(name: .customShort("n"), parsing: .unconditional, help: "Maximum number of tokens to generate.")
     var count: Int = 128
     @OptionGroup var sampling: SamplingOptions
@@ -22,57 +39,87 @@ struct GenerateCommand: ParsableCommand {
     var stops: [String] = []
     @Flag(name: .long, help: "Wrap the prompt as a user message with the model's chat template.")
     var chat = false
-    @Option(name: .long, help: "Compress the KV cache after the prompt with this press (\(PressRegistry.names.joined(separator: ", "))).")
-    var press: String?
-    @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
-    var ratio: Double = 0.5
-    @Option(name: .long, parsing: .unconditional, help: "With --press: keep this many tokens per head after the prompt (instead of --ratio).")
-    var budget: Int?
-    @Option(name: .customLong("decode-budget"), parsing: .unconditional,
-            help: "With --press: keep at most this many tokens per head while generating (compressing every --decode-interval tokens).")
-    var decodeBudget: Int?
-    @Option(name: .customLong("decode-interval"), parsing: .unconditional, help: "Generated tokens between compressions with --decode-budget.")
-    var decodeInterval = 64
-
-    func makePress() throws -> (any KVPress)? {
-        guard let press else {
-            if decodeBudget != nil || budget != nil { throw CLIError("--budget and --decode-budget need --press to choose which tokens stay") }
-            return nil
-        }
-        if let budget {
-            if decodeBudget != nil { throw CLIError("give either --budget or --decode-budget, not both") }
-            return try BudgetPress(scorer: try PressRegistry.scorer(press, ratio: 0), budget: budget)
-        }
-        guard let decodeBudget else { return try PressRegistry.make(press, ratio: ratio) }
-        return try DecodingPress(scorer: try PressRegistry.scorer(press, ratio: ratio), budget: decodeBudget, interval: decodeInterval)
-    }
+    @OptionGroup var pressOptions: PressOptions
 
     func validate() throws {
         guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
-        _ = try makePress()
+        _ = try pressOptions.makePress()
+        if contextFile != nil {
+            if prompt != nil || file != nil { throw CLIError("give either --context-file (with --question) or -p/-f, not both") }
+            if questions.isEmpty { throw CLIError("--context-file needs at least one --question") }
+        } else {
+            if !questions.isEmpty || queryAware { throw CLIError("--question and --query-aware need --context-file") }
+            if prompt != nil && file != nil { throw CLIError("give either -p or -f, not both") }
+            if prompt == nil && file == nil { throw CLIError("give the prompt with -p TEXT or -f FILE (or --context-file with --question)") }
+        }
     }
 
     func run() throws {
         try reportingErrors {
-            let text = try input.read()
+            if let contextFile { return try answerQuestions(context: try readUTF8File(contextFile)) }
+            let text = try prompt ?? readUTF8File(file!)
             let engine = try modelOptions.loadEngine()
-            var prompt = text
-            if chat {
-                let template = try ChatTemplate(template: try engine.file.optionalString("tokenizer.chat_template") ?? {
-                    throw TokenizerError.missingChatTemplate
-                }())
-                prompt = template.render([ChatMessage(role: "user", content: text)])
-            }
-            let tokens = engine.tokenizer.encode(prompt)
-            let kvPress = try makePress()
+            let tokens = engine.tokenizer.encode(try render(text, engine: engine))
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
-                                             press: kvPress) {
-                Console.out($0)
+                                             press: try pressOptions.makePress()) { Console.out($0) }
+            Console.out("\n")
+            Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
+        }
+    }
+
+    /// The prompt as the model sees it: the text, or a user message through the chat template.
+    func render(_ text: String, engine: InferenceEngine) throws -> String {
+        guard chat else { return text }
+        let template = try ChatTemplate(template: try engine.file.optionalString("tokenizer.chat_template") ?? {
+            throw TokenizerError.missingChatTemplate
+        }())
+        return template.render([ChatMessage(role: "user", content: text)])
+    }
+
+    /// Prefills and compresses the context once, then answers every question from a copy of that cache.
+    func answerQuestions(context: String) throws {
+        let engine = try modelOptions.loadEngine()
+        let press = try pressOptions.makePress()
+        let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: { try render($0, engine: engine) }) }
+        let contextTokens = engine.tokenizer.encode(split[0].contextPart)
+        var compressed: KVCache?
+        if !queryAware {
+            let cache = engine.model.makeCache()
+            let prefill = try engine.generate(prompt: contextTokens, maxTokens: 0, cache: cache, press: press)
+            compressed = cache
+            Console.status("context: \(contextTokens.count) tokens, prefilled and compressed once | " + prefill.statistics.cacheSummary)
+        }
+        for (i, q) in split.enumerated() {
+            let questionTokens = engine.tokenizer.encode(q.questionPart, addSpecial: false)
+            Console.out("\(i > 0 ? "\n" : "")## \(q.question)\n")
+            let result: GenerationResult
+            if let compressed {
+                result = try engine.generate(prompt: contextTokens + questionTokens, maxTokens: count, sampling: sampling.parameters,
+                                             stopStrings: stops, cache: compressed.copy()) { Console.out($0) }
+            } else {
+                result = try engine.generate(prompt: contextTokens + questionTokens, maxTokens: count, sampling: sampling.parameters,
+                                             stopStrings: stops, press: press) { Console.out($0) }
             }
             Console.out("\n")
             Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
         }
+    }
+}
+
+/// A context and a question, rendered as one prompt and split where the question begins, so the context
+/// part can be prefilled (and compressed) without the question.
+struct QuestionPrompt {
+    let question: String
+    let contextPart: String
+    let questionPart: String
+
+    init(context: String, question: String, render: (String) throws -> String) throws {
+        self.question = question
+        let full = try render(context + "\n\nQuestion: " + question + "\nAnswer:")
+        guard let end = full.range(of: context)?.upperBound else { throw CLIError("the chat template changed the context text; cannot split it from the question") }
+        contextPart = String(full[..<end])
+        questionPart = String(full[end...])
     }
 }

@@ -88,13 +88,27 @@ final class CLIErrorTests: XCTestCase {
     func testOtherBadParameters() throws {
         let model = try TinyModel().write()
         try assertFails(["generate", "-m", model, "-p", "hi", "--top-p", "0"], mentioning: "--top-p")
-        try assertFails(["generate", "-m", model], mentioning: "give the text with -p TEXT or -f FILE")
+        try assertFails(["generate", "-m", model], mentioning: "give the prompt with -p TEXT or -f FILE")
         try assertFails(["perplexity", "-m", model, "-f", "/nonexistent.txt"], mentioning: "file not found: /nonexistent.txt")
         try assertFails(["tokenize", "-m", model, "-p", "a", "-f", "b"], mentioning: "either -p or -f")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "magic"], mentioning: "unknown press 'magic'")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--ratio", "1"], mentioning: "--ratio must be in [0, 1)")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--budget", "0"], mentioning: "budget: must be positive, got 0")
         try assertFails(["generate", "-m", model, "-p", "hi", "--budget", "8"], mentioning: "need --press")
+    }
+
+    func testBadPressSpecificationsAndQuestionsAreNamed() throws {
+        let model = try TinyModel().write()
+        try assertFails(["generate", "-m", model, "-p", "hi there", "--press", "snapkv"],
+                        mentioning: "observation window of 64 queries is larger than the")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "snapkv:size=3"], mentioning: "press snapkv has no parameter 'size'")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "snapkv:kernel=4"], mentioning: "kernel: must be a positive odd number")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm@2"], mentioning: "--ratio must be in [0, 1)")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm+snapkv", "--budget", "4"], mentioning: "take a single press")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--chunk-size", "0"], mentioning: "chunk: must be positive")
+        try assertFails(["generate", "-m", model, "--context-file", "/nonexistent.txt", "--question", "q"], mentioning: "file not found")
+        try assertFails(["generate", "-m", model, "--context-file", "/nonexistent.txt"], mentioning: "needs at least one --question")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--question", "q"], mentioning: "need --context-file")
     }
 
     func testDefaultModelFetchFailuresAreNamed() throws {

@@ -43,6 +43,37 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("tokens/s"), r.stderr)
     }
 
+    func testPressedGenerationReportsCompressedBytes() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let model = try tiny.write()
+        let prompt = String(repeating: "hello world ", count: 40)  // 120 tokens
+        let r = try CLIRunner.run(["generate", "-m", model, "-p", prompt, "-n", "4", "--temp", "0",
+                                   "--press", "snapkv:window=16", "--ratio", "0.75"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // 120 → 30 tokens per head; 2 layers × 2 KV heads × 68 bytes each.
+        XCTAssertTrue(r.stderr.contains("cache after prompt: \(String(format: "%.1f", Double(4 * 30 * 68) / 1024)) KiB"), r.stderr)
+    }
+
+    func testQuestionsShareOneCompressedContext() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let model = try tiny.write()
+        let context = NSTemporaryDirectory() + "/context-\(UUID().uuidString).txt"
+        try String(repeating: "hello world ", count: 40).write(toFile: context, atomically: true, encoding: .utf8)
+        let r = try CLIRunner.run(["generate", "-m", model, "--context-file", context, "--question", "hello?", "--question", "world?",
+                                   "-n", "3", "--temp", "0", "--press", "expected", "--ratio", "0.5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("## hello?\n"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\n## world?\n"), r.stdout)
+        XCTAssertEqual(r.stderr.components(separatedBy: "prefilled and compressed once").count, 2, r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "stop: ").count, 3, "one answer per question")
+        let aware = try CLIRunner.run(["generate", "-m", model, "--context-file", context, "--question", "hello?", "--query-aware",
+                                       "-n", "3", "--temp", "0", "--press", "snapkv:window=8", "--ratio", "0.5"])
+        XCTAssertEqual(aware.status, 0, aware.stderr)
+        XCTAssertFalse(aware.stderr.contains("prefilled and compressed once"))
+    }
+
     func testPerplexityJSON() throws {
         let text = NSTemporaryDirectory() + "/ppl-\(UUID().uuidString).txt"
         try String(repeating: "hello world ", count: 30).write(toFile: text, atomically: true, encoding: .utf8)

@@ -1,0 +1,68 @@
+import Kernels
+import KVCache
+
+/// Helpers shared by the presses that score tokens from recorded attention.
+enum AttentionScoring {
+    static func statistics(_ cache: KVCache, for press: some KVPress) throws -> AttentionStatistics {
+        guard let statistics = cache.statistics, statistics.needs.union(press.needs) == statistics.needs else {
+            throw PressError.missingStatistics(press: press.description)
+        }
+        return statistics
+    }
+
+    /// Mean attention that the last `window` recorded queries of the query heads in `queryHeads` give each token
+    /// `head` retains (each query sees the tokens at positions up to its own).
+    static func windowAttention(_ cache: KVCache, layer: Int, head: Int, queryHeads: Range<Int>, window: Int,
+                                press: some KVPress) throws -> [Float] {
+        let statistics = try statistics(cache, for: press)
+        let (rows, positions) = statistics.window(layer: layer)
+        guard positions.count >= window else {
+            throw PressError.windowLargerThanPrompt(press: press.description, window: window, tokens: positions.count)
+        }
+        let kv = cache.layers[layer].heads[head], d = kv.headDimension, width = statistics.queryHeads * d
+        let scale = 1 / Float(d).squareRoot()
+        var mean = [Float](repeating: 0, count: kv.count)
+        var row = [Float](repeating: 0, count: kv.count), scratch = [Float](repeating: 0, count: d)
+        let weight = 1 / Float(window * queryHeads.count)
+        rows.withUnsafeBufferPointer { rows in
+            for r in positions.count - window ..< positions.count {
+                let visible = AttentionRow.visibleCount(kv, upTo: positions[r])
+                guard visible > 0 else { continue }
+                for qh in queryHeads {
+                    row.withUnsafeMutableBufferPointer { row in
+                        scratch.withUnsafeMutableBufferPointer { scratch in
+                            AttentionRow.logits(query: rows.baseAddress! + r * width + qh * d, head: kv, visible: visible,
+                                                into: row.baseAddress!, scratch: scratch.baseAddress!)
+                            Softmax.apply(row.baseAddress!, count: visible, scale: scale)
+                        }
+                    }
+                    for j in 0 ..< visible { mean[j] += weight * row[j] }
+                }
+            }
+        }
+        return mean
+    }
+
+    /// The query heads that share KV head `head` (grouped-query attention).
+    static func group(of head: Int, cache: KVCache) throws -> Range<Int> {
+        guard let statistics = cache.statistics, statistics.queryHeads > 0 else { return head ..< head + 1 }
+        let size = statistics.queryHeads / cache.kvHeads
+        return head * size ..< (head + 1) * size
+    }
+
+    /// 1-D average pooling with zero padding (kernel odd), as `avg_pool1d(padding: kernel/2)`.
+    static func averagePool(_ x: [Float], kernel: Int) -> [Float] {
+        guard kernel > 1 else { return x }
+        let half = kernel / 2
+        return x.indices.map { i in
+            var sum: Float = 0
+            for j in max(0, i - half) ... min(x.count - 1, i + half) { sum += x[j] }
+            return sum / Float(kernel)
+        }
+    }
+
+    /// Marks the last `window` tokens (most recent positions) as always kept.
+    static func protectRecent(_ scores: inout [Float], window: Int) {
+        for j in max(0, scores.count - window) ..< scores.count { scores[j] = .infinity }
+    }
+}

@@ -1,0 +1,114 @@
+// Based on: Expected Attention: KV Cache Compression by Estimating Attention from Future Queries Distribution (arXiv 2510.00636).
+import Foundation
+import Kernels
+import KVCache
+
+/// Scores each key by the attention that future queries are expected to give it. The queries seen so far
+/// (before RoPE, sinks left out) give a mean μ and covariance Σ per query head; RoPE averaged over the next
+/// `futurePositions` positions, R̄, moves them to where future queries will be. For a Gaussian query,
+/// E[exp(q·k/√d)] = exp(μ'·k/√d + kᵀΣ'k/2d) with μ' = R̄μ, Σ' = R̄ΣR̄ᵀ; the softmax of that over the keys,
+/// averaged over the group and times ‖v‖, is the score. The first `sinks` tokens are always kept.
+public struct ExpectedAttentionPress: ScorerPress {
+    public let compressionRatio: Double
+    public let futurePositions: Int
+    public let sinks: Int
+    public let useCovariance: Bool
+    public let useValueNorm: Bool
+    public var description: String { "expected@\(compressionRatio)" }
+    public var needs: AttentionNeeds { AttentionNeeds(queryMoments: true) }
+
+    public init(compressionRatio: Double, futurePositions: Int = 512, sinks: Int = 4, useCovariance: Bool = true,
+                useValueNorm: Bool = true) throws {
+        guard futurePositions > 0 else {
+            throw PressError.invalidParameter(name: "future", reason: "must be positive, got \(futurePositions)")
+        }
+        guard sinks >= 0 else { throw PressError.invalidParameter(name: "sinks", reason: "must be ≥ 0, got \(sinks)") }
+        self.compressionRatio = compressionRatio
+        self.futurePositions = futurePositions
+        self.sinks = sinks
+        self.useCovariance = useCovariance
+        self.useValueNorm = useValueNorm
+    }
+
+    public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+        let statistics = try AttentionScoring.statistics(cache, for: self)
+        let kv = cache.layers[layer].heads[head], d = kv.headDimension, n = kv.count
+        let first = min(sinks, n)
+        guard n > first else { return Array(repeating: .infinity, count: n) }
+        let keys = kv.withStorage { k, _ in (0 ..< n * d).map { HalfConversion.float(fromBits: k[$0].bitPattern) } }
+        let rotation = averageRotation(statistics: statistics, start: cache.nextPosition, dimension: d)
+        let group = try AttentionScoring.group(of: head, cache: cache)
+        var mean = [Float](repeating: 0, count: n - first)
+        for qh in group {
+            guard let moments = statistics.queryMoments(layer: layer, queryHead: qh, headDimension: d) else {
+                throw PressError.windowLargerThanPrompt(press: description, window: sinks + 1, tokens: cache.nextPosition)
+            }
+            let mu = rotate(moments.mean, rotation)
+            let sigma = useCovariance ? rotateCovariance(moments.covariance, rotation, dimension: d) : []
+            var logits = [Float](repeating: 0, count: n - first)
+            var projected = [Float](repeating: 0, count: d)
+            let scale = 1 / Float(d).squareRoot()
+            keys.withUnsafeBufferPointer { k in
+                for j in first ..< n {
+                    let key = k.baseAddress! + j * d
+                    var z = VectorMath.dot(mu, key, count: d) * scale
+                    if useCovariance {
+                        sigma.withUnsafeBufferPointer { s in
+                            for i in 0 ..< d { projected[i] = VectorMath.dot(s.baseAddress! + i * d, key, count: d) }
+                        }
+                        z += VectorMath.dot(projected, key, count: d) / Float(2 * d)
+                    }
+                    logits[j - first] = z
+                }
+            }
+            logits.withUnsafeMutableBufferPointer { Softmax.apply($0.baseAddress!, count: n - first) }
+            for j in mean.indices { mean[j] += logits[j] / Float(group.count) }
+        }
+        if useValueNorm {
+            kv.withStorage { _, v in
+                for j in first ..< n {
+                    var sum: Float = 0
+                    for i in 0 ..< d { let x = HalfConversion.float(fromBits: v[j * d + i].bitPattern); sum += x * x }
+                    mean[j - first] *= sum.squareRoot()
+                }
+            }
+        }
+        return Array(repeating: .infinity, count: first) + mean
+    }
+
+    /// Per rotated pair i, the mean of cos(pθᵢ) and sin(pθᵢ) over the next `futurePositions` positions p.
+    public func averageRotation(statistics: AttentionStatistics, start: Int, dimension d: Int) -> [(cos: Float, sin: Float)] {
+        let pairs = min(statistics.ropeDimension, d) / 2
+        return (0 ..< pairs).map { i in
+            let theta = pow(Double(statistics.ropeBase), -2 * Double(i) / Double(statistics.ropeDimension))
+            var c = 0.0, s = 0.0
+            for p in start ..< start + futurePositions { c += cos(Double(p) * theta); s += sin(Double(p) * theta) }
+            return (Float(c / Double(futurePositions)), Float(s / Double(futurePositions)))
+        }
+    }
+
+    /// R̄x: each pair (x₂ᵢ, x₂ᵢ₊₁) turned as RoPE turns it (dimensions past the rotated ones unchanged).
+    public func rotate(_ x: [Float], _ r: [(cos: Float, sin: Float)]) -> [Float] {
+        var y = x
+        for (i, (c, s)) in r.enumerated() {
+            y[2 * i] = c * x[2 * i] - s * x[2 * i + 1]
+            y[2 * i + 1] = s * x[2 * i] + c * x[2 * i + 1]
+        }
+        return y
+    }
+
+    /// R̄ Σ R̄ᵀ: rotate every column, then every row.
+    public func rotateCovariance(_ sigma: [Float], _ r: [(cos: Float, sin: Float)], dimension d: Int) -> [Float] {
+        var columns = sigma
+        for row in 0 ..< d {
+            let rotated = rotate(Array(sigma[row * d ..< (row + 1) * d]), r)   // (Σ R̄ᵀ) row = R̄ (Σ row)
+            columns.replaceSubrange(row * d ..< (row + 1) * d, with: rotated)
+        }
+        var result = columns
+        for column in 0 ..< d {
+            let rotated = rotate((0 ..< d).map { columns[$0 * d + column] }, r)
+            for row in 0 ..< d { result[row * d + column] = rotated[row] }
+        }
+        return result
+    }
+}

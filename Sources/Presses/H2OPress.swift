@@ -1,0 +1,24 @@
+// Based on: H2O: Heavy-Hitter Oracle for Efficient Generative Inference of Large Language Models (arXiv 2306.14048).
+import KVCache
+
+/// Keeps the "heavy hitters": tokens with the largest attention accumulated over every query so far
+/// (summed over the query heads of the group), plus the most recent `window` tokens.
+public struct H2OPress: ScorerPress {
+    public let compressionRatio: Double
+    public let window: Int
+    public var description: String { "h2o@\(compressionRatio)" }
+    public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.attention(decay: 1)]) }
+
+    public init(compressionRatio: Double, window: Int = 32) throws {
+        guard window >= 0 else { throw PressError.invalidParameter(name: "window", reason: "must be ≥ 0, got \(window)") }
+        self.compressionRatio = compressionRatio
+        self.window = window
+    }
+
+    public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+        let statistics = try AttentionScoring.statistics(cache, for: self)
+        var scores = statistics.accumulated(.attention(decay: 1), layer: layer, head: head, count: cache.layers[layer].heads[head].count)
+        AttentionScoring.protectRecent(&scores, window: window)
+        return scores
+    }
+}

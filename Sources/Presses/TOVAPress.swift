@@ -1,0 +1,27 @@
+// Based on: Transformers are Multi-State RNNs (TOVA, arXiv 2401.06104).
+import KVCache
+
+/// Scores each token by the attention the current (last) query gives it, averaged over every query head of
+/// the layer, so all heads of a layer agree; the last token is always kept.
+public struct TOVAPress: ScorerPress {
+    public let compressionRatio: Double
+    public var description: String { "tova@\(compressionRatio)" }
+    public var needs: AttentionNeeds { AttentionNeeds(window: 1) }
+
+    public init(compressionRatio: Double) { self.compressionRatio = compressionRatio }
+
+    public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+        // Heads may hold different tokens (after other presses), so attention is pooled by position.
+        var byPosition: [Int32: Float] = [:]
+        for other in 0 ..< cache.kvHeads {
+            let group = try AttentionScoring.group(of: other, cache: cache)
+            let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: other, queryHeads: group, window: 1, press: self)
+            let heads = cache.layers[layer].heads[other]
+            for (j, p) in heads.positions.enumerated() { byPosition[p, default: 0] += attention[j] * Float(group.count) }
+        }
+        let kv = cache.layers[layer].heads[head]
+        var scores = kv.positions.map { byPosition[$0] ?? 0 }
+        AttentionScoring.protectRecent(&scores, window: 1)
+        return scores
+    }
+}
