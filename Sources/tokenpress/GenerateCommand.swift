@@ -107,19 +107,3 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 }
-
-/// A context and a question, rendered as one prompt and split where the question begins, so the context
-/// part can be prefilled (and compressed) without the question.
-struct QuestionPrompt {
-    let question: String
-    let contextPart: String
-    let questionPart: String
-
-    init(context: String, question: String, render: (String) throws -> String) throws {
-        self.question = question
-        let full = try render(context + "\n\nQuestion: " + question + "\nAnswer:")
-        guard let end = full.range(of: context)?.upperBound else { throw CLIError("the chat template changed the context text; cannot split it from the question") }
-        contextPart = String(full[..<end])
-        questionPart = String(full[end...])
-    }
-}

@@ -1,0 +1,44 @@
+/// What one `tokenpress eval` run measures: presses × ratios over tasks, contexts and depths.
+public struct EvaluationPlan: Sendable, Codable, Equatable {
+    public enum Task: String, Sendable, Codable, CaseIterable {
+        /// Perplexity of a continuation scored with the compressed cache, and KL divergence to the full cache.
+        case perplexity
+        /// A magic number hidden at a depth of filler text; asked for after compression.
+        case needle
+    }
+
+    public enum Mode: String, Sendable, Codable, CaseIterable {
+        /// The question comes after compression (the cache cannot know what will be asked).
+        case agnostic
+        /// The question is part of the prompt the press sees.
+        case aware
+    }
+
+    /// Press specifications (see `PressRegistry`); the full cache (`none`) always runs first.
+    public var presses: [String]
+    public var ratios: [Double]
+    public var tasks: [Task] = Task.allCases
+    public var modes: [Mode] = Mode.allCases
+    /// Context lengths in tokens (the whole prompt for the needle, the scored prefix for perplexity).
+    public var contexts = [2048, 4096]
+    /// Needle depths, 0 (start of the text) to 1 (end).
+    public var depths = [0, 0.25, 0.5, 0.75, 1]
+    /// Tokens scored after each perplexity context.
+    public var continuation = 256
+    /// Perplexity samples per context (different stretches of the text).
+    public var samples = 1
+    /// Tokens generated for a needle answer.
+    public var answerTokens = 12
+    /// Chooses the text stretches and the magic numbers.
+    public var seed: UInt64 = 0
+
+    public init(presses: [String], ratios: [Double]) {
+        self.presses = presses
+        self.ratios = ratios
+    }
+
+    /// Every (press, ratio) evaluated, the full cache first.
+    public var configurations: [(press: String, ratio: Double)] {
+        [("none", 0)] + presses.flatMap { p in ratios.map { (p, $0) } }
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Engine
+import Evaluation
+import Foundation
+import Presses
+import Tokenizer
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure what presses cost in quality and save in bytes: perplexity, KL to the full cache, needle in a haystack.",
+        discussion: """
+            Sweeps every --press × --ratio; the full cache (none) is always the first row. Perplexity: a context of N \
+            tokens of the haystack text is prefilled and compressed, then --continuation tokens are scored \
+            teacher-forced (PPL, and mean KL(full ‖ compressed) of the next-token distributions). Needle: "The special \
+            magic number is N." is hidden at each --depths of an N-token prompt and asked for (greedy, exact match), \
+            query-agnostic (question after compression) and query-aware (question inside the compressed prompt). \
+            Each prompt is prefilled once; every press compresses its own copy. The haystack is the King James \
+            Genesis and Exodus (public domain), fetched from Debian's bible-kjv packages on first use, or --haystack FILE.
+            Markdown goes to stdout (and --markdown FILE), JSON to --json FILE; progress to stderr.
+            Example: tokenpress eval --press snapkv --press streaming --ratios 0.5,0.75 --contexts 2048 --json out.json
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customLong("press"), help: "A press specification to evaluate (repeatable; default: every registered press).")
+    var presses: [String] = []
+    @Option(name: .long, help: "Ratios (fraction of tokens removed), comma-separated.")
+    var ratios = "0.25,0.5,0.75"
+    @Option(name: .long, help: "Tasks, comma-separated: perplexity, needle.")
+    var tasks = "perplexity,needle"
+    @Option(name: .long, help: "Needle modes, comma-separated: agnostic, aware.")
+    var modes = "agnostic,aware"
+    @Option(name: .long, help: "Context lengths in tokens, comma-separated.")
+    var contexts = "2048,4096"
+    @Option(name: .long, help: "Needle depths in [0, 1], comma-separated.")
+    var depths = "0,0.25,0.5,0.75,1"
+    @Option(name: .long, parsing: .unconditional, help: "Tokens scored after each perplexity context.")
+    var continuation = 256
+    @Option(name: .long, parsing: .unconditional, help: "Perplexity samples per context.")
+    var samples = 1
+    @Option(name: .long, parsing: .unconditional, help: "Seed for text stretches and magic numbers.")
+    var seed: UInt64 = 0
+    @Option(name: .long, help: "Filler text file (default: the fetched KJV text).")
+    var haystack: String?
+    @Flag(name: .customLong("no-chat"), help: "Do not wrap needle prompts in the model's chat template.")
+    var noChat = false
+    @Option(name: .long, help: "Also write the Markdown report to this file.")
+    var markdown: String?
+    @Option(name: .long, help: "Write the results (every measurement and the summary) as JSON to this file.")
+    var json: String?
+
+    func makePlan() throws -> EvaluationPlan {
+        let pressList = presses.isEmpty ? PressRegistry.names : presses
+        for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0) }
+        let ratioList = try parse(ratios, "--ratios") { Double($0) }
+        if let bad = ratioList.first(where: { !($0 >= 0 && $0 < 1) }) { throw PressError.invalidRatio(bad) }
+        var plan = EvaluationPlan(presses: pressList, ratios: ratioList)
+        plan.tasks = try parse(tasks, "--tasks") { EvaluationPlan.Task(rawValue: $0) }
+        plan.modes = try parse(modes, "--modes") { EvaluationPlan.Mode(rawValue: $0) }
+        plan.contexts = try parse(contexts, "--contexts") { Int($0).flatMap { $0 >= 64 && $0 <= 1_000_000 ? $0 : nil } }
+        plan.depths = try parse(depths, "--depths") { Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil } }
+        guard continuation >= 2, continuation <= 100_000 else { throw CLIError("--continuation must be between 2 and 100000, got \(continuation)") }
+        guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
+        plan.continuation = continuation
+        plan.samples = samples
+        plan.seed = seed
+        return plan
+    }
+
+    func parse<T>(_ text: String, _ name: String, _ convert: (String) -> T?) throws -> [T] {
+        let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = items.compactMap(convert)
+        guard !items.isEmpty, values.count == items.count else {
+            let bad = items.first { convert($0) == nil } ?? text
+            throw CLIError("\(name): '\(bad)' is not valid (got '\(text)'; see --help)")
+        }
+        return values
+    }
+
+    func validate() throws {
+        try modelOptions.validateThreads()
+        _ = try makePlan()
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let plan = try makePlan()
+            let engine = try modelOptions.loadEngine()
+            let text = try haystack.map(readUTF8File) ?? readUTF8File(try HaystackText.path { Console.status($0) })
+            let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
+            let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text) { message in
+                template?.render([ChatMessage(role: "user", content: message)]) ?? message
+            }
+            let results = try evaluator.run(model: (try modelOptions.resolvedPath() as NSString).lastPathComponent) {
+                Console.progress("eval", done: $0, total: $1)
+            }
+            let report = EvaluationReport(results)
+            Console.out(report.markdown)
+            if let markdown { try write(Data(report.markdown.utf8), to: markdown) }
+            if let json { try write(try report.json(), to: json) }
+        }
+    }
+
+    func write(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw CLIError("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+}
