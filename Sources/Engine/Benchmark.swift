@@ -1,11 +1,13 @@
 import Foundation
 import KVCache
 import Models
+import Presses
 import Sampling
 
 /// llama-bench-style measurements: prompt processing (`pp512`: a batch of 512 tokens from an empty cache) and
 /// token generation (`tg128@d4096`: 128 single-token steps after a 4,096-token prompt). Token ids are
-/// pseudo-random, so results depend on the model's size and shape only.
+/// pseudo-random, so results depend on the model's size and shape only. With a press, the cache is compressed
+/// after the depth prompt and before the timed part (e.g. decode speed over a compressed 4,096-token cache).
 public struct Benchmark {
     public struct Test: Sendable, Equatable {
         public var promptTokens = 0    // pp: tokens in the timed batch
@@ -28,13 +30,17 @@ public struct Benchmark {
 
     public struct Result: Sendable, Codable {
         public var test: String
+        public var press: String
         public var threads: Int
+        /// Exact cache bytes when the timed part began (after the press, if any).
+        public var cacheBytes: Int
         public var tokensPerSecond: Double      // mean over repetitions
         public var standardDeviation: Double
         public var samples: [Double]
 
         enum CodingKeys: String, CodingKey {
-            case test, threads, samples
+            case test, press, threads, samples
+            case cacheBytes = "cache_bytes"
             case tokensPerSecond = "tokens_per_second"
             case standardDeviation = "stddev"
         }
@@ -45,14 +51,17 @@ public struct Benchmark {
     public init(engine: InferenceEngine) { self.engine = engine }
 
     /// Runs `test` `repetitions` times (after one untimed warm-up) and summarises tokens per second.
-    public func run(_ test: Test, threads: Int, repetitions: Int, progress: (Int) -> Void = { _ in }) throws -> Result {
+    public func run(_ test: Test, press: (any KVPress)? = nil, threads: Int, repetitions: Int,
+                    progress: (Int) -> Void = { _ in }) throws -> Result {
         let needed = test.depth + max(test.promptTokens, test.generatedTokens)
         guard needed <= engine.contextLength else {
             throw EngineError.invalidParameter(name: "test \(test.name)", reason: "needs \(needed) tokens, more than the context of \(engine.contextLength)")
         }
         var samples: [Double] = []
+        var cacheBytes = 0
         for repetition in 0 ... repetitions {
-            let seconds = try measure(test, seed: UInt64(repetition))
+            let (seconds, bytes) = try measure(test, press: press, seed: UInt64(repetition))
+            cacheBytes = bytes
             if repetition > 0 {
                 samples.append(Double(test.timedTokens) / seconds)
                 progress(repetition)
@@ -60,25 +69,34 @@ public struct Benchmark {
         }
         let mean = samples.reduce(0, +) / Double(samples.count)
         let variance = samples.count > 1 ? samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(samples.count - 1) : 0
-        return Result(test: test.name, threads: threads, tokensPerSecond: mean, standardDeviation: variance.squareRoot(), samples: samples)
+        return Result(test: test.name, press: press?.description ?? "none", threads: threads, cacheBytes: cacheBytes,
+                      tokensPerSecond: mean, standardDeviation: variance.squareRoot(), samples: samples)
     }
 
-    /// Seconds spent on the timed part of one run.
-    func measure(_ test: Test, seed: UInt64) throws -> Double {
+    /// Seconds spent on the timed part of one run, and the cache bytes when it began.
+    func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
         let model = engine.model
         let cache = model.makeCache()
-        cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens))
+        if press == nil { cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens)) }
         var tokens = TokenStream(seed: seed, vocabulary: model.configuration.vocabularySize, avoid: engine.tokenizer.endOfGeneration)
-        if test.depth > 0 { _ = try engine.prefill(tokens.next(test.depth), cache: cache) }
+        if test.depth > 0 {
+            var peak = 0
+            _ = try engine.prefill(tokens.next(test.depth), cache: cache, press: press, peakBytes: &peak)
+            try press.map { try engine.finishPrompt(cache, press: $0) }
+        }
+        let bytes = cache.byteCount
         let clock = ContinuousClock()
         if test.promptTokens > 0 {
             let batch = tokens.next(test.promptTokens)
-            return try clock.measure { _ = try engine.prefill(batch, cache: cache) }.seconds
+            return (try clock.measure { _ = try engine.prefill(batch, cache: cache) }.seconds, bytes)
         }
         let steps = tokens.next(test.generatedTokens)
-        return try clock.measure {
-            for token in steps { _ = try model.forward(tokens: [token], cache: cache, logits: .lastToken) }
-        }.seconds
+        return (try clock.measure {
+            for (step, token) in steps.enumerated() {
+                _ = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
+                try press?.compressDuringDecoding(cache, step: step + 1)
+            }
+        }.seconds, bytes)
     }
 
     /// Peak resident memory of this process so far (VmHWM), in bytes; nil where /proc is unavailable.

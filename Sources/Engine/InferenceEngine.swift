@@ -53,6 +53,13 @@ public final class InferenceEngine: @unchecked Sendable {
         return try prefill(tokens, cache: cache, peakBytes: &peak)
     }
 
+    /// Applies `press` once the prompt is in, and drops the attention statistics when the press will not use them
+    /// again (recording them while decoding would cost time for nothing).
+    public func finishPrompt(_ cache: KVCache, press: any KVPress) throws {
+        try press.compress(cache)
+        if !press.compressesDuringDecoding { cache.statistics = nil }
+    }
+
     /// Generates up to `maxTokens` tokens after `prompt`.
     /// - Parameters:
     ///   - cache: a cache already holding a prefix of the prompt's tokens (`cache.nextPosition` of them), or a new one.
@@ -75,7 +82,7 @@ public final class InferenceEngine: @unchecked Sendable {
             // The last prompt token must run again to give fresh logits.
             if cache.nextPosition >= prompt.count { cache.removeAll() }
             logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache, press: press, peakBytes: &peak)
-            if let press { try press.compress(cache) }
+            if let press { try finishPrompt(cache, press: press) }
         }
         result.statistics.prefillSeconds = prefillTime.seconds
         result.statistics.cacheBytesAfterPrompt = cache.byteCount

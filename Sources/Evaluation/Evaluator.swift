@@ -26,14 +26,19 @@ public final class Evaluator {
         filler = engine.tokenizer.encode(haystack, addSpecial: false, parseSpecial: false)
         presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio)) }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
+        try Self.validate(plan, for: engine)
+        let needed = plan.contexts.max()! + plan.continuation + 1
+        guard filler.count > needed else { throw EngineError.textTooShort(tokens: filler.count, needed: needed) }
+    }
+
+    /// Refuses plans the model cannot run (before anything is fetched or prefilled).
+    public static func validate(_ plan: EvaluationPlan, for engine: InferenceEngine) throws {
         guard let longest = plan.contexts.max(), longest + plan.continuation < engine.contextLength else {
             throw EngineError.invalidParameter(name: "--contexts", reason: "context plus continuation must fit the model's \(engine.contextLength) tokens")
         }
         guard plan.contexts.allSatisfy({ $0 >= 64 }) else {
             throw EngineError.invalidParameter(name: "--contexts", reason: "every context needs at least 64 tokens")
         }
-        let needed = longest + plan.continuation + 1
-        guard filler.count > needed else { throw EngineError.textTooShort(tokens: filler.count, needed: needed) }
     }
 
     /// Units of work (prefills and per-press evaluations), for a progress bar.

@@ -24,7 +24,10 @@ public struct NeedleTask: Sendable {
         let needle = " The special magic number is \(magicNumber). "
         let overhead = engine.tokenizer.encode(try render(needle + "\n\nQuestion: " + Self.question + "\nAnswer:")).count
         let length = tokens - overhead
-        guard length > 0, filler.count > length else {
+        guard length > 0 else {
+            throw EngineError.invalidParameter(name: "context", reason: "\(tokens) tokens leave no room for filler around the needle and question (\(overhead) tokens)")
+        }
+        guard filler.count > length else {
             throw EngineError.textTooShort(tokens: filler.count, needed: length + 1)
         }
         let start = Int(generator.next() % UInt64(filler.count - length))

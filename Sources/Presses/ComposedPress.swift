@@ -7,6 +7,7 @@ public struct ComposedPress: KVPress {
     public var description: String { presses.map(\.description).joined(separator: "+") }
     public var needs: AttentionNeeds { presses.reduce(.none) { $0.union($1.needs) } }
     public var prefillChunk: Int? { presses.lazy.compactMap(\.prefillChunk).first }
+    public var compressesDuringDecoding: Bool { presses.contains { $0.compressesDuringDecoding } }
 
     public init(_ presses: [any KVPress]) throws {
         guard !presses.isEmpty else { throw PressError.invalidParameter(name: "composed", reason: "needs at least one press") }

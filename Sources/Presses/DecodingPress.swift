@@ -19,6 +19,7 @@ public struct DecodingPress: KVPress {
     }
 
     public var needs: AttentionNeeds { scorer.needs }
+    public var compressesDuringDecoding: Bool { true }
 
     public func compress(_ cache: KVCache) throws {
         try BudgetPress(scorer: scorer, budget: budget).compress(cache)

@@ -15,6 +15,8 @@ public protocol KVPress: Sendable {
     func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws
     /// Called after every generated token (`step` counts them from 1); most presses act only after prefill.
     func compressDuringDecoding(_ cache: KVCache, step: Int) throws
+    /// Whether `compressDuringDecoding` does anything (if not, statistics can be dropped after the prompt).
+    var compressesDuringDecoding: Bool { get }
 }
 
 extension KVPress {
@@ -22,6 +24,7 @@ extension KVPress {
     public var prefillChunk: Int? { nil }
     public func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws {}
     public func compressDuringDecoding(_ cache: KVCache, step: Int) throws {}
+    public var compressesDuringDecoding: Bool { false }
 
     /// Attaches the statistics this press needs to `cache` (before prefill); a no-op when it needs none.
     public func prepare(_ cache: KVCache) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Kernels
+import Presses
 
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,6 +12,8 @@ struct BenchCommand: ParsableCommand {
             Tests: ppP processes a batch of P tokens from an empty cache; tgN@dD generates N tokens one at a time \
             after a D-token prompt. Each test runs once untimed, then -r times; the table shows mean ± standard \
             deviation in tokens/s. Progress goes to stderr. Example: tokenpress bench -p 512 -n 128 -d 0,4096 -r 3
+            With --press (repeatable; none is the full cache), the cache is compressed after the -d prompt and before \
+            the timed part: tokenpress bench -p 0 -n 128 -d 4096 --press none --press streaming --press snapkv --ratio 0.75
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -24,7 +27,11 @@ struct BenchCommand: ParsableCommand {
     var threadsList: String?
     @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
     var repetitions = 5
-    @Flag(name: .long, help: "Print a JSON array of {test, threads, tokens_per_second, stddev, samples, ...}.")
+    @Option(name: .long, help: "Compress the cache after the -d prompt with this press specification (repeatable; none: full cache).")
+    var press: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Fraction of tokens the --press presses remove, in [0, 1).")
+    var ratio = 0.5
+    @Flag(name: .long, help: "Print a JSON array of {test, press, threads, tokens_per_second, stddev, samples, cache_bytes, ...}.")
     var json = false
 
     static func parseList(_ text: String, _ name: String, minimum: Int) throws -> [Int] {
@@ -43,6 +50,7 @@ struct BenchCommand: ParsableCommand {
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? [modelOptions.threads ?? ParallelFor.threads]
+            let presses: [(any KVPress)?] = try press.isEmpty ? [nil] : press.map { $0 == "none" ? nil : try PressRegistry.make($0, ratio: ratio) }
             let engine = try modelOptions.loadEngine()
             var tests: [Benchmark.Test] = []
             for d in depthList {
@@ -52,22 +60,24 @@ struct BenchCommand: ParsableCommand {
             guard !tests.isEmpty else { throw CLIError("nothing to measure: -p and -n are all 0") }
             let benchmark = Benchmark(engine: engine)
             var results: [Benchmark.Result] = []
-            let total = tests.count * threadCounts.count * repetitions
+            let total = tests.count * threadCounts.count * presses.count * repetitions
             var done = 0
             for threads in threadCounts {
                 ParallelFor.threads = threads
                 for test in tests {
-                    results.append(try benchmark.run(test, threads: threads, repetitions: repetitions) { _ in
-                        done += 1
-                        Console.progress("bench \(test.name) t=\(threads)", done: done, total: total)
-                    })
+                    for kvPress in presses {
+                        results.append(try benchmark.run(test, press: kvPress, threads: threads, repetitions: repetitions) { _ in
+                            done += 1
+                            Console.progress("bench \(test.name) \(kvPress?.description ?? "") t=\(threads)", done: done, total: total)
+                        })
+                    }
                 }
             }
             let peak = Benchmark.peakResidentBytes()
             let modelName = URL(fileURLWithPath: engine.file.path).lastPathComponent
             if json {
                 let objects: [[String: Any]] = results.map {
-                    var o: [String: Any] = ["test": $0.test, "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
+                    var o: [String: Any] = ["test": $0.test, "press": $0.press, "cache_bytes": $0.cacheBytes, "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
                                             "stddev": $0.standardDeviation, "samples": $0.samples, "model": modelName,
                                             "kernels": KernelDispatch.name]
                     if let peak { o["peak_rss_bytes"] = peak }
@@ -77,10 +87,18 @@ struct BenchCommand: ParsableCommand {
                 Console.out(String(decoding: data, as: UTF8.self) + "\n")
                 return
             }
-            var out = "| model | kernels | threads | test | t/s |\n| --- | --- | ---: | ---: | ---: |\n"
+            let showPress = !press.isEmpty
+            var out = "| model | kernels | threads | test |" + (showPress ? " press | cache |" : "") + " t/s |"
+            out += (showPress ? "\n| --- | --- | ---: | ---: | --- | ---: | ---: |\n" : "\n| --- | --- | ---: | ---: | ---: |\n")
+            let baseline = Dictionary(results.filter { $0.press == "none" }.map { ("\($0.test) \($0.threads)", $0.tokensPerSecond) }) { a, _ in a }
             for r in results {
                 out += "| \(modelName) | \(KernelDispatch.name) | \(r.threads) | \(r.test) | "
-                out += String(format: "%.2f ± %.2f", r.tokensPerSecond, r.standardDeviation) + " |\n"
+                if showPress { out += "\(r.press) | " + String(format: "%.1f MiB", Double(r.cacheBytes) / 1_048_576) + " | " }
+                out += String(format: "%.2f ± %.2f", r.tokensPerSecond, r.standardDeviation)
+                if showPress, r.press != "none", let full = baseline["\(r.test) \(r.threads)"], full > 0 {
+                    out += String(format: " (%.2f× full cache)", r.tokensPerSecond / full)
+                }
+                out += " |\n"
             }
             if let peak { out += String(format: "\npeak resident memory: %.1f MiB (weights are memory-mapped)\n", Double(peak) / 1_048_576) }
             Console.out(out)

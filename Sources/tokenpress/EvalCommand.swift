@@ -86,6 +86,7 @@ struct EvalCommand: ParsableCommand {
         try reportingErrors {
             let plan = try makePlan()
             let engine = try modelOptions.loadEngine()
+            try Evaluator.validate(plan, for: engine)
             let text = try haystack.map(readUTF8File) ?? readUTF8File(try HaystackText.path { Console.status($0) })
             let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
             let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text) { message in

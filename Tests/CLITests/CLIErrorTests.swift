@@ -111,6 +111,18 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["generate", "-m", model, "-p", "hi", "--question", "q"], mentioning: "need --context-file")
     }
 
+    func testBadEvalPlansAreNamed() throws {
+        let model = try TinyModel().write()
+        try assertFails(["eval", "-m", model, "--ratios", "0.5,x"], mentioning: "--ratios: 'x' is not valid")
+        try assertFails(["eval", "-m", model, "--ratios", "1"], mentioning: "--ratio must be in [0, 1)")
+        try assertFails(["eval", "-m", model, "--tasks", "needle,poetry"], mentioning: "--tasks: 'poetry' is not valid")
+        try assertFails(["eval", "-m", model, "--depths", "1.5"], mentioning: "--depths: '1.5' is not valid")
+        try assertFails(["eval", "-m", model, "--contexts", "10"], mentioning: "--contexts: '10' is not valid")
+        try assertFails(["eval", "-m", model, "--press", "magic"], mentioning: "unknown press 'magic'")
+        try assertFails(["eval", "-m", model, "--contexts", "64", "--continuation", "8", "--haystack", "/nonexistent.txt"], mentioning: "file not found")
+        try assertFails(["eval", "-m", model, "--contexts", "4096"], mentioning: "must fit the model's 256 tokens")
+    }
+
     func testDefaultModelFetchFailuresAreNamed() throws {
         // A cache folder that cannot be created.
         let blocker = temporary("file")

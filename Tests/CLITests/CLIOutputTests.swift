@@ -74,6 +74,24 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertFalse(aware.stderr.contains("prefilled and compressed once"))
     }
 
+    func testEvalWritesMarkdownAndJSON() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let model = try tiny.write()
+        let haystack = NSTemporaryDirectory() + "/haystack-\(UUID().uuidString).txt"
+        try (0 ..< 200).map { "Line \($0) of the filler text. " }.joined().write(toFile: haystack, atomically: true, encoding: .utf8)
+        let json = NSTemporaryDirectory() + "/eval-\(UUID().uuidString).json"
+        let r = try CLIRunner.run(["eval", "-m", model, "--haystack", haystack, "--press", "streaming", "--press", "h2o", "--ratios", "0.5",
+                                   "--contexts", "256", "--depths", "0,1", "--continuation", "8", "--json", json])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("# TokenPress evaluation"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| none | 0.000 | 1.000 | 0.0000 |"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| h2o | 0.500 |"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("eval "), "a progress bar on stderr")
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        XCTAssertEqual((object["summary"] as? [Any])?.count, 3)
+    }
+
     func testPerplexityJSON() throws {
         let text = NSTemporaryDirectory() + "/ppl-\(UUID().uuidString).txt"
         try String(repeating: "hello world ", count: 30).write(toFile: text, atomically: true, encoding: .utf8)
