@@ -19,12 +19,13 @@ public final class Evaluator {
     /// - Parameters:
     ///   - haystack: filler text (for both the perplexity stretches and the needle haystacks).
     ///   - render: turns a user message into the model's prompt (the chat template), keeping it verbatim.
-    public init(engine: InferenceEngine, plan: EvaluationPlan, haystack: String, render: @escaping (String) throws -> String) throws {
+    public init(engine: InferenceEngine, plan: EvaluationPlan, haystack: String, profile: HeadProfile? = nil,
+                render: @escaping (String) throws -> String) throws {
         self.engine = engine
         self.plan = plan
         self.render = render
         filler = engine.tokenizer.encode(haystack, addSpecial: false, parseSpecial: false)
-        presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio)) }
+        presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile)) }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
         try Self.validate(plan, for: engine)
         let needed = plan.contexts.max()! + plan.continuation + 1

@@ -206,6 +206,15 @@ public final class AttentionStatistics: @unchecked Sendable {
         }
     }
 
+    /// Makes room for a token inserted at `index` of a head (zero sum, zero noise).
+    func insert(layer: Int, head: Int, at index: Int) {
+        let slot = layer * kvHeads + head
+        for a in sums.indices where index <= sums[a][slot].count {
+            sums[a][slot].insert(0, at: index)
+            if index <= noise[a][slot].count, !noise[a][slot].isEmpty { noise[a][slot].insert(0, at: index) }
+        }
+    }
+
     /// A Gumbel(0, 1) sample that depends only on the seed, the head and the key's position.
     static func gumbel(seed: UInt64, slot: Int, position: Int) -> Float {
         var z = seed &+ UInt64(slot) &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(position) &* 0xBF58_476D_1CE4_E5B9

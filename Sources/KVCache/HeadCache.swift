@@ -48,6 +48,25 @@ public final class HeadCache: @unchecked Sendable {
         positions = newPositions
     }
 
+    /// Inserts one token (e.g. a merged one standing for several evicted tokens) where its position keeps the
+    /// positions in order; returns its index. Its bytes count like any other token's.
+    @discardableResult
+    public func insert(key: [Float], value: [Float], position: Int) -> Int {
+        let index = positions.firstIndex { Int($0) > position } ?? positions.count
+        let k = key.map { Float16(bitPattern: HalfConversion.bits(fromFloat: $0)) }
+        let v = value.map { Float16(bitPattern: HalfConversion.bits(fromFloat: $0)) }
+        keys.insert(contentsOf: k, at: index * headDimension)
+        values.insert(contentsOf: v, at: index * headDimension)
+        positions.insert(Int32(position), at: index)
+        return index
+    }
+
+    /// Key and value of token `index`, as floats.
+    public func token(_ index: Int) -> (key: [Float], value: [Float]) {
+        let range = index * headDimension ..< (index + 1) * headDimension
+        return (keys[range].map { HalfConversion.float(fromBits: $0.bitPattern) }, values[range].map { HalfConversion.float(fromBits: $0.bitPattern) })
+    }
+
     /// Replaces this head's tokens with a copy of `other`'s.
     public func assign(from other: HeadCache) {
         keys = other.keys

@@ -27,6 +27,12 @@ public final class KVCache: @unchecked Sendable {
         statistics?.retain(layer: layer, head: head, indices: indices)
     }
 
+    /// Inserts a token into one head (see `HeadCache.insert`); its statistics start at zero.
+    public func insert(layer: Int, head: Int, key: [Float], value: [Float], position: Int) {
+        let index = layers[layer].heads[head].insert(key: key, value: value, position: position)
+        statistics?.insert(layer: layer, head: head, at: index)
+    }
+
     /// Tokens retained per head, summed over every layer and head.
     public var retainedTokens: Int { layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + $1.count } } }
 

@@ -2,6 +2,8 @@
 ///
 /// A press specification is `name[@ratio][:key=value,...]`; several joined by `+` run in sequence
 /// (`ComposedPress`), e.g. `streaming@0.25+snapkv:window=32`. Without `@ratio` an item takes the default ratio.
+/// Budget allocators wrap a scorer: `adakv(snapkv)`, `pyramid(expected:future=256)@0.75:beta=10` (bare
+/// `adakv`/`pyramid` wrap `snapkv`). `razor` and `duo` need a `HeadProfile` (`tokenpress calibrate`).
 public enum PressRegistry {
     /// Each press's parameters (name → what it means, for `--help` and errors).
     public static let parameters: [String: [String: String]] = [
@@ -16,23 +18,62 @@ public enum PressRegistry {
                       "seed": "noise seed (default 0)"],
         "expected": ["future": "future positions RoPE is averaged over (default 512)", "sinks": "first tokens always kept (default 4)",
                      "covariance": "1 to use the query covariance (default 1)", "vnorm": "1 to weight by ‖v‖ (default 1)"],
+        "adakv": ["floor": "share of its uniform budget every head keeps (default 0.2)"],
+        "pyramid": ["beta": "last layer's budget is the average / beta (default 20)"],
+        "razor": ["heads": "fraction of heads kept whole as retrieval heads (default 0.15)", "sinks": "first tokens kept (default 4)"],
+        "duo": ["window": "recent tokens a streaming head keeps (default 64)", "sinks": "first tokens kept (default 4)"],
     ]
 
-    public static let names = ["knorm", "random", "streaming", "h2o", "a2sf", "snapkv", "tova", "keyformer", "expected"]
+    /// Scorer presses (usable alone, inside `adakv(…)`/`pyramid(…)`, and with --budget, --decode-budget, --chunk-size).
+    public static let scorerNames = ["knorm", "random", "streaming", "h2o", "a2sf", "snapkv", "tova", "keyformer", "expected"]
+    /// Budget allocators wrapping a scorer, and the profile-guided head-aware presses.
+    public static let allocatorNames = ["adakv", "pyramid"]
+    public static let profileNames = ["razor", "duo"]
+    public static let names = scorerNames + allocatorNames + profileNames
+
+    /// Whether `specification` names a press that needs a head profile.
+    public static func needsProfile(_ specification: String) -> Bool {
+        profileNames.contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
+    }
 
     /// The press a specification names (composed when it joins several with `+`).
     /// - Parameter ratio: default fraction of each head's tokens to remove, in [0, 1).
-    public static func make(_ specification: String, ratio: Double) throws -> any KVPress {
-        let items = try specification.split(separator: "+", omittingEmptySubsequences: false).map { try scorer(String($0), ratio: ratio) }
+    public static func make(_ specification: String, ratio: Double, profile: HeadProfile? = nil) throws -> any KVPress {
+        let items = try specification.split(separator: "+", omittingEmptySubsequences: false).map { try press(String($0), ratio: ratio, profile: profile) }
         return items.count == 1 ? items[0] : try ComposedPress(items)
     }
 
-    /// The scorer press of one specification item `name[@ratio][:key=value,...]` (for wrappers such as `DecodingPress`).
-    public static func scorer(_ item: String, ratio defaultRatio: Double) throws -> any ScorerPress {
-        var head = Substring(item), arguments: [String: Double] = [:]
-        if let colon = item.firstIndex(of: ":") {
-            head = item[..<colon]
-            for pair in item[item.index(after: colon)...].split(separator: ",") {
+    /// One specification item: a scorer, an allocator around a scorer, or a profile-guided press.
+    static func press(_ item: String, ratio defaultRatio: Double, profile: HeadProfile?) throws -> any KVPress {
+        let (name, ratio, arguments, inner) = try parse(item, defaultRatio: defaultRatio)
+        guard allocatorNames.contains(name) || profileNames.contains(name) else { return try scorer(item, ratio: defaultRatio) }
+        func real(_ key: String, _ fallback: Double) -> Double { arguments[key] ?? fallback }
+        switch name {
+        case "adakv": return try AdaKVPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, floor: real("floor", 0.2))
+        case "pyramid": return try PyramidPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, beta: real("beta", 20))
+        default:
+            guard inner == nil else { throw PressError.invalidParameter(name: name, reason: "takes no inner press, got '\(item)'") }
+            guard let profile else {
+                throw PressError.invalidParameter(name: name, reason: "needs a head profile (run tokenpress calibrate, or give --profile FILE)")
+            }
+            if name == "razor" {
+                return try RazorPress(profile: profile, compressionRatio: ratio, retrievalFraction: real("heads", 0.15), sinks: Int(real("sinks", 4)))
+            }
+            return try DuoPress(profile: profile, compressionRatio: ratio, sinks: Int(real("sinks", 4)), window: Int(real("window", 64)))
+        }
+    }
+
+    /// Splits `name[(inner)][@ratio][:key=value,...]`, checking the ratio and the parameter names.
+    static func parse(_ item: String, defaultRatio: Double) throws -> (name: String, ratio: Double, arguments: [String: Double], inner: String?) {
+        var rest = Substring(item), inner: String?
+        if let open = item.firstIndex(of: "("), let close = item.lastIndex(of: ")"), open < close {
+            inner = String(item[item.index(after: open) ..< close])
+            rest = item[..<open] + item[item.index(after: close)...]
+        }
+        var head = rest, arguments: [String: Double] = [:]
+        if let colon = rest.firstIndex(of: ":") {
+            head = rest[..<colon]
+            for pair in rest[rest.index(after: colon)...].split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, let value = Double(parts[1]) else {
                     throw PressError.invalidParameter(name: String(pair), reason: "expected key=number in '\(item)'")
@@ -52,6 +93,18 @@ public enum PressRegistry {
         guard let known = parameters[name] else { throw PressError.unknownPress(name, known: names) }
         if let unknown = arguments.keys.sorted().first(where: { known[$0] == nil }) {
             throw PressError.unknownParameter(press: name, name: unknown, known: known.keys.sorted())
+        }
+        if inner != nil, !allocatorNames.contains(name) {
+            throw PressError.invalidParameter(name: name, reason: "takes no inner press, got '\(item)'")
+        }
+        return (name, ratio, arguments, inner)
+    }
+
+    /// The scorer press of one specification item `name[@ratio][:key=value,...]` (for wrappers such as `DecodingPress`).
+    public static func scorer(_ item: String, ratio defaultRatio: Double) throws -> any ScorerPress {
+        let (name, ratio, arguments, _) = try parse(item, defaultRatio: defaultRatio)
+        guard scorerNames.contains(name) else {
+            throw PressError.invalidParameter(name: name, reason: "is not a scorer press; this use needs one of \(scorerNames.joined(separator: ", "))")
         }
         func integer(_ key: String, _ fallback: Int) throws -> Int {
             guard let v = arguments[key] else { return fallback }

@@ -50,8 +50,13 @@ struct BenchCommand: ParsableCommand {
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? [modelOptions.threads ?? ParallelFor.threads]
-            let presses: [(any KVPress)?] = try press.isEmpty ? [nil] : press.map { $0 == "none" ? nil : try PressRegistry.make($0, ratio: ratio) }
             let engine = try modelOptions.loadEngine()
+            var headProfile: HeadProfile?
+            if press.contains(where: PressRegistry.needsProfile) {
+                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, log: { Console.status($0) })
+            }
+            let presses: [(any KVPress)?] = try press.isEmpty ? [nil]
+                : press.map { $0 == "none" ? nil : try PressRegistry.make($0, ratio: ratio, profile: headProfile) }
             var tests: [Benchmark.Test] = []
             for d in depthList {
                 tests += promptSizes.filter { $0 > 0 }.map { Benchmark.Test(promptTokens: $0, depth: d) }

@@ -42,6 +42,8 @@ struct EvalCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Option(name: .long, help: "Filler text file (default: the fetched KJV text).")
     var haystack: String?
+    @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
+    var profile: String?
     @Flag(name: .customLong("no-chat"), help: "Do not wrap needle prompts in the model's chat template.")
     var noChat = false
     @Option(name: .long, help: "Also write the Markdown report to this file.")
@@ -51,7 +53,8 @@ struct EvalCommand: ParsableCommand {
 
     func makePlan() throws -> EvaluationPlan {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
-        for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0) }
+        let placeholder = HeadProfile(model: "", echo: [[0]], induction: [[0]], passkey: [[0]])
+        for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0, profile: placeholder) }
         let ratioList = try parse(ratios, "--ratios") { Double($0) }
         if let bad = ratioList.first(where: { !($0 >= 0 && $0 < 1) }) { throw PressError.invalidRatio(bad) }
         var plan = EvaluationPlan(presses: pressList, ratios: ratioList)
@@ -89,7 +92,12 @@ struct EvalCommand: ParsableCommand {
             try Evaluator.validate(plan, for: engine)
             let text = try haystack.map(readUTF8File) ?? readUTF8File(try HaystackText.path { Console.status($0) })
             let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
-            let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text) { message in
+            var headProfile: HeadProfile?
+            if plan.presses.contains(where: PressRegistry.needsProfile) {
+                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, path: profile, log: { Console.status($0) },
+                                                              progress: { Console.progress("calibrate", done: $0, total: $1) })
+            }
+            let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text, profile: headProfile) { message in
                 template?.render([ChatMessage(role: "user", content: message)]) ?? message
             }
             let results = try evaluator.run(model: (try modelOptions.resolvedPath() as NSString).lastPathComponent) {

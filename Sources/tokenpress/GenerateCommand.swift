@@ -45,7 +45,7 @@ struct GenerateCommand: ParsableCommand {
         guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
-        _ = try pressOptions.makePress()
+        try pressOptions.validatePress()
         if contextFile != nil {
             if prompt != nil || file != nil { throw CLIError("give either --context-file (with --question) or -p/-f, not both") }
             if questions.isEmpty { throw CLIError("--context-file needs at least one --question") }
@@ -63,7 +63,7 @@ struct GenerateCommand: ParsableCommand {
             let engine = try modelOptions.loadEngine()
             let tokens = engine.tokenizer.encode(try render(text, engine: engine))
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
-                                             press: try pressOptions.makePress()) { Console.out($0) }
+                                             press: try pressOptions.makePress(engine: engine, modelPath: engine.file.path)) { Console.out($0) }
             Console.out("\n")
             Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
         }
@@ -81,7 +81,7 @@ struct GenerateCommand: ParsableCommand {
     /// Prefills and compresses the context once, then answers every question from a copy of that cache.
     func answerQuestions(context: String) throws {
         let engine = try modelOptions.loadEngine()
-        let press = try pressOptions.makePress()
+        let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
         let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: { try render($0, engine: engine) }) }
         let contextTokens = engine.tokenizer.encode(split[0].contextPart)
         var compressed: KVCache?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Presses
 
 /// `--press` and its companions, shared by the commands that compress a cache.
@@ -23,8 +24,23 @@ struct PressOptions: ParsableArguments {
     @Option(name: .customLong("chunk-size"), parsing: .unconditional,
             help: "With --press: prefill this many tokens at a time and compress each chunk before reading the next (bounded prefill memory).")
     var chunkSize: Int?
+    @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
+    var profile: String?
 
-    func makePress() throws -> (any KVPress)? {
+    /// Checks the options without a model (a placeholder profile stands in for the real one).
+    func validatePress() throws {
+        _ = try makePress(profile: HeadProfile(model: "", echo: [[0]], induction: [[0]], passkey: [[0]]))
+    }
+
+    /// The press, with the model's head profile when it needs one.
+    func makePress(engine: InferenceEngine, modelPath: String) throws -> (any KVPress)? {
+        guard let press, PressRegistry.needsProfile(press) else { return try makePress(profile: nil) }
+        let headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: modelPath, path: profile, log: { Console.status($0) },
+                                                          progress: { Console.progress("calibrate", done: $0, total: $1) })
+        return try makePress(profile: headProfile)
+    }
+
+    func makePress(profile headProfile: HeadProfile?) throws -> (any KVPress)? {
         guard let press else {
             if decodeBudget != nil || budget != nil || chunkSize != nil {
                 throw CLIError("--budget, --decode-budget and --chunk-size need --press to choose which tokens stay")
@@ -41,6 +57,6 @@ struct PressOptions: ParsableArguments {
             return try DecodingPress(scorer: try PressRegistry.scorer(press, ratio: ratio), budget: decodeBudget, interval: decodeInterval)
         }
         if let chunkSize { return try ChunkedPress(scorer: try PressRegistry.scorer(press, ratio: ratio), chunk: chunkSize) }
-        return try PressRegistry.make(press, ratio: ratio)
+        return try PressRegistry.make(press, ratio: ratio, profile: headProfile)
     }
 }

@@ -42,7 +42,7 @@ final class PressTests: TinyModelTestCase {
     func testEveryPressFreesTheBytesItClaims() throws {
         let tokens = tokens(101)
         XCTAssertEqual(tokens.count, 101)
-        for name in PressRegistry.names {
+        for name in PressRegistry.scorerNames {
             for ratio in Self.ratios {
                 let press = try PressRegistry.make(name, ratio: ratio)
                 let cache = try prefilled(tokens, for: press)
@@ -69,8 +69,9 @@ final class PressTests: TinyModelTestCase {
         let prompt = tokens(80)
         let plain = try engine.generate(prompt: prompt, maxTokens: 8, sampling: .greedy)
         let plainLogits = try engine.model.forward(tokens: prompt, cache: engine.model.makeCache(), logits: .allTokens)
+        let profile = try HeadCalibration(engine: engine).run(model: "tiny")
         for name in PressRegistry.names {
-            let press = try PressRegistry.make(name, ratio: 0)
+            let press = try PressRegistry.make(name, ratio: 0, profile: profile)
             let pressed = try engine.generate(prompt: prompt, maxTokens: 8, sampling: .greedy, press: press)
             XCTAssertEqual(pressed.tokens, plain.tokens, name)
             XCTAssertEqual(pressed.statistics.cacheBytesAfterPrompt, plain.statistics.cacheBytesAfterPrompt, name)
@@ -175,7 +176,7 @@ final class PressTests: TinyModelTestCase {
 
     func testBudgetKeepsThatManyTokensPerHead() throws {
         let tokens = tokens(70)
-        for name in PressRegistry.names {
+        for name in PressRegistry.scorerNames {
             let press = try BudgetPress(scorer: try PressRegistry.scorer(name, ratio: 0), budget: 7)
             let cache = try prefilled(tokens, for: press)
             try press.compress(cache)
@@ -221,7 +222,7 @@ final class PressTests: TinyModelTestCase {
     func testBadParametersAreNamed() {
         XCTAssertThrowsError(try PressRegistry.make("magic", ratio: 0.5)) {
             XCTAssertEqual(($0 as? PressError)?.description,
-                           "unknown press 'magic' (known: knorm, random, streaming, h2o, a2sf, snapkv, tova, keyformer, expected)")
+                           "unknown press 'magic' (known: knorm, random, streaming, h2o, a2sf, snapkv, tova, keyformer, expected, adakv, pyramid, razor, duo)")
         }
         for bad in [-0.1, 1, 1.5, .nan] {
             XCTAssertThrowsError(try PressRegistry.make("knorm", ratio: bad)) {

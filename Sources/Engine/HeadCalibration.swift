@@ -1,0 +1,139 @@
+import Foundation
+import Kernels
+import KVCache
+import Presses
+import Sampling
+
+/// Measures a model's `HeadProfile`: per layer and KV head, how much it retrieves.
+///
+/// - Echo and induction (RazorAttention): a random token sequence R is fed twice (R R). While reading the second
+///   copy, a query at R[j] that attends to the first copy's R[j] echoes; one that attends to R[j+1] (what came
+///   next last time) is an induction head. Scores are mean attention weights over the second copy.
+/// - Passkey mass (a training-free stand-in for DuoAttention's gates): filler text hides "The pass key is K";
+///   the score is the mean attention the question's queries give to K's tokens.
+/// The score of a KV head is the largest of its query heads' (one retrieving query head makes the head needed).
+public struct HeadCalibration {
+    public let engine: InferenceEngine
+    /// Length of the random sequence R (capped by the model's context).
+    public var sequenceLength = 256
+    public var passkeySamples = 3
+    /// Approximate tokens of filler per passkey prompt.
+    public var passkeyLength = 1024
+    public var seed: UInt64 = 0
+
+    public init(engine: InferenceEngine) { self.engine = engine }
+
+    public func run(model: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadProfile {
+        let total = 1 + passkeySamples
+        progress(0, total)
+        let (echo, induction) = try repeatedSequenceScores()
+        progress(1, total)
+        let c = engine.model.configuration
+        var passkey = Array(repeating: Array(repeating: Float(0), count: c.kvHeadCount), count: c.layerCount)
+        for sample in 0 ..< passkeySamples {
+            let mass = try passkeyMass(sample: sample)
+            for l in 0 ..< c.layerCount { for h in 0 ..< c.kvHeadCount { passkey[l][h] += mass[l][h] / Float(passkeySamples) } }
+            progress(2 + sample, total)
+        }
+        return HeadProfile(model: model, echo: echo, induction: induction, passkey: passkey)
+    }
+
+    func repeatedSequenceScores() throws -> (echo: [[Float]], induction: [[Float]]) {
+        let length = min(sequenceLength, (engine.contextLength - 1) / 2)
+        guard length >= 8 else { throw EngineError.invalidParameter(name: "calibration", reason: "the model's context is too short") }
+        var generator = SeededGenerator(seed: seed)
+        let normal = engine.tokenizer.vocabulary.types.indices.filter { engine.tokenizer.vocabulary.types[$0] == .normal }
+        let sequence = (0 ..< length).map { _ in normal[Int(generator.next() % UInt64(normal.count))] }
+        let cache = engine.model.makeCache()
+        cache.statistics = AttentionStatistics(needs: AttentionNeeds(window: length), layers: cache.layers.count, kvHeads: cache.kvHeads)
+        _ = try engine.prefill(sequence + sequence, cache: cache)
+        var echo: [[Float]] = [], induction: [[Float]] = []
+        for l in 0 ..< cache.layers.count {
+            let (e, i) = headMaxima(cache, layer: l) { probabilities, row, _ in
+                (probabilities[row], row + 1 < length ? probabilities[row + 1] : 0)
+            }
+            echo.append(e)
+            induction.append(i)
+        }
+        return (echo, induction)
+    }
+
+    func passkeyMass(sample: Int) throws -> [[Float]] {
+        var generator = SeededGenerator(seed: seed &+ 1 &+ UInt64(sample))
+        let key = String(10_000 + Int(generator.next() % 90_000))
+        let sentence = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+        let per = max(1, engine.tokenizer.encode(sentence, addSpecial: false).count)
+        let repeats = max(2, min(passkeyLength, engine.contextLength / 2) / per)
+        let before = Int(Double(repeats) * (Double(sample) + 0.5) / Double(passkeySamples))
+        let head = engine.tokenizer.encode(String(repeating: sentence, count: before) + "The pass key is")
+        let answer = engine.tokenizer.encode(" " + key, addSpecial: false)
+        let question = engine.tokenizer.encode(". Remember it. " + String(repeating: sentence, count: repeats - before)
+                                               + "What is the pass key? The pass key is", addSpecial: false)
+        let window = 8
+        let prompt = head + answer + question
+        guard prompt.count < engine.contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: engine.contextLength) }
+        let cache = engine.model.makeCache()
+        cache.statistics = AttentionStatistics(needs: AttentionNeeds(window: window), layers: cache.layers.count, kvHeads: cache.kvHeads)
+        _ = try engine.prefill(prompt, cache: cache)
+        let span = head.count ..< head.count + answer.count
+        return (0 ..< cache.layers.count).map { l in
+            headMaxima(cache, layer: l) { probabilities, _, _ in (span.reduce(0) { $0 + probabilities[$1] }, 0) }.0
+        }
+    }
+
+    /// For every recorded query of `layer` and every query head, `measure(probabilities, row, queryHead)` gives two
+    /// numbers; their means over the rows, maximized over the query heads of each KV head.
+    func headMaxima(_ cache: KVCache, layer: Int, measure: ([Float], Int, Int) -> (Float, Float)) -> ([Float], [Float]) {
+        let statistics = cache.statistics!
+        let (rows, positions) = statistics.window(layer: layer)
+        let queryHeads = statistics.queryHeads, group = queryHeads / cache.kvHeads
+        let d = cache.headDimension, scale = 1 / Float(d).squareRoot()
+        var first = Array(repeating: Array(repeating: Float(0), count: queryHeads), count: 2)
+        var probabilities = [Float](repeating: 0, count: cache.layers[layer].heads[0].count)
+        var scratch = [Float](repeating: 0, count: d)
+        rows.withUnsafeBufferPointer { rows in
+            for (r, position) in positions.enumerated() {
+                for qh in 0 ..< queryHeads {
+                    let head = cache.layers[layer].heads[qh / group]
+                    let visible = AttentionRow.visibleCount(head, upTo: position)
+                    probabilities.withUnsafeMutableBufferPointer { p in
+                        scratch.withUnsafeMutableBufferPointer { s in
+                            AttentionRow.logits(query: rows.baseAddress! + (r * queryHeads + qh) * d, head: head, visible: visible,
+                                                into: p.baseAddress!, scratch: s.baseAddress!)
+                            Softmax.apply(p.baseAddress!, count: visible, scale: scale)
+                        }
+                    }
+                    for j in visible ..< probabilities.count { probabilities[j] = 0 }
+                    let (a, b) = measure(probabilities, r, qh)
+                    first[0][qh] += a / Float(positions.count)
+                    first[1][qh] += b / Float(positions.count)
+                }
+            }
+        }
+        let byKV = { (values: [Float]) in (0 ..< cache.kvHeads).map { h in values[h * group ..< (h + 1) * group].max() ?? 0 } }
+        return (byKV(first[0]), byKV(first[1]))
+    }
+}
+
+extension HeadProfile {
+    /// The profile at `path` (default: next to the model), measured and saved first if it does not exist yet.
+    public static func loadOrCalibrate(engine: InferenceEngine, modelPath: String, path: String? = nil,
+                                       log: (String) -> Void, progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadProfile {
+        let file = path ?? HeadProfile.path(forModel: modelPath)
+        let c = engine.model.configuration
+        if FileManager.default.fileExists(atPath: file) {
+            let profile = try HeadProfile.load(file)
+            try profile.check(layers: c.layerCount, kvHeads: c.kvHeadCount)
+            return profile
+        }
+        if path != nil { throw PressError.invalidParameter(name: "profile", reason: "\(file) does not exist (run tokenpress calibrate -o \(file))") }
+        log("Measuring the head profile of \((modelPath as NSString).lastPathComponent) (once; saved to \(file)) ...")
+        let profile = try HeadCalibration(engine: engine).run(model: (modelPath as NSString).lastPathComponent, progress: progress)
+        do {
+            try profile.save(file)
+        } catch {
+            log("Could not save the profile to \(file) (\(error.localizedDescription)); it will be measured again next time.")
+        }
+        return profile
+    }
+}

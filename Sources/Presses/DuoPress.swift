@@ -1,0 +1,46 @@
+// Based on: DuoAttention: Efficient Long-Context LLM Inference with Retrieval and Streaming Heads (arXiv 2410.10819).
+import KVCache
+
+/// Retrieval heads keep the full cache; streaming heads keep `sinks` + a recent window. Heads are ranked by a
+/// `HeadProfile`'s passkey attention mass (a training-free stand-in for DuoAttention's optimized gates), and
+/// the number of retrieval heads is set by the ratio: the streaming window is `window` tokens, and as many heads
+/// as the budget allows stay full; the streaming heads share whatever remains.
+public struct DuoPress: KVPress {
+    public let profile: HeadProfile
+    public let compressionRatio: Double
+    public let sinks: Int
+    public let window: Int
+    public var description: String { "duo@\(compressionRatio)" }
+
+    public init(profile: HeadProfile, compressionRatio: Double, sinks: Int = 4, window: Int = 64) throws {
+        guard sinks >= 0 else { throw PressError.invalidParameter(name: "sinks", reason: "must be ≥ 0, got \(sinks)") }
+        guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
+        self.profile = profile
+        self.compressionRatio = compressionRatio
+        self.sinks = sinks
+        self.window = window
+    }
+
+    public func compress(_ cache: KVCache) throws {
+        guard compressionRatio > 0 else { return }
+        try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+        let heads = cache.layers.count * cache.kvHeads
+        let n = cache.layers[0].heads[0].count
+        let target = heads * (n - Int((Double(n) * compressionRatio).rounded(.down)))
+        let streamingSize = min(n, sinks + window)
+        // f·n + (1 − f)·streamingSize = target / heads.
+        let fraction = n > streamingSize ? (Double(target) / Double(heads) - Double(streamingSize)) / Double(n - streamingSize) : 0
+        let retrieval = max(0, min(heads - 1, Int((fraction * Double(heads)).rounded(.down))))
+        let others = heads - retrieval
+        let chosen = Set(HeadProfile.ranking(profile.passkey).prefix(retrieval).map { $0.layer * cache.kvHeads + $0.head })
+        let share = (target - retrieval * n) / others
+        var spare = target - retrieval * n - share * others
+        for l in cache.layers.indices {
+            for h in 0 ..< cache.kvHeads where !chosen.contains(l * cache.kvHeads + h) {
+                var keep = max(1, share)
+                if spare > 0 { keep += 1; spare -= 1 }
+                SinksWindowCompensation.apply(cache, layer: l, head: h, keep: keep, sinks: sinks, compensate: false)
+            }
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// How much each KV head retrieves from far back in the context, measured once per model by
+/// `tokenpress calibrate` (RazorAttention's echo and induction scores on a repeated random sequence, and the
+/// attention mass on the answer of synthetic passkey prompts — a training-free stand-in for DuoAttention's
+/// optimized gates). Plain JSON, saved next to the model.
+public struct HeadProfile: Codable, Sendable, Equatable {
+    public var model: String
+    public var layers: Int
+    public var kvHeads: Int
+    /// [layer][kvHead]: mean attention a query gives to the earlier copy of its own token (max over the group).
+    public var echo: [[Float]]
+    /// [layer][kvHead]: mean attention a query gives to the token that followed its token's earlier copy.
+    public var induction: [[Float]]
+    /// [layer][kvHead]: mean attention the question gives to the passkey's tokens.
+    public var passkey: [[Float]]
+
+    public init(model: String, echo: [[Float]], induction: [[Float]], passkey: [[Float]]) {
+        self.model = model
+        layers = echo.count
+        kvHeads = echo.first?.count ?? 0
+        self.echo = echo
+        self.induction = induction
+        self.passkey = passkey
+    }
+
+    /// RazorAttention's retrieval score: echo plus induction.
+    public var retrieval: [[Float]] { zip(echo, induction).map { zip($0, $1).map { $0 + $1 } } }
+
+    /// (layer, head) pairs ordered from the most to the least retrieving by `score`.
+    public static func ranking(_ score: [[Float]]) -> [(layer: Int, head: Int)] {
+        var all: [(layer: Int, head: Int, score: Float)] = []
+        for (l, row) in score.enumerated() { for (h, s) in row.enumerated() { all.append((l, h, s)) } }
+        return all.sorted { $0.score != $1.score ? $0.score > $1.score : ($0.layer, $0.head) < ($1.layer, $1.head) }.map { ($0.layer, $0.head) }
+    }
+
+    /// The profile file that belongs next to `modelPath`.
+    public static func path(forModel modelPath: String) -> String { modelPath + ".profile.json" }
+
+    public static func load(_ path: String) throws -> HeadProfile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PressError.invalidParameter(name: "profile", reason: "cannot read \(path)")
+        }
+        do {
+            let profile = try JSONDecoder().decode(HeadProfile.self, from: data)
+            guard profile.layers > 0, profile.kvHeads > 0,
+                  [profile.echo, profile.induction, profile.passkey].allSatisfy({ $0.count == profile.layers && $0.allSatisfy { $0.count == profile.kvHeads } })
+            else { throw PressError.invalidParameter(name: "profile", reason: "\(path) has inconsistent shapes") }
+            return profile
+        } catch let error as PressError {
+            throw error
+        } catch {
+            throw PressError.invalidParameter(name: "profile", reason: "\(path) is not a head profile (\(error.localizedDescription))")
+        }
+    }
+
+    public func save(_ path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    /// Refuses a profile measured on a model of another shape.
+    public func check(layers: Int, kvHeads: Int) throws {
+        guard layers == self.layers, kvHeads == self.kvHeads else {
+            throw PressError.invalidParameter(name: "profile", reason: "measured on \(self.layers) layers × \(self.kvHeads) KV heads, the model has \(layers) × \(kvHeads)")
+        }
+    }
+}

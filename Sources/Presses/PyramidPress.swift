@@ -1,0 +1,54 @@
+// Based on: PyramidKV: Dynamic KV Cache Compression based on Pyramidal Information Funneling (arXiv 2406.02069).
+import KVCache
+
+/// Layer budgets that shrink with depth: the first layer keeps the most, the last the least, linearly, with
+/// the same total as a uniform ratio (lower layers attend broadly, upper layers to a few tokens). The smallest
+/// layer budget is 1/`beta` of the average; when the largest would exceed the prompt, the budgets fall back to
+/// uniform (as kvpress does). Within a layer, the scorer chooses the tokens.
+public struct PyramidPress: KVPress {
+    public let scorer: any ScorerPress
+    public let compressionRatio: Double
+    public let beta: Double
+    public var description: String { "pyramid(\(scorer.description))" }
+    public var needs: AttentionNeeds { scorer.needs }
+
+    public init(scorer: any ScorerPress, compressionRatio: Double, beta: Double = 20) throws {
+        guard beta >= 1 else { throw PressError.invalidParameter(name: "beta", reason: "must be ≥ 1, got \(beta)") }
+        self.scorer = scorer
+        self.compressionRatio = compressionRatio
+        self.beta = beta
+    }
+
+    /// Tokens each head of layer `layer` keeps, out of `count`.
+    public func budget(layer: Int, layers: Int, count: Int) -> Int { budgets(layers: layers, count: count)[layer] }
+
+    /// Every layer's per-head budget: linear from the largest (layer 0) to the smallest, summing exactly to
+    /// `layers` × the uniform budget (fractions go to the layers with the largest remainders).
+    public func budgets(layers: Int, count: Int) -> [Int] {
+        let average = count - Int((Double(count) * compressionRatio).rounded(.down))
+        let smallest = Double(average) / beta, largest = 2 * Double(average) - smallest
+        guard layers > 1, largest <= Double(count) else { return Array(repeating: average, count: layers) }
+        let raw = (0 ..< layers).map { largest - Double($0) * (largest - smallest) / Double(layers - 1) }
+        var result = raw.map { Int($0.rounded(.down)) }
+        let missing = layers * average - result.reduce(0, +)
+        for l in raw.indices.sorted(by: { raw[$0] - raw[$0].rounded(.down) > raw[$1] - raw[$1].rounded(.down) }).prefix(max(0, missing)) {
+            result[l] += 1
+        }
+        return result
+    }
+
+    public func compress(_ cache: KVCache) throws {
+        guard compressionRatio > 0 else { return }
+        let n = cache.layers[0].heads[0].count
+        let layerBudgets = budgets(layers: cache.layers.count, count: n)
+        for (l, layer) in cache.layers.enumerated() {
+            // Score every head before any shrinks (some scorers read the whole layer).
+            let kept = try layer.heads.indices.map { h -> [Int]? in
+                let keep = max(1, layerBudgets[l])
+                guard keep < layer.heads[h].count else { return nil }
+                return TopK.indices(of: try scorer.scores(layer: l, head: h, cache: cache), count: keep)
+            }
+            for (h, indices) in kept.enumerated() { if let indices { cache.retain(layer: l, head: h, indices: indices) } }
+        }
+    }
+}
