@@ -5,6 +5,17 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         case perplexity
         /// A magic number hidden at a depth of filler text; asked for after compression.
         case needle
+        /// RULER multi-key needle: four keys with numbers; the one asked for sits at the depth.
+        case multikey
+        /// RULER multi-value: four numbers for one key; all are asked for (score: share found).
+        case multivalue
+        /// RULER variable tracking: VAR A = N, VAR B = VAR A, … spread up to the depth; every name is asked for.
+        case variables
+        /// RULER common-word extraction: a numbered word list; the 10 most frequent words are asked for.
+        case commonwords
+
+        /// The tasks answered by generation (all but perplexity).
+        public static let questions: [Task] = [.needle, .multikey, .multivalue, .variables, .commonwords]
     }
 
     public enum Mode: String, Sendable, Codable, CaseIterable {
@@ -17,18 +28,18 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     /// Press specifications (see `PressRegistry`); the full cache (`none`) always runs first.
     public var presses: [String]
     public var ratios: [Double]
-    public var tasks: [Task] = Task.allCases
+    public var tasks: [Task] = [.perplexity, .needle]
     public var modes: [Mode] = Mode.allCases
     /// Context lengths in tokens (the whole prompt for the needle, the scored prefix for perplexity).
     public var contexts = [2048, 4096]
-    /// Needle depths, 0 (start of the text) to 1 (end).
+    /// Depths of the information asked for, 0 (start of the text) to 1 (end): one question per depth and task.
     public var depths = [0, 0.25, 0.5, 0.75, 1]
     /// Tokens scored after each perplexity context.
     public var continuation = 256
     /// Perplexity samples per context (different stretches of the text).
     public var samples = 1
-    /// Tokens generated for a needle answer.
-    public var answerTokens = 12
+    /// Most tokens generated for an answer (each task has its own smaller limit).
+    public var answerTokens = 64
     /// Chooses the text stretches and the magic numbers.
     public var seed: UInt64 = 0
 

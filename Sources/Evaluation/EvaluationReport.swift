@@ -8,17 +8,13 @@ public struct EvaluationReport: Sendable {
         /// Mean over contexts and samples of PPL / PPL of the full cache on the same text.
         public var perplexityRatio: Double?
         public var meanKL: Double?
-        public var needleAgnostic: Accuracy?
-        public var needleAware: Accuracy?
+        /// Mean score per "task/mode" (e.g. "needle/agnostic"), in [0, 1].
+        public var scores: [String: Double]
+        /// Mean of the question tasks' scores in the first mode of the plan (agnostic when run).
+        public var averageScore: Double?
         /// Cache bytes at the longest context, and the saving against a dense f16 cache over every measurement.
         public var cacheBytes: Int
         public var saving: Double
-    }
-
-    public struct Accuracy: Sendable, Codable, Equatable {
-        public var correct: Int
-        public var total: Int
-        public var fraction: Double { total > 0 ? Double(correct) / Double(total) : 0 }
     }
 
     public let results: EvaluationResults
@@ -26,68 +22,91 @@ public struct EvaluationReport: Sendable {
 
     public init(_ results: EvaluationResults) {
         self.results = results
-        let longest = results.plan.contexts.max() ?? 0
-        rows = results.plan.configurations.map { c in
+        let plan = results.plan
+        let longest = plan.contexts.max() ?? 0
+        let questionTasks = plan.tasks.filter { $0 != .perplexity }
+        rows = plan.configurations.map { c in
             let ppl = results.perplexity.filter { $0.press == c.press && $0.ratio == c.ratio }
-            let needles = results.needle.filter { $0.press == c.press && $0.ratio == c.ratio }
+            let answers = results.answers.filter { $0.press == c.press && $0.ratio == c.ratio }
             let ratios = ppl.compactMap { r in
                 results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }.map { r.ppl / $0.ppl }
             }
-            func accuracy(_ mode: EvaluationPlan.Mode) -> Accuracy? {
-                let m = needles.filter { $0.mode == mode }
-                return m.isEmpty ? nil : Accuracy(correct: m.filter(\.correct).count, total: m.count)
+            var scores: [String: Double] = [:]
+            for task in questionTasks {
+                for mode in plan.modes {
+                    let cell = answers.filter { $0.task == task && $0.mode == mode }
+                    if !cell.isEmpty { scores["\(task.rawValue)/\(mode.rawValue)"] = cell.reduce(0) { $0 + $1.score } / Double(cell.count) }
+                }
             }
-            let bytes = ppl.map { ($0.context, $0.cacheBytes, $0.denseBytes) } + needles.map { ($0.context, $0.cacheBytes, $0.denseBytes) }
+            let firstMode = plan.modes.first.map(\.rawValue) ?? ""
+            let averaged = questionTasks.compactMap { scores["\($0.rawValue)/\(firstMode)"] }
+            let bytes = ppl.map { ($0.context, $0.cacheBytes, $0.denseBytes) } + answers.map { ($0.context, $0.cacheBytes, $0.denseBytes) }
             let atLongest = bytes.filter { $0.0 == longest }.map(\.1)
             let total = bytes.reduce(0) { $0 + $1.1 }, dense = bytes.reduce(0) { $0 + $1.2 }
             return Row(press: c.press, ratio: c.ratio,
                        perplexityRatio: ratios.isEmpty ? nil : ratios.reduce(0, +) / Double(ratios.count),
                        meanKL: ppl.isEmpty ? nil : ppl.reduce(0) { $0 + $1.kl } / Double(ppl.count),
-                       needleAgnostic: accuracy(.agnostic), needleAware: accuracy(.aware),
+                       scores: scores, averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
                        cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
                        saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
         }
     }
 
+    /// "task/mode" keys of the score columns, in plan order.
+    var scoreColumns: [String] {
+        results.plan.tasks.filter { $0 != .perplexity }.flatMap { t in results.plan.modes.map { "\(t.rawValue)/\($0.rawValue)" } }
+    }
+
     public var markdown: String {
         let plan = results.plan
+        let hasPerplexity = plan.tasks.contains(.perplexity), columns = scoreColumns
         var lines = ["# TokenPress evaluation", "",
                      "Model: `\(results.model)`. Contexts: \(plan.contexts.map(String.init).joined(separator: ", ")) tokens; "
-                     + "needle depths: \(plan.depths.map { format($0, 2) }.joined(separator: ", ")); perplexity continuation: "
+                     + "depths: \(plan.depths.map { format($0, 2) }.joined(separator: ", ")); perplexity continuation: "
                      + "\(plan.continuation) tokens × \(plan.samples) sample(s); seed \(plan.seed). "
-                     + "Ratio = fraction of each head's tokens removed. Bytes are measured cache bytes (keys, values, positions) "
-                     + "at the longest context; saving is against a dense f16 cache of keys and values.", "",
-                     "## Summary", "",
-                     "| press | ratio | PPL ratio | mean KL | needle, query-agnostic | needle, query-aware | cache bytes | saved vs f16 |",
-                     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                     + "Ratio = fraction of each head's tokens removed. Task scores are the share of expected answers found "
+                     + "(agnostic: the question comes after compression; aware: the press sees it). Bytes are measured cache bytes "
+                     + "(keys, values, positions) at the longest context; saving is against a dense f16 cache of keys and values.", "",
+                     "## Summary", ""]
+        var header = ["press", "ratio"], align = ["---", "---:"]
+        if hasPerplexity { header += ["PPL ratio", "mean KL"]; align += ["---:", "---:"] }
+        header += columns.map { $0.replacingOccurrences(of: "/", with: ", ") }
+        align += columns.map { _ in "---:" }
+        if columns.count > 1 { header.append("average (\(plan.modes.first?.rawValue ?? ""))"); align.append("---:") }
+        header += ["cache bytes", "saved vs f16"]
+        align += ["---:", "---:"]
+        lines += [row(header), row(align)]
         for r in rows {
-            lines.append("| \(r.press) | \(format(r.ratio, 3)) | \(r.perplexityRatio.map { format($0, 3) } ?? "—") | "
-                         + "\(r.meanKL.map { format($0, 4) } ?? "—") | \(r.needleAgnostic.map(describe) ?? "—") | "
-                         + "\(r.needleAware.map(describe) ?? "—") | \(mebibytes(r.cacheBytes)) | \(format(100 * r.saving, 1))% |")
+            var cells = [r.press, format(r.ratio, 3)]
+            if hasPerplexity { cells += [r.perplexityRatio.map { format($0, 3) } ?? "—", r.meanKL.map { format($0, 4) } ?? "—"] }
+            cells += columns.map { r.scores[$0].map { percent($0) } ?? "—" }
+            if columns.count > 1 { cells.append(r.averageScore.map { percent($0) } ?? "—") }
+            cells += [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%"]
+            lines.append(row(cells))
         }
-        if !results.perplexity.isEmpty {
+        if hasPerplexity {
             lines += ["", "## Perplexity by context", "",
                       "| press | ratio | context | PPL | PPL ratio | mean KL | cache bytes | saved vs f16 |",
                       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-            for r in results.perplexity {
+            for r in results.perplexity.sorted(by: { ($0.context, $0.sample) < ($1.context, $1.sample) }) {
                 let full = results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }
                 lines.append("| \(r.press) | \(format(r.ratio, 3)) | \(r.context) | \(format(r.ppl, 3)) | \(full.map { format(r.ppl / $0.ppl, 3) } ?? "—") | "
                              + "\(format(r.kl, 4)) | \(mebibytes(r.cacheBytes)) | \(format(100 * (1 - Double(r.cacheBytes) / Double(r.denseBytes)), 1))% |")
             }
         }
-        if !results.needle.isEmpty {
+        for task in plan.tasks where task != .perplexity {
             let depths = plan.depths
-            lines += ["", "## Needle by context and depth (✓ found, ✗ missed)", "",
-                      "| press | ratio | mode | context | " + depths.map { "d=\(format($0, 2))" }.joined(separator: " | ") + " | found |",
+            lines += ["", "## \(task.rawValue) by context and depth (✓ all found, ✗ none, else the share found)", "",
+                      "| press | ratio | mode | context | " + depths.map { "d=\(format($0, 2))" }.joined(separator: " | ") + " | score |",
                       "| --- | ---: | --- | ---: | " + depths.map { _ in ":---:" }.joined(separator: " | ") + " | ---: |"]
             for c in plan.configurations {
                 for mode in plan.modes {
                     for context in plan.contexts {
-                        let cells = results.needle.filter { $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context }
+                        let cells = results.answers.filter { $0.task == task && $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context }
                         guard !cells.isEmpty else { continue }
-                        let marks = depths.map { d in cells.first { $0.depth == d }.map { $0.correct ? "✓" : "✗" } ?? "—" }
+                        let marks = depths.map { d in cells.first { $0.depth == d }.map { $0.score == 1 ? "✓" : $0.score == 0 ? "✗" : format($0.score, 2) } ?? "—" }
                         lines.append("| \(c.press) | \(format(c.ratio, 3)) | \(mode.rawValue) | \(context) | \(marks.joined(separator: " | ")) | "
-                                     + "\(cells.filter(\.correct).count)/\(cells.count) |")
+                                     + "\(percent(cells.reduce(0) { $0 + $1.score } / Double(cells.count))) |")
                     }
                 }
             }
@@ -106,7 +125,14 @@ public struct EvaluationReport: Sendable {
         return try encoder.encode(Document(summary: rows, results: results))
     }
 
-    func describe(_ a: Accuracy) -> String { "\(a.correct)/\(a.total) (\(format(100 * a.fraction, 0))%)" }
+    /// Reads the results back from `json()` output (to resume a sweep).
+    public static func results(fromJSON data: Data) throws -> EvaluationResults {
+        struct Document: Codable { var results: EvaluationResults }
+        return try JSONDecoder().decode(Document.self, from: data).results
+    }
+
+    func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
+    func percent(_ x: Double) -> String { format(100 * x, 0) + "%" }
     func mebibytes(_ bytes: Int) -> String { format(Double(bytes) / 1_048_576, 2) + " MiB" }
     func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 }

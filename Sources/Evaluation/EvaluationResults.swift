@@ -14,16 +14,18 @@ public struct PerplexityRecord: Sendable, Codable, Equatable {
     public var denseBytes: Int
 }
 
-/// One needle question answered from a (compressed) cache.
-public struct NeedleRecord: Sendable, Codable, Equatable {
+/// One question answered from a (compressed) cache.
+public struct AnswerRecord: Sendable, Codable, Equatable {
+    public var task: EvaluationPlan.Task
     public var press: String
     public var ratio: Double
     public var context: Int
     public var depth: Double
     public var mode: EvaluationPlan.Mode
-    public var expected: String
+    public var expected: [String]
     public var answer: String
-    public var correct: Bool
+    /// Share of the expected strings found in the answer (1: all).
+    public var score: Double
     public var cacheBytes: Int
     public var denseBytes: Int
 }
@@ -33,7 +35,7 @@ public struct EvaluationResults: Sendable, Codable {
     public var model: String
     public var plan: EvaluationPlan
     public var perplexity: [PerplexityRecord] = []
-    public var needle: [NeedleRecord] = []
+    public var answers: [AnswerRecord] = []
 
     public init(model: String, plan: EvaluationPlan) {
         self.model = model

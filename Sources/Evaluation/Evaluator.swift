@@ -15,6 +15,8 @@ public final class Evaluator {
     let render: (String) throws -> String
     let presses: [(spec: String, ratio: Double, press: (any KVPress)?)]
     let needs: AttentionNeeds
+    /// Prompts prefilled so far (a resumed sweep prefills only the prompts with missing cells).
+    public private(set) var prefillCount = 0
 
     /// - Parameters:
     ///   - haystack: filler text (for both the perplexity stretches and the needle haystacks).
@@ -45,15 +47,24 @@ public final class Evaluator {
     /// Units of work (prefills and per-press evaluations), for a progress bar.
     public var totalSteps: Int {
         let perPrompt = 1 + presses.count
+        let questionTasks = plan.tasks.filter { $0 != .perplexity }.count
         var steps = 0
         if plan.tasks.contains(.perplexity) { steps += plan.contexts.count * plan.samples * perPrompt }
-        if plan.tasks.contains(.needle) { steps += plan.contexts.count * plan.depths.count * plan.modes.count * perPrompt }
+        steps += questionTasks * plan.contexts.count * plan.depths.count * plan.modes.count * perPrompt
         return steps
     }
 
-    public func run(model: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
+    /// Runs the plan. Cells already in `previous` (same plan) are kept, not measured again; `save` receives
+    /// the results after every prompt, so an interrupted sweep resumes where it stopped.
+    public func run(model: String, previous: EvaluationResults? = nil, save: (EvaluationResults) throws -> Void = { _ in },
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
         var results = EvaluationResults(model: model, plan: plan)
-        var done = 0, total = totalSteps
+        if let previous, previous.plan == plan {
+            results.perplexity = previous.perplexity
+            results.answers = previous.answers
+        }
+        var done = 0
+        let total = totalSteps
         func step() { done += 1; progress(done, total) }
         progress(0, total)
         var generator = SeededGenerator(seed: plan.seed)
@@ -61,17 +72,32 @@ public final class Evaluator {
             for context in plan.contexts {
                 for sample in 0 ..< plan.samples {
                     let start = Int(generator.next() % UInt64(filler.count - context - plan.continuation))
+                    let missing = presses.filter { p in !results.perplexity.contains { $0.context == context && $0.sample == sample && $0.press == p.spec && $0.ratio == p.ratio } }
+                    guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
+                    done += presses.count - missing.count
                     results.perplexity += try perplexity(context: Array(filler[start ..< start + context]),
                                                          continuation: Array(filler[start + context ..< start + context + plan.continuation]),
-                                                         sample: sample, step: step)
+                                                         sample: sample, presses: missing, step: step)
+                    try save(results)
                 }
             }
         }
-        if plan.tasks.contains(.needle) {
+        let builder = HaystackBuilder(engine: engine, filler: filler, render: render)
+        for task in plan.tasks where task != .perplexity {
             for context in plan.contexts {
                 for depth in plan.depths {
-                    let task = try NeedleTask(engine: engine, filler: filler, tokens: context, depth: depth, seed: generator.next(), render: render)
-                    for mode in plan.modes { results.needle += try needle(task, context: context, mode: mode, step: step) }
+                    let seed = generator.next()
+                    for mode in plan.modes {
+                        let missing = presses.filter { p in
+                            !results.answers.contains { $0.task == task && $0.context == context && $0.depth == depth && $0.mode == mode
+                                && $0.press == p.spec && $0.ratio == p.ratio }
+                        }
+                        guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
+                        done += presses.count - missing.count
+                        let sample = try QuestionTasks.sample(task, builder: builder, tokens: context, depth: depth, seed: seed)
+                        results.answers += try answer(sample, context: context, mode: mode, presses: missing, step: step)
+                        try save(results)
+                    }
                 }
             }
         }
@@ -80,6 +106,7 @@ public final class Evaluator {
 
     /// A cache holding `tokens`, with every press's statistics recorded.
     func prefilled(_ tokens: [Int]) throws -> KVCache {
+        prefillCount += 1
         let cache = engine.model.makeCache()
         if !needs.isEmpty {
             cache.statistics = AttentionStatistics(needs: needs, layers: cache.layers.count, kvHeads: cache.kvHeads)
@@ -88,20 +115,20 @@ public final class Evaluator {
         return cache
     }
 
-    func perplexity(context: [Int], continuation: [Int], sample: Int, step: () -> Void) throws -> [PerplexityRecord] {
+    func perplexity(context: [Int], continuation: [Int], sample: Int, presses: [(spec: String, ratio: Double, press: (any KVPress)?)],
+                    step: () -> Void) throws -> [PerplexityRecord] {
         let base = try prefilled(context)
         step()
         // Continuation tokens 1… are predicted from the cache after the press (token 0 only feeds in).
         let inputs = Array(continuation.dropLast()), targets = Array(continuation.dropFirst())
-        var reference: [[Double]] = []
+        // KL is against the full cache, measured even when only other presses are missing.
+        let reference = try logProbabilities(inputs, cache: base.copy(), rows: targets.count)
         var records: [PerplexityRecord] = []
         for (spec, ratio, press) in presses {
             let cache = base.copy()
             try press?.compress(cache)
             let bytes = cache.byteCount
-            let logits = try scoreLogits(inputs, cache: cache)
-            let logProbabilities = (0 ..< targets.count).map { LogProbabilities.row(logits, row: $0, vocabulary: engine.model.configuration.vocabularySize) }
-            if reference.isEmpty { reference = logProbabilities }
+            let logProbabilities = press == nil ? reference : try logProbabilities(inputs, cache: cache, rows: targets.count)
             var nll = 0.0, kl = 0.0
             for (t, target) in targets.enumerated() {
                 nll -= logProbabilities[t][target]
@@ -116,6 +143,11 @@ public final class Evaluator {
         return records
     }
 
+    func logProbabilities(_ inputs: [Int], cache: KVCache, rows: Int) throws -> [[Double]] {
+        let logits = try scoreLogits(inputs, cache: cache)
+        return (0 ..< rows).map { LogProbabilities.row(logits, row: $0, vocabulary: engine.model.configuration.vocabularySize) }
+    }
+
     /// Logits for every token of `tokens` fed through `cache`, in passes of the engine's batch size.
     func scoreLogits(_ tokens: [Int], cache: KVCache) throws -> [Float] {
         var logits: [Float] = []
@@ -128,22 +160,25 @@ public final class Evaluator {
         return logits
     }
 
-    func needle(_ task: NeedleTask, context: Int, mode: EvaluationPlan.Mode, step: () -> Void) throws -> [NeedleRecord] {
-        let contextTokens = engine.tokenizer.encode(task.prompt.contextPart)
-        let questionTokens = engine.tokenizer.encode(task.prompt.questionPart + NeedleTask.answerPrefix, addSpecial: false)
+    func answer(_ sample: QuestionSample, context: Int, mode: EvaluationPlan.Mode, presses: [(spec: String, ratio: Double, press: (any KVPress)?)],
+                step: () -> Void) throws -> [AnswerRecord] {
+        let contextTokens = engine.tokenizer.encode(sample.prompt.contextPart)
+        let questionTokens = engine.tokenizer.encode(sample.prompt.questionPart + sample.answerPrefix, addSpecial: false)
         let prompt = contextTokens + questionTokens
         // Agnostic: only the context is in the cache when the press runs. Aware: all but the last prompt
         // token (which must run after compression to give the first answer logits).
         let base = try prefilled(mode == .agnostic ? contextTokens : Array(prompt.dropLast()))
         step()
-        var records: [NeedleRecord] = []
+        var records: [AnswerRecord] = []
         for (spec, ratio, press) in presses {
             let cache = base.copy()
             try press?.compress(cache)
+            cache.statistics = nil
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
-            let answer = try engine.generate(prompt: prompt, maxTokens: plan.answerTokens, sampling: .greedy, cache: cache).text
-            records.append(NeedleRecord(press: spec, ratio: ratio, context: context, depth: task.depth, mode: mode,
-                                        expected: task.magicNumber, answer: answer, correct: task.isCorrect(answer),
+            let answer = try engine.generate(prompt: prompt, maxTokens: min(plan.answerTokens, sample.answerTokens), sampling: .greedy,
+                                         cache: cache).text
+            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth, mode: mode,
+                                        expected: sample.expected, answer: answer, score: sample.score(answer),
                                         cacheBytes: bytes, denseBytes: dense))
             step()
         }

@@ -26,7 +26,7 @@ struct EvalCommand: ParsableCommand {
     var presses: [String] = []
     @Option(name: .long, help: "Ratios (fraction of tokens removed), comma-separated.")
     var ratios = "0.25,0.5,0.75"
-    @Option(name: .long, help: "Tasks, comma-separated: perplexity, needle.")
+    @Option(name: .long, help: "Tasks, comma-separated: perplexity, needle, multikey, multivalue, variables, commonwords (ruler: the last four; all: every one).")
     var tasks = "perplexity,needle"
     @Option(name: .long, help: "Needle modes, comma-separated: agnostic, aware.")
     var modes = "agnostic,aware"
@@ -48,8 +48,10 @@ struct EvalCommand: ParsableCommand {
     var noChat = false
     @Option(name: .long, help: "Also write the Markdown report to this file.")
     var markdown: String?
-    @Option(name: .long, help: "Write the results (every measurement and the summary) as JSON to this file.")
+    @Option(name: .long, help: "Write the results (every measurement and the summary) as JSON to this file, after every prompt; a run with the same plan and file resumes where it stopped.")
     var json: String?
+    @Flag(name: .long, help: "With --json: start over even if the file holds results of the same plan.")
+    var fresh = false
 
     func makePlan() throws -> EvaluationPlan {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
@@ -58,7 +60,10 @@ struct EvalCommand: ParsableCommand {
         let ratioList = try parse(ratios, "--ratios") { Double($0) }
         if let bad = ratioList.first(where: { !($0 >= 0 && $0 < 1) }) { throw PressError.invalidRatio(bad) }
         var plan = EvaluationPlan(presses: pressList, ratios: ratioList)
-        plan.tasks = try parse(tasks, "--tasks") { EvaluationPlan.Task(rawValue: $0) }
+        let expanded = tasks.replacingOccurrences(of: "all", with: EvaluationPlan.Task.allCases.map(\.rawValue).joined(separator: ","))
+            .replacingOccurrences(of: "ruler", with: "multikey,multivalue,variables,commonwords")
+        plan.tasks = try parse(expanded, "--tasks") { EvaluationPlan.Task(rawValue: $0) }
+        plan.tasks = plan.tasks.enumerated().filter { !plan.tasks.prefix($0.offset).contains($0.element) }.map(\.element)
         plan.modes = try parse(modes, "--modes") { EvaluationPlan.Mode(rawValue: $0) }
         plan.contexts = try parse(contexts, "--contexts") { Int($0).flatMap { $0 >= 64 && $0 <= 1_000_000 ? $0 : nil } }
         plan.depths = try parse(depths, "--depths") { Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil } }
@@ -100,9 +105,18 @@ struct EvalCommand: ParsableCommand {
             let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text, profile: headProfile) { message in
                 template?.render([ChatMessage(role: "user", content: message)]) ?? message
             }
-            let results = try evaluator.run(model: (try modelOptions.resolvedPath() as NSString).lastPathComponent) {
-                Console.progress("eval", done: $0, total: $1)
+            var previous: EvaluationResults?
+            if let json, !fresh, let data = FileManager.default.contents(atPath: json) {
+                previous = try? EvaluationReport.results(fromJSON: data)
+                if let p = previous, p.plan == plan {
+                    Console.status("resuming from \(json): \(p.perplexity.count + p.answers.count) measurements already there")
+                } else if previous != nil {
+                    throw CLIError("\(json) holds results of another plan; use --fresh to replace them, or another file")
+                }
             }
+            let results = try evaluator.run(model: engine.file.path.split(separator: "/").last.map(String.init) ?? "", previous: previous,
+                                            save: { partial in if let json { try write(try EvaluationReport(partial).json(), to: json) } },
+                                            progress: { Console.progress("eval", done: $0, total: $1) })
             let report = EvaluationReport(results)
             Console.out(report.markdown)
             if let markdown { try write(Data(report.markdown.utf8), to: markdown) }

@@ -28,10 +28,10 @@ final class EvaluationTests: XCTestCase {
         let plan = smallPlan()
         let evaluator = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }
         var calls: [(Int, Int)] = []
-        let results = try evaluator.run(model: "tiny") { calls.append(($0, $1)) }
+        let results = try evaluator.run(model: "tiny", progress: { calls.append(($0, $1)) })
         XCTAssertEqual(calls.last?.0, evaluator.totalSteps, "the progress bar reaches its end")
         XCTAssertEqual(results.perplexity.count, 5 * 2, "(none + 2 presses × 2 ratios) × 2 contexts")
-        XCTAssertEqual(results.needle.count, 5 * 2 * 3 * 2, "configurations × contexts × depths × modes")
+        XCTAssertEqual(results.answers.count, 5 * 2 * 3 * 2, "configurations × contexts × depths × modes")
         let report = EvaluationReport(results)
         XCTAssertEqual(report.rows.map(\.press), ["none", "knorm", "knorm", "snapkv:window=8", "snapkv:window=8"])
         let none = report.rows[0]
@@ -47,7 +47,7 @@ final class EvaluationTests: XCTestCase {
         }
         XCTAssertEqual(report.rows[2].saving, 1 - Double(4 * 68) / Double(4 * 64 * 4), accuracy: 0.02, "knorm@0.75 saves about 73%")
         let markdown = report.markdown
-        XCTAssertTrue(markdown.contains("| press | ratio | PPL ratio | mean KL | needle, query-agnostic | needle, query-aware |"))
+        XCTAssertTrue(markdown.contains("| press | ratio | PPL ratio | mean KL | needle, agnostic | needle, aware | average (agnostic) |"), markdown)
         XCTAssertTrue(markdown.contains("| none | 0.000 | 1.000 | 0.0000 |"), markdown)
         let json = try JSONSerialization.jsonObject(with: try report.json()) as? [String: Any]
         XCTAssertEqual((json?["summary"] as? [Any])?.count, 5)
@@ -60,27 +60,85 @@ final class EvaluationTests: XCTestCase {
         plan.contexts = [256]
         let a = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny")
         let b = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny")
-        XCTAssertEqual(a.needle, b.needle)
+        XCTAssertEqual(a.answers, b.answers)
         plan.seed = 9
         let c = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny")
-        XCTAssertNotEqual(a.needle.map(\.expected), c.needle.map(\.expected))
+        XCTAssertNotEqual(a.answers.map(\.expected), c.answers.map(\.expected))
     }
 
     func testNeedleIsPlacedAtItsDepthAndFillsTheContext() throws {
         let engine = try makeEngine()
-        let filler = engine.tokenizer.encode(Self.haystack, addSpecial: false)
+        let builder = HaystackBuilder(engine: engine, filler: engine.tokenizer.encode(Self.haystack, addSpecial: false)) { $0 }
         for depth in [0.0, 0.5, 1.0] {
-            let task = try NeedleTask(engine: engine, filler: filler, tokens: 300, depth: depth, seed: 4) { $0 }
-            let context = task.prompt.contextPart
-            let at = context.range(of: "The special magic number is \(task.magicNumber).")!
+            let sample = try QuestionTasks.sample(.needle, builder: builder, tokens: 800, depth: depth, seed: 4)
+            let value = sample.expected[0]
+            let context = sample.prompt.contextPart
+            let at = context.range(of: "The special magic number is \(value).")!
             let fraction = Double(context.distance(from: context.startIndex, to: at.lowerBound))
                 / Double(context.count - context.distance(from: at.lowerBound, to: at.upperBound))
             XCTAssertEqual(fraction, depth, accuracy: 0.1, "depth \(depth)")
-            let total = engine.tokenizer.encode(task.prompt.contextPart + task.prompt.questionPart).count
-            XCTAssertEqual(Double(total), 300, accuracy: 6)
-            XCTAssertTrue(task.isCorrect(" \(task.magicNumber)."))
-            XCTAssertFalse(task.isCorrect(" 12."))
+            let total = engine.tokenizer.encode(sample.prompt.contextPart + sample.prompt.questionPart + sample.answerPrefix).count
+            XCTAssertEqual(Double(total), 800, accuracy: 6)
+            XCTAssertEqual(sample.score(" \(value)."), 1)
+            XCTAssertEqual(sample.score(" 12."), 0)
         }
+    }
+
+    /// RULER-style generators: seeded, the facts asked for are in the context, the answers are scored by share.
+    func testRulerTasksAreSeededAndAnswerable() throws {
+        let engine = try makeEngine()
+        let builder = HaystackBuilder(engine: engine, filler: engine.tokenizer.encode(Self.haystack, addSpecial: false)) { $0 }
+        for task in [EvaluationPlan.Task.multikey, .multivalue, .variables, .commonwords] {
+            let a = try QuestionTasks.sample(task, builder: builder, tokens: 700, depth: 0.5, seed: 11)
+            let b = try QuestionTasks.sample(task, builder: builder, tokens: 700, depth: 0.5, seed: 11)
+            let c = try QuestionTasks.sample(task, builder: builder, tokens: 700, depth: 0.5, seed: 12)
+            XCTAssertEqual(a.prompt.contextPart, b.prompt.contextPart, "\(task): same seed, same sample")
+            XCTAssertEqual(a.expected, b.expected)
+            XCTAssertNotEqual(a.expected, c.expected, "\(task): another seed, another sample")
+            for answer in a.expected { XCTAssertTrue(a.prompt.contextPart.contains(answer), "\(task): \(answer) is in the context") }
+            XCTAssertEqual(a.score(a.expected.joined(separator: ", ")), 1)
+            if a.expected.count > 1 { XCTAssertEqual(a.score(a.expected[0]), 1 / Double(a.expected.count), accuracy: 1e-9) }
+            let tokens = engine.tokenizer.encode(a.prompt.contextPart + a.prompt.questionPart + a.answerPrefix).count
+            XCTAssertEqual(Double(tokens), 700, accuracy: task == .commonwords ? 150 : 8, "\(task) fills the context")
+        }
+        // Common words: the expected ten are the most frequent entries of the list.
+        let words = try QuestionTasks.sample(.commonwords, builder: builder, tokens: 1500, depth: 0, seed: 3)
+        var counts: [String: Int] = [:]
+        for entry in words.prompt.contextPart.split(separator: " ") where Int(entry.dropLast()) == nil { counts[String(entry), default: 0] += 1 }
+        let top = Set(counts.sorted { $0.value > $1.value }.prefix(10).map(\.key))
+        XCTAssertEqual(top, Set(words.expected))
+        // Variable tracking: a chain from the value through every name.
+        let chain = try QuestionTasks.sample(.variables, builder: builder, tokens: 700, depth: 1, seed: 5)
+        XCTAssertTrue(chain.prompt.contextPart.contains("VAR \(chain.expected[1]) = VAR \(chain.expected[0])."))
+    }
+
+    /// An interrupted sweep resumes: finished prompts are not prefilled again, and the results are the same.
+    func testInterruptedSweepResumesWithoutRedoingFinishedCells() throws {
+        let engine = try makeEngine()
+        var plan = smallPlan()
+        plan.presses = ["knorm"]
+        plan.ratios = [0.5]
+        plan.contexts = [256]
+        plan.tasks = [.perplexity, .needle]
+        plan.modes = [.agnostic]
+        let full = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny")
+        struct Interrupted: Error {}
+        var saved: EvaluationResults?
+        var saves = 0
+        XCTAssertThrowsError(try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny", save: {
+            saved = $0
+            saves += 1
+            if saves == 2 { throw Interrupted() }  // stop after the perplexity prompt and the first needle prompt
+        }))
+        let partial = try XCTUnwrap(saved)
+        XCTAssertEqual(partial.perplexity.count, 2)
+        XCTAssertEqual(partial.answers.count, 2)
+        let data = try EvaluationReport(partial).json()
+        let resumer = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }
+        let resumed = try resumer.run(model: "tiny", previous: try EvaluationReport.results(fromJSON: data))
+        XCTAssertEqual(resumer.prefillCount, 2, "only the two needle prompts left (depths 0.5 and 1) are prefilled")
+        XCTAssertEqual(resumed.perplexity, full.perplexity)
+        XCTAssertEqual(resumed.answers, full.answers)
     }
 
     func testImpossiblePlansAreRefused() throws {
