@@ -52,6 +52,10 @@ struct EvalCommand: ParsableCommand {
     var json: String?
     @Flag(name: .long, help: "With --json: start over even if the file holds results of the same plan.")
     var fresh = false
+    @Option(name: .long, help: "Write SVG plots into this folder: quality and perplexity against cache bytes, and per-task heatmaps.")
+    var plots: String?
+    @Option(name: .long, help: "Write a leaderboard (presses ranked by average task score at each ratio) to this Markdown file.")
+    var leaderboard: String?
 
     func makePlan() throws -> EvaluationPlan {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
@@ -121,6 +125,20 @@ struct EvalCommand: ParsableCommand {
             Console.out(report.markdown)
             if let markdown { try write(Data(report.markdown.utf8), to: markdown) }
             if let json { try write(try report.json(), to: json) }
+            if let plots {
+                do {
+                    try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true)
+                } catch {
+                    throw CLIError("cannot create \(plots): \(error.localizedDescription)")
+                }
+                for (name, svg) in report.plots.sorted(by: { $0.key < $1.key }) {
+                    try write(Data(svg.utf8), to: (plots as NSString).appendingPathComponent(name))
+                }
+            }
+            if let leaderboard {
+                let command = (["tokenpress"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+                try write(Data(report.leaderboard(command: command).utf8), to: leaderboard)
+            }
         }
     }
 

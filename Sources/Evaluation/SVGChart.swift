@@ -1,0 +1,87 @@
+import Foundation
+
+/// A small SVG writer for the report's plots (no dependencies; the files open in any browser).
+struct SVGChart {
+    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                          "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd"]
+
+    struct Series {
+        var name: String
+        var points: [(x: Double, y: Double)]
+    }
+
+    /// Lines with markers, one per series; `reference` is drawn as a star (e.g. the full cache).
+    static func lines(title: String, xLabel: String, yLabel: String, series: [Series], reference: (name: String, x: Double, y: Double)?,
+                      yRange: ClosedRange<Double>? = nil) -> String {
+        let width = 760.0, height = 460.0, left = 70.0, right = 190.0, top = 40.0, bottom = 60.0
+        let xs = series.flatMap { $0.points.map(\.x) } + (reference.map { [$0.x] } ?? [])
+        let ys = series.flatMap { $0.points.map(\.y) } + (reference.map { [$0.y] } ?? [])
+        let x0 = 0.0, x1 = max(1e-9, (xs.max() ?? 1) * 1.05)
+        let y0 = yRange?.lowerBound ?? min(0, ys.min() ?? 0), y1 = yRange?.upperBound ?? max(1e-9, (ys.max() ?? 1) * 1.05)
+        func px(_ x: Double) -> Double { left + (x - x0) / (x1 - x0) * (width - left - right) }
+        func py(_ y: Double) -> Double { height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom) }
+        var svg = header(width, height) + text(width / 2 - 80, 24, title, size: 16, bold: true)
+        for i in 0 ... 5 {
+            let gx = x0 + Double(i) / 5 * (x1 - x0), gy = y0 + Double(i) / 5 * (y1 - y0)
+            svg += "<line x1=\"\(f(px(gx)))\" y1=\"\(f(top))\" x2=\"\(f(px(gx)))\" y2=\"\(f(height - bottom))\" stroke=\"#eee\"/>\n"
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(gy)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(gy)))\" stroke=\"#eee\"/>\n"
+            svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
+            svg += text(left - 44, py(gy) + 4, String(format: "%.2f", gy), size: 11)
+        }
+        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
+        svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
+        svg += "<text x=\"18\" y=\"\(f((height) / 2 + 40))\" font-size=\"13\" font-family=\"sans-serif\" transform=\"rotate(-90 18 \(f(height / 2 + 40)))\">\(escape(yLabel))</text>\n"
+        for (i, s) in series.enumerated() {
+            let color = palette[i % palette.count], points = s.points.sorted { $0.x < $1.x }
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"" + points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
+            for p in points { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(color)\"/>\n" }
+            svg += "<rect x=\"\(f(width - right + 14))\" y=\"\(f(top + 8 + Double(i) * 18))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
+            svg += text(width - right + 32, top + 18 + Double(i) * 18, s.name, size: 12)
+        }
+        if let r = reference {
+            svg += "<text x=\"\(f(px(r.x) - 7))\" y=\"\(f(py(r.y) + 6))\" font-size=\"18\" fill=\"#000\">★</text>\n"
+            svg += text(width - right + 14, top + 18 + Double(series.count) * 18, "★ \(r.name)", size: 12)
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// A grid of small heatmaps: one per (row label, column label), each `cells[row][column]` a matrix of
+    /// scores in [0, 1] (rows: contexts, columns: depths), green for found, red for missed.
+    static func heatmaps(title: String, rows: [String], columns: [String], innerRows: [String], innerColumns: [String],
+                         cells: [[[[Double?]]]]) -> String {
+        let cell = 14.0, pad = 26.0, labelWidth = 200.0, top = 70.0
+        let blockWidth = Double(innerColumns.count) * cell + pad, blockHeight = Double(innerRows.count) * cell + pad
+        let width = labelWidth + Double(columns.count) * blockWidth + 20, height = top + Double(rows.count) * blockHeight + 40
+        var svg = header(width, height) + text(12, 24, title, size: 15, bold: true)
+        svg += text(12, 44, "each block: rows = context (\(innerRows.joined(separator: ", "))), columns = depth (\(innerColumns.joined(separator: ", "))); green found, red missed", size: 11)
+        for (c, name) in columns.enumerated() { svg += text(labelWidth + Double(c) * blockWidth, top - 8, name, size: 12, bold: true) }
+        for (r, name) in rows.enumerated() {
+            let y = top + Double(r) * blockHeight
+            svg += text(12, y + Double(innerRows.count) * cell / 2 + 4, name, size: 12)
+            for c in columns.indices {
+                for (i, line) in cells[r][c].enumerated() {
+                    for (j, value) in line.enumerated() {
+                        let color = value.map { v in "rgb(\(Int(220 * (1 - v) + 30)),\(Int(180 * v + 40)),60)" } ?? "#ddd"
+                        svg += "<rect x=\"\(f(labelWidth + Double(c) * blockWidth + Double(j) * cell))\" y=\"\(f(y + Double(i) * cell))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"/>\n"
+                    }
+                }
+            }
+        }
+        return svg + "</svg>\n"
+    }
+
+    static func header(_ width: Double, _ height: Double) -> String {
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\">\n"
+            + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    }
+
+    static func text(_ x: Double, _ y: Double, _ s: String, size: Int, bold: Bool = false) -> String {
+        "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(size)\" font-family=\"sans-serif\"\(bold ? " font-weight=\"bold\"" : "")>\(escape(s))</text>\n"
+    }
+
+    static func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    static func f(_ x: Double) -> String { String(format: "%.1f", x) }
+}
