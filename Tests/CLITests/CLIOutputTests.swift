@@ -92,6 +92,23 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertEqual((object["summary"] as? [Any])?.count, 3)
     }
 
+    func testCalibrateWritesAProfileRazorCanUse() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let model = try tiny.write()
+        let profile = NSTemporaryDirectory() + "/profile-\(UUID().uuidString).json"
+        let r = try CLIRunner.run(["calibrate", "-m", model, "-o", profile, "--top", "3"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("| rank | layer | KV head | echo | induction | passkey mass |"), r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 2 + 3)
+        let g = try CLIRunner.run(["generate", "-m", model, "-p", String(repeating: "hello world ", count: 30), "-n", "2", "--temp", "0",
+                                   "--press", "razor", "--ratio", "0.5", "--profile", profile])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let missing = try CLIRunner.run(["generate", "-m", model, "-p", "hi", "--press", "duo", "--profile", "/nonexistent.json"])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("/nonexistent.json does not exist"), missing.stderr)
+    }
+
     func testPerplexityJSON() throws {
         let text = NSTemporaryDirectory() + "/ppl-\(UUID().uuidString).txt"
         try String(repeating: "hello world ", count: 30).write(toFile: text, atomically: true, encoding: .utf8)

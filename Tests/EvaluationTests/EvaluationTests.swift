@@ -53,6 +53,32 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual((json?["summary"] as? [Any])?.count, 5)
     }
 
+    func testPlotsAndLeaderboardShowEveryPressWithTheFullCache() throws {
+        let engine = try makeEngine()
+        var plan = smallPlan()
+        plan.tasks = [.perplexity, .needle, .multikey]
+        plan.contexts = [600]
+        plan.modes = [.agnostic]
+        let report = EvaluationReport(try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny"))
+        let plots = report.plots
+        XCTAssertEqual(Set(plots.keys), ["quality-vs-bytes.svg", "perplexity-vs-bytes.svg", "heatmap-needle.svg", "heatmap-multikey.svg"])
+        for (name, svg) in plots {
+            XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), name)
+            XCTAssertTrue(svg.hasSuffix("</svg>\n"), name)
+        }
+        let quality = plots["quality-vs-bytes.svg"]!
+        XCTAssertEqual(quality.components(separatedBy: "<polyline").count - 1, 2, "one line per press")
+        XCTAssertTrue(quality.contains("★ full cache"))
+        let heatmap = plots["heatmap-needle.svg"]!
+        XCTAssertEqual(heatmap.components(separatedBy: "<rect x=").count - 1, 3 * 2 * 3 + 0, "presses (none included) × ratios × depths cells")
+        let board = report.leaderboard(command: "tokenpress eval --example")
+        XCTAssertTrue(board.contains("Reproduce: `tokenpress eval --example`"))
+        XCTAssertTrue(board.contains("## Ratio 0.5 (50.0% of tokens removed)"))
+        XCTAssertTrue(board.contains("## Ratio 0.75 (75.0% of tokens removed)"))
+        XCTAssertEqual(board.components(separatedBy: "| — | none |").count - 1, 2, "the full cache heads every table")
+        XCTAssertTrue(board.contains("## Best quality per byte"))
+    }
+
     func testSameSeedSameResultsOtherSeedOtherNeedles() throws {
         let engine = try makeEngine()
         var plan = smallPlan()
