@@ -61,6 +61,14 @@ public final class HeadCache: @unchecked Sendable {
         return index
     }
 
+    /// Overwrites the key and value of token `index` (e.g. with a merge of several tokens); its position stays.
+    public func replace(_ index: Int, key: [Float], value: [Float]) {
+        for i in 0 ..< headDimension {
+            keys[index * headDimension + i] = Float16(bitPattern: HalfConversion.bits(fromFloat: key[i]))
+            values[index * headDimension + i] = Float16(bitPattern: HalfConversion.bits(fromFloat: value[i]))
+        }
+    }
+
     /// Key and value of token `index`, as floats.
     public func token(_ index: Int) -> (key: [Float], value: [Float]) {
         let range = index * headDimension ..< (index + 1) * headDimension

@@ -30,7 +30,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
     func testEveryNewPressAtEveryRatioMeetsTheTotalBudgetWithRealLengths() throws {
         let p = try profile()
         let tokens = tokens(120)
-        for name in PressRegistry.allocatorNames + PressRegistry.profileNames + ["adakv(knorm)", "pyramid(expected)"] {
+        for name in PressRegistry.allocatorNames + PressRegistry.profileNames + PressRegistry.mergingNames + ["adakv(knorm)", "pyramid(expected)"] {
             for ratio in PressTests.ratios {
                 let press = try PressRegistry.make(name.contains("(") ? name : name + (PressRegistry.allocatorNames.contains(name) ? "(snapkv:window=8)" : ""),
                                                    ratio: ratio, profile: p)
@@ -90,6 +90,28 @@ final class HeadAwarePressTests: TinyModelTestCase {
         let mean = (0 ..< 16).map { i in dropped.reduce(Float(0)) { $0 + $1.key[i] } / Float(dropped.count) }
         for (i, x) in other.token(4).key.enumerated() { XCTAssertEqual(x, mean[i], accuracy: 2e-3, "the mean of the dropped keys") }
         XCTAssertEqual(cache.byteCount, 200 * Self.perToken, "the compensation token is counted like any token")
+    }
+
+    /// EMS merges what it evicts into the most similar kept token: same count and bytes as eviction, but kept
+    /// entries become weighted averages (within the range of the originals).
+    func testEMSMergesEvictedTokensIntoKeptOnes() throws {
+        let press = try EMSPress(compressionRatio: 0.5, window: 8)
+        let cache = try prefilled(tokens(80), for: press)
+        let originals = (0 ..< 80).map { cache.layers[0].heads[0].token($0) }
+        try press.compress(cache)
+        let head = cache.layers[0].heads[0]
+        XCTAssertEqual(head.count, 40)
+        XCTAssertEqual(cache.byteCount, 4 * 40 * Self.perToken, "merged entries cost what kept ones cost, nothing more")
+        var changed = 0
+        for (k, position) in head.positions.enumerated() {
+            let entry = head.token(k), original = originals[Int(position)]
+            if zip(entry.key, original.key).contains(where: { abs($0 - $1) > 1e-3 }) { changed += 1 }
+            for i in 0 ..< 16 {
+                let low = originals.map { $0.key[i] }.min()!, high = originals.map { $0.key[i] }.max()!
+                XCTAssertTrue(entry.key[i] >= low - 1e-2 && entry.key[i] <= high + 1e-2, "a weighted average of keys")
+            }
+        }
+        XCTAssertGreaterThan(changed, 0, "evicted tokens were merged into kept ones")
     }
 
     func testDuoKeepsTheTopPasskeyHeadsWholeAndStreamsTheRest() throws {

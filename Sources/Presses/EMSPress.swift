@@ -1,0 +1,75 @@
+// Based on: EMS: Adaptive Evict-then-Merge Strategy for Head-wise KV Cache Compression Based on Global-Local Importance (arXiv 2412.08521).
+import KVCache
+
+/// Scores tokens by a global-local importance — the attention accumulated from every query so far (normalized
+/// by how many queries could see the token) mixed with the attention of the last `window` queries — keeps the
+/// top per head, and instead of losing the others merges each into the kept token whose key is most similar
+/// (cosine), as a score-weighted average of keys and values. The head keeps exactly its budget of entries, so
+/// bytes are those of the kept count; nothing else is stored.
+public struct EMSPress: KVPress {
+    public let compressionRatio: Double
+    public let window: Int
+    public let localWeight: Float
+    public var description: String { "ems@\(compressionRatio)" }
+    public var needs: AttentionNeeds { AttentionNeeds(window: window, accumulations: [.attention(decay: 1)]) }
+
+    public init(compressionRatio: Double, window: Int = 32, localWeight: Float = 0.5) throws {
+        guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
+        guard (0 ... 1).contains(localWeight) else { throw PressError.invalidParameter(name: "local", reason: "must be in [0, 1], got \(localWeight)") }
+        self.compressionRatio = compressionRatio
+        self.window = window
+        self.localWeight = localWeight
+    }
+
+    /// Global-local importance of every token head `head` of `layer` retains.
+    public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+        let statistics = try AttentionScoring.statistics(cache, for: self)
+        let kv = cache.layers[layer].heads[head], n = kv.count
+        let sums = statistics.accumulated(.attention(decay: 1), layer: layer, head: head, count: n)
+        let last = cache.nextPosition - 1
+        let global = (0 ..< n).map { sums[$0] / Float(max(1, last - Int(kv.positions[$0]) + 1)) }
+        let local = try AttentionScoring.windowAttention(cache, layer: layer, head: head, queryHeads: try AttentionScoring.group(of: head, cache: cache),
+                                                         window: window, press: self)
+        let g = global.max() ?? 1, l = local.max() ?? 1
+        return (0 ..< n).map { (1 - localWeight) * global[$0] / max(g, 1e-12) + localWeight * local[$0] / max(l, 1e-12) }
+    }
+
+    public func compress(_ cache: KVCache) throws {
+        guard compressionRatio > 0 else { return }
+        for (l, layer) in cache.layers.enumerated() {
+            let all = try layer.heads.indices.map { try scores(layer: l, head: $0, cache: cache) }
+            for (h, head) in layer.heads.enumerated() {
+                let n = head.count, keep = n - Int((Double(n) * compressionRatio).rounded(.down))
+                guard keep < n else { continue }
+                let kept = TopK.indices(of: all[h], count: keep), isKept = Set(kept)
+                var merged = kept.map { j -> (key: [Float], value: [Float], weight: Float) in
+                    let t = head.token(j)
+                    return (t.key, t.value, max(all[h][j], 1e-6))
+                }
+                let unitKeys = merged.map { normalized($0.key) }
+                for j in 0 ..< n where !isKept.contains(j) {
+                    let t = head.token(j), unit = normalized(t.key), w = max(all[h][j], 1e-6)
+                    var best = 0, bestSimilarity = -Float.infinity
+                    for (k, u) in unitKeys.enumerated() {
+                        var s: Float = 0
+                        for i in u.indices { s += u[i] * unit[i] }
+                        if s > bestSimilarity { bestSimilarity = s; best = k }
+                    }
+                    let total = merged[best].weight + w
+                    for i in t.key.indices {
+                        merged[best].key[i] = (merged[best].key[i] * merged[best].weight + t.key[i] * w) / total
+                        merged[best].value[i] = (merged[best].value[i] * merged[best].weight + t.value[i] * w) / total
+                    }
+                    merged[best].weight = total
+                }
+                cache.retain(layer: l, head: h, indices: kept)
+                for (k, m) in merged.enumerated() { head.replace(k, key: m.key, value: m.value) }
+            }
+        }
+    }
+
+    func normalized(_ x: [Float]) -> [Float] {
+        let norm = x.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return norm > 0 ? x.map { $0 / norm } : x
+    }
+}
