@@ -22,6 +22,7 @@ public enum PressRegistry {
         "pyramid": ["beta": "last layer's budget is the average / beta (default 20)"],
         "razor": ["heads": "fraction of heads kept whole as retrieval heads (default 0.15)", "sinks": "first tokens kept (default 4)"],
         "duo": ["window": "recent tokens a streaming head keeps (default 64)", "sinks": "first tokens kept (default 4)"],
+        "mass": ["tau": "share of the attention mass each layer keeps (default 0.9; the ratio is ignored)", "window": "last queries scored (default 32)"],
         "ems": ["window": "local window of last queries (default 32)", "local": "weight of the local score in [0, 1] (default 0.5)"],
     ]
 
@@ -29,10 +30,12 @@ public enum PressRegistry {
     public static let scorerNames = ["knorm", "random", "streaming", "h2o", "a2sf", "snapkv", "tova", "keyformer", "expected"]
     /// Budget allocators wrapping a scorer, and the profile-guided head-aware presses.
     public static let allocatorNames = ["adakv", "pyramid"]
+    /// Presses whose budget follows the attention rather than a ratio.
+    public static let thresholdNames = ["mass"]
     public static let profileNames = ["razor", "duo"]
     /// Presses that merge what they evict instead of dropping it.
     public static let mergingNames = ["ems"]
-    public static let names = scorerNames + allocatorNames + profileNames + mergingNames
+    public static let names = scorerNames + allocatorNames + profileNames + mergingNames + thresholdNames
 
     /// Whether `specification` names a press that needs a head profile.
     public static func needsProfile(_ specification: String) -> Bool {
@@ -49,11 +52,12 @@ public enum PressRegistry {
     /// One specification item: a scorer, an allocator around a scorer, or a profile-guided press.
     static func press(_ item: String, ratio defaultRatio: Double, profile: HeadProfile?) throws -> any KVPress {
         let (name, ratio, arguments, inner) = try parse(item, defaultRatio: defaultRatio)
-        guard allocatorNames.contains(name) || profileNames.contains(name) || mergingNames.contains(name) else {
+        guard allocatorNames.contains(name) || profileNames.contains(name) || mergingNames.contains(name) || thresholdNames.contains(name) else {
             return try scorer(item, ratio: defaultRatio)
         }
         func real(_ key: String, _ fallback: Double) -> Double { arguments[key] ?? fallback }
         switch name {
+        case "mass": return try MassPress(tau: real("tau", 0.9), window: Int(real("window", 32)))
         case "ems": return try EMSPress(compressionRatio: ratio, window: Int(real("window", 32)), localWeight: Float(real("local", 0.5)))
         case "adakv": return try AdaKVPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, floor: real("floor", 0.2))
         case "pyramid": return try PyramidPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, beta: real("beta", 20))

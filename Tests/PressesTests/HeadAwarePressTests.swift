@@ -114,6 +114,28 @@ final class HeadAwarePressTests: TinyModelTestCase {
         XCTAssertGreaterThan(changed, 0, "evicted tokens were merged into kept ones")
     }
 
+    /// ZipVL's rule: each layer keeps the fewest tokens holding τ of the attention mass, plus the window.
+    func testMassKeepsTheAttentionMassAskedFor() throws {
+        XCTAssertEqual(MassPress.massCount([0.5, 0.1, 0.3, 0.1], tau: 0.8), 2)
+        XCTAssertEqual(MassPress.massCount([0.5, 0.1, 0.3, 0.1], tau: 0.81), 3)
+        XCTAssertEqual(MassPress.massCount([0.25, 0.25, 0.25, 0.25], tau: 1), 4)
+        var kept: [Int] = []
+        for tau in [0.5, 0.9] {
+            let press = try MassPress(tau: tau, window: 8)
+            let cache = try prefilled(tokens(120), for: press)
+            try press.compress(cache)
+            let counts = lengths(cache).joined()
+            XCTAssertEqual(cache.byteCount, counts.reduce(0, +) * Self.perToken)
+            for layer in cache.layers {
+                XCTAssertEqual(layer.heads[0].count, layer.heads[1].count, "one budget per layer")
+                for head in layer.heads { XCTAssertEqual(Array(head.positions.suffix(8)), Array(112 ..< 120).map(Int32.init), "the window stays") }
+            }
+            kept.append(counts.reduce(0, +))
+        }
+        XCTAssertLessThan(kept[0], kept[1], "more mass needs more tokens")
+        XCTAssertThrowsError(try PressRegistry.make("mass:tau=0", ratio: 0.5))
+    }
+
     func testDuoKeepsTheTopPasskeyHeadsWholeAndStreamsTheRest() throws {
         var p = try profile()
         p.passkey = [[0.1, 0.0], [0.9, 0.2]]
