@@ -22,6 +22,7 @@ public enum PressRegistry {
         "pyramid": ["beta": "last layer's budget is the average / beta (default 20)"],
         "razor": ["heads": "fraction of heads kept whole as retrieval heads (default 0.15)", "sinks": "first tokens kept (default 4)"],
         "duo": ["window": "recent tokens a streaming head keeps (default 64)", "sinks": "first tokens kept (default 4)"],
+        "layer-adaptive": ["window": "last queries that measure the eviction error (default 32)", "floor": "least share of the uniform budget a layer keeps (default 0.25)"],
         "mass": ["tau": "share of the attention mass each layer keeps (default 0.9; the ratio is ignored)", "window": "last queries scored (default 32)"],
         "ems": ["window": "local window of last queries (default 32)", "local": "weight of the local score in [0, 1] (default 0.5)"],
     ]
@@ -29,7 +30,7 @@ public enum PressRegistry {
     /// Scorer presses (usable alone, inside `adakv(…)`/`pyramid(…)`, and with --budget, --decode-budget, --chunk-size).
     public static let scorerNames = ["knorm", "random", "streaming", "h2o", "a2sf", "snapkv", "tova", "keyformer", "expected"]
     /// Budget allocators wrapping a scorer, and the profile-guided head-aware presses.
-    public static let allocatorNames = ["adakv", "pyramid"]
+    public static let allocatorNames = ["adakv", "pyramid", "layer-adaptive"]
     /// Presses whose budget follows the attention rather than a ratio.
     public static let thresholdNames = ["mass"]
     public static let profileNames = ["razor", "duo"]
@@ -60,6 +61,9 @@ public enum PressRegistry {
         case "mass": return try MassPress(tau: real("tau", 0.9), window: Int(real("window", 32)))
         case "ems": return try EMSPress(compressionRatio: ratio, window: Int(real("window", 32)), localWeight: Float(real("local", 0.5)))
         case "adakv": return try AdaKVPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, floor: real("floor", 0.2))
+        case "layer-adaptive":
+            return try LayerAdaptivePress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, window: Int(real("window", 32)),
+                                          floor: real("floor", 0.25))
         case "pyramid": return try PyramidPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, beta: real("beta", 20))
         default:
             guard inner == nil else { throw PressError.invalidParameter(name: name, reason: "takes no inner press, got '\(item)'") }

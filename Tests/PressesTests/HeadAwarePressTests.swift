@@ -114,6 +114,21 @@ final class HeadAwarePressTests: TinyModelTestCase {
         XCTAssertGreaterThan(changed, 0, "evicted tokens were merged into kept ones")
     }
 
+    /// CompressKV's layer budgets: proportional to the eviction error, same total, within floor and prompt.
+    func testLayerAdaptiveBudgetsFollowTheEvictionError() throws {
+        let b = LayerAdaptivePress.budgets(errors: [0.1, 0.3, 0.0, 0.6], uniform: 100, count: 400, floor: 0.25)
+        XCTAssertEqual(b.reduce(0, +), 400)
+        XCTAssertEqual(b[2], 25, "no error: the floor")
+        XCTAssertTrue(b[3] > b[1] && b[1] > b[0] && b[0] > b[2], "\(b)")
+        let capped = LayerAdaptivePress.budgets(errors: [0.0, 1.0], uniform: 100, count: 120, floor: 0.5)
+        XCTAssertEqual(capped, [80, 120], "capped at the prompt, the rest to the other layer")
+        let press = try PressRegistry.make("layer-adaptive(knorm)", ratio: 0.75)
+        let cache = try prefilled(tokens(120), for: press)
+        try press.compress(cache)
+        XCTAssertEqual(lengths(cache).joined().reduce(0, +), 4 * 30)
+        XCTAssertEqual(cache.byteCount, 4 * 30 * Self.perToken)
+    }
+
     /// ZipVL's rule: each layer keeps the fewest tokens holding τ of the attention mass, plus the window.
     func testMassKeepsTheAttentionMassAskedFor() throws {
         XCTAssertEqual(MassPress.massCount([0.5, 0.1, 0.3, 0.1], tau: 0.8), 2)
