@@ -8,7 +8,7 @@ import Tokenizer
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Measure what presses cost in quality and save in bytes: perplexity, KL to the full cache, needle in a haystack.",
+        abstract: "Measure what presses cost in quality and save in bytes: perplexity, KL to the full cache, needle in a haystack, RULER-style tasks.",
         discussion: """
             Sweeps every --press × --ratio; the full cache (none) is always the first row. Perplexity: a context of N \
             tokens of the haystack text is prefilled and compressed, then --continuation tokens are scored \

@@ -9,7 +9,8 @@ struct PressOptions: ParsableArguments {
         discussion: "Presses: " + PressRegistry.names.map { name in
             let p = PressRegistry.parameters[name] ?? [:]
             return p.isEmpty ? name : "\(name) (\(p.keys.sorted().map { "\($0): \(p[$0]!)" }.joined(separator: "; ")))"
-        }.joined(separator: "; ") + ". Example: --press snapkv:window=32 --ratio 0.75",
+        }.joined(separator: "; ") + ". Allocators wrap a scorer: adakv(snapkv), pyramid(expected), layer-adaptive(knorm); "
+            + "razor and duo read a head profile (tokenpress calibrate). Example: --press snapkv:window=32 --ratio 0.75",
         valueName: "spec"))
     var press: String?
     @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
