@@ -26,7 +26,7 @@ public struct HeadCalibration {
     public func run(model: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadProfile {
         let total = 1 + passkeySamples
         progress(0, total)
-        let (echo, induction) = try repeatedSequenceScores()
+        let (echo, induction, queryRetrieval) = try repeatedSequenceScores()
         progress(1, total)
         let c = engine.model.configuration
         var passkey = Array(repeating: Array(repeating: Float(0), count: c.kvHeadCount), count: c.layerCount)
@@ -35,10 +35,12 @@ public struct HeadCalibration {
             for l in 0 ..< c.layerCount { for h in 0 ..< c.kvHeadCount { passkey[l][h] += mass[l][h] / Float(passkeySamples) } }
             progress(2 + sample, total)
         }
-        return HeadProfile(model: model, echo: echo, induction: induction, passkey: passkey)
+        var profile = HeadProfile(model: model, echo: echo, induction: induction, passkey: passkey)
+        profile.queryRetrieval = queryRetrieval
+        return profile
     }
 
-    func repeatedSequenceScores() throws -> (echo: [[Float]], induction: [[Float]]) {
+    func repeatedSequenceScores() throws -> (echo: [[Float]], induction: [[Float]], queryRetrieval: [[Float]]) {
         let length = min(sequenceLength, (engine.contextLength - 1) / 2)
         guard length >= 8 else { throw EngineError.invalidParameter(name: "calibration", reason: "the model's context is too short") }
         var generator = SeededGenerator(seed: seed)
@@ -47,15 +49,16 @@ public struct HeadCalibration {
         let cache = engine.model.makeCache()
         cache.statistics = AttentionStatistics(needs: AttentionNeeds(window: length), layers: cache.layers.count, kvHeads: cache.kvHeads)
         _ = try engine.prefill(sequence + sequence, cache: cache)
-        var echo: [[Float]] = [], induction: [[Float]] = []
+        var echo: [[Float]] = [], induction: [[Float]] = [], queryRetrieval: [[Float]] = []
         for l in 0 ..< cache.layers.count {
-            let (e, i) = headMaxima(cache, layer: l) { probabilities, row, _ in
+            let means = headMeans(cache, layer: l) { probabilities, row, _ in
                 (probabilities[row], row + 1 < length ? probabilities[row + 1] : 0)
             }
-            echo.append(e)
-            induction.append(i)
+            echo.append(byKVHead(means.0, cache))
+            induction.append(byKVHead(means.1, cache))
+            queryRetrieval.append(zip(means.0, means.1).map { $0 + $1 })
         }
-        return (echo, induction)
+        return (echo, induction, queryRetrieval)
     }
 
     func passkeyMass(sample: Int) throws -> [[Float]] {
@@ -77,13 +80,19 @@ public struct HeadCalibration {
         _ = try engine.prefill(prompt, cache: cache)
         let span = head.count ..< head.count + answer.count
         return (0 ..< cache.layers.count).map { l in
-            headMaxima(cache, layer: l) { probabilities, _, _ in (span.reduce(0) { $0 + probabilities[$1] }, 0) }.0
+            byKVHead(headMeans(cache, layer: l) { probabilities, _, _ in (span.reduce(0) { $0 + probabilities[$1] }, 0) }.0, cache)
         }
     }
 
+    /// The largest value among the query heads of each KV head.
+    func byKVHead(_ values: [Float], _ cache: KVCache) -> [Float] {
+        let group = values.count / cache.kvHeads
+        return (0 ..< cache.kvHeads).map { h in values[h * group ..< (h + 1) * group].max() ?? 0 }
+    }
+
     /// For every recorded query of `layer` and every query head, `measure(probabilities, row, queryHead)` gives two
-    /// numbers; their means over the rows, maximized over the query heads of each KV head.
-    func headMaxima(_ cache: KVCache, layer: Int, measure: ([Float], Int, Int) -> (Float, Float)) -> ([Float], [Float]) {
+    /// numbers; their means over the rows, per query head.
+    func headMeans(_ cache: KVCache, layer: Int, measure: ([Float], Int, Int) -> (Float, Float)) -> ([Float], [Float]) {
         let statistics = cache.statistics!
         let (rows, positions) = statistics.window(layer: layer)
         let queryHeads = statistics.queryHeads, group = queryHeads / cache.kvHeads
@@ -110,8 +119,7 @@ public struct HeadCalibration {
                 }
             }
         }
-        let byKV = { (values: [Float]) in (0 ..< cache.kvHeads).map { h in values[h * group ..< (h + 1) * group].max() ?? 0 } }
-        return (byKV(first[0]), byKV(first[1]))
+        return (first[0], first[1])
     }
 }
 
@@ -124,7 +132,8 @@ extension HeadProfile {
         if FileManager.default.fileExists(atPath: file) {
             let profile = try HeadProfile.load(file)
             try profile.check(layers: c.layerCount, kvHeads: c.kvHeadCount)
-            return profile
+            // A default-place profile from before per-query-head scores existed is measured again.
+            if profile.queryRetrieval != nil || path != nil { return profile }
         }
         if path != nil { throw PressError.invalidParameter(name: "profile", reason: "\(file) does not exist (run tokenpress calibrate -o \(file))") }
         log("Measuring the head profile of \((modelPath as NSString).lastPathComponent) (once; saved to \(file)) ...")

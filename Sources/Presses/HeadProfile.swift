@@ -14,6 +14,9 @@ public struct HeadProfile: Codable, Sendable, Equatable {
     public var induction: [[Float]]
     /// [layer][kvHead]: mean attention the question gives to the passkey's tokens.
     public var passkey: [[Float]]
+    /// [layer][queryHead]: echo + induction of each query head (for presses that pick query heads within a group;
+    /// absent from profiles measured before it existed).
+    public var queryRetrieval: [[Float]]?
 
     public init(model: String, echo: [[Float]], induction: [[Float]], passkey: [[Float]]) {
         self.model = model
@@ -22,6 +25,13 @@ public struct HeadProfile: Codable, Sendable, Equatable {
         self.echo = echo
         self.induction = induction
         self.passkey = passkey
+    }
+
+    /// A stand-in with the right fields, for checking press specifications before a model is loaded.
+    public static var placeholder: HeadProfile {
+        var p = HeadProfile(model: "", echo: [[0]], induction: [[0]], passkey: [[0]])
+        p.queryRetrieval = [[0]]
+        return p
     }
 
     /// RazorAttention's retrieval score: echo plus induction.

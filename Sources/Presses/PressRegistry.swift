@@ -24,6 +24,7 @@ public enum PressRegistry {
         "duo": ["window": "recent tokens a streaming head keeps (default 64)", "sinks": "first tokens kept (default 4)"],
         "layer-adaptive": ["window": "last queries that measure the eviction error (default 32)", "floor": "least share of the uniform budget a layer keeps (default 0.25)"],
         "mass": ["tau": "share of the attention mass each layer keeps (default 0.9; the ratio is ignored)", "window": "last queries scored (default 32)"],
+        "compresskv": ["window": "last queries of the retrieval query head that choose (default 32)"],
         "ems": ["window": "local window of last queries (default 32)", "local": "weight of the local score in [0, 1] (default 0.5)"],
     ]
 
@@ -33,7 +34,7 @@ public enum PressRegistry {
     public static let allocatorNames = ["adakv", "pyramid", "layer-adaptive"]
     /// Presses whose budget follows the attention rather than a ratio.
     public static let thresholdNames = ["mass"]
-    public static let profileNames = ["razor", "duo"]
+    public static let profileNames = ["razor", "duo", "compresskv"]
     /// Presses that merge what they evict instead of dropping it.
     public static let mergingNames = ["ems"]
     public static let names = scorerNames + allocatorNames + profileNames + mergingNames + thresholdNames
@@ -70,6 +71,7 @@ public enum PressRegistry {
             guard let profile else {
                 throw PressError.invalidParameter(name: name, reason: "needs a head profile (run tokenpress calibrate, or give --profile FILE)")
             }
+            if name == "compresskv" { return try CompressKVPress(profile: profile, compressionRatio: ratio, window: Int(real("window", 32))) }
             if name == "razor" {
                 return try RazorPress(profile: profile, compressionRatio: ratio, retrievalFraction: real("heads", 0.15), sinks: Int(real("sinks", 4)))
             }

@@ -59,7 +59,7 @@ struct EvalCommand: ParsableCommand {
 
     func makePlan() throws -> EvaluationPlan {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
-        let placeholder = HeadProfile(model: "", echo: [[0]], induction: [[0]], passkey: [[0]])
+        let placeholder = HeadProfile.placeholder
         for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0, profile: placeholder) }
         let ratioList = try parse(ratios, "--ratios") { Double($0) }
         if let bad = ratioList.first(where: { !($0 >= 0 && $0 < 1) }) { throw PressError.invalidRatio(bad) }

@@ -30,7 +30,7 @@ struct PressOptions: ParsableArguments {
 
     /// Checks the options without a model (a placeholder profile stands in for the real one).
     func validatePress() throws {
-        _ = try makePress(profile: HeadProfile(model: "", echo: [[0]], induction: [[0]], passkey: [[0]]))
+        _ = try makePress(profile: HeadProfile.placeholder)
     }
 
     /// The press, with the model's head profile when it needs one.

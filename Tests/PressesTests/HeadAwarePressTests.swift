@@ -114,6 +114,30 @@ final class HeadAwarePressTests: TinyModelTestCase {
         XCTAssertGreaterThan(changed, 0, "evicted tokens were merged into kept ones")
     }
 
+    /// CompressKV: the most retrieving query head of each group chooses for the KV head.
+    func testCompressKVLetsTheRetrievalQueryHeadChoose() throws {
+        var p = try profile()
+        XCTAssertEqual(p.queryRetrieval?.count, 2)
+        XCTAssertEqual(p.queryRetrieval?.first?.count, 4, "one score per query head")
+        p.queryRetrieval = [[0, 1, 1, 0], [1, 0, 0, 1]]
+        let press = try CompressKVPress(profile: p, compressionRatio: 0.5, window: 8)
+        let cache = try prefilled(tokens(100), for: press)
+        // Query head 1 chooses for KV head 0 of layer 0: its own window attention, pooled.
+        try press.compress(cache)
+        XCTAssertEqual(lengths(cache).joined().reduce(0, +), 4 * 50)
+        for layer in cache.layers { for head in layer.heads { XCTAssertEqual(Array(head.positions.suffix(8)), Array(92 ..< 100).map(Int32.init)) } }
+        // Another query head choosing changes what KV head 0 keeps.
+        var other = p
+        other.queryRetrieval = [[1, 0, 1, 0], [1, 0, 0, 1]]
+        let second = try prefilled(tokens(100), for: press)
+        try CompressKVPress(profile: other, compressionRatio: 0.5, window: 8).compress(second)
+        XCTAssertNotEqual(Array(cache.layers[0].heads[0].positions), Array(second.layers[0].heads[0].positions))
+        XCTAssertEqual(Array(cache.layers[1].heads[0].positions), Array(second.layers[1].heads[0].positions), "same chooser, same tokens")
+        var old = p
+        old.queryRetrieval = nil
+        XCTAssertThrowsError(try CompressKVPress(profile: old, compressionRatio: 0.5)) { XCTAssertTrue("\($0)".contains("measure it again"), "\($0)") }
+    }
+
     /// CompressKV's layer budgets: proportional to the eviction error, same total, within floor and prompt.
     func testLayerAdaptiveBudgetsFollowTheEvictionError() throws {
         let b = LayerAdaptivePress.budgets(errors: [0.1, 0.3, 0.0, 0.6], uniform: 100, count: 400, floor: 0.25)

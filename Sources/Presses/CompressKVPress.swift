@@ -1,0 +1,51 @@
+// Based on: CompressKV: Semantic Retrieval Heads Know What Tokens are Not Important Before Generation (arXiv 2508.02401).
+import KVCache
+
+/// In each grouped-query group, the query head that retrieves most (echo + induction in the `HeadProfile`) chooses
+/// the tokens for the whole KV head: its attention from the last `window` queries, average-pooled, the window kept
+/// (other query heads of the group, which mostly look nearby, do not dilute it). Layer budgets come from each
+/// layer's measured eviction error (`LayerAdaptivePress`).
+public struct CompressKVPress: KVPress {
+    public let profile: HeadProfile
+    public let compressionRatio: Double
+    public let window: Int
+    public var description: String { "compresskv@\(compressionRatio)" }
+    public var needs: AttentionNeeds { AttentionNeeds(window: window) }
+
+    public init(profile: HeadProfile, compressionRatio: Double, window: Int = 32) throws {
+        guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
+        guard profile.queryRetrieval != nil else {
+            throw PressError.invalidParameter(name: "profile", reason: "has no per-query-head scores; measure it again with tokenpress calibrate")
+        }
+        self.profile = profile
+        self.compressionRatio = compressionRatio
+        self.window = window
+    }
+
+    public func compress(_ cache: KVCache) throws {
+        try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+        let scorer = RetrievalHeadScorer(profile: profile, compressionRatio: compressionRatio, window: window)
+        try LayerAdaptivePress(scorer: scorer, compressionRatio: compressionRatio, window: window).compress(cache)
+    }
+}
+
+/// Scores a KV head's tokens by the window attention of the most retrieving query head of its group.
+struct RetrievalHeadScorer: ScorerPress {
+    let profile: HeadProfile
+    let compressionRatio: Double
+    let window: Int
+    var description: String { "compresskv@\(compressionRatio)" }
+    var needs: AttentionNeeds { AttentionNeeds(window: window) }
+
+    func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+        let group = try AttentionScoring.group(of: head, cache: cache)
+        let retrieval = profile.queryRetrieval?[layer] ?? []
+        let chosen = group.max { (retrieval.indices.contains($0) ? retrieval[$0] : 0) < (retrieval.indices.contains($1) ? retrieval[$1] : 0) } ?? group.lowerBound
+        let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window, press: self)
+        let (_, positions) = cache.statistics!.window(layer: layer)
+        let windowStart = positions[positions.count - window]
+        let kv = cache.layers[layer].heads[head]
+        let before = kv.positions.prefix { Int($0) < windowStart }.count
+        return AttentionScoring.averagePool(Array(attention.prefix(before)), kernel: 5) + Array(repeating: .infinity, count: kv.count - before)
+    }
+}
