@@ -27,7 +27,7 @@ public struct AdaKVPress: KVPress {
             var pool: [(score: Float, head: Int, index: Int)] = []
             var budget = 0
             for (h, head) in layer.heads.enumerated() {
-                let share = head.count - Int((Double(head.count) * compressionRatio).rounded(.down))
+                let share = Budget.kept(head.count, ratio: compressionRatio)
                 budget += share
                 let order = head.positions.indices.sorted { scores[h][$0] != scores[h][$1] ? scores[h][$0] > scores[h][$1] : $0 < $1 }
                 let guaranteed = min(share, Int((Double(share) * floor).rounded(.up)))

@@ -43,6 +43,24 @@ enum AttentionScoring {
         return mean
     }
 
+    /// SnapKV's scores: the window attention of `queryHeads`, average-pooled over the tokens before the last
+    /// `window` recorded queries; the tokens of the window itself score +∞ (always kept).
+    static func pooledWindowScores(_ cache: KVCache, layer: Int, head: Int, queryHeads: Range<Int>, window: Int, kernel: Int,
+                                   press: some KVPress) throws -> [Float] {
+        let attention = try windowAttention(cache, layer: layer, head: head, queryHeads: queryHeads, window: window, press: press)
+        let before = tokensBeforeWindow(cache, layer: layer, head: head, window: window)
+        return averagePool(Array(attention.prefix(before)), kernel: kernel)
+            + Array(repeating: .infinity, count: cache.layers[layer].heads[head].count - before)
+    }
+
+    /// How many of a head's tokens come before the first of the last `window` recorded queries of `layer`.
+    static func tokensBeforeWindow(_ cache: KVCache, layer: Int, head: Int, window: Int) -> Int {
+        let positions = cache.statistics?.window(layer: layer).positions ?? []
+        guard positions.count >= window else { return cache.layers[layer].heads[head].count }
+        let start = positions[positions.count - window]
+        return cache.layers[layer].heads[head].positions.prefix { Int($0) < start }.count
+    }
+
     /// The query heads that share KV head `head` (grouped-query attention).
     static func group(of head: Int, cache: KVCache) throws -> Range<Int> {
         guard let statistics = cache.statistics, statistics.queryHeads > 0 else { return head ..< head + 1 }

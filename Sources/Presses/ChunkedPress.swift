@@ -24,6 +24,6 @@ public struct ChunkedPress: KVPress {
     public func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws {
         let ratio = scorer.compressionRatio
         guard ratio > 0 else { return }
-        try scorer.keep(in: cache, positions: positions) { n in n - Int((Double(n) * ratio).rounded(.down)) }
+        try scorer.keep(in: cache, positions: positions) { Budget.kept($0, ratio: ratio) }
     }
 }

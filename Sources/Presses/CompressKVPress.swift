@@ -41,11 +41,7 @@ struct RetrievalHeadScorer: ScorerPress {
         let group = try AttentionScoring.group(of: head, cache: cache)
         let retrieval = profile.queryRetrieval?[layer] ?? []
         let chosen = group.max { (retrieval.indices.contains($0) ? retrieval[$0] : 0) < (retrieval.indices.contains($1) ? retrieval[$1] : 0) } ?? group.lowerBound
-        let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window, press: self)
-        let (_, positions) = cache.statistics!.window(layer: layer)
-        let windowStart = positions[positions.count - window]
-        let kv = cache.layers[layer].heads[head]
-        let before = kv.positions.prefix { Int($0) < windowStart }.count
-        return AttentionScoring.averagePool(Array(attention.prefix(before)), kernel: 5) + Array(repeating: .infinity, count: kv.count - before)
+        return try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window,
+                                                       kernel: 5, press: self)
     }
 }

@@ -26,21 +26,14 @@ public struct DuoPress: KVPress {
         try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
         let heads = cache.layers.count * cache.kvHeads
         let n = cache.layers[0].heads[0].count
-        let target = heads * (n - Int((Double(n) * compressionRatio).rounded(.down)))
+        let target = heads * Budget.kept(n, ratio: compressionRatio)
         let streamingSize = min(n, sinks + window)
         // f·n + (1 − f)·streamingSize = target / heads.
         let fraction = n > streamingSize ? (Double(target) / Double(heads) - Double(streamingSize)) / Double(n - streamingSize) : 0
         let retrieval = max(0, min(heads - 1, Int((fraction * Double(heads)).rounded(.down))))
-        let others = heads - retrieval
         let chosen = Set(HeadProfile.ranking(profile.passkey).prefix(retrieval).map { $0.layer * cache.kvHeads + $0.head })
-        let share = (target - retrieval * n) / others
-        var spare = target - retrieval * n - share * others
-        for l in cache.layers.indices {
-            for h in 0 ..< cache.kvHeads where !chosen.contains(l * cache.kvHeads + h) {
-                var keep = max(1, share)
-                if spare > 0 { keep += 1; spare -= 1 }
-                SinksWindowCompensation.apply(cache, layer: l, head: h, keep: keep, sinks: sinks, compensate: false)
-            }
+        Budget.shareRemainder(cache, whole: chosen, total: target, count: n) { l, h, keep in
+            SinksWindowCompensation.apply(cache, layer: l, head: h, keep: keep, sinks: sinks, compensate: false)
         }
     }
 }

@@ -39,7 +39,7 @@ public struct EMSPress: KVPress {
         for (l, layer) in cache.layers.enumerated() {
             let all = try layer.heads.indices.map { try scores(layer: l, head: $0, cache: cache) }
             for (h, head) in layer.heads.enumerated() {
-                let n = head.count, keep = n - Int((Double(n) * compressionRatio).rounded(.down))
+                let n = head.count, keep = Budget.kept(n, ratio: compressionRatio)
                 guard keep < n else { continue }
                 let kept = TopK.indices(of: all[h], count: keep), isKept = Set(kept)
                 var merged = kept.map { j -> (key: [Float], value: [Float], weight: Float) in

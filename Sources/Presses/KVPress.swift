@@ -45,7 +45,7 @@ public protocol ScorerPress: KVPress {
 extension ScorerPress {
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
-        try keep(in: cache) { n in n - Int((Double(n) * compressionRatio).rounded(.down)) }
+        try keep(in: cache) { Budget.kept($0, ratio: compressionRatio) }
     }
 
     /// Keeps, in every head, the `budget(candidates)` highest-scoring tokens among those at `positions`

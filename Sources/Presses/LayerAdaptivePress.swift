@@ -48,17 +48,13 @@ public struct LayerAdaptivePress: KVPress {
                 }
             }
         }
-        var result = raw.map { Int($0.rounded(.down)) }
-        let missing = total - result.reduce(0, +)
-        for l in raw.indices.sorted(by: { raw[$0] - raw[$0].rounded(.down) > raw[$1] - raw[$1].rounded(.down) }).prefix(max(0, missing))
-        where result[l] < count { result[l] += 1 }
-        return result
+        return Budget.rounded(raw, total: total, cap: count)
     }
 
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
         let n = cache.layers[0].heads[0].count
-        let uniform = n - Int((Double(n) * compressionRatio).rounded(.down))
+        let uniform = Budget.kept(n, ratio: compressionRatio)
         var scores: [[[Float]]] = [], errors: [Double] = []
         for (l, layer) in cache.layers.enumerated() {
             let s = try layer.heads.indices.map { try scorer.scores(layer: l, head: $0, cache: cache) }

@@ -38,12 +38,10 @@ public struct MassPress: KVPress {
                                                      window: window, press: self)
             }
             let budget = (attention.reduce(0) { $0 + Self.massCount($1, tau: tau) } + layer.heads.count - 1) / layer.heads.count
-            let (_, positions) = cache.statistics!.window(layer: l)
-            let windowStart = positions[positions.count - window]
             for h in layer.heads.indices {
                 let head = layer.heads[h]
                 var scores = attention[h]
-                for j in 0 ..< head.count where Int(head.positions[j]) >= windowStart { scores[j] = .infinity }
+                for j in AttentionScoring.tokensBeforeWindow(cache, layer: l, head: h, window: window) ..< head.count { scores[j] = .infinity }
                 let keep = max(budget, scores.filter(\.isInfinite).count)
                 guard keep < head.count else { continue }
                 cache.retain(layer: l, head: h, indices: TopK.indices(of: scores, count: keep))

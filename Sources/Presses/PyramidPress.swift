@@ -25,16 +25,11 @@ public struct PyramidPress: KVPress {
     /// Every layer's per-head budget: linear from the largest (layer 0) to the smallest, summing exactly to
     /// `layers` × the uniform budget (fractions go to the layers with the largest remainders).
     public func budgets(layers: Int, count: Int) -> [Int] {
-        let average = count - Int((Double(count) * compressionRatio).rounded(.down))
+        let average = Budget.kept(count, ratio: compressionRatio)
         let smallest = Double(average) / beta, largest = 2 * Double(average) - smallest
         guard layers > 1, largest <= Double(count) else { return Array(repeating: average, count: layers) }
         let raw = (0 ..< layers).map { largest - Double($0) * (largest - smallest) / Double(layers - 1) }
-        var result = raw.map { Int($0.rounded(.down)) }
-        let missing = layers * average - result.reduce(0, +)
-        for l in raw.indices.sorted(by: { raw[$0] - raw[$0].rounded(.down) > raw[$1] - raw[$1].rounded(.down) }).prefix(max(0, missing)) {
-            result[l] += 1
-        }
-        return result
+        return Budget.rounded(raw, total: layers * average)
     }
 
     public func compress(_ cache: KVCache) throws {

@@ -29,19 +29,13 @@ public struct RazorPress: KVPress {
         try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
         let heads = cache.layers.count * cache.kvHeads
         let n = cache.layers[0].heads[0].count
-        let target = heads * (n - Int((Double(n) * compressionRatio).rounded(.down)))
+        let target = heads * Budget.kept(n, ratio: compressionRatio)
         // Each other head needs room for its sinks, a compensation token and at least one recent token.
         var retrieval = Int((Double(heads) * retrievalFraction).rounded())
         while retrieval > 0 && (target - retrieval * n) / (heads - retrieval) < sinks + 2 { retrieval -= 1 }
-        let others = heads - retrieval
         let chosen = Set(HeadProfile.ranking(profile.retrieval).prefix(retrieval).map { $0.layer * cache.kvHeads + $0.head })
-        var spare = target - retrieval * n - others * ((target - retrieval * n) / max(1, others))
-        for l in cache.layers.indices {
-            for h in 0 ..< cache.kvHeads where !chosen.contains(l * cache.kvHeads + h) {
-                var budget = (target - retrieval * n) / max(1, others)
-                if spare > 0 { budget += 1; spare -= 1 }
-                SinksWindowCompensation.apply(cache, layer: l, head: h, keep: budget, sinks: sinks)
-            }
+        Budget.shareRemainder(cache, whole: chosen, total: target, count: n, minimum: 0) { l, h, keep in
+            SinksWindowCompensation.apply(cache, layer: l, head: h, keep: keep, sinks: sinks)
         }
     }
 }

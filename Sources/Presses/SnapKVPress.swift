@@ -19,14 +19,7 @@ public struct SnapKVPress: ScorerPress {
     }
 
     public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
-        let group = try AttentionScoring.group(of: head, cache: cache)
-        let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: head, queryHeads: group, window: window, press: self)
-        let (_, positions) = cache.statistics!.window(layer: layer)
-        let windowStart = positions[positions.count - window]
-        let kv = cache.layers[layer].heads[head]
-        let before = kv.positions.prefix { Int($0) < windowStart }.count
-        var scores = AttentionScoring.averagePool(Array(attention.prefix(before)), kernel: kernel)
-        scores += Array(repeating: .infinity, count: kv.count - before)
-        return scores
+        try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: try AttentionScoring.group(of: head, cache: cache),
+                                                window: window, kernel: kernel, press: self)
     }
 }
