@@ -121,6 +121,9 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["eval", "-m", model, "--press", "magic"], mentioning: "unknown press 'magic'")
         try assertFails(["eval", "-m", model, "--contexts", "64", "--continuation", "8", "--haystack", "/nonexistent.txt"], mentioning: "file not found")
         try assertFails(["eval", "-m", model, "--contexts", "4096"], mentioning: "must fit the model's 256 tokens")
+        try assertFails(["calibrate", "-m", model, "--top", "-1"], mentioning: "--top must be zero or positive, got -1")
+        try assertFails(["eval", "-m", model, "--press", "razor", "--profile", "/nonexistent.json", "--contexts", "64", "--continuation", "8"],
+                        mentioning: "/nonexistent.json does not exist")
     }
 
     func testDefaultModelFetchFailuresAreNamed() throws {
