@@ -25,32 +25,48 @@ public enum CachedAttention {
             return
         }
         for (h, head) in layer.heads.enumerated() {
-            let n = head.count
+            let own = head.count, shared = head.shared?.count ?? 0, n = own + shared
             guard n > 0 else { continue }
-            // Decode this head's keys and values once; every query of the group reuses them.
+            // Decode this head's keys and values once (shared tokens with this layer's magnitudes, after its own);
+            // every query of the group reuses them.
             let keys = UnsafeMutablePointer<Float>.allocate(capacity: n * d)     // [n, d]
             let values = UnsafeMutablePointer<Float>.allocate(capacity: n * d)   // [n, d]
             defer { keys.deallocate(); values.deallocate() }
             head.withStorage { k, v in
-                HalfConversion.toFloat(k, keys, count: n * d)
-                HalfConversion.toFloat(v, values, count: n * d)
+                HalfConversion.toFloat(k, keys, count: own * d)
+                HalfConversion.toFloat(v, values, count: own * d)
             }
-            // Retained positions ascend, so a query's visible tokens are a prefix.
-            let retainedPositions = head.positions
+            // Shared tokens: directions here; a score is this layer's key magnitude times the direction's score,
+            // a weight is multiplied by the value magnitude (as the AVX2 path).
+            head.shared?.withDirections { k, v in
+                HalfConversion.toFloat(k, keys + own * d, count: shared * d)
+                HalfConversion.toFloat(v, values + own * d, count: shared * d)
+            }
+            let keyMagnitudes = (0 ..< shared).map { head.shared!.keyMagnitude($0, slot: head.sharedSlot) }
+            let valueMagnitudes = (0 ..< shared).map { head.shared!.valueMagnitude($0, slot: head.sharedSlot) }
+            // Retained positions ascend within each part, so a query's visible tokens are a prefix of each.
+            let retainedPositions = head.positions, sharedPositions = head.shared?.positions ?? []
             ParallelFor.run(tokens * group, minimumChunk: 4) { range in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: n)
                 let query = UnsafeMutablePointer<Float>.allocate(capacity: d)
                 let lanes = UnsafeMutablePointer<Float>.allocate(capacity: order.accumulators * d)  // [accumulators, d]
-                defer { scores.deallocate(); query.deallocate(); lanes.deallocate() }
+                let extra = UnsafeMutablePointer<Float>.allocate(capacity: d)
+                defer { scores.deallocate(); query.deallocate(); lanes.deallocate(); extra.deallocate() }
                 for item in range {
                     let t = item / group, qh = h * group + item % group
-                    let visible = visibleCount(retainedPositions, upTo: positions[t])
+                    let visibleOwn = visibleCount(retainedPositions, upTo: positions[t])
+                    let visibleShared = visibleCount(sharedPositions, upTo: positions[t])
+                    let out = output + (t * queryHeads + qh) * d
                     let q = queries + (t * queryHeads + qh) * d
                     for i in 0 ..< d { query[i] = HalfConversion.roundedToHalf(q[i]) }
-                    for j in 0 ..< visible { scores[j] = order.dot(query, keys + j * d, count: d) }
-                    Softmax.apply(scores, count: visible, scale: scale)
-                    weightedSum(scores, values, count: visible, dimension: d, order: order, lanes: lanes,
-                                output: output + (t * queryHeads + qh) * d)
+                    for j in 0 ..< visibleOwn { scores[j] = order.dot(query, keys + j * d, count: d) }
+                    for j in 0 ..< visibleShared { scores[visibleOwn + j] = keyMagnitudes[j] * order.dot(query, keys + (own + j) * d, count: d) }
+                    Softmax.apply(scores, count: visibleOwn + visibleShared, scale: scale)
+                    weightedSum(scores, values, count: visibleOwn, dimension: d, order: order, lanes: lanes, output: out)
+                    guard visibleShared > 0 else { continue }
+                    for j in 0 ..< visibleShared { scores[visibleOwn + j] *= valueMagnitudes[j] }
+                    weightedSum(scores + visibleOwn, values + own * d, count: visibleShared, dimension: d, order: order, lanes: lanes, output: extra)
+                    for i in 0 ..< d { out[i] += extra[i] }
                 }
             }
         }
@@ -64,28 +80,46 @@ public enum CachedAttention {
         let kvHeads = layer.heads.count, group = queryHeads / kvHeads
         let d = layer.heads[0].headDimension
         var longest = 0
-        for head in layer.heads { longest = max(longest, head.count) }
+        for head in layer.heads { longest = max(longest, head.attendedCount) }
         let orderCode: Int32 = order == .tiled ? 0 : 1
         let items = kvHeads * tokens * group
-        // Per chunk: scores [longest], query [d], lane accumulators [32, d].
-        let perChunk = longest + 33 * d
+        // Per chunk: scores [longest], query [d], lane accumulators [32, d], shared tokens' sum [d].
+        let perChunk = longest + 34 * d
         let arena = scratch.floats(ParallelFor.chunkCount(items) * perChunk)
         ParallelFor.runChunks(items) { chunk, range in
-            let scores = arena + chunk * perChunk, query = scores + longest, lanes = query + d
+            let scores = arena + chunk * perChunk, query = scores + longest, lanes = query + d, extra = lanes + 32 * d
             for item in range {
                 let h = item / (tokens * group), t = (item / group) % tokens, qh = h * group + item % group
                 let head = layer.heads[h]
-                let visible = visibleCount(head.positions, upTo: positions[t])
+                let visibleOwn = visibleCount(head.positions, upTo: positions[t])
+                let visibleShared = head.shared.map { visibleCount($0.positions, upTo: positions[t]) } ?? 0
                 let out = output + (t * queryHeads + qh) * d
-                guard visible > 0 else { out.update(repeating: 0, count: d); continue }
+                guard visibleOwn + visibleShared > 0 else { out.update(repeating: 0, count: d); continue }
                 let q = queries + (t * queryHeads + qh) * d
                 for i in 0 ..< d { query[i] = HalfConversion.roundedToHalf(q[i]) }
-                head.withStorage { k, v in
-                    let keys = UnsafeRawPointer(k).assumingMemoryBound(to: UInt16.self)
-                    let values = UnsafeRawPointer(v).assumingMemoryBound(to: UInt16.self)
-                    tp_scores_f16(query, keys, Int32(visible), Int32(d), orderCode, scores)
-                    tp_softmax(scores, Int32(visible), scale)
-                    tp_weighted_sum_f16(scores, values, Int32(visible), Int32(d), orderCode, lanes, out)
+                head.withStorage { k, _ in
+                    tp_scores_f16(query, UnsafeRawPointer(k).assumingMemoryBound(to: UInt16.self), Int32(visibleOwn), Int32(d), orderCode, scores)
+                }
+                if let shared = head.shared, visibleShared > 0 {
+                    // Shared tokens: a score is this layer's key magnitude times the score of the direction.
+                    let slot = head.sharedSlot, sharedScores = scores + visibleOwn
+                    shared.withDirections { k, _ in
+                        tp_scores_f16(query, UnsafeRawPointer(k).assumingMemoryBound(to: UInt16.self), Int32(visibleShared), Int32(d), orderCode, sharedScores)
+                    }
+                    for j in 0 ..< visibleShared { sharedScores[j] *= shared.keyMagnitude(j, slot: slot) }
+                }
+                tp_softmax(scores, Int32(visibleOwn + visibleShared), scale)
+                head.withStorage { _, v in
+                    tp_weighted_sum_f16(scores, UnsafeRawPointer(v).assumingMemoryBound(to: UInt16.self), Int32(visibleOwn), Int32(d), orderCode, lanes, out)
+                }
+                if let shared = head.shared, visibleShared > 0 {
+                    let slot = head.sharedSlot, sharedWeights = scores + visibleOwn
+                    for j in 0 ..< visibleShared { sharedWeights[j] *= shared.valueMagnitude(j, slot: slot) }
+                    shared.withDirections { _, v in
+                        tp_weighted_sum_f16(sharedWeights, UnsafeRawPointer(v).assumingMemoryBound(to: UInt16.self), Int32(visibleShared), Int32(d),
+                                            orderCode, lanes, extra)
+                    }
+                    for i in 0 ..< d { out[i] += extra[i] }
                 }
             }
         }

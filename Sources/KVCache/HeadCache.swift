@@ -12,11 +12,27 @@ public final class HeadCache: @unchecked Sendable {
         self.headDimension = headDimension
     }
 
-    public var count: Int { positions.count }
+    /// Tokens shared with the same head of an adjacent layer (MiniCache), read with magnitudes of `sharedSlot`.
+    public private(set) var shared: SharedTokens?
+    /// 0 for the first layer of the pair (which counts the shared bytes), 1 for the second.
+    public private(set) var sharedSlot = 0
 
-    /// Exact bytes held: keys, values and positions.
+    /// Tokens stored in this head's own storage (the ones presses index); shared tokens are not among them.
+    public var count: Int { positions.count }
+    /// Tokens attention reads: its own and the shared ones.
+    public var attendedCount: Int { count + (shared?.count ?? 0) }
+
+    /// Exact bytes held: keys, values and positions, plus the shared tokens when this head is the first of its pair.
     public var byteCount: Int {
         keys.count * MemoryLayout<Float16>.size + values.count * MemoryLayout<Float16>.size + positions.count * MemoryLayout<Int32>.size
+            + (sharedSlot == 0 ? shared?.byteCount ?? 0 : 0)
+    }
+
+    /// Makes this head read `tokens` (shared with another layer's head) as layer `slot` of the pair.
+    public func share(_ tokens: SharedTokens?, slot: Int) {
+        precondition(slot == 0 || slot == 1, "a shared segment has two slots")
+        shared = tokens
+        sharedSlot = slot
     }
 
     public func reserveCapacity(_ tokens: Int) {
@@ -75,17 +91,21 @@ public final class HeadCache: @unchecked Sendable {
         return (keys[range].map { HalfConversion.float(fromBits: $0.bitPattern) }, values[range].map { HalfConversion.float(fromBits: $0.bitPattern) })
     }
 
-    /// Replaces this head's tokens with a copy of `other`'s.
+    /// Replaces this head's own tokens with a copy of `other`'s (`KVCache.copy` reattaches shared tokens).
     public func assign(from other: HeadCache) {
         keys = other.keys
         values = other.values
         positions = other.positions
+        shared = nil
+        sharedSlot = other.sharedSlot
     }
 
     public func removeAll() {
         keys = []
         values = []
         positions = []
+        shared = nil
+        sharedSlot = 0
     }
 
     /// Calls `body` with keys and values [count, headDimension] as f16.

@@ -33,14 +33,35 @@ public final class KVCache: @unchecked Sendable {
         statistics?.insert(layer: layer, head: head, at: index)
     }
 
-    /// Tokens retained per head, summed over every layer and head.
-    public var retainedTokens: Int { layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + $1.count } } }
+    /// Tokens retained per head (own and shared ones: what attention reads), summed over every layer and head.
+    public var retainedTokens: Int { layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + $1.attendedCount } } }
+
+    /// Moves the tokens at `indices` (ascending, present in both) out of head `head` of layers `first` and `first + 1`
+    /// and into `tokens`, which both then read (see `SharedTokens`); the moved tokens' statistics are dropped.
+    public func share(_ tokens: SharedTokens, firstLayer first: Int, head: Int, removing indices: (first: [Int], second: [Int])) {
+        for (slot, removed) in [indices.first, indices.second].enumerated() {
+            let layer = first + slot, cache = layers[layer].heads[head]
+            precondition(cache.shared == nil, "layer \(layer) head \(head) already shares tokens")
+            let gone = Set(removed)
+            retain(layer: layer, head: head, indices: (0 ..< cache.count).filter { !gone.contains($0) })
+            cache.share(tokens, slot: slot)
+        }
+    }
 
     /// An independent deep copy (compress once, then ask several questions of copies).
     public func copy() -> KVCache {
         let c = KVCache(layers: layers.count, kvHeads: kvHeads, headDimension: headDimension)
         for (l, layer) in layers.enumerated() {
             for (h, head) in layer.heads.enumerated() { c.layers[l].heads[h].assign(from: head) }
+        }
+        // A shared segment is copied once and attached to both heads of its pair, as in the original.
+        for (l, layer) in layers.enumerated() {
+            for (h, head) in layer.heads.enumerated() where head.sharedSlot == 0 {
+                guard let shared = head.shared else { continue }
+                let copied = shared.copy()
+                c.layers[l].heads[h].share(copied, slot: 0)
+                if l + 1 < layers.count, layers[l + 1].heads[h].shared === shared { c.layers[l + 1].heads[h].share(copied, slot: 1) }
+            }
         }
         c.nextPosition = nextPosition
         c.statistics = statistics?.copy()

@@ -26,6 +26,10 @@ public enum PressRegistry {
         "mass": ["tau": "share of the attention mass each layer keeps (default 0.9; the ratio is ignored)", "window": "last queries scored (default 32)"],
         "compresskv": ["window": "last queries of the retrieval query head that choose (default 32)"],
         "ems": ["window": "local window of last queries (default 32)", "local": "weight of the local score in [0, 1] (default 0.5)"],
+        "minicache": ["start": "first merged layer (default: half the layer count; the ratio is ignored)",
+                      "t": "SLERP position between the pair's directions, 0 = first layer (default 0.6)",
+                      "retain": "share of token pairs, the most different, left unmerged (default 0.05)",
+                      "angle": "pairs whose keys or values are further apart, in degrees, stay unmerged (default 45)"],
     ]
 
     /// Scorer presses (usable alone, inside `adakv(…)`/`pyramid(…)`, and with --budget, --decode-budget, --chunk-size).
@@ -36,7 +40,9 @@ public enum PressRegistry {
     public static let thresholdNames = ["mass"]
     public static let profileNames = ["razor", "duo", "compresskv"]
     /// Presses that merge what they evict instead of dropping it.
-    public static let mergingNames = ["ems"]
+    public static let mergingNames = ["ems", "minicache"]
+    /// Presses that ignore the ratio (their rule decides how much they free).
+    public static let ratioFreeNames = thresholdNames + ["minicache"]
     public static let names = scorerNames + allocatorNames + profileNames + mergingNames + thresholdNames
 
     /// Whether `specification` names a press that needs a head profile.
@@ -60,6 +66,13 @@ public enum PressRegistry {
         func real(_ key: String, _ fallback: Double) -> Double { arguments[key] ?? fallback }
         switch name {
         case "mass": return try MassPress(tau: real("tau", 0.9), window: Int(real("window", 32)))
+        case "minicache":
+            let start = try arguments["start"].map { v -> Int in
+                guard v == v.rounded(), v >= 0, v < 1e6 else { throw PressError.invalidParameter(name: "start", reason: "must be a layer number, got \(v)") }
+                return Int(v)
+            }
+            return try MiniCachePress(startLayer: start, interpolation: Float(real("t", 0.6)), retained: real("retain", 0.05),
+                                      maximumAngle: Float(real("angle", 45)))
         case "ems": return try EMSPress(compressionRatio: ratio, window: Int(real("window", 32)), localWeight: Float(real("local", 0.5)))
         case "adakv": return try AdaKVPress(scorer: scorer(inner ?? "snapkv", ratio: ratio), compressionRatio: ratio, floor: real("floor", 0.2))
         case "layer-adaptive":

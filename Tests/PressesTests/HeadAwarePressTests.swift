@@ -30,7 +30,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
     func testEveryNewPressAtEveryRatioMeetsTheTotalBudgetWithRealLengths() throws {
         let p = try profile()
         let tokens = tokens(120)
-        for name in PressRegistry.allocatorNames + PressRegistry.profileNames + PressRegistry.mergingNames + ["adakv(knorm)", "pyramid(expected)"] {
+        for name in PressRegistry.allocatorNames + PressRegistry.profileNames + ["ems", "adakv(knorm)", "pyramid(expected)"] {
             for ratio in PressTests.ratios {
                 let press = try PressRegistry.make(name.contains("(") ? name : name + (PressRegistry.allocatorNames.contains(name) ? "(snapkv:window=8)" : ""),
                                                    ratio: ratio, profile: p)

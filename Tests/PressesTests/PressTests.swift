@@ -70,7 +70,7 @@ final class PressTests: TinyModelTestCase {
         let plain = try engine.generate(prompt: prompt, maxTokens: 8, sampling: .greedy)
         let plainLogits = try engine.model.forward(tokens: prompt, cache: engine.model.makeCache(), logits: .allTokens)
         let profile = try HeadCalibration(engine: engine).run(model: "tiny")
-        for name in PressRegistry.names where !PressRegistry.thresholdNames.contains(name) {
+        for name in PressRegistry.names where !PressRegistry.ratioFreeNames.contains(name) {
             let press = try PressRegistry.make(name, ratio: 0, profile: profile)
             let pressed = try engine.generate(prompt: prompt, maxTokens: 8, sampling: .greedy, press: press)
             XCTAssertEqual(pressed.tokens, plain.tokens, name)

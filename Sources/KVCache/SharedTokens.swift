@@ -1,0 +1,67 @@
+import Kernels
+
+/// Tokens that one KV head of two adjacent layers stores once (MiniCache): per token a unit key direction and a
+/// unit value direction (f16, shared), each layer's key and value magnitudes (f16) and the position. Layer `slot`
+/// reads token j as key `keyMagnitude(j, slot) · keyDirection(j)` and value `valueMagnitude(j, slot) · valueDirection(j)`.
+/// Both layers' `HeadCache`s point at the same instance; its bytes are counted once, by the cache.
+public final class SharedTokens: @unchecked Sendable {
+    public let headDimension: Int
+    private(set) var keyDirections: ContiguousArray<Float16> = []    // [count, headDimension]
+    private(set) var valueDirections: ContiguousArray<Float16> = []  // [count, headDimension]
+    /// [count, 4]: key magnitude of slot 0, of slot 1, value magnitude of slot 0, of slot 1.
+    private(set) var magnitudes: ContiguousArray<Float16> = []
+    public private(set) var positions: ContiguousArray<Int32> = []
+
+    public init(headDimension: Int) {
+        self.headDimension = headDimension
+    }
+
+    public var count: Int { positions.count }
+
+    /// Exact bytes held: both directions, four magnitudes and the position of every token.
+    public var byteCount: Int {
+        (keyDirections.count + valueDirections.count + magnitudes.count) * MemoryLayout<Float16>.size
+            + positions.count * MemoryLayout<Int32>.size
+    }
+
+    /// Appends a token after the last one (positions must ascend). Directions hold `headDimension` floats.
+    public func append(keyDirection: [Float], valueDirection: [Float], keyMagnitudes: (Float, Float), valueMagnitudes: (Float, Float),
+                       position: Int) {
+        precondition(positions.last.map { Int($0) < position } ?? true, "shared tokens must be appended in position order")
+        for x in keyDirection { keyDirections.append(Self.half(x)) }
+        for x in valueDirection { valueDirections.append(Self.half(x)) }
+        for x in [keyMagnitudes.0, keyMagnitudes.1, valueMagnitudes.0, valueMagnitudes.1] { magnitudes.append(Self.half(x)) }
+        positions.append(Int32(position))
+    }
+
+    public func keyMagnitude(_ index: Int, slot: Int) -> Float { Float(magnitudes[index * 4 + slot]) }
+    public func valueMagnitude(_ index: Int, slot: Int) -> Float { Float(magnitudes[index * 4 + 2 + slot]) }
+
+    /// Key and value of token `index` as layer `slot` sees them, as floats.
+    public func token(_ index: Int, slot: Int) -> (key: [Float], value: [Float]) {
+        let range = index * headDimension ..< (index + 1) * headDimension
+        let k = keyMagnitude(index, slot: slot), v = valueMagnitude(index, slot: slot)
+        return (keyDirections[range].map { k * Float($0) }, valueDirections[range].map { v * Float($0) })
+    }
+
+    /// An independent deep copy.
+    public func copy() -> SharedTokens {
+        let c = SharedTokens(headDimension: headDimension)
+        c.keyDirections = keyDirections
+        c.valueDirections = valueDirections
+        c.magnitudes = magnitudes
+        c.positions = positions
+        return c
+    }
+
+    /// Calls `body` with key and value directions [count, headDimension] as f16.
+    public func withDirections<R>(_ body: (UnsafePointer<Float16>, UnsafePointer<Float16>) throws -> R) rethrows -> R {
+        try keyDirections.withUnsafeBufferPointer { k in
+            try valueDirections.withUnsafeBufferPointer { v in
+                try body(k.baseAddress ?? UnsafePointer(bitPattern: 2)!, v.baseAddress ?? UnsafePointer(bitPattern: 2)!)
+            }
+        }
+    }
+
+    static func half(_ x: Float) -> Float16 { Float16(bitPattern: HalfConversion.bits(fromFloat: x)) }
+}
