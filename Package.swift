@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport", "tokenpress"]),
+        .testTarget(name: "CLITests", dependencies: ["Evaluation", "GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -48,6 +48,15 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         self.ratios = ratios
     }
 
+    /// Prompts the plan prefills (perplexity stretches, then question prompts), in sweep order.
+    public var promptCount: Int {
+        let questionTasks = tasks.filter { $0 != .perplexity }.count
+        return (tasks.contains(.perplexity) ? contexts.count * samples : 0) + questionTasks * contexts.count * depths.count * modes.count
+    }
+
+    /// Measurements (cells) of a whole run: every configuration on every prompt.
+    public var cellCount: Int { promptCount * configurations.count }
+
     /// Every (press, ratio) evaluated, the full cache first.
     public var configurations: [(press: String, ratio: Double)] {
         [("none", 0)] + presses.flatMap { p in ratios.map { (p, $0) } }

@@ -42,3 +42,34 @@ public struct EvaluationResults: Sendable, Codable {
         self.plan = plan
     }
 }
+
+extension EvaluationResults {
+    /// The measurements of `parts` (shards of one plan, or a run and its resumption) as one result, each cell
+    /// once and in the order a single run records them.
+    public static func merged(_ parts: [EvaluationResults], model: String, plan: EvaluationPlan) -> EvaluationResults {
+        var merged = EvaluationResults(model: model, plan: plan)
+        let configurations = plan.configurations
+        func configuration(_ press: String, _ ratio: Double) -> Int {
+            configurations.firstIndex { $0.press == press && $0.ratio == ratio } ?? configurations.count
+        }
+        var seenPerplexity = Set<String>(), seenAnswers = Set<String>()
+        for part in parts where part.plan == plan {
+            for r in part.perplexity where seenPerplexity.insert("\(r.context) \(r.sample) \(r.press) \(r.ratio)").inserted {
+                merged.perplexity.append(r)
+            }
+            for r in part.answers where seenAnswers.insert("\(r.task) \(r.context) \(r.depth) \(r.mode) \(r.press) \(r.ratio)").inserted {
+                merged.answers.append(r)
+            }
+        }
+        func key(_ r: PerplexityRecord) -> [Int] {
+            [plan.contexts.firstIndex(of: r.context) ?? 0, r.sample, configuration(r.press, r.ratio)]
+        }
+        merged.perplexity.sort { key($0).lexicographicallyPrecedes(key($1)) }
+        func key(_ r: AnswerRecord) -> [Double] {
+            [Double(plan.tasks.firstIndex(of: r.task) ?? 0), Double(plan.contexts.firstIndex(of: r.context) ?? 0),
+             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
+        }
+        merged.answers.sort { key($0).lexicographicallyPrecedes(key($1)) }
+        return merged
+    }
+}

@@ -44,34 +44,32 @@ public final class Evaluator {
         }
     }
 
-    /// Units of work (prefills and per-press evaluations), for a progress bar.
-    public var totalSteps: Int {
-        let perPrompt = 1 + presses.count
-        let questionTasks = plan.tasks.filter { $0 != .perplexity }.count
-        var steps = 0
-        if plan.tasks.contains(.perplexity) { steps += plan.contexts.count * plan.samples * perPrompt }
-        steps += questionTasks * plan.contexts.count * plan.depths.count * plan.modes.count * perPrompt
-        return steps
+    /// Units of work (prefills and per-press evaluations) of `shard`, for a progress bar.
+    public func totalSteps(shard: EvaluationShard = .whole) -> Int {
+        shard.share(of: plan.promptCount) * (1 + presses.count)
     }
 
-    /// Runs the plan. Cells already in `previous` (same plan) are kept, not measured again; `save` receives
-    /// the results after every prompt, so an interrupted sweep resumes where it stopped.
-    public func run(model: String, previous: EvaluationResults? = nil, save: (EvaluationResults) throws -> Void = { _ in },
-                    progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
+    /// Runs the plan, or the prompts of `shard` only. Cells already in `previous` (same plan) are kept, not
+    /// measured again; `save` receives the results after every prompt, so an interrupted sweep resumes where it stopped.
+    public func run(model: String, previous: EvaluationResults? = nil, shard: EvaluationShard = .whole,
+                    save: (EvaluationResults) throws -> Void = { _ in }, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
         var results = EvaluationResults(model: model, plan: plan)
         if let previous, previous.plan == plan {
             results.perplexity = previous.perplexity
             results.answers = previous.answers
         }
-        var done = 0
-        let total = totalSteps
+        var done = 0, prompt = -1
+        let total = totalSteps(shard: shard)
         func step() { done += 1; progress(done, total) }
         progress(0, total)
+        // The generator is drawn from for every prompt, this shard's or not, so every shard sees the same samples.
         var generator = SeededGenerator(seed: plan.seed)
         if plan.tasks.contains(.perplexity) {
             for context in plan.contexts {
                 for sample in 0 ..< plan.samples {
                     let start = Int(generator.next() % UInt64(filler.count - context - plan.continuation))
+                    prompt += 1
+                    guard shard.contains(prompt) else { continue }
                     let missing = presses.filter { p in !results.perplexity.contains { $0.context == context && $0.sample == sample && $0.press == p.spec && $0.ratio == p.ratio } }
                     guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
                     done += presses.count - missing.count
@@ -88,6 +86,8 @@ public final class Evaluator {
                 for depth in plan.depths {
                     let seed = generator.next()
                     for mode in plan.modes {
+                        prompt += 1
+                        guard shard.contains(prompt) else { continue }
                         let missing = presses.filter { p in
                             !results.answers.contains { $0.task == task && $0.context == context && $0.depth == depth && $0.mode == mode
                                 && $0.press == p.spec && $0.ratio == p.ratio }

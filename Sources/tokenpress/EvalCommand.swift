@@ -56,6 +56,13 @@ struct EvalCommand: ParsableCommand {
     var plots: String?
     @Option(name: .long, help: "Write a leaderboard (presses ranked by average task score at each ratio) to this Markdown file.")
     var leaderboard: String?
+    @Option(name: .long, parsing: .unconditional,
+            help: "Run the sweep in this many processes (prompts dealt round-robin, cores shared out) and merge their results: the same numbers as one process.")
+    var jobs = 1
+    @Option(name: .long, help: .hidden)
+    var shard: String?
+    @Option(name: .customLong("resume-from"), help: .hidden)
+    var resumeFrom: String?
 
     func makePlan() throws -> EvaluationPlan {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
@@ -91,7 +98,32 @@ struct EvalCommand: ParsableCommand {
 
     func validate() throws {
         try modelOptions.validateThreads()
+        guard (1 ... 64).contains(jobs) else { throw CLIError("--jobs must be between 1 and 64, got \(jobs)") }
+        if let shard { _ = try EvaluationShard(parsing: shard) }
         _ = try makePlan()
+    }
+
+    /// Results of the same plan already in `path` (nil when there are none); another plan's results are an error.
+    func previousResults(_ path: String?, plan: EvaluationPlan) throws -> EvaluationResults? {
+        guard let path, let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let previous = try? EvaluationReport.results(fromJSON: data) else {
+            throw CLIError("\(path) is not a results file of tokenpress eval; use --fresh to replace it, or another file")
+        }
+        guard previous.plan == plan else {
+            throw CLIError("\(path) holds results of another plan; use --fresh to replace them, or another file")
+        }
+        return previous
+    }
+
+    /// The options a shard process needs to run the same plan on the same inputs.
+    func childArguments(modelPath: String, haystackPath: String, profilePath: String?) -> [String] {
+        var arguments = ["-m", modelPath, "--threads", String(modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)),
+                         "--ratios", ratios, "--tasks", tasks, "--modes", modes, "--contexts", contexts, "--depths", depths,
+                         "--continuation", String(continuation), "--samples", String(samples), "--seed", String(seed), "--haystack", haystackPath]
+        if let profilePath { arguments += ["--profile", profilePath] }
+        if noChat { arguments.append("--no-chat") }
+        for press in presses { arguments += ["--press", press] }
+        return arguments
     }
 
     func run() throws {
@@ -109,18 +141,29 @@ struct EvalCommand: ParsableCommand {
             let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text, profile: headProfile) { message in
                 template?.render([ChatMessage(role: "user", content: message)]) ?? message
             }
-            var previous: EvaluationResults?
-            if let json, !fresh, let data = FileManager.default.contents(atPath: json) {
-                previous = try? EvaluationReport.results(fromJSON: data)
-                if let p = previous, p.plan == plan {
-                    Console.status("resuming from \(json): \(p.perplexity.count + p.answers.count) measurements already there")
-                } else if previous != nil {
-                    throw CLIError("\(json) holds results of another plan; use --fresh to replace them, or another file")
+            let modelName = engine.file.path.split(separator: "/").last.map(String.init) ?? ""
+            let results: EvaluationResults
+            if jobs > 1 && shard == nil {
+                if !fresh { _ = try previousResults(json, plan: plan) }
+                let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
+                let profilePath = headProfile == nil ? nil : profile ?? HeadProfile.path(forModel: engine.file.path)
+                let sharded = ShardedEvaluation(plan: plan, jobs: jobs,
+                                                childArguments: childArguments(modelPath: engine.file.path, haystackPath: haystackPath, profilePath: profilePath),
+                                                json: json, fresh: fresh)
+                results = try sharded.run(model: modelName)
+            } else {
+                let part = try shard.map(EvaluationShard.init(parsing:)) ?? .whole
+                let previous = fresh ? nil : try previousResults(json, plan: plan)
+                let resumed = try previousResults(resumeFrom, plan: plan)
+                if let p = previous ?? resumed {
+                    Console.status("resuming from \(json ?? resumeFrom ?? ""): \(p.perplexity.count + p.answers.count) measurements already there")
                 }
-            }
-            let results = try evaluator.run(model: engine.file.path.split(separator: "/").last.map(String.init) ?? "", previous: previous,
+                let combined = previous == nil && resumed == nil ? nil
+                    : EvaluationResults.merged([resumed, previous].compactMap { $0 }, model: modelName, plan: plan)
+                results = try evaluator.run(model: modelName, previous: combined, shard: part,
                                             save: { partial in if let json { try write(try EvaluationReport(partial).json(), to: json) } },
                                             progress: { Console.progress("eval", done: $0, total: $1) })
+            }
             let report = EvaluationReport(results)
             Console.out(report.markdown)
             if let markdown { try write(Data(report.markdown.utf8), to: markdown) }

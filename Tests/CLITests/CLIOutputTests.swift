@@ -1,4 +1,5 @@
 import Engine
+import Evaluation
 import Foundation
 import GGUF
 import TestSupport
@@ -90,6 +91,36 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("eval "), "a progress bar on stderr")
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         XCTAssertEqual((object["summary"] as? [Any])?.count, 3)
+    }
+
+    func testEvalJobsSplitsTheSweepAndMergesTheSameResults() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let model = try tiny.write()
+        let haystack = NSTemporaryDirectory() + "/haystack-\(UUID().uuidString).txt"
+        try (0 ..< 200).map { "Line \($0) of the filler text. " }.joined().write(toFile: haystack, atomically: true, encoding: .utf8)
+        let common = ["eval", "-m", model, "--haystack", haystack, "--press", "streaming", "--press", "minicache:start=0,angle=180", "--ratios", "0.5",
+                      "--contexts", "256,320", "--depths", "0,1", "--continuation", "8"]
+        let one = NSTemporaryDirectory() + "/eval-one-\(UUID().uuidString).json", two = NSTemporaryDirectory() + "/eval-two-\(UUID().uuidString).json"
+        let single = try CLIRunner.run(common + ["--json", one])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let split = try CLIRunner.run(common + ["--json", two, "--jobs", "2"])
+        XCTAssertEqual(split.status, 0, split.stderr)
+        XCTAssertTrue(split.stderr.contains("eval: 2 processes"), split.stderr)
+        XCTAssertEqual(split.stdout, single.stdout, "the same report")
+        let a = try EvaluationReport.results(fromJSON: Data(contentsOf: URL(fileURLWithPath: one)))
+        let b = try EvaluationReport.results(fromJSON: Data(contentsOf: URL(fileURLWithPath: two)))
+        XCTAssertEqual(a.answers, b.answers)
+        XCTAssertEqual(a.perplexity, b.perplexity)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.contains((two as NSString).lastPathComponent + ".shard") }
+        XCTAssertEqual(leftovers, [], "shard files are removed once merged")
+        // A shard that fails is named, with its own message, in one line.
+        let failing = try CLIRunner.run(common.map { $0 == "256,320" ? "128" : $0 } + ["--jobs", "2"])
+        XCTAssertNotEqual(failing.status, 0)
+        XCTAssertTrue(failing.stderr.contains("failed (exit 1): Error: invalid context: 128 tokens leave no room"), failing.stderr)
+        let bad = try CLIRunner.run(common + ["--jobs", "0"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("--jobs must be between 1 and 64, got 0"), bad.stderr)
     }
 
     func testCalibrateWritesAProfileRazorCanUse() throws {

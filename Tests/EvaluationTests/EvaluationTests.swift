@@ -29,7 +29,7 @@ final class EvaluationTests: XCTestCase {
         let evaluator = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }
         var calls: [(Int, Int)] = []
         let results = try evaluator.run(model: "tiny", progress: { calls.append(($0, $1)) })
-        XCTAssertEqual(calls.last?.0, evaluator.totalSteps, "the progress bar reaches its end")
+        XCTAssertEqual(calls.last?.0, evaluator.totalSteps(), "the progress bar reaches its end")
         XCTAssertEqual(results.perplexity.count, 5 * 2, "(none + 2 presses × 2 ratios) × 2 contexts")
         XCTAssertEqual(results.answers.count, 5 * 2 * 3 * 2, "configurations × contexts × depths × modes")
         let report = EvaluationReport(results)
@@ -136,6 +136,32 @@ final class EvaluationTests: XCTestCase {
         // Variable tracking: a chain from the value through every name.
         let chain = try QuestionTasks.sample(.variables, builder: builder, tokens: 700, depth: 1, seed: 5)
         XCTAssertTrue(chain.prompt.contextPart.contains("VAR \(chain.expected[1]) = VAR \(chain.expected[0])."))
+    }
+
+    /// Shards split the prompts between them and merge into exactly what one run measures.
+    func testShardsMergeIntoTheWholeRun() throws {
+        let engine = try makeEngine()
+        let plan = smallPlan()
+        let whole = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny")
+        var parts: [EvaluationResults] = []
+        var prefills = 0
+        for i in 0 ..< 3 {
+            let shard = try EvaluationShard(index: i, count: 3)
+            let evaluator = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }
+            var last = (0, 0)
+            parts.append(try evaluator.run(model: "tiny", shard: shard, progress: { last = ($0, $1) }))
+            XCTAssertEqual(last.0, last.1, "each shard's progress bar reaches its own end")
+            XCTAssertEqual(evaluator.prefillCount, shard.share(of: plan.promptCount))
+            prefills += evaluator.prefillCount
+        }
+        XCTAssertEqual(prefills, plan.promptCount, "every prompt is prefilled by exactly one shard")
+        XCTAssertEqual(plan.promptCount, 2 + 2 * 3 * 2)
+        let merged = EvaluationResults.merged(parts.reversed(), model: "tiny", plan: plan)
+        XCTAssertEqual(merged.perplexity, whole.perplexity)
+        XCTAssertEqual(merged.answers, whole.answers)
+        XCTAssertEqual(EvaluationResults.merged(parts + parts, model: "tiny", plan: plan).answers.count, whole.answers.count, "each cell once")
+        XCTAssertThrowsError(try EvaluationShard(parsing: "3/3")) { XCTAssertTrue("\($0)".contains("0 ≤ I < N"), "\($0)") }
+        XCTAssertThrowsError(try EvaluationShard(parsing: "one/2"))
     }
 
     /// An interrupted sweep resumes: finished prompts are not prefilled again, and the results are the same.

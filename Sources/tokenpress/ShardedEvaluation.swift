@@ -1,0 +1,88 @@
+import Evaluation
+import Foundation
+
+/// `tokenpress eval --jobs N`: runs the sweep as N child processes (`eval --shard i/N`, each with its own JSON file
+/// and a share of the cores), shows one progress bar over all of them, and merges their results into what a single
+/// process would have measured. Children resume from the main JSON file and from their own, so an interrupted
+/// run loses at most one prompt per child.
+struct ShardedEvaluation {
+    let plan: EvaluationPlan
+    let jobs: Int
+    /// Arguments every child gets (model, plan options, haystack, profile, threads), without --json and --shard.
+    let childArguments: [String]
+    /// The main JSON file (nil: results live in a temporary folder).
+    let json: String?
+    let fresh: Bool
+
+    func run(model: String) throws -> EvaluationResults {
+        let folder = json.map { ($0 as NSString).deletingLastPathComponent } ?? NSTemporaryDirectory()
+        let base = json.map { ($0 as NSString).lastPathComponent } ?? "tokenpress-eval-\(ProcessInfo.processInfo.processIdentifier).json"
+        let shards = (0 ..< jobs).map { i in
+            (file: ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("\(base).shard-\(i)-of-\(jobs).json"), index: i)
+        }
+        if fresh { for s in shards { try? FileManager.default.removeItem(atPath: s.file) } }
+        let previous = fresh ? nil : json.flatMap(Self.load)
+        let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
+        var children: [(process: Process, log: String, index: Int)] = []
+        for s in shards {
+            let process = Process()
+            process.executableURL = executable
+            var arguments = ["eval"] + childArguments + ["--json", s.file, "--shard", "\(s.index)/\(jobs)"]
+            if let json, !fresh, previous != nil { arguments += ["--resume-from", json] }
+            process.arguments = arguments
+            let log = s.file + ".log"
+            FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: log)
+            do {
+                try process.run()
+            } catch {
+                children.forEach { $0.process.terminate() }
+                throw CLIError("cannot start eval shard \(s.index)/\(jobs): \(error.localizedDescription)")
+            }
+            children.append((process, log, s.index))
+        }
+        Console.status("eval: \(jobs) processes, prompts dealt round-robin; shard logs next to \(shards[0].file)")
+        func merged() -> EvaluationResults {
+            EvaluationResults.merged([previous].compactMap { $0 } + shards.compactMap { Self.load($0.file) }, model: model, plan: plan)
+        }
+        let total = plan.cellCount
+        while children.contains(where: { $0.process.isRunning }) {
+            let current = merged()
+            Console.progress("eval", done: min(total - 1, current.perplexity.count + current.answers.count), total: total)
+            Thread.sleep(forTimeInterval: 2)
+        }
+        let failed = children.filter { $0.process.terminationStatus != 0 }
+        if let first = failed.first {
+            FileHandle.standardError.write(Data("\n".utf8))
+            let message = Self.lastMessage(first.log)
+            guard json != nil else {
+                for s in shards { try? FileManager.default.removeItem(atPath: s.file); try? FileManager.default.removeItem(atPath: s.file + ".log") }
+                throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message)")
+            }
+            throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message); "
+                + "finished cells are kept in \(shards[first.index].file) and resume on the next run")
+        }
+        let results = merged()
+        Console.progress("eval", done: total, total: total)
+        for s in shards {
+            try? FileManager.default.removeItem(atPath: s.file)
+            try? FileManager.default.removeItem(atPath: s.file + ".log")
+        }
+        return results
+    }
+
+    static func load(_ path: String) -> EvaluationResults? {
+        FileManager.default.contents(atPath: path).flatMap { try? EvaluationReport.results(fromJSON: $0) }
+    }
+
+    /// The last message a child wrote to its log, without the progress bar it may follow (bars are redrawn with
+    /// carriage returns and end without a newline).
+    static func lastMessage(_ log: String) -> String {
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line in
+            line.replacingOccurrences(of: "^\\S+ [█░]+ \\d+/\\d+", with: "", options: .regularExpression).trimmingCharacters(in: .whitespaces)
+        }
+        return lines.last { !$0.isEmpty } ?? "no message (see \(log))"
+    }
+}
