@@ -1,4 +1,5 @@
 // Based on: EMS: Adaptive Evict-then-Merge Strategy for Head-wise KV Cache Compression Based on Global-Local Importance (arXiv 2412.08521).
+import Kernels
 import KVCache
 
 /// Scores tokens by a global-local importance — the attention accumulated from every query so far (normalized
@@ -38,34 +39,52 @@ public struct EMSPress: KVPress {
         guard compressionRatio > 0 else { return }
         for (l, layer) in cache.layers.enumerated() {
             let all = try layer.heads.indices.map { try scores(layer: l, head: $0, cache: cache) }
-            for (h, head) in layer.heads.enumerated() {
-                let n = head.count, keep = Budget.kept(n, ratio: compressionRatio)
-                guard keep < n else { continue }
-                let kept = TopK.indices(of: all[h], count: keep), isKept = Set(kept)
-                var merged = kept.map { j -> (key: [Float], value: [Float], weight: Float) in
-                    let t = head.token(j)
-                    return (t.key, t.value, max(all[h][j], 1e-6))
+            // Heads merge independently (in parallel); the cache is then changed one head at a time.
+            var plans = [(kept: [Int], tokens: [(key: [Float], value: [Float])])?](repeating: nil, count: layer.heads.count)
+            plans.withUnsafeMutableBufferPointer { plans in
+                ParallelFor.run(layer.heads.count) { range in
+                    for h in range { plans[h] = merge(layer.heads[h], scores: all[h]) }
                 }
-                let unitKeys = merged.map { normalized($0.key) }
-                for j in 0 ..< n where !isKept.contains(j) {
-                    let t = head.token(j), unit = normalized(t.key), w = max(all[h][j], 1e-6)
-                    var best = 0, bestSimilarity = -Float.infinity
-                    for (k, u) in unitKeys.enumerated() {
-                        var s: Float = 0
-                        for i in u.indices { s += u[i] * unit[i] }
-                        if s > bestSimilarity { bestSimilarity = s; best = k }
-                    }
-                    let total = merged[best].weight + w
-                    for i in t.key.indices {
-                        merged[best].key[i] = (merged[best].key[i] * merged[best].weight + t.key[i] * w) / total
-                        merged[best].value[i] = (merged[best].value[i] * merged[best].weight + t.value[i] * w) / total
-                    }
-                    merged[best].weight = total
-                }
-                cache.retain(layer: l, head: h, indices: kept)
-                for (k, m) in merged.enumerated() { head.replace(k, key: m.key, value: m.value) }
+            }
+            for (h, plan) in plans.enumerated() {
+                guard let plan else { continue }
+                cache.retain(layer: l, head: h, indices: plan.kept)
+                for (k, t) in plan.tokens.enumerated() { layer.heads[h].replace(k, key: t.key, value: t.value) }
             }
         }
+    }
+
+    /// The tokens `head` keeps and their merged keys and values (nil when it keeps everything).
+    func merge(_ head: HeadCache, scores: [Float]) -> (kept: [Int], tokens: [(key: [Float], value: [Float])])? {
+        let n = head.count, keep = Budget.kept(n, ratio: compressionRatio)
+        guard keep < n else { return nil }
+        let kept = TopK.indices(of: scores, count: keep), isKept = Set(kept)
+        var merged = kept.map { j -> (key: [Float], value: [Float], weight: Float) in
+            let t = head.token(j)
+            return (t.key, t.value, max(scores[j], 1e-6))
+        }
+        // Kept keys' directions as one [keep, d] matrix: the nearest-neighbour scan is a SIMD dot per kept token.
+        let d = head.headDimension
+        let unitKeys = merged.flatMap { normalized($0.key) }
+        for j in 0 ..< n where !isKept.contains(j) {
+            let t = head.token(j), unit = normalized(t.key), w = max(scores[j], 1e-6)
+            var best = 0, bestSimilarity = -Float.infinity
+            unitKeys.withUnsafeBufferPointer { keys in
+                unit.withUnsafeBufferPointer { u in
+                    for k in 0 ..< merged.count {
+                        let s = VectorMath.dot(keys.baseAddress! + k * d, u.baseAddress!, count: d)
+                        if s > bestSimilarity { bestSimilarity = s; best = k }
+                    }
+                }
+            }
+            let total = merged[best].weight + w
+            for i in t.key.indices {
+                merged[best].key[i] = (merged[best].key[i] * merged[best].weight + t.key[i] * w) / total
+                merged[best].value[i] = (merged[best].value[i] * merged[best].weight + t.value[i] * w) / total
+            }
+            merged[best].weight = total
+        }
+        return (kept, merged.map { ($0.key, $0.value) })
     }
 
     func normalized(_ x: [Float]) -> [Float] {
