@@ -6,8 +6,6 @@ extension EvaluationReport {
     public func leaderboard(command: String) -> String {
         let plan = results.plan
         let mode = plan.modes.first?.rawValue ?? ""
-        let tasks = plan.tasks.filter { $0 != .perplexity }
-        let hasPerplexity = plan.tasks.contains(.perplexity)
         var lines = ["# TokenPress leaderboard", "",
                      "Model `\(results.model)`; contexts \(plan.contexts.map(String.init).joined(separator: ", ")) tokens; depths "
                      + plan.depths.map { String(format: "%.2g", $0) }.joined(separator: ", ") + "; questions \(mode) "
@@ -15,7 +13,28 @@ extension EvaluationReport {
                      "Scores are the share of expected answers found, averaged over contexts and depths. Bytes are measured at "
                      + "\(plan.contexts.max() ?? 0) tokens (keys, values, positions), against a dense f16 cache.", "",
                      "Reproduce: `\(command)`", ""]
-        guard let full = rows.first(where: { $0.press == "none" }) else { return lines.joined(separator: "\n") + "\n" }
+        let (tables, best) = rankedTables()
+        lines += tables + ["## Best quality per byte", ""] + best
+        // With several contexts, the longest alone too: compression matters most there.
+        if plan.contexts.count > 1, let longest = plan.contexts.max() {
+            var only = results
+            only.plan.contexts = [longest]
+            only.answers = results.answers.filter { $0.context == longest }
+            only.perplexity = results.perplexity.filter { $0.context == longest }
+            let (longTables, longBest) = EvaluationReport(only).rankedTables(level: "###")
+            lines += ["", "## At \(longest) tokens only", ""] + longTables + ["### Best quality per byte at \(longest) tokens", ""] + longBest
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One table per ratio (the full cache first, then the presses ranked by average score, fewer bytes first on
+    /// ties) and the best press of each ratio.
+    func rankedTables(level: String = "##") -> (tables: [String], best: [String]) {
+        let plan = results.plan
+        let mode = plan.modes.first?.rawValue ?? ""
+        let tasks = plan.tasks.filter { $0 != .perplexity }
+        let hasPerplexity = plan.tasks.contains(.perplexity)
+        guard let full = rows.first(where: { $0.press == "none" }) else { return ([], []) }
         var header = ["rank", "press", "average"] + tasks.map(\.rawValue)
         if hasPerplexity { header.append("PPL ratio") }
         header += ["cache bytes", "saved vs f16"]
@@ -24,11 +43,11 @@ extension EvaluationReport {
             if hasPerplexity { c.append(r.perplexityRatio.map { format($0, 3) } ?? "—") }
             return c + [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%"]
         }
-        var best: [String] = []
+        var lines: [String] = [], best: [String] = []
         for ratio in plan.ratios {
             let ranked = rows.filter { $0.press != "none" && $0.ratio == ratio }
                 .sorted { ($0.averageScore ?? -1, -$0.cacheBytes) > ($1.averageScore ?? -1, -$1.cacheBytes) }
-            lines += ["## Ratio \(String(format: "%.3g", ratio)) (\(format(100 * ratio, 1))% of tokens removed)", "",
+            lines += ["\(level) Ratio \(String(format: "%.3g", ratio)) (\(format(100 * ratio, 1))% of tokens removed)", "",
                       row(header), row(header.map { _ in "---" }), row(cells(full, rank: "—"))]
             for (i, r) in ranked.enumerated() { lines.append(row(cells(r, rank: "\(i + 1)"))) }
             lines.append("")
@@ -37,7 +56,6 @@ extension EvaluationReport {
                             + "(full cache \(full.averageScore.map { percent($0) } ?? "—")) in \(mebibytes(top.cacheBytes))")
             }
         }
-        lines += ["## Best quality per byte", ""] + best
-        return lines.joined(separator: "\n") + "\n"
+        return (lines, best)
     }
 }

@@ -51,6 +51,16 @@ final class EvaluationTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| none | 0.000 | 1.000 | 0.0000 |"), markdown)
         let json = try JSONSerialization.jsonObject(with: try report.json()) as? [String: Any]
         XCTAssertEqual((json?["summary"] as? [Any])?.count, 5)
+        // With two contexts the leaderboard ranks the longest alone too, from its questions only.
+        let board = report.leaderboard(command: "x")
+        XCTAssertTrue(board.contains("## At 320 tokens only"), board)
+        XCTAssertTrue(board.contains("### Ratio 0.75 (75.0% of tokens removed)"), board)
+        XCTAssertTrue(board.contains("### Best quality per byte at 320 tokens"), board)
+        XCTAssertEqual(board.components(separatedBy: "| — | none |").count - 1, 4, "the full cache heads all four tables")
+        let longest = results.answers.filter { $0.context == 320 && $0.press == "knorm" && $0.ratio == 0.5 && $0.mode == .agnostic }
+        let expected = longest.reduce(0) { $0 + $1.score } / Double(longest.count)
+        let section = String(board[board.range(of: "## At 320 tokens only")!.lowerBound...])
+        XCTAssertTrue(section.contains("| knorm | \(String(format: "%.0f", 100 * expected))% |"), section)
     }
 
     func testPlotsAndLeaderboardShowEveryPressWithTheFullCache() throws {

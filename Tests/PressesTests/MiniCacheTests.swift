@@ -56,6 +56,27 @@ final class MiniCacheTests: TinyModelTestCase {
         XCTAssertEqual(cache.byteCount, (own + 4) * Self.perToken + shared * Self.perShared)
     }
 
+    func testAfterEvictionAtEveryRatioBytesFollowOwnAndSharedTokens() throws {
+        for ratio in PressTests.ratios {
+            let press = try PressRegistry.make("tova+minicache:start=0,angle=180,retain=0.1", ratio: ratio)
+            let cache = try prefilled(tokens(120), for: press)
+            try press.compress(cache)
+            let kept = 120 - Int(120 * ratio)
+            var own = 0, shared = 0
+            for layer in cache.layers {
+                for head in layer.heads {
+                    XCTAssertEqual(head.attendedCount, kept, "merging keeps what eviction kept, \(ratio)")
+                    own += head.count
+                }
+            }
+            for head in cache.layers[0].heads { shared += head.shared?.count ?? 0 }
+            XCTAssertGreaterThan(shared, 0)
+            XCTAssertEqual(cache.byteCount, own * Self.perToken + shared * Self.perShared, "ratio \(ratio)")
+            XCTAssertLessThan(cache.byteCount, 4 * kept * Self.perToken, "merging saves on top of eviction")
+            _ = try engine.model.forward(tokens: [5], cache: cache, logits: .lastToken)
+        }
+    }
+
     func testMergedAttentionEqualsAttentionOverTheReconstructedTokens() throws {
         let tokens = tokens(60)
         let merged = try prefilled(tokens)
