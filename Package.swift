@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "Presses", dependencies: ["KVCache", "Kernels", "Sampling"], swiftSettings: optimize),
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "GGUF", "Presses"], swiftSettings: optimize),
+        .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "Kernels", "GGUF", "Presses"], swiftSettings: optimize),
         .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(

@@ -17,6 +17,8 @@ public struct GenerationStatistics: Sendable, Codable {
     public var denseCacheBytesAfterPrompt = 0
     /// The largest exact cache size seen after the prompt (bounded when a decoding press is used).
     public var peakCacheBytes = 0
+    /// Times the cache's tokens were moved back to positions within the cache so generation could pass the context length.
+    public var positionReindexings = 0
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
@@ -30,6 +32,7 @@ public struct GenerationStatistics: Sendable, Codable {
     public var cacheSummary: String {
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
         return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))), peak: \(kib(peakCacheBytes))"
+            + (positionReindexings > 0 ? ", positions re-indexed \(positionReindexings)×" : "")
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import GGUF
+import Kernels
 import KVCache
 import Models
 import Presses
@@ -97,8 +98,15 @@ public final class InferenceEngine: @unchecked Sendable {
         defer { result.statistics.decodeSeconds = (clock.now - decodeStart).seconds }
         while true {
             if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
-            // Prompt and generated tokens together never exceed the context.
-            if cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
+            // Prompt and generated tokens together never exceed the context — unless a press keeps the cache
+            // small while decoding: then its tokens move to positions within the cache (keys re-rotated) and
+            // generation goes on, as StreamingLLM does.
+            if cache.nextPosition >= contextLength {
+                let c = model.configuration
+                let moved = press?.compressesDuringDecoding == true ? cache.reindex(rope: RoPE(dimensions: c.ropeDimension, base: c.ropeBase)) : 0
+                if moved == 0 || cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
+                result.statistics.positionReindexings += 1
+            }
             let token = sampler.sample(logits: logits, history: history)
             if tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; break }
             result.tokens.append(token)

@@ -51,6 +51,22 @@ public final class AttentionStatistics: @unchecked Sendable {
         return floats * 4 + windows.reduce(0) { $0 + $1.positions.count * 8 }
     }
 
+    /// Moves the kept queries by `shift` positions, rotating them to match (see `KVCache.reindex`).
+    func shiftWindows(by shift: Int, rope: RoPE) {
+        guard shift != 0 else { return }
+        let half = rope.dimensions / 2
+        var c = [Float](repeating: 0, count: half), s = c
+        rope.table(position: shift, cos: &c, sin: &s)
+        for l in windows.indices where !windows[l].positions.isEmpty {
+            let rows = windows[l].positions.count, width = windows[l].rows.count / rows
+            let d = width / max(1, queryHeads)
+            windows[l].rows.withUnsafeMutableBufferPointer { r in
+                for t in 0 ..< rows { rope.rotate(r.baseAddress! + t * width, heads: queryHeads, headDimension: d, cos: c, sin: s) }
+            }
+            windows[l].positions = windows[l].positions.map { $0 + shift }
+        }
+    }
+
     // MARK: What presses read
 
     /// The last queries of `layer` (after RoPE), oldest first: rows of `queryHeads · headDimension` floats.

@@ -4,9 +4,9 @@ import Kernels
 /// Heads are independent so a press can give each its own length; removal compacts storage for real.
 public final class HeadCache: @unchecked Sendable {
     public let headDimension: Int
-    private(set) var keys: ContiguousArray<Float16> = []      // [count, headDimension]
+    var keys: ContiguousArray<Float16> = []                    // [count, headDimension]
     private(set) var values: ContiguousArray<Float16> = []    // [count, headDimension]
-    public private(set) var positions: ContiguousArray<Int32> = []  // [count]
+    public internal(set) var positions: ContiguousArray<Int32> = []  // [count]
 
     public init(headDimension: Int) {
         self.headDimension = headDimension
