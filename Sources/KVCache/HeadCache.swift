@@ -4,9 +4,9 @@ import Kernels
 /// Heads are independent so a press can give each its own length; removal compacts storage for real.
 public final class HeadCache: @unchecked Sendable {
     public let headDimension: Int
-    var keys: ContiguousArray<Float16> = []                    // [count, headDimension]
+    private(set) var keys: ContiguousArray<Float16> = []      // [count, headDimension]
     private(set) var values: ContiguousArray<Float16> = []    // [count, headDimension]
-    public internal(set) var positions: ContiguousArray<Int32> = []  // [count]
+    public private(set) var positions: ContiguousArray<Int32> = []  // [count]
 
     public init(headDimension: Int) {
         self.headDimension = headDimension
@@ -43,8 +43,8 @@ public final class HeadCache: @unchecked Sendable {
 
     /// Appends one token (`key` and `value` hold `headDimension` floats; they are stored as f16).
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
-        for i in 0 ..< headDimension { keys.append(Float16(bitPattern: HalfConversion.bits(fromFloat: key[i]))) }
-        for i in 0 ..< headDimension { values.append(Float16(bitPattern: HalfConversion.bits(fromFloat: value[i]))) }
+        for i in 0 ..< headDimension { keys.append(HalfConversion.half(key[i])) }
+        for i in 0 ..< headDimension { values.append(HalfConversion.half(value[i])) }
         positions.append(Int32(position))
     }
 
@@ -69,8 +69,8 @@ public final class HeadCache: @unchecked Sendable {
     @discardableResult
     public func insert(key: [Float], value: [Float], position: Int) -> Int {
         let index = positions.firstIndex { Int($0) > position } ?? positions.count
-        let k = key.map { Float16(bitPattern: HalfConversion.bits(fromFloat: $0)) }
-        let v = value.map { Float16(bitPattern: HalfConversion.bits(fromFloat: $0)) }
+        let k = key.map { HalfConversion.half($0) }
+        let v = value.map { HalfConversion.half($0) }
         keys.insert(contentsOf: k, at: index * headDimension)
         values.insert(contentsOf: v, at: index * headDimension)
         positions.insert(Int32(position), at: index)
@@ -80,9 +80,31 @@ public final class HeadCache: @unchecked Sendable {
     /// Overwrites the key and value of token `index` (e.g. with a merge of several tokens); its position stays.
     public func replace(_ index: Int, key: [Float], value: [Float]) {
         for i in 0 ..< headDimension {
-            keys[index * headDimension + i] = Float16(bitPattern: HalfConversion.bits(fromFloat: key[i]))
-            values[index * headDimension + i] = Float16(bitPattern: HalfConversion.bits(fromFloat: value[i]))
+            keys[index * headDimension + i] = HalfConversion.half(key[i])
+            values[index * headDimension + i] = HalfConversion.half(value[i])
         }
+    }
+
+    /// Gives token i position `newPositions[i]` (ascending), rotating its key by the change (keys are stored
+    /// after RoPE; see `KVCache.reindex`).
+    func reposition(_ newPositions: [Int32], rope: RoPE) {
+        let d = headDimension, half = rope.dimensions / 2
+        var tables: [Int32: (cos: [Float], sin: [Float])] = [:]
+        var key = [Float](repeating: 0, count: d)
+        for i in 0 ..< count {
+            let delta = newPositions[i] - positions[i]
+            guard delta != 0 else { continue }
+            if tables[delta] == nil {
+                var c = [Float](repeating: 0, count: half), s = c
+                rope.table(position: Int(delta), cos: &c, sin: &s)
+                tables[delta] = (c, s)
+            }
+            let table = tables[delta]!
+            for j in 0 ..< d { key[j] = HalfConversion.float(fromBits: keys[i * d + j].bitPattern) }
+            rope.rotate(&key, heads: 1, headDimension: d, cos: table.cos, sin: table.sin)
+            for j in 0 ..< d { keys[i * d + j] = HalfConversion.half(key[j]) }
+        }
+        positions = ContiguousArray(newPositions)
     }
 
     /// Key and value of token `index`, as floats.

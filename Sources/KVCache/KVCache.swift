@@ -40,11 +40,11 @@ public final class KVCache: @unchecked Sendable {
     /// and into `tokens`, which both then read (see `SharedTokens`); the moved tokens' statistics are dropped.
     public func share(_ tokens: SharedTokens, firstLayer first: Int, head: Int, removing indices: (first: [Int], second: [Int])) {
         for (slot, removed) in [indices.first, indices.second].enumerated() {
-            let layer = first + slot, cache = layers[layer].heads[head]
-            precondition(cache.shared == nil, "layer \(layer) head \(head) already shares tokens")
+            let layer = first + slot, headCache = layers[layer].heads[head]
+            precondition(headCache.shared == nil, "layer \(layer) head \(head) already shares tokens")
             let gone = Set(removed)
-            retain(layer: layer, head: head, indices: (0 ..< cache.count).filter { !gone.contains($0) })
-            cache.share(tokens, slot: slot)
+            retain(layer: layer, head: head, indices: (0 ..< headCache.count).filter { !gone.contains($0) })
+            headCache.share(tokens, slot: slot)
         }
     }
 

@@ -28,26 +28,3 @@ extension KVCache {
         return shift
     }
 }
-
-extension HeadCache {
-    /// Gives token i position `positions[i]` (ascending), rotating its key by the change.
-    func reposition(_ newPositions: [Int32], rope: RoPE) {
-        let d = headDimension, half = rope.dimensions / 2
-        var tables: [Int32: (cos: [Float], sin: [Float])] = [:]
-        var key = [Float](repeating: 0, count: d)
-        for i in 0 ..< count {
-            let delta = newPositions[i] - positions[i]
-            guard delta != 0 else { continue }
-            if tables[delta] == nil {
-                var c = [Float](repeating: 0, count: half), s = c
-                rope.table(position: Int(delta), cos: &c, sin: &s)
-                tables[delta] = (c, s)
-            }
-            let table = tables[delta]!
-            for j in 0 ..< d { key[j] = HalfConversion.float(fromBits: keys[i * d + j].bitPattern) }
-            rope.rotate(&key, heads: 1, headDimension: d, cos: table.cos, sin: table.sin)
-            for j in 0 ..< d { keys[i * d + j] = Float16(bitPattern: HalfConversion.bits(fromFloat: key[j])) }
-        }
-        positions = ContiguousArray(newPositions)
-    }
-}

@@ -28,9 +28,9 @@ public final class SharedTokens: @unchecked Sendable {
     public func append(keyDirection: [Float], valueDirection: [Float], keyMagnitudes: (Float, Float), valueMagnitudes: (Float, Float),
                        position: Int) {
         precondition(positions.last.map { Int($0) < position } ?? true, "shared tokens must be appended in position order")
-        for x in keyDirection { keyDirections.append(Self.half(x)) }
-        for x in valueDirection { valueDirections.append(Self.half(x)) }
-        for x in [keyMagnitudes.0, keyMagnitudes.1, valueMagnitudes.0, valueMagnitudes.1] { magnitudes.append(Self.half(x)) }
+        for x in keyDirection { keyDirections.append(HalfConversion.half(x)) }
+        for x in valueDirection { valueDirections.append(HalfConversion.half(x)) }
+        for x in [keyMagnitudes.0, keyMagnitudes.1, valueMagnitudes.0, valueMagnitudes.1] { magnitudes.append(HalfConversion.half(x)) }
         positions.append(Int32(position))
     }
 
@@ -62,6 +62,4 @@ public final class SharedTokens: @unchecked Sendable {
             }
         }
     }
-
-    static func half(_ x: Float) -> Float16 { Float16(bitPattern: HalfConversion.bits(fromFloat: x)) }
 }

@@ -30,6 +30,10 @@ public enum HalfConversion {
         return sign | UInt16(scaled.rounded(.toNearestOrEven))
     }
 
+    /// x rounded to the nearest f16 value, as an f16 (the conversion every f16 store of the cache uses).
+    @inline(__always)
+    public static func half(_ x: Float) -> Float16 { Float16(bitPattern: bits(fromFloat: x)) }
+
     /// x rounded to the nearest f16 value, as a float.
     @inline(__always)
     public static func roundedToHalf(_ x: Float) -> Float { float(fromBits: bits(fromFloat: x)) }

@@ -46,10 +46,19 @@ struct ShardedEvaluation {
         func merged() -> EvaluationResults {
             EvaluationResults.merged([previous].compactMap { $0 } + shards.compactMap { Self.load($0.file) }, model: model, plan: plan)
         }
+        // Progress: cells in the shard files, each read again only when its child has rewritten it.
         let total = plan.cellCount
+        let previousCells = previous.map { $0.perplexity.count + $0.answers.count } ?? 0
+        var cells: [String: (modified: Date, count: Int)] = [:]
         while children.contains(where: { $0.process.isRunning }) {
-            let current = merged()
-            Console.progress("eval", done: min(total - 1, current.perplexity.count + current.answers.count), total: total)
+            for s in shards {
+                guard let modified = (try? FileManager.default.attributesOfItem(atPath: s.file))?[.modificationDate] as? Date,
+                      cells[s.file]?.modified != modified, let part = Self.load(s.file) else { continue }
+                cells[s.file] = (modified, part.perplexity.count + part.answers.count)
+            }
+            // Children start from the previous results, so each file repeats them: count them once.
+            let done = previousCells + cells.values.reduce(0) { $0 + max(0, $1.count - previousCells) }
+            Console.progress("eval", done: min(total - 1, done), total: total)
             Thread.sleep(forTimeInterval: 2)
         }
         let failed = children.filter { $0.process.terminationStatus != 0 }

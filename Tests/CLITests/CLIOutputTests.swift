@@ -75,12 +75,17 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertFalse(aware.stderr.contains("prefilled and compressed once"))
     }
 
-    func testEvalWritesMarkdownAndJSON() throws {
+    /// A tiny model with a 1,024-token context and a filler text file, for eval runs.
+    func evalInputs() throws -> (model: String, haystack: String) {
         var tiny = TinyModel()
         tiny.context = 1024
-        let model = try tiny.write()
         let haystack = NSTemporaryDirectory() + "/haystack-\(UUID().uuidString).txt"
         try (0 ..< 200).map { "Line \($0) of the filler text. " }.joined().write(toFile: haystack, atomically: true, encoding: .utf8)
+        return (try tiny.write(), haystack)
+    }
+
+    func testEvalWritesMarkdownAndJSON() throws {
+        let (model, haystack) = try evalInputs()
         let json = NSTemporaryDirectory() + "/eval-\(UUID().uuidString).json"
         let r = try CLIRunner.run(["eval", "-m", model, "--haystack", haystack, "--press", "streaming", "--press", "h2o", "--ratios", "0.5",
                                    "--contexts", "256", "--depths", "0,1", "--continuation", "8", "--json", json])
@@ -94,11 +99,7 @@ final class CLIOutputTests: XCTestCase {
     }
 
     func testEvalJobsSplitsTheSweepAndMergesTheSameResults() throws {
-        var tiny = TinyModel()
-        tiny.context = 1024
-        let model = try tiny.write()
-        let haystack = NSTemporaryDirectory() + "/haystack-\(UUID().uuidString).txt"
-        try (0 ..< 200).map { "Line \($0) of the filler text. " }.joined().write(toFile: haystack, atomically: true, encoding: .utf8)
+        let (model, haystack) = try evalInputs()
         let common = ["eval", "-m", model, "--haystack", haystack, "--press", "streaming", "--press", "minicache:start=0,angle=180", "--ratios", "0.5",
                       "--contexts", "256,320", "--depths", "0,1", "--continuation", "8"]
         let one = NSTemporaryDirectory() + "/eval-one-\(UUID().uuidString).json", two = NSTemporaryDirectory() + "/eval-two-\(UUID().uuidString).json"
