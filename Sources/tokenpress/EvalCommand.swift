@@ -129,6 +129,8 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let plan = try makePlan()
+            // A results file of another plan, or not one at all, is refused before any slow work.
+            let previous = fresh ? nil : try previousResults(json, plan: plan)
             let engine = try modelOptions.loadEngine()
             try Evaluator.validate(plan, for: engine)
             let text = try haystack.map(readUTF8File) ?? readUTF8File(try HaystackText.path { Console.status($0) })
@@ -144,7 +146,6 @@ struct EvalCommand: ParsableCommand {
             let modelName = engine.file.path.split(separator: "/").last.map(String.init) ?? ""
             let results: EvaluationResults
             if jobs > 1 && shard == nil {
-                if !fresh { _ = try previousResults(json, plan: plan) }
                 let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
                 let profilePath = headProfile == nil ? nil : profile ?? HeadProfile.path(forModel: engine.file.path)
                 let sharded = ShardedEvaluation(plan: plan, jobs: jobs,
@@ -153,7 +154,6 @@ struct EvalCommand: ParsableCommand {
                 results = try sharded.run(model: modelName)
             } else {
                 let part = try shard.map(EvaluationShard.init(parsing:)) ?? .whole
-                let previous = fresh ? nil : try previousResults(json, plan: plan)
                 let resumed = try previousResults(resumeFrom, plan: plan)
                 if let p = previous ?? resumed {
                     Console.status("resuming from \(json ?? resumeFrom ?? ""): \(p.perplexity.count + p.answers.count) measurements already there")

@@ -124,6 +124,17 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["calibrate", "-m", model, "--top", "-1"], mentioning: "--top must be zero or positive, got -1")
         try assertFails(["eval", "-m", model, "--press", "razor", "--profile", "/nonexistent.json", "--contexts", "64", "--continuation", "8"],
                         mentioning: "/nonexistent.json does not exist")
+        try assertFails(["eval", "-m", model, "--jobs", "1000"], mentioning: "--jobs must be between 1 and 64, got 1000")
+        try assertFails(["eval", "-m", model, "--shard", "3/2"], mentioning: "--shard must be I/N with 0 ≤ I < N, got '3/2'")
+        try assertFails(["eval", "-m", model, "--press", "minicache:angle=500"], mentioning: "angle: must be in [0, 180] degrees")
+        // A results file that is not one is refused, not overwritten.
+        let json = NSTemporaryDirectory() + "/broken-\(UUID().uuidString).json"
+        try Data("{ not json".utf8).write(to: URL(fileURLWithPath: json))
+        let haystack = NSTemporaryDirectory() + "/haystack-\(UUID().uuidString).txt"
+        try String(repeating: "Filler words for the haystack. ", count: 100).write(toFile: haystack, atomically: true, encoding: .utf8)
+        try assertFails(["eval", "-m", model, "--haystack", haystack, "--contexts", "64", "--continuation", "8", "--json", json],
+                        mentioning: "is not a results file of tokenpress eval")
+        XCTAssertEqual(try String(contentsOfFile: json, encoding: .utf8), "{ not json", "the file is left as it was")
     }
 
     func testDefaultModelFetchFailuresAreNamed() throws {
