@@ -3,7 +3,6 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
     case promptTooLong(tokens: Int, context: Int)
     case emptyPrompt
     case invalidParameter(name: String, reason: String)
-    case modelFetchFailed(String)
     case textTooShort(tokens: Int, needed: Int)
     case templateChangedContext
     case fetchFailed(what: String, reason: String)
@@ -14,7 +13,6 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
             return "the prompt has \(tokens) tokens, more than the context of \(context) tokens"
         case .emptyPrompt: return "the prompt is empty"
         case .invalidParameter(let name, let reason): return "invalid \(name): \(reason)"
-        case .modelFetchFailed(let reason): return "cannot fetch the default model: \(reason)"
         case .textTooShort(let tokens, let needed): return "the text has \(tokens) tokens; at least \(needed) are needed"
         case .templateChangedContext: return "the chat template changed the context text; cannot split it from the question"
         case .fetchFailed(let what, let reason): return "cannot fetch \(what): \(reason)"

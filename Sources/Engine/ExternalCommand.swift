@@ -7,7 +7,7 @@ public struct ExternalCommandError: Error, CustomStringConvertible, Sendable {
     public let description: String
 }
 
-/// Runs helper programs (pip, apt-get, dpkg-deb) found on PATH, for fetching what the project needs.
+/// Runs helper programs (python3 and pip) found on PATH, for fetching what the project needs.
 public enum ExternalCommand {
     /// Runs `arguments` (program first) with its output on stderr, or captured when `capture` is set.
     /// - Returns: the captured stdout (empty unless `capture`).
