@@ -6,6 +6,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
     case textTooShort(tokens: Int, needed: Int)
     case templateChangedContext
     case fetchFailed(what: String, reason: String)
+    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -16,6 +17,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
         case .textTooShort(let tokens, let needed): return "the text has \(tokens) tokens; at least \(needed) are needed"
         case .templateChangedContext: return "the chat template changed the context text; cannot split it from the question"
         case .fetchFailed(let what, let reason): return "cannot fetch \(what): \(reason)"
+        case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
         }
     }
 }

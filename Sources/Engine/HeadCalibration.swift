@@ -139,9 +139,9 @@ extension HeadProfile {
         log("Measuring the head profile of \((modelPath as NSString).lastPathComponent) (once; saved to \(file)) ...")
         let profile = try HeadCalibration(engine: engine).run(model: (modelPath as NSString).lastPathComponent, progress: progress)
         do {
-            try profile.save(file)
+            try OutputFile(file, option: "--profile").write(try profile.json())
         } catch {
-            log("Could not save the profile to \(file) (\(error.localizedDescription)); it will be measured again next time.")
+            log("Could not save the profile to \(file) (\(error)); it will be measured again next time.")
         }
         return profile
     }

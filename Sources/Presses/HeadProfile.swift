@@ -64,10 +64,11 @@ public struct HeadProfile: Codable, Sendable, Equatable {
         }
     }
 
-    public func save(_ path: String) throws {
+    /// The profile as pretty-printed JSON (what `load` reads).
+    public func json() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        return try encoder.encode(self)
     }
 
     /// Refuses a profile measured on a model of another shape.

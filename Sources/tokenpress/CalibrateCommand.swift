@@ -23,17 +23,14 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard top >= 0 else { throw CLIError("--top must be zero or positive, got \(top)") }
+            let destination = try output.map { try OutputFile($0, option: "-o") }
             let engine = try modelOptions.loadEngine()
             let path = engine.file.path
             let profile = try HeadCalibration(engine: engine).run(model: (path as NSString).lastPathComponent) {
                 Console.progress("calibrate", done: $0, total: $1)
             }
             let file = output ?? HeadProfile.path(forModel: path)
-            do {
-                try profile.save(file)
-            } catch {
-                throw CLIError("cannot write \(file): \(error.localizedDescription)")
-            }
+            try (destination ?? OutputFile(file, option: "-o")).write(try profile.json())
             var out = "| rank | layer | KV head | echo | induction | passkey mass |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n"
             for (rank, head) in HeadProfile.ranking(profile.retrieval).prefix(top).enumerated() {
                 out += "| \(rank + 1) | \(head.layer) | \(head.head) | " + String(format: "%.3f | %.3f | %.3f", profile.echo[head.layer][head.head],

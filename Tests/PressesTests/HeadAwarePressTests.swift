@@ -19,7 +19,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
         XCTAssertEqual(p.kvHeads, 2)
         for row in p.echo + p.induction + p.passkey { for v in row { XCTAssertTrue((0 ... 1.0001).contains(v), "\(v) is an attention mass") } }
         let file = NSTemporaryDirectory() + "/profile-\(UUID().uuidString).json"
-        try p.save(file)
+        try p.json().write(to: URL(fileURLWithPath: file))
         XCTAssertEqual(try HeadProfile.load(file), p)
         XCTAssertEqual(try HeadCalibration(engine: engine).run(model: "tiny"), p, "calibration is deterministic")
         try Data("{\"model\": 1}".utf8).write(to: URL(fileURLWithPath: file))
