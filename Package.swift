@@ -10,6 +10,8 @@ let package = Package(
     products: [
         .executable(name: "tokenpress", targets: ["tokenpress"]),
         .library(name: "TokenPressEngine", targets: ["Engine"]),
+        // For the coverage-guided fuzzers in Fuzz/ (a package of their own, built with -sanitize=fuzzer).
+        .library(name: "TokenPressFuzzing", targets: ["GGUF", "Tokenizer", "Models", "TestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

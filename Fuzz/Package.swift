@@ -1,0 +1,13 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Coverage-guided fuzzers (libFuzzer) for the GGUF reader and the tokenizer. Not part of CI; see Fuzz/README.md.
+let package = Package(
+    name: "TokenPressFuzz",
+    dependencies: [.package(path: "..")],
+    targets: [
+        .executableTarget(name: "FuzzGGUF", dependencies: [.product(name: "TokenPressFuzzing", package: "main")]),
+        .executableTarget(name: "FuzzTokenizer", dependencies: [.product(name: "TokenPressFuzzing", package: "main")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
