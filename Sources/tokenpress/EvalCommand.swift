@@ -213,7 +213,8 @@ struct EvalCommand: ParsableCommand {
             }
         }
         if let leaderboard = outputs.leaderboard {
-            let command = (["tokenpress"] + CommandLine.arguments.dropFirst()).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
+            let words = ["tokenpress"] + CommandLine.arguments.dropFirst()
+            let command = words.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
             try leaderboard.write(Data(report.leaderboard(command: command).utf8))
         }
     }
