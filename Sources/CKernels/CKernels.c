@@ -491,6 +491,7 @@ TP_AVX2 void tp_swiglu(float *gate, const float *up, int count) {
 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                   const int8_t *quants, const float *scales, const float *sums, int tokens, float *out, long out_stride) {}
 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) { return 0; }
+void tp_scores_f16(const float *q, const uint16_t *keys, int count, int dim, int order, float *scores) {}
 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, int order, float *scratch, float *out) {}
 void tp_softmax(float *x, int count, float scale) {}
 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,

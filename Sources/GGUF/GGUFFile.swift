@@ -46,7 +46,7 @@ public final class GGUFFile: @unchecked Sendable {
         metadataKeys = keys
         self.metadata = metadata
 
-        let alignment = metadata[GGUFKey.alignment]?.intValue ?? Self.defaultAlignment
+        let alignment = try Self.alignment(in: metadata)
         guard alignment > 0, alignment & (alignment - 1) == 0 else { throw GGUFError.invalidAlignment(alignment) }
         self.alignment = alignment
 
@@ -87,6 +87,26 @@ public final class GGUFFile: @unchecked Sendable {
             let start = dataStart + Int(t.offset)
             guard start + byteCount <= fileSize else { throw GGUFError.tensorOutOfBounds(tensor: t.name, end: start + byteCount, fileSize: fileSize) }
             return GGUFTensorInfo(name: t.name, dimensions: t.dims, type: t.type, fileOffset: start, byteCount: byteCount)
+        }
+        try Self.checkNoOverlap(tensors)
+    }
+
+    /// `general.alignment` must be an integer when present: a float or string there is a corrupt file, not 32.
+    private static func alignment(in metadata: [String: GGUFValue]) throws -> Int {
+        guard let value = metadata[GGUFKey.alignment] else { return defaultAlignment }
+        guard let alignment = value.intValue else {
+            throw GGUFError.wrongValueType(key: GGUFKey.alignment, expected: "an integer", found: value.type.name)
+        }
+        return alignment
+    }
+
+    /// Two tensors sharing bytes would make one weight silently alias another.
+    private static func checkNoOverlap(_ tensors: [GGUFTensorInfo]) throws {
+        let byStart = tensors.sorted { $0.fileOffset < $1.fileOffset }
+        for (earlier, later) in zip(byStart, byStart.dropFirst()) {
+            guard later.fileOffset >= earlier.fileOffset + earlier.byteCount else {
+                throw GGUFError.overlappingTensors(earlier.name, later.name)
+            }
         }
     }
 

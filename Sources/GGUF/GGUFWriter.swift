@@ -21,6 +21,12 @@ public struct GGUFWriter {
 
     public mutating func add(_ key: String, _ value: GGUFValue) { metadata.append((key, value)) }
 
+    /// Replaces the value of `key` where it stands, or adds it at the end.
+    public mutating func set(_ key: String, _ value: GGUFValue) {
+        guard let index = metadata.firstIndex(where: { $0.key == key }) else { return add(key, value) }
+        metadata[index].value = value
+    }
+
     public mutating func add(_ key: String, strings: [String]) {
         add(key, .array(elementType: .string, strings.map { .string($0) }))
     }

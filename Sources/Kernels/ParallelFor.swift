@@ -59,15 +59,18 @@ private final class ThreadCount: @unchecked Sendable {
 }
 
 enum SystemInfo {
+    /// Processors available to this process: online processors on Linux, active ones elsewhere (macOS).
     static var activeCores: Int {
         #if canImport(Glibc)
         return Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         #else
-        return 2
+        return ProcessInfo.processInfo.activeProcessorCount
         #endif
     }
 }
 
 #if canImport(Glibc)
 import Glibc
+#else
+import Foundation
 #endif

@@ -41,9 +41,29 @@ extension ModelConfiguration {
             headDimension: headDimension,
             feedForwardLength: try positive(GGUFKey.feedForwardLength(arch)),
             contextLength: try positive(GGUFKey.contextLength(arch)),
-            rmsEpsilon: try file.optionalFloat(GGUFKey.rmsEpsilon(arch)) ?? 1e-5,
-            ropeBase: try file.optionalFloat(GGUFKey.ropeFreqBase(arch)) ?? 10_000,
+            rmsEpsilon: try Self.rmsEpsilon(file, architecture: arch),
+            ropeBase: try Self.ropeBase(file, architecture: arch),
             ropeDimension: ropeDimension)
+    }
+
+    /// RMSNorm's epsilon: NaN, negative or large values turn every activation into garbage without an error.
+    static func rmsEpsilon(_ file: GGUFFile, architecture arch: String) throws -> Float {
+        let key = GGUFKey.rmsEpsilon(arch)
+        guard let epsilon = try file.optionalFloat(key) else { return 1e-5 }
+        guard epsilon >= 0, epsilon <= 1e-2 else {
+            throw ModelError.invalidHyperparameter(key: key, reason: "\(epsilon) is not in [0, 0.01]")
+        }
+        return epsilon
+    }
+
+    /// RoPE's base frequency: must be a finite number above 1 for the rotation angles to mean anything.
+    static func ropeBase(_ file: GGUFFile, architecture arch: String) throws -> Float {
+        let key = GGUFKey.ropeFreqBase(arch)
+        guard let base = try file.optionalFloat(key) else { return 10_000 }
+        guard base.isFinite, base > 1 else {
+            throw ModelError.invalidHyperparameter(key: key, reason: "\(base) is not a finite number above 1")
+        }
+        return base
     }
 }
 

@@ -1,3 +1,5 @@
+import GGUF
+
 /// Failures building a model from a GGUF file, each naming the key, tensor or parameter at fault.
 public enum ModelError: Error, Equatable, CustomStringConvertible, Sendable {
     case unsupportedArchitecture(String, supported: [String])
@@ -9,13 +11,13 @@ public enum ModelError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unsupportedArchitecture(let arch, let supported):
-            return "unsupported model architecture '\(arch)' (supported: \(supported.joined(separator: ", ")))"
+            return "unsupported model architecture '\(PrintableName.of(arch))' (supported: \(supported.joined(separator: ", ")))"
         case .badTensorShape(let t, let expected, let found):
-            return "tensor '\(t)' has shape \(found), expected \(expected)"
+            return "tensor '\(PrintableName.of(t))' has shape \(found), expected \(expected)"
         case .unsupportedWeightType(let t, let type):
-            return "tensor '\(t)' has type \(type), which cannot be used as a weight"
+            return "tensor '\(PrintableName.of(t))' has type \(type), which cannot be used as a weight"
         case .invalidHyperparameter(let key, let reason):
-            return "model parameter '\(key)' is invalid: \(reason)"
+            return "model parameter '\(PrintableName.of(key))' is invalid: \(reason)"
         case .contextOverflow(let tokens, let context):
             return "\(tokens) tokens do not fit the context of \(context) tokens"
         }

@@ -107,7 +107,9 @@ public enum PressRegistry {
                 guard parts.count == 2, let value = Double(parts[1]) else {
                     throw PressError.invalidParameter(name: String(pair), reason: "expected key=number in '\(item)'")
                 }
-                arguments[String(parts[0])] = value
+                guard arguments.updateValue(value, forKey: String(parts[0])) == nil else {
+                    throw PressError.invalidParameter(name: String(parts[0]), reason: "given twice in '\(item)'")
+                }
             }
         }
         var name = String(head), ratio = defaultRatio

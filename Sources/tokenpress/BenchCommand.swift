@@ -29,8 +29,10 @@ struct BenchCommand: ParsableCommand {
     var repetitions = 5
     @Option(name: .long, help: "Compress the cache after the -d prompt with this press specification (repeatable; none: full cache).")
     var press: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Fraction of tokens the --press presses remove, in [0, 1).")
-    var ratio = 0.5
+    @Option(name: .customLong("ratio"), parsing: .unconditional,
+            help: "Fraction of tokens the --press presses remove, in [0, 1) (default: 0.5).")
+    var ratioOption: Double?
+    var ratio: Double { ratioOption ?? PressOptions.defaultRatio }
     @Flag(name: .long, help: "Print a JSON array of {test, press, threads, tokens_per_second, stddev, samples, cache_bytes, ...}.")
     var json = false
 
@@ -50,6 +52,10 @@ struct BenchCommand: ParsableCommand {
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? [modelOptions.threads ?? ParallelFor.threads]
+            if press.isEmpty, ratioOption != nil { throw CLIError("--ratio needs --press to choose which tokens it removes") }
+            for spec in press where spec != "none" {
+                _ = try PressRegistry.make(spec, ratio: ratio, profile: HeadProfile.placeholder)
+            }
             let engine = try modelOptions.loadEngine()
             var headProfile: HeadProfile?
             if press.contains(where: PressRegistry.needsProfile) {

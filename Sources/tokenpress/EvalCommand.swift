@@ -70,16 +70,21 @@ struct EvalCommand: ParsableCommand {
         let pressList = presses.isEmpty ? PressRegistry.names : presses
         let placeholder = HeadProfile.placeholder
         for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0, profile: placeholder) }
-        let ratioList = try parse(ratios, "--ratios") { Double($0) }
+        let ratioList = try parse(ratios, "--ratios", expecting: "a number") { Double($0) }
         if let bad = ratioList.first(where: { !($0 >= 0 && $0 < 1) }) { throw PressError.invalidRatio(bad) }
         var plan = EvaluationPlan(presses: pressList, ratios: ratioList)
         let expanded = tasks.replacingOccurrences(of: "all", with: EvaluationPlan.Task.allCases.map(\.rawValue).joined(separator: ","))
             .replacingOccurrences(of: "ruler", with: "multikey,multivalue,variables,commonwords")
-        plan.tasks = try parse(expanded, "--tasks") { EvaluationPlan.Task(rawValue: $0) }
+        plan.tasks = try parse(expanded, "--tasks", expecting: "one of " + taskNames) { EvaluationPlan.Task(rawValue: $0) }
         plan.tasks = plan.tasks.enumerated().filter { !plan.tasks.prefix($0.offset).contains($0.element) }.map(\.element)
-        plan.modes = try parse(modes, "--modes") { EvaluationPlan.Mode(rawValue: $0) }
-        plan.contexts = try parse(contexts, "--contexts") { Int($0).flatMap { $0 >= 64 && $0 <= 1_000_000 ? $0 : nil } }
-        plan.depths = try parse(depths, "--depths") { Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil } }
+        let modeNames = EvaluationPlan.Mode.allCases.map(\.rawValue).joined(separator: ", ")
+        plan.modes = try parse(modes, "--modes", expecting: "one of " + modeNames) { EvaluationPlan.Mode(rawValue: $0) }
+        plan.contexts = try parse(contexts, "--contexts", expecting: "a token count from 64 to 1000000") {
+            Int($0).flatMap { $0 >= 64 && $0 <= 1_000_000 ? $0 : nil }
+        }
+        plan.depths = try parse(depths, "--depths", expecting: "a depth in [0, 1]") {
+            Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil }
+        }
         guard continuation >= 2, continuation <= 100_000 else { throw CLIError("--continuation must be between 2 and 100000, got \(continuation)") }
         guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
         plan.continuation = continuation
@@ -88,12 +93,16 @@ struct EvalCommand: ParsableCommand {
         return plan
     }
 
-    func parse<T>(_ text: String, _ name: String, _ convert: (String) -> T?) throws -> [T] {
+    private var taskNames: String {
+        (EvaluationPlan.Task.allCases.map(\.rawValue) + ["all", "ruler"]).joined(separator: ", ")
+    }
+
+    func parse<T>(_ text: String, _ name: String, expecting: String, _ convert: (String) -> T?) throws -> [T] {
         let items = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let values = items.compactMap(convert)
         guard !items.isEmpty, values.count == items.count else {
             let bad = items.first { convert($0) == nil } ?? text
-            throw CLIError("\(name): '\(bad)' is not valid (got '\(text)'; see --help)")
+            throw CLIError("\(name): '\(bad)' is not \(expecting)")
         }
         return values
     }

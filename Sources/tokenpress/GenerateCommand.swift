@@ -58,7 +58,11 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            if let contextFile { return try answerQuestions(context: try readUTF8File(contextFile)) }
+            if let contextFile {
+                let context = try readUTF8File(contextFile)
+                guard !context.allSatisfy(\.isWhitespace) else { throw CLIError("--context-file \(contextFile) is empty") }
+                return try answerQuestions(context: context)
+            }
             let text = try prompt ?? readUTF8File(file!)
             let engine = try modelOptions.loadEngine()
             let tokens = engine.tokenizer.encode(try render(text, engine: engine))

@@ -13,8 +13,11 @@ struct PressOptions: ParsableArguments {
             + "razor and duo read a head profile (tokenpress calibrate). Example: --press snapkv:window=32 --ratio 0.75",
         valueName: "spec"))
     var press: String?
-    @Option(name: .long, parsing: .unconditional, help: "Fraction of each head's tokens the press removes, in [0, 1).")
-    var ratio: Double = 0.5
+    @Option(name: .customLong("ratio"), parsing: .unconditional,
+            help: "Fraction of each head's tokens the press removes, in [0, 1) (default: 0.5).")
+    var ratioOption: Double?
+    static let defaultRatio = 0.5
+    var ratio: Double { ratioOption ?? Self.defaultRatio }
     @Option(name: .long, parsing: .unconditional, help: "With --press: keep this many tokens per head after the prompt (instead of --ratio).")
     var budget: Int?
     @Option(name: .customLong("decode-budget"), parsing: .unconditional,
@@ -46,6 +49,7 @@ struct PressOptions: ParsableArguments {
             if decodeBudget != nil || budget != nil || chunkSize != nil {
                 throw CLIError("--budget, --decode-budget and --chunk-size need --press to choose which tokens stay")
             }
+            if ratioOption != nil { throw CLIError("--ratio needs --press to choose which tokens it removes") }
             return nil
         }
         let modes = [budget != nil, decodeBudget != nil, chunkSize != nil].filter { $0 }.count
@@ -53,6 +57,7 @@ struct PressOptions: ParsableArguments {
         if budget != nil || decodeBudget != nil || chunkSize != nil, press.contains("+") {
             throw CLIError("--budget, --decode-budget and --chunk-size take a single press, not '\(press)'")
         }
+        if budget != nil, ratioOption != nil { throw CLIError("give either --ratio or --budget, not both") }
         if let budget { return try BudgetPress(scorer: try PressRegistry.scorer(press, ratio: 0), budget: budget) }
         if let decodeBudget {
             return try DecodingPress(scorer: try PressRegistry.scorer(press, ratio: ratio), budget: decodeBudget, interval: decodeInterval)

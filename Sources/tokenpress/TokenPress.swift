@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct TokenPress: ParsableCommand {
@@ -10,4 +11,9 @@ struct TokenPress: ParsableCommand {
             into ~/.cache/tokenpress (or $TOKENPRESS_CACHE).
             """,
         subcommands: [GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self, EvalCommand.self, CalibrateCommand.self])
+
+    /// Parses and runs through `CommandLineEntry`, so every error is one line.
+    static func main() {
+        CommandLineEntry.run(Array(CommandLine.arguments.dropFirst()))
+    }
 }
