@@ -25,10 +25,22 @@ func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data else { return 0 }
     let bytes = Data(bytes: data, count: size)
     guard FileManager.default.createFile(atPath: inputPath, contents: bytes) else { return 0 }
-    guard let file = try? GGUFFile(path: inputPath) else { return 0 }
-    _ = try? Tokenizer(file: file)
-    _ = try? ModelRegistry.load(file)
+    do {
+        let file = try GGUFFile(path: inputPath)
+        _ = try Tokenizer(file: file)
+        _ = try ModelRegistry.load(file)
+    } catch {
+        checkMessage("\(error)")
+    }
     return 0
+}
+
+/// Error text is printed as one line: a newline, a control character or a flood of bytes is a finding.
+func checkMessage(_ message: String) {
+    let unprintable = message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+    if unprintable || message.count > 400 {
+        fatalError("error message not fit to print (\(message.count) characters): \(message.debugDescription.prefix(300))")
+    }
 }
 
 /// libFuzzer's entry point when the program has its own main.
