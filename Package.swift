@@ -26,7 +26,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "Kernels", "GGUF", "Presses"], swiftSettings: optimize),
-        .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"], swiftSettings: optimize),
+        .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"],
+                resources: [.copy("Resources/ruler_samples.py")], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",

@@ -14,4 +14,11 @@ public struct QuestionPrompt: Sendable {
         contextPart = String(full[..<end])
         questionPart = String(full[end...])
     }
+
+    /// A prompt already rendered and split (RULER's generators write the whole prompt and where its question starts).
+    public init(contextPart: String, questionPart: String, question: String) {
+        self.question = question
+        self.contextPart = contextPart
+        self.questionPart = questionPart
+    }
 }

@@ -10,6 +10,9 @@ public struct EvaluationReport: Sendable {
         public var meanKL: Double?
         /// Mean score per "task/mode" (e.g. "needle/agnostic"), in [0, 1].
         public var scores: [String: Double]
+        /// Samples behind each score, and its 95% Wilson interval [lower, upper].
+        public var counts: [String: Int]
+        public var intervals: [String: [Double]]
         /// Mean of the question tasks' scores in the first mode of the plan (agnostic when run).
         public var averageScore: Double?
         /// Cache bytes at the longest context, and the saving against a dense f16 cache over every measurement.
@@ -32,10 +35,18 @@ public struct EvaluationReport: Sendable {
                 results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }.map { r.ppl / $0.ppl }
             }
             var scores: [String: Double] = [:]
+            var counts: [String: Int] = [:]
+            var intervals: [String: [Double]] = [:]
             for task in questionTasks {
                 for mode in plan.modes {
                     let cell = answers.filter { $0.task == task && $0.mode == mode }
-                    if !cell.isEmpty { scores["\(task.rawValue)/\(mode.rawValue)"] = cell.reduce(0) { $0 + $1.score } / Double(cell.count) }
+                    guard !cell.isEmpty else { continue }
+                    let key = "\(task.rawValue)/\(mode.rawValue)"
+                    let mean = cell.reduce(0) { $0 + $1.score } / Double(cell.count)
+                    let interval = ConfidenceInterval.wilson(mean: mean, count: cell.count)
+                    scores[key] = mean
+                    counts[key] = cell.count
+                    intervals[key] = [interval.lowerBound, interval.upperBound]
                 }
             }
             let firstMode = plan.modes.first.map(\.rawValue) ?? ""
@@ -46,7 +57,7 @@ public struct EvaluationReport: Sendable {
             return Row(press: c.press, ratio: c.ratio,
                        perplexityRatio: ratios.isEmpty ? nil : ratios.reduce(0, +) / Double(ratios.count),
                        meanKL: ppl.isEmpty ? nil : ppl.reduce(0) { $0 + $1.kl } / Double(ppl.count),
-                       scores: scores, averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
+                       scores: scores, counts: counts, intervals: intervals, averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
                        cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
                        saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
         }
@@ -66,7 +77,8 @@ public struct EvaluationReport: Sendable {
                      + "\(plan.continuation) tokens × \(plan.samples) sample(s); seed \(plan.seed). "
                      + "Ratio = fraction of each head's tokens removed. Task scores are the share of expected answers found "
                      + "(agnostic: the question comes after compression; aware: the press sees it). Bytes are measured cache bytes "
-                     + "(keys, values, positions) at the longest context; saving is against a dense f16 cache of keys and values.", "",
+                     + "(keys, values, positions) at the longest context; saving is against a dense f16 cache of keys and values. "
+                     + "Scores show their 95% Wilson interval and sample count: [low–high] n.", "",
                      "## Summary", ""]
         var header = ["press", "ratio"], align = ["---", "---:"]
         if hasPerplexity { header += ["PPL ratio", "mean KL"]; align += ["---:", "---:"] }
@@ -79,7 +91,7 @@ public struct EvaluationReport: Sendable {
         for r in rows {
             var cells = [r.press, format(r.ratio, 3)]
             if hasPerplexity { cells += [r.perplexityRatio.map { format($0, 3) } ?? "—", r.meanKL.map { format($0, 4) } ?? "—"] }
-            cells += columns.map { r.scores[$0].map { percent($0) } ?? "—" }
+            cells += columns.map { key in r.scores[key].map { withInterval($0, r.intervals[key], r.counts[key]) } ?? "—" }
             if columns.count > 1 { cells.append(r.averageScore.map { percent($0) } ?? "—") }
             cells += [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%"]
             lines.append(row(cells))
@@ -94,7 +106,25 @@ public struct EvaluationReport: Sendable {
                              + "\(format(r.kl, 4)) | \(mebibytes(r.cacheBytes)) | \(format(100 * (1 - Double(r.cacheBytes) / Double(r.denseBytes)), 1))% |")
             }
         }
-        for task in plan.tasks where task != .perplexity {
+        for task in plan.tasks where task.isRuler {
+            lines += ["", "## \(task.rawValue) (RULER) by context: score, 95% interval, samples", "",
+                      "| press | ratio | mode | context | score | 95% interval | n |", "| --- | ---: | --- | ---: | ---: | :---: | ---: |"]
+            for c in plan.configurations {
+                for mode in plan.modes {
+                    for context in plan.contexts {
+                        let cells = results.answers.filter {
+                            $0.task == task && $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context
+                        }
+                        guard !cells.isEmpty else { continue }
+                        let mean = cells.reduce(0) { $0 + $1.score } / Double(cells.count)
+                        let interval = ConfidenceInterval.wilson(mean: mean, count: cells.count)
+                        let range = "\(percent(interval.lowerBound))–\(percent(interval.upperBound))"
+                        lines.append(row([c.press, format(c.ratio, 3), mode.rawValue, "\(context)", percent(mean), range, "\(cells.count)"]))
+                    }
+                }
+            }
+        }
+        for task in plan.tasks where task != .perplexity && !task.isRuler {
             let depths = plan.depths
             lines += ["", "## \(task.rawValue) by context and depth (✓ all found, ✗ none, else the share found)", "",
                       "| press | ratio | mode | context | " + depths.map { "d=\(format($0, 2))" }.joined(separator: " | ") + " | score |",
@@ -133,6 +163,10 @@ public struct EvaluationReport: Sendable {
 
     func row(_ cells: [String]) -> String { "| " + cells.joined(separator: " | ") + " |" }
     func percent(_ x: Double) -> String { format(100 * x, 0) + "%" }
+    func withInterval(_ score: Double, _ interval: [Double]?, _ count: Int?) -> String {
+        guard let interval, interval.count == 2, let count else { return percent(score) }
+        return "\(percent(score)) [\(format(100 * interval[0], 0))–\(format(100 * interval[1], 0))] \(count)"
+    }
     func mebibytes(_ bytes: Int) -> String { format(Double(bytes) / 1_048_576, 2) + " MiB" }
     func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
 }

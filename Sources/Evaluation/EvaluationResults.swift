@@ -21,6 +21,8 @@ public struct AnswerRecord: Sendable, Codable, Equatable {
     public var ratio: Double
     public var context: Int
     public var depth: Double
+    /// Which sample of a RULER task (nil for the home-made tasks, which are told apart by depth).
+    public var sample: Int?
     public var mode: EvaluationPlan.Mode
     public var expected: [String]
     public var answer: String
@@ -57,7 +59,7 @@ extension EvaluationResults {
             for r in part.perplexity where seenPerplexity.insert("\(r.context) \(r.sample) \(r.press) \(r.ratio)").inserted {
                 merged.perplexity.append(r)
             }
-            for r in part.answers where seenAnswers.insert("\(r.task) \(r.context) \(r.depth) \(r.mode) \(r.press) \(r.ratio)").inserted {
+            for r in part.answers where seenAnswers.insert("\(r.task) \(r.context) \(r.depth) \(r.sample ?? -1) \(r.mode) \(r.press) \(r.ratio)").inserted {
                 merged.answers.append(r)
             }
         }
@@ -67,7 +69,7 @@ extension EvaluationResults {
         merged.perplexity.sort { key($0).lexicographicallyPrecedes(key($1)) }
         func key(_ r: AnswerRecord) -> [Double] {
             [Double(plan.tasks.firstIndex(of: r.task) ?? 0), Double(plan.contexts.firstIndex(of: r.context) ?? 0),
-             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
+             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(r.sample ?? 0), Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
         }
         merged.answers.sort { key($0).lexicographicallyPrecedes(key($1)) }
         return merged

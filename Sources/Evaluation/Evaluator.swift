@@ -15,17 +15,26 @@ public final class Evaluator {
     let render: (String) throws -> String
     let presses: [(spec: String, ratio: Double, press: (any KVPress)?)]
     let needs: AttentionNeeds
+    /// RULER's samples per task and context length (`RulerSamples`), for the RULER tasks of the plan.
+    let rulerSamples: [String: [RulerSample]]
     /// Prompts prefilled so far (a resumed sweep prefills only the prompts with missing cells).
     public private(set) var prefillCount = 0
 
     /// - Parameters:
     ///   - haystack: filler text (for both the perplexity stretches and the needle haystacks).
     ///   - render: turns a user message into the model's prompt (the chat template), keeping it verbatim.
+    ///   - rulerSamples: for each RULER task of the plan, its samples at each context length (`rulerKey`).
     public init(engine: InferenceEngine, plan: EvaluationPlan, haystack: String, profile: HeadProfile? = nil,
-                render: @escaping (String) throws -> String) throws {
+                rulerSamples: [String: [RulerSample]] = [:], render: @escaping (String) throws -> String) throws {
         self.engine = engine
         self.plan = plan
         self.render = render
+        self.rulerSamples = rulerSamples
+        for task in plan.tasks where task.isRuler {
+            for context in plan.contexts where (rulerSamples[Self.rulerKey(task, context)]?.count ?? 0) < plan.samples {
+                throw EngineError.invalidParameter(name: "RULER samples", reason: "\(plan.samples) needed for \(task.rawValue) at \(context)")
+            }
+        }
         filler = engine.tokenizer.encode(haystack, addSpecial: false, parseSpecial: false)
         presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile)) }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
@@ -33,6 +42,8 @@ public final class Evaluator {
         let needed = plan.contexts.max()! + plan.continuation + 1
         guard filler.count > needed else { throw EngineError.textTooShort(tokens: filler.count, needed: needed) }
     }
+
+    public static func rulerKey(_ task: EvaluationPlan.Task, _ context: Int) -> String { "\(task.rawValue)@\(context)" }
 
     /// Refuses plans the model cannot run (before anything is fetched or prefilled).
     public static func validate(_ plan: EvaluationPlan, for engine: InferenceEngine) throws {
@@ -81,7 +92,7 @@ public final class Evaluator {
             }
         }
         let builder = HaystackBuilder(engine: engine, filler: filler, render: render)
-        for task in plan.tasks where task != .perplexity {
+        for task in plan.tasks where task != .perplexity && !task.isRuler {
             for context in plan.contexts {
                 for depth in plan.depths {
                     let seed = generator.next()
@@ -95,6 +106,25 @@ public final class Evaluator {
                         guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
                         done += presses.count - missing.count
                         let sample = try QuestionTasks.sample(task, builder: builder, tokens: context, depth: depth, seed: seed)
+                        results.answers += try answer(sample, context: context, mode: mode, presses: missing, step: step)
+                        try save(results)
+                    }
+                }
+            }
+        }
+        for task in plan.tasks where task.isRuler {
+            for context in plan.contexts {
+                for rulerSample in rulerSamples[Self.rulerKey(task, context)]!.prefix(plan.samples) {
+                    for mode in plan.modes {
+                        prompt += 1
+                        guard shard.contains(prompt) else { continue }
+                        let missing = presses.filter { p in
+                            !results.answers.contains { $0.task == task && $0.context == context && $0.sample == rulerSample.index
+                                && $0.mode == mode && $0.press == p.spec && $0.ratio == p.ratio }
+                        }
+                        guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
+                        done += presses.count - missing.count
+                        let sample = try rulerSample.question(task: task)
                         results.answers += try answer(sample, context: context, mode: mode, presses: missing, step: step)
                         try save(results)
                     }
@@ -175,9 +205,9 @@ public final class Evaluator {
             try press?.compress(cache)
             cache.statistics = nil
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
-            let answer = try engine.generate(prompt: prompt, maxTokens: min(plan.answerTokens, sample.answerTokens), sampling: .greedy,
-                                         cache: cache).text
-            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth, mode: mode,
+            let limit = sample.sample == nil ? min(plan.answerTokens, sample.answerTokens) : sample.answerTokens
+            let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache).text
+            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth, sample: sample.sample, mode: mode,
                                         expected: sample.expected, answer: answer, score: sample.score(answer),
                                         cacheBytes: bytes, denseBytes: dense))
             step()

@@ -14,11 +14,19 @@ public struct QuestionSample: Sendable {
     public var depth: Double
     /// Tokens an answer may take.
     public var answerTokens: Int
+    /// Which sample of a RULER task this is (nil for the home-made tasks).
+    public var sample: Int? = nil
+    /// RULER's `string_match_part` (QA: any expected string found scores 1) instead of `string_match_all`.
+    public var matchAny = false
 
+    /// RULER's scoring: the share of expected strings the answer contains, case-insensitive
+    /// (`string_match_all`), or 1 when it contains any of them (`string_match_part`).
     public func score(_ answer: String) -> Double {
         guard !expected.isEmpty else { return 0 }
         let lowered = answer.lowercased()
-        return Double(expected.filter { lowered.contains($0.lowercased()) }.count) / Double(expected.count)
+        let found = expected.filter { lowered.contains($0.lowercased()) }.count
+        if matchAny { return found > 0 ? 1 : 0 }
+        return Double(found) / Double(expected.count)
     }
 }
 
@@ -139,6 +147,8 @@ public enum QuestionTasks {
             return QuestionSample(task: task, prompt: prompt, answerPrefix: prefix, expected: common, depth: depth, answerTokens: 48)
         case .perplexity:
             throw EngineError.invalidParameter(name: "task", reason: "perplexity is not a question task")
+        default:
+            throw EngineError.invalidParameter(name: "task", reason: "\(task.rawValue) comes from RULER's generators (RulerSamples)")
         }
     }
 }

@@ -6,8 +6,9 @@ import XCTest
 extension XCTestCase {
     func temporary(_ name: String) -> String { NSTemporaryDirectory() + "/cli-\(UUID().uuidString)-\(name)" }
 
-    func assertFails(_ arguments: [String], mentioning expected: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let r = try CLIRunner.run(arguments)
+    func assertFails(_ arguments: [String], input: String? = nil, mentioning expected: String,
+                     file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try CLIRunner.run(arguments, input: input)
         XCTAssertFalse(r.signaled, "killed by a signal", file: file, line: line)
         XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
         XCTAssertEqual(r.stdout, "", file: file, line: line)

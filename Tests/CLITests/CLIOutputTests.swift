@@ -197,4 +197,16 @@ final class CLIBenchTests: XCTestCase {
         let tooLong = try CLIRunner.run(["bench", "-m", model, "-p", "0", "-n", "8", "-d", "300"])
         XCTAssertTrue(tooLong.stderr.contains("more than the context of 256"), tooLong.stderr)
     }
+
+    /// RULER's generators count tokens through `tokenize --count-lines`: one JSON string in, one count out, per line.
+    func testTokenizeCountLinesAnswersEachLine() throws {
+        let model = try TinyModel().write()
+        let single = try CLIRunner.run(["tokenize", "-m", model, "-p", "hello world", "--json"])
+        let ids = try JSONSerialization.jsonObject(with: Data(single.stdout.utf8)) as? [String: [Int]]
+        let r = try CLIRunner.run(["tokenize", "-m", model, "--count-lines"], input: "\"hello world\"\n\"a\\nb\"\n")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout.split(separator: "\n").first.map(String.init), "\(ids?["ids"]?.count ?? -1)")
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 2)
+        try assertFails(["tokenize", "-m", model, "--count-lines"], input: "not json\n", mentioning: "each line must be a JSON string")
+    }
 }

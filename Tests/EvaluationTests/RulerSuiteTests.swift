@@ -1,0 +1,82 @@
+import Engine
+import Evaluation
+import Foundation
+import TestSupport
+import XCTest
+
+/// RULER's scoring, the split of its prompts, the 95% intervals, and a RULER sweep on the tiny model
+/// (samples written by hand here; the real ones come from RULER's generators through `RulerSamples`).
+final class RulerSuiteTests: XCTestCase {
+    func sample(_ task: String, index: Int, context: String, question: String, outputs: [String], metric: String = "all") -> RulerSample {
+        let input = context + question
+        let fields: [String: Any] = ["task": task, "index": index, "input": input, "question_start": context.utf8.count,
+                                     "outputs": outputs, "tokens_to_generate": 4, "metric": metric]
+        let json = try! JSONSerialization.data(withJSONObject: fields)
+        return try! JSONDecoder().decode(RulerSample.self, from: json)
+    }
+
+    /// Hand-checked against RULER's string_match_all / string_match_part (per sample, divided by 100).
+    func testScoringMatchesRULERs() throws {
+        let all = try sample("vt", index: 0, context: "x", question: "?", outputs: ["ABC", "DEF", "GHI"]).question(task: .vt)
+        XCTAssertEqual(all.score("they are: abc, ghi"), 2.0 / 3.0, accuracy: 1e-12, "string_match_all: 66.67")
+        XCTAssertEqual(all.score("none"), 0)
+        let part = try sample("qa_1", index: 0, context: "x", question: "?", outputs: ["France", "Normandy"], metric: "part").question(task: .qa1)
+        XCTAssertEqual(part.score("In northern FRANCE."), 1, "string_match_part: any reference counts fully")
+        XCTAssertEqual(part.score("Spain"), 0)
+    }
+
+    func testAPromptSplitsWhereItsQuestionStarts() throws {
+        let context = "Some text with é and 😀 in it.\n"
+        let question = "\nWhat is the special magic number for x? The special magic number for x is"
+        let q = try sample("niah_single_1", index: 3, context: context, question: question, outputs: ["1234567"]).question(task: .niahSingle1)
+        XCTAssertEqual(q.prompt.contextPart, context)
+        XCTAssertEqual(q.prompt.questionPart, question)
+        XCTAssertEqual(q.sample, 3)
+        XCTAssertEqual(q.answerTokens, 4)
+        XCTAssertFalse(q.matchAny)
+    }
+
+    func testWilsonIntervalsOnKnownCases() {
+        let half = ConfidenceInterval.wilson(mean: 0.5, count: 10)
+        XCTAssertEqual(half.lowerBound, 0.2366, accuracy: 1e-4)
+        XCTAssertEqual(half.upperBound, 0.7634, accuracy: 1e-4)
+        let none = ConfidenceInterval.wilson(mean: 0, count: 10)
+        XCTAssertEqual(none.lowerBound, 0)
+        XCTAssertEqual(none.upperBound, 0.2775, accuracy: 1e-4)
+        let all = ConfidenceInterval.wilson(mean: 1, count: 2)
+        XCTAssertEqual(all.lowerBound, 0.3424, accuracy: 1e-4)
+        XCTAssertEqual(all.upperBound, 1)
+    }
+
+    func testARULERSweepCountsSamplesAndReportsIntervals() throws {
+        var tiny = TinyModel()
+        tiny.context = 2048
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        var plan = EvaluationPlan(presses: ["knorm"], ratios: [0.5])
+        plan.tasks = [.niahSingle1, .qa1]
+        plan.contexts = [256]
+        plan.samples = 3
+        plan.modes = [.agnostic]
+        XCTAssertEqual(plan.promptCount, 2 * 3)
+        let haystack = String(repeating: "hello world and more words. ", count: 200)
+        let context = String(repeating: "hello world. ", count: 40)
+        var samples: [String: [RulerSample]] = [:]
+        samples[Evaluator.rulerKey(.niahSingle1, 256)] = (0 ..< 3).map {
+            sample("niah_single_1", index: $0, context: context, question: "\nWhat is it? It is", outputs: ["hello"])
+        }
+        samples[Evaluator.rulerKey(.qa1, 256)] = (0 ..< 3).map {
+            sample("qa_1", index: $0, context: context, question: "\nQuestion: which? Answer:", outputs: ["zzz"], metric: "part")
+        }
+        let evaluator = try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 }
+        let results = try evaluator.run(model: "tiny")
+        XCTAssertEqual(results.answers.count, 2 * 3 * 2, "tasks × samples × (none + knorm@0.5)")
+        XCTAssertEqual(Set(results.answers.compactMap(\.sample)), [0, 1, 2])
+        let report = EvaluationReport(results)
+        XCTAssertEqual(report.rows[0].counts["niah_single_1/agnostic"], 3)
+        XCTAssertEqual(report.rows[0].intervals["qa_1/agnostic"]?.count, 2)
+        XCTAssertTrue(report.markdown.contains("## qa_1 (RULER) by context: score, 95% interval, samples"), report.markdown)
+        // Too few samples for the plan is an error before any prefill.
+        plan.samples = 4
+        XCTAssertThrowsError(try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 })
+    }
+}
