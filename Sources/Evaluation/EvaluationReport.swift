@@ -57,7 +57,8 @@ public struct EvaluationReport: Sendable {
             return Row(press: c.press, ratio: c.ratio,
                        perplexityRatio: ratios.isEmpty ? nil : ratios.reduce(0, +) / Double(ratios.count),
                        meanKL: ppl.isEmpty ? nil : ppl.reduce(0) { $0 + $1.kl } / Double(ppl.count),
-                       scores: scores, counts: counts, intervals: intervals, averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
+                       scores: scores, counts: counts, intervals: intervals,
+                       averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
                        cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
                        saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
         }
@@ -119,7 +120,8 @@ public struct EvaluationReport: Sendable {
                         let mean = cells.reduce(0) { $0 + $1.score } / Double(cells.count)
                         let interval = ConfidenceInterval.wilson(mean: mean, count: cells.count)
                         let range = "\(percent(interval.lowerBound))–\(percent(interval.upperBound))"
-                        lines.append(row([c.press, format(c.ratio, 3), mode.rawValue, "\(context)", percent(mean), range, "\(cells.count)"]))
+                        let line = [c.press, format(c.ratio, 3), mode.rawValue, "\(context)", percent(mean), range, "\(cells.count)"]
+                        lines.append(row(line))
                     }
                 }
             }

@@ -32,6 +32,11 @@ public struct AnswerRecord: Sendable, Codable, Equatable {
     public var denseBytes: Int
 }
 
+extension AnswerRecord {
+    /// Identifies the cell this answer fills: one per task, context, depth or sample, mode and configuration.
+    var cellKey: String { "\(task) \(context) \(depth) \(sample ?? -1) \(mode) \(press) \(ratio)" }
+}
+
 /// Everything one run measured, with the plan that produced it.
 public struct EvaluationResults: Sendable, Codable {
     public var model: String
@@ -59,7 +64,7 @@ extension EvaluationResults {
             for r in part.perplexity where seenPerplexity.insert("\(r.context) \(r.sample) \(r.press) \(r.ratio)").inserted {
                 merged.perplexity.append(r)
             }
-            for r in part.answers where seenAnswers.insert("\(r.task) \(r.context) \(r.depth) \(r.sample ?? -1) \(r.mode) \(r.press) \(r.ratio)").inserted {
+            for r in part.answers where seenAnswers.insert(r.cellKey).inserted {
                 merged.answers.append(r)
             }
         }
@@ -69,7 +74,8 @@ extension EvaluationResults {
         merged.perplexity.sort { key($0).lexicographicallyPrecedes(key($1)) }
         func key(_ r: AnswerRecord) -> [Double] {
             [Double(plan.tasks.firstIndex(of: r.task) ?? 0), Double(plan.contexts.firstIndex(of: r.context) ?? 0),
-             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(r.sample ?? 0), Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
+             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(r.sample ?? 0),
+             Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
         }
         merged.answers.sort { key($0).lexicographicallyPrecedes(key($1)) }
         return merged

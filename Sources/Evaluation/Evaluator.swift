@@ -32,7 +32,8 @@ public final class Evaluator {
         self.rulerSamples = rulerSamples
         for task in plan.tasks where task.isRuler {
             for context in plan.contexts where (rulerSamples[Self.rulerKey(task, context)]?.count ?? 0) < plan.samples {
-                throw EngineError.invalidParameter(name: "RULER samples", reason: "\(plan.samples) needed for \(task.rawValue) at \(context)")
+                let reason = "\(plan.samples) needed for \(task.rawValue) at \(context)"
+                throw EngineError.invalidParameter(name: "RULER samples", reason: reason)
             }
         }
         filler = engine.tokenizer.encode(haystack, addSpecial: false, parseSpecial: false)
@@ -207,7 +208,8 @@ public final class Evaluator {
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
             let limit = sample.sample == nil ? min(plan.answerTokens, sample.answerTokens) : sample.answerTokens
             let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache).text
-            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth, sample: sample.sample, mode: mode,
+            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
+                                        sample: sample.sample, mode: mode,
                                         expected: sample.expected, answer: answer, score: sample.score(answer),
                                         cacheBytes: bytes, denseBytes: dense))
             step()

@@ -146,9 +146,9 @@ struct EvalCommand: ParsableCommand {
 
     /// The options a shard process needs to run the same plan on the same inputs.
     func childArguments(plan: EvaluationPlan, modelPath: String, haystackPath: String, profilePath: String?) -> [String] {
-        let tasks = plan.tasks.map(\.rawValue).joined(separator: ",")
+        let taskList = plan.tasks.map(\.rawValue).joined(separator: ",")
         var arguments = ["-m", modelPath, "--threads", String(modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)),
-                         "--ratios", ratios, "--tasks", tasks, "--modes", modes, "--contexts", contexts, "--depths", depths,
+                         "--ratios", ratios, "--tasks", taskList, "--modes", modes, "--contexts", contexts, "--depths", depths,
                          "--continuation", String(continuation), "--samples", String(plan.samples), "--seed", String(seed), "--haystack", haystackPath]
         if let profilePath { arguments += ["--profile", profilePath] }
         if noChat { arguments.append("--no-chat") }
