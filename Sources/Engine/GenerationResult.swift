@@ -4,6 +4,8 @@ public enum StopReason: String, Sendable, Codable {
     case maxTokens = "length"
     case stopString = "stop"
     case contextFull = "context"
+    /// The caller's `until` condition held (e.g. an evaluation answer already holds everything it can be scored for).
+    case condition = "condition"
 }
 
 /// Timings of one generation: prefill (the prompt, batched) and decode (one token at a time).

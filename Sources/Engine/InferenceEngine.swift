@@ -66,9 +66,11 @@ public final class InferenceEngine: @unchecked Sendable {
     ///   - cache: a cache already holding a prefix of the prompt's tokens (`cache.nextPosition` of them), or a new one.
     ///   - onText: receives text as it becomes final (never a broken UTF-8 sequence, never part of a stop string).
     ///   - press: compresses the cache once the prompt is in it (real bytes are freed; see `KVPress`).
+    ///   - until: checked on the text so far after every token; generation stops once it holds (an evaluation stops
+    ///     an answer that already contains everything it is scored for: later tokens cannot change its score).
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = [],
                          cache existing: KVCache? = nil, press: (any KVPress)? = nil,
-                         onText: (String) -> Void = { _ in }) throws -> GenerationResult {
+                         onText: (String) -> Void = { _ in }, until: ((String) -> Bool)? = nil) throws -> GenerationResult {
         guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
         guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
@@ -115,6 +117,7 @@ public final class InferenceEngine: @unchecked Sendable {
             result.text += text
             onText(text)
             if stopped { result.stopReason = .stopString; break }
+            if let until, until(result.text) { result.stopReason = .condition; break }
             if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
             logits = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
             try press?.compressDuringDecoding(cache, step: result.tokens.count)

@@ -39,6 +39,16 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         case aware
     }
 
+    /// Which data a run reads. Tuning (press defaults, profiles, thresholds) uses `calibration`; reported numbers use
+    /// `test`, so nothing reported was tuned on what it reports.
+    public enum Split: String, Sendable, Codable, CaseIterable {
+        /// The first half of the haystack text; RULER's samples from seed 42 (RULER's own), essays in RULER's order.
+        case test
+        /// The second half of the haystack text; RULER's samples from seed 1,000 on, over the essays rotated by half
+        /// (so their haystacks are other essays).
+        case calibration
+    }
+
     /// Press specifications (see `PressRegistry`); the full cache (`none`) always runs first.
     public var presses: [String]
     public var ratios: [Double]
@@ -56,10 +66,31 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     public var answerTokens = 64
     /// Chooses the text stretches and the magic numbers.
     public var seed: UInt64 = 0
+    public var split: Split = .test
 
     public init(presses: [String], ratios: [Double]) {
         self.presses = presses
         self.ratios = ratios
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case presses, ratios, tasks, modes, contexts, depths, continuation, samples, answerTokens, seed, split
+    }
+
+    /// Decodes results files written before `split` existed as the test split.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        presses = try c.decode([String].self, forKey: .presses)
+        ratios = try c.decode([Double].self, forKey: .ratios)
+        tasks = try c.decode([Task].self, forKey: .tasks)
+        modes = try c.decode([Mode].self, forKey: .modes)
+        contexts = try c.decode([Int].self, forKey: .contexts)
+        depths = try c.decode([Double].self, forKey: .depths)
+        continuation = try c.decode(Int.self, forKey: .continuation)
+        samples = try c.decode(Int.self, forKey: .samples)
+        answerTokens = try c.decode(Int.self, forKey: .answerTokens)
+        seed = try c.decode(UInt64.self, forKey: .seed)
+        split = try c.decodeIfPresent(Split.self, forKey: .split) ?? .test
     }
 
     /// Prompts the plan prefills (perplexity stretches, then question prompts), in sweep order.

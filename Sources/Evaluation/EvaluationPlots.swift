@@ -9,27 +9,35 @@ extension EvaluationReport {
         let plan = results.plan
         let presses = plan.presses
         let full = rows.first { $0.press == "none" }
-        func series(_ value: (Row) -> Double?) -> [SVGChart.Series] {
+        func series(_ value: (Row) -> Double?, _ interval: (Row) -> [Double]?) -> [SVGChart.Series] {
             presses.map { p in
-                SVGChart.Series(name: p, points: rows.filter { $0.press == p }.compactMap { r in value(r).map { (Double(r.cacheBytes) / 1_048_576, $0) } })
+                let measured = rows.filter { $0.press == p && value($0) != nil }
+                let points = measured.map { r in (x: Double(r.cacheBytes) / 1_048_576, y: value(r) ?? 0) }
+                let intervals = measured.map { r in interval(r).flatMap { $0.count == 2 ? $0[0] ... $0[1] : nil } }
+                return SVGChart.Series(name: p, points: points, intervals: intervals)
             }.filter { !$0.points.isEmpty }
         }
+        let answersPerPoint = full?.averageSamples ?? 0
+        let stretches = full?.perplexitySamples ?? 0
         let longest = plan.contexts.max() ?? 0
         if rows.contains(where: { $0.averageScore != nil }) {
             let mode = plan.modes.first?.rawValue ?? ""
             files["quality-vs-bytes.svg"] = SVGChart.lines(
-                title: "Average task score vs cache size (\(mode), \(longest) tokens)", xLabel: "cache MiB at \(longest) tokens",
-                yLabel: "average score", series: series(\.averageScore),
+                title: "Average task score vs cache size (\(mode), \(longest) tokens; bars: 95%, n=\(answersPerPoint) per point)",
+                xLabel: "cache MiB at \(longest) tokens",
+                yLabel: "average score", series: series(\.averageScore, \.averageInterval),
                 reference: full.flatMap { r in r.averageScore.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } }, yRange: 0 ... 1)
         }
         if rows.contains(where: { $0.perplexityRatio != nil }) {
             files["perplexity-vs-bytes.svg"] = SVGChart.lines(
-                title: "Perplexity ratio vs cache size (\(longest) tokens)", xLabel: "cache MiB at \(longest) tokens",
-                yLabel: "PPL / PPL of the full cache", series: series(\.perplexityRatio),
+                title: "Perplexity ratio vs cache size (\(longest) tokens; bars: 95%, n=\(stretches) stretches)",
+                xLabel: "cache MiB at \(longest) tokens",
+                yLabel: "PPL / PPL of the full cache", series: series(\.perplexityRatio, \.perplexityRatioInterval),
                 reference: full.flatMap { r in r.perplexityRatio.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } })
         }
         let mode = plan.modes.first ?? .agnostic
-        for task in plan.tasks where task != .perplexity {
+        if let matrix = rulerMatrix(mode: mode) { files["ruler-scores.svg"] = matrix }
+        for task in plan.tasks where task != .perplexity && !task.isRuler {
             let configurations = plan.configurations
             let names = ["none"] + presses
             let cells = names.map { p in
@@ -51,5 +59,39 @@ extension EvaluationReport {
                 innerRows: plan.contexts.map(String.init), innerColumns: plan.depths.map { String(format: "%.2g", $0) }, cells: cells)
         }
         return files
+    }
+
+    /// RULER's tasks at a glance: every configuration (rows, by ratio) × task and the average (columns), each cell
+    /// its score; hover shows the 95% interval and sample count.
+    func rulerMatrix(mode: EvaluationPlan.Mode) -> String? {
+        let tasks = results.plan.tasks.filter(\.isRuler)
+        guard !tasks.isEmpty else { return nil }
+        let ordered = rows.filter { $0.press == "none" } + results.plan.ratios.flatMap { ratio in
+            rows.filter { $0.press != "none" && $0.ratio == ratio }
+        }
+        var values: [[Double?]] = [], labels: [[String]] = [], tooltips: [[String]] = []
+        for r in ordered {
+            var rowValues: [Double?] = [], rowLabels: [String] = [], rowTips: [String] = []
+            for task in tasks {
+                let key = "\(task.rawValue)/\(mode.rawValue)"
+                let score = r.scores[key]
+                rowValues.append(score)
+                rowLabels.append(score.map { format(100 * $0, 0) } ?? "—")
+                rowTips.append(score.map { withInterval($0, r.intervals[key], r.counts[key]) } ?? "not measured")
+            }
+            rowValues.append(r.averageScore)
+            rowLabels.append(r.averageScore.map { format(100 * $0, 0) } ?? "—")
+            rowTips.append(r.averageScore.map { withInterval($0, r.averageInterval, r.averageSamples) } ?? "not measured")
+            values.append(rowValues)
+            labels.append(rowLabels)
+            tooltips.append(rowTips)
+        }
+        let counts = Set(ordered.flatMap { r in tasks.compactMap { r.counts["\($0.rawValue)/\(mode.rawValue)"] } })
+        let n = counts.count == 1 ? "n=\(counts.first ?? 0) per task and row" : "n from \(counts.min() ?? 0) to \(counts.max() ?? 0) per cell"
+        return SVGChart.matrix(
+            title: "RULER scores (%, \(mode.rawValue)) at \(results.plan.contexts.map(String.init).joined(separator: ", ")) tokens",
+            subtitle: "\(n); hover a cell for its 95% interval (Wilson; bootstrap for the average)",
+            rows: ordered.map { $0.press == "none" ? "none (full cache)" : "\($0.press) @\(String(format: "%.3g", $0.ratio))" },
+            columns: tasks.map(\.rawValue) + ["average"], values: values, labels: labels, tooltips: tooltips)
     }
 }

@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 
 /// Tables from `EvaluationResults`: a summary row per (press, ratio), the full cache first, then details.
@@ -5,16 +6,25 @@ public struct EvaluationReport: Sendable {
     public struct Row: Sendable, Codable, Equatable {
         public var press: String
         public var ratio: Double
-        /// Mean over contexts and samples of PPL / PPL of the full cache on the same text.
+        /// Mean over contexts and samples of PPL / PPL of the full cache on the same text, and its 95% bootstrap
+        /// interval over the stretches scored (`perplexitySamples` of them).
         public var perplexityRatio: Double?
+        public var perplexityRatioInterval: [Double]?
         public var meanKL: Double?
+        public var meanKLInterval: [Double]?
+        public var perplexitySamples: Int
+        /// llama.cpp's KL summary over every scored token (`llama-perplexity --kl-divergence`).
+        public var divergence: DivergenceStatistics?
         /// Mean score per "task/mode" (e.g. "needle/agnostic"), in [0, 1].
         public var scores: [String: Double]
         /// Samples behind each score, and its 95% Wilson interval [lower, upper].
         public var counts: [String: Int]
         public var intervals: [String: [Double]]
-        /// Mean of the question tasks' scores in the first mode of the plan (agnostic when run).
+        /// Mean of the question tasks' scores in the first mode of the plan (agnostic when run), with its 95%
+        /// bootstrap interval (each task's answers resampled within the task) and the answers behind it.
         public var averageScore: Double?
+        public var averageInterval: [Double]?
+        public var averageSamples: Int
         /// Cache bytes at the longest context, and the saving against a dense f16 cache over every measurement.
         public var cacheBytes: Int
         public var saving: Double
@@ -25,43 +35,55 @@ public struct EvaluationReport: Sendable {
 
     public init(_ results: EvaluationResults) {
         self.results = results
+        rows = results.plan.configurations.map { Self.row(results, press: $0.press, ratio: $0.ratio) }
+    }
+
+    static func row(_ results: EvaluationResults, press: String, ratio: Double) -> Row {
         let plan = results.plan
         let longest = plan.contexts.max() ?? 0
         let questionTasks = plan.tasks.filter { $0 != .perplexity }
-        rows = plan.configurations.map { c in
-            let ppl = results.perplexity.filter { $0.press == c.press && $0.ratio == c.ratio }
-            let answers = results.answers.filter { $0.press == c.press && $0.ratio == c.ratio }
-            let ratios = ppl.compactMap { r in
-                results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }.map { r.ppl / $0.ppl }
-            }
-            var scores: [String: Double] = [:]
-            var counts: [String: Int] = [:]
-            var intervals: [String: [Double]] = [:]
-            for task in questionTasks {
-                for mode in plan.modes {
-                    let cell = answers.filter { $0.task == task && $0.mode == mode }
-                    guard !cell.isEmpty else { continue }
-                    let key = "\(task.rawValue)/\(mode.rawValue)"
-                    let mean = cell.reduce(0) { $0 + $1.score } / Double(cell.count)
-                    let interval = ConfidenceInterval.wilson(mean: mean, count: cell.count)
-                    scores[key] = mean
-                    counts[key] = cell.count
-                    intervals[key] = [interval.lowerBound, interval.upperBound]
-                }
-            }
-            let firstMode = plan.modes.first.map(\.rawValue) ?? ""
-            let averaged = questionTasks.compactMap { scores["\($0.rawValue)/\(firstMode)"] }
-            let bytes = ppl.map { ($0.context, $0.cacheBytes, $0.denseBytes) } + answers.map { ($0.context, $0.cacheBytes, $0.denseBytes) }
-            let atLongest = bytes.filter { $0.0 == longest }.map(\.1)
-            let total = bytes.reduce(0) { $0 + $1.1 }, dense = bytes.reduce(0) { $0 + $1.2 }
-            return Row(press: c.press, ratio: c.ratio,
-                       perplexityRatio: ratios.isEmpty ? nil : ratios.reduce(0, +) / Double(ratios.count),
-                       meanKL: ppl.isEmpty ? nil : ppl.reduce(0) { $0 + $1.kl } / Double(ppl.count),
-                       scores: scores, counts: counts, intervals: intervals,
-                       averageScore: averaged.isEmpty ? nil : averaged.reduce(0, +) / Double(averaged.count),
-                       cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
-                       saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
+        let ppl = results.perplexity.filter { $0.press == press && $0.ratio == ratio }
+        let answers = results.answers.filter { $0.press == press && $0.ratio == ratio }
+        let ratios = ppl.compactMap { r in
+            results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }.map { r.ppl / $0.ppl }
         }
+        var scores: [String: Double] = [:]
+        var counts: [String: Int] = [:]
+        var intervals: [String: [Double]] = [:]
+        var firstModeGroups: [[Double]] = []
+        for task in questionTasks {
+            for mode in plan.modes {
+                let cell = answers.filter { $0.task == task && $0.mode == mode }
+                guard !cell.isEmpty else { continue }
+                let key = "\(task.rawValue)/\(mode.rawValue)"
+                let mean = cell.reduce(0) { $0 + $1.score } / Double(cell.count)
+                let interval = ConfidenceInterval.wilson(mean: mean, count: cell.count)
+                scores[key] = mean
+                counts[key] = cell.count
+                intervals[key] = [interval.lowerBound, interval.upperBound]
+                if mode == plan.modes.first { firstModeGroups.append(cell.map(\.score)) }
+            }
+        }
+        let averaged = firstModeGroups.map { $0.reduce(0, +) / Double($0.count) }
+        let bytes = ppl.map { ($0.context, $0.cacheBytes, $0.denseBytes) } + answers.map { ($0.context, $0.cacheBytes, $0.denseBytes) }
+        let atLongest = bytes.filter { $0.0 == longest }.map(\.1)
+        let total = bytes.reduce(0) { $0 + $1.1 }, dense = bytes.reduce(0) { $0 + $1.2 }
+        func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
+        func bootstrap(_ values: [Double]) -> [Double]? {
+            guard !values.isEmpty else { return nil }
+            let interval = ConfidenceInterval.bootstrapMean(values)
+            return [interval.lowerBound, interval.upperBound]
+        }
+        let averageInterval = averaged.isEmpty ? nil : ConfidenceInterval.bootstrapMeanOfMeans(firstModeGroups)
+        return Row(press: press, ratio: ratio,
+                   perplexityRatio: mean(ratios), perplexityRatioInterval: bootstrap(ratios),
+                   meanKL: mean(ppl.map(\.kl)), meanKLInterval: bootstrap(ppl.map(\.kl)), perplexitySamples: ppl.count,
+                   divergence: PerplexityRecord.divergence(ppl),
+                   scores: scores, counts: counts, intervals: intervals,
+                   averageScore: mean(averaged), averageInterval: averageInterval.map { [$0.lowerBound, $0.upperBound] },
+                   averageSamples: firstModeGroups.reduce(0) { $0 + $1.count },
+                   cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
+                   saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
     }
 
     /// "task/mode" keys of the score columns, in plan order.
@@ -79,7 +101,8 @@ public struct EvaluationReport: Sendable {
                      + "Ratio = fraction of each head's tokens removed. Task scores are the share of expected answers found "
                      + "(agnostic: the question comes after compression; aware: the press sees it). Bytes are measured cache bytes "
                      + "(keys, values, positions) at the longest context; saving is against a dense f16 cache of keys and values. "
-                     + "Scores show their 95% Wilson interval and sample count: [low–high] n.", "",
+                     + "Scores show their 95% Wilson interval and sample count: [low–high] n=…; averages, PPL ratios and KL their "
+                     + "95% bootstrap interval (\(ConfidenceInterval.resamples) resamples). Split: \(plan.split.rawValue).", "",
                      "## Summary", ""]
         var header = ["press", "ratio"], align = ["---", "---:"]
         if hasPerplexity { header += ["PPL ratio", "mean KL"]; align += ["---:", "---:"] }
@@ -91,9 +114,12 @@ public struct EvaluationReport: Sendable {
         lines += [row(header), row(align)]
         for r in rows {
             var cells = [r.press, format(r.ratio, 3)]
-            if hasPerplexity { cells += [r.perplexityRatio.map { format($0, 3) } ?? "—", r.meanKL.map { format($0, 4) } ?? "—"] }
+            if hasPerplexity {
+                cells.append(r.perplexityRatio.map { measured($0, r.perplexityRatioInterval, r.perplexitySamples, digits: 3) } ?? "—")
+                cells.append(r.meanKL.map { measured($0, r.meanKLInterval, r.perplexitySamples, digits: 4) } ?? "—")
+            }
             cells += columns.map { key in r.scores[key].map { withInterval($0, r.intervals[key], r.counts[key]) } ?? "—" }
-            if columns.count > 1 { cells.append(r.averageScore.map { percent($0) } ?? "—") }
+            if columns.count > 1 { cells.append(r.averageScore.map { withInterval($0, r.averageInterval, r.averageSamples) } ?? "—") }
             cells += [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%"]
             lines.append(row(cells))
         }
@@ -106,6 +132,13 @@ public struct EvaluationReport: Sendable {
                 lines.append("| \(r.press) | \(format(r.ratio, 3)) | \(r.context) | \(format(r.ppl, 3)) | \(full.map { format(r.ppl / $0.ppl, 3) } ?? "—") | "
                              + "\(format(r.kl, 4)) | \(mebibytes(r.cacheBytes)) | \(format(100 * (1 - Double(r.cacheBytes) / Double(r.denseBytes)), 1))% |")
             }
+        }
+        if hasPerplexity && rows.contains(where: { $0.divergence != nil }) {
+            lines += ["", "## KL divergence to the full cache (the fields of `llama-perplexity --kl-divergence`)", "",
+                      "Over every scored token of every stretch; the mean's interval is a bootstrap over stretches. Δp: the "
+                      + "probability of the actual next token with this cache minus with the full cache.", "",
+                      row(KLTable.header), row(KLTable.alignment)]
+            lines += rows.compactMap { r in r.divergence.map { row(KLTable.cells(r, $0)) } }
         }
         for task in plan.tasks where task.isRuler {
             lines += ["", "## \(task.rawValue) (RULER) by context: score, 95% interval, samples", "",
@@ -167,7 +200,12 @@ public struct EvaluationReport: Sendable {
     func percent(_ x: Double) -> String { format(100 * x, 0) + "%" }
     func withInterval(_ score: Double, _ interval: [Double]?, _ count: Int?) -> String {
         guard let interval, interval.count == 2, let count else { return percent(score) }
-        return "\(percent(score)) [\(format(100 * interval[0], 0))–\(format(100 * interval[1], 0))] \(count)"
+        return "\(percent(score)) [\(format(100 * interval[0], 0))–\(format(100 * interval[1], 0))] n=\(count)"
+    }
+    /// A measured value with its 95% interval and the samples behind it: `1.022 [1.010–1.035] n=4`.
+    func measured(_ value: Double, _ interval: [Double]?, _ count: Int, digits: Int) -> String {
+        guard let interval, interval.count == 2 else { return format(value, digits) }
+        return "\(format(value, digits)) [\(format(interval[0], digits))–\(format(interval[1], digits))] n=\(count)"
     }
     func mebibytes(_ bytes: Int) -> String { format(Double(bytes) / 1_048_576, 2) + " MiB" }
     func format(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }

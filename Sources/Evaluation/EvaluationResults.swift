@@ -1,3 +1,4 @@
+import Engine
 /// One perplexity measurement: a continuation scored with a (compressed) cache.
 public struct PerplexityRecord: Sendable, Codable, Equatable {
     public var press: String
@@ -12,6 +13,19 @@ public struct PerplexityRecord: Sendable, Codable, Equatable {
     public var kl: Double
     public var cacheBytes: Int
     public var denseBytes: Int
+    /// Per scored token: KL(full ‖ this), and Δp of the actual next token (`TokenDivergence`); how many tokens
+    /// kept the full cache's top-1 token. Absent in results written before they were recorded.
+    public var tokenKL: [Double]?
+    public var tokenDeltaP: [Double]?
+    public var sameTop: Int?
+
+    /// llama.cpp's KL summary over the tokens of `records` (nil when a record lacks its per-token values).
+    public static func divergence(_ records: [PerplexityRecord]) -> DivergenceStatistics? {
+        guard !records.isEmpty, records.allSatisfy({ $0.tokenKL != nil && $0.tokenDeltaP != nil && $0.sameTop != nil }) else { return nil }
+        let kl = records.flatMap { $0.tokenKL ?? [] }
+        let deltaP = records.flatMap { $0.tokenDeltaP ?? [] }
+        return DivergenceStatistics(kl: kl, deltaP: deltaP, sameTop: records.reduce(0) { $0 + ($1.sameTop ?? 0) })
+    }
 }
 
 /// One question answered from a (compressed) cache.
@@ -30,6 +44,22 @@ public struct AnswerRecord: Sendable, Codable, Equatable {
     public var score: Double
     public var cacheBytes: Int
     public var denseBytes: Int
+
+    public init(task: EvaluationPlan.Task, press: String, ratio: Double, context: Int, depth: Double, sample: Int?,
+                mode: EvaluationPlan.Mode, expected: [String], answer: String, score: Double, cacheBytes: Int, denseBytes: Int) {
+        self.task = task
+        self.press = press
+        self.ratio = ratio
+        self.context = context
+        self.depth = depth
+        self.sample = sample
+        self.mode = mode
+        self.expected = expected
+        self.answer = answer
+        self.score = score
+        self.cacheBytes = cacheBytes
+        self.denseBytes = denseBytes
+    }
 }
 
 extension AnswerRecord {
@@ -72,12 +102,28 @@ extension EvaluationResults {
             [plan.contexts.firstIndex(of: r.context) ?? 0, r.sample, configuration(r.press, r.ratio)]
         }
         merged.perplexity.sort { key($0).lexicographicallyPrecedes(key($1)) }
-        func key(_ r: AnswerRecord) -> [Double] {
-            [Double(plan.tasks.firstIndex(of: r.task) ?? 0), Double(plan.contexts.firstIndex(of: r.context) ?? 0),
-             Double(plan.depths.firstIndex(of: r.depth) ?? 0), Double(r.sample ?? 0),
-             Double(plan.modes.firstIndex(of: r.mode) ?? 0), Double(configuration(r.press, r.ratio))]
+        // The sweep's order: home-made tasks task by task, then RULER's sample by sample (see `Evaluator.run`).
+        func key(_ r: AnswerRecord) -> [Int] {
+            let task = plan.tasks.firstIndex(of: r.task) ?? 0, context = plan.contexts.firstIndex(of: r.context) ?? 0
+            let mode = plan.modes.firstIndex(of: r.mode) ?? 0, press = configuration(r.press, r.ratio)
+            guard r.task.isRuler else { return [0, task, context, plan.depths.firstIndex(of: r.depth) ?? 0, mode, press] }
+            return [1, context, r.sample ?? 0, task, mode, press]
         }
         merged.answers.sort { key($0).lexicographicallyPrecedes(key($1)) }
         return merged
+    }
+}
+
+extension EvaluationResults {
+    /// These results as results of `plan` when `plan` differs only in its sample count and has RULER tasks only:
+    /// RULER's samples of a seed are the same whatever their count (the generators draw them one after another), so
+    /// the cells of the samples both plans share are kept and the others dropped. Nil for any other plan.
+    public func reusedFor(_ plan: EvaluationPlan) -> EvaluationResults? {
+        var same = self.plan
+        same.samples = plan.samples
+        guard same == plan, plan.tasks.allSatisfy(\.isRuler) else { return nil }
+        var reused = EvaluationResults(model: model, plan: plan)
+        reused.answers = answers.filter { ($0.sample ?? 0) < plan.samples }
+        return reused
     }
 }

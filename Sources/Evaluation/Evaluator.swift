@@ -21,7 +21,8 @@ public final class Evaluator {
     public private(set) var prefillCount = 0
 
     /// - Parameters:
-    ///   - haystack: filler text (for both the perplexity stretches and the needle haystacks).
+    ///   - haystack: filler text (for both the perplexity stretches and the needle haystacks); the plan's split reads
+    ///     one half of it (`HaystackText.half`).
     ///   - render: turns a user message into the model's prompt (the chat template), keeping it verbatim.
     ///   - rulerSamples: for each RULER task of the plan, its samples at each context length (`rulerKey`).
     public init(engine: InferenceEngine, plan: EvaluationPlan, haystack: String, profile: HeadProfile? = nil,
@@ -36,7 +37,7 @@ public final class Evaluator {
                 throw EngineError.invalidParameter(name: "RULER samples", reason: reason)
             }
         }
-        filler = engine.tokenizer.encode(haystack, addSpecial: false, parseSpecial: false)
+        filler = engine.tokenizer.encode(HaystackText.half(haystack, plan.split), addSpecial: false, parseSpecial: false)
         presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile)) }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
         try Self.validate(plan, for: engine)
@@ -113,9 +114,11 @@ public final class Evaluator {
                 }
             }
         }
-        for task in plan.tasks where task.isRuler {
-            for context in plan.contexts {
-                for rulerSample in rulerSamples[Self.rulerKey(task, context)]!.prefix(plan.samples) {
+        // Sample-major: an interrupted RULER sweep holds the first samples of every task, not every sample of the first tasks.
+        for context in plan.contexts {
+            for index in 0 ..< plan.samples {
+                for task in plan.tasks where task.isRuler {
+                    let rulerSample = rulerSamples[Self.rulerKey(task, context)]![index]
                     for mode in plan.modes {
                         prompt += 1
                         guard shard.contains(prompt) else { continue }
@@ -160,15 +163,21 @@ public final class Evaluator {
             try press?.compress(cache)
             let bytes = cache.byteCount
             let logProbabilities = press == nil ? reference : try logProbabilities(inputs, cache: cache, rows: targets.count)
-            var nll = 0.0, kl = 0.0
+            var nll = 0.0
+            var divergences: [TokenDivergence] = []
             for (t, target) in targets.enumerated() {
                 nll -= logProbabilities[t][target]
-                kl += LogProbabilities.divergence(reference[t], logProbabilities[t])
+                divergences.append(TokenDivergence(reference: reference[t], tested: logProbabilities[t], target: target))
             }
             nll /= Double(targets.count)
-            records.append(PerplexityRecord(press: spec, ratio: ratio, context: context.count, sample: sample, tokens: targets.count,
-                                            nll: nll, ppl: exp(nll), kl: kl / Double(targets.count), cacheBytes: bytes,
-                                            denseBytes: cache.denseF16ByteCount(tokens: context.count)))
+            let kl = divergences.reduce(0) { $0 + $1.kl } / Double(targets.count)
+            var record = PerplexityRecord(press: spec, ratio: ratio, context: context.count, sample: sample, tokens: targets.count,
+                                          nll: nll, ppl: exp(nll), kl: kl, cacheBytes: bytes,
+                                          denseBytes: cache.denseF16ByteCount(tokens: context.count))
+            record.tokenKL = divergences.map(\.kl)
+            record.tokenDeltaP = divergences.map(\.deltaP)
+            record.sameTop = divergences.filter(\.sameTop).count
+            records.append(record)
             step()
         }
         return records
@@ -206,8 +215,9 @@ public final class Evaluator {
             try press?.compress(cache)
             cache.statistics = nil
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
-            let limit = sample.sample == nil ? min(plan.answerTokens, sample.answerTokens) : sample.answerTokens
-            let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache).text
+            // Once an answer holds every expected string its score is final, so generation stops there.
+            let answer = try engine.generate(prompt: prompt, maxTokens: answerLimit(sample), sampling: .greedy, cache: cache,
+                                             until: { sample.score($0) >= 1 }).text
             records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
                                         sample: sample.sample, mode: mode,
                                         expected: sample.expected, answer: answer, score: sample.score(answer),
@@ -218,22 +228,15 @@ public final class Evaluator {
     }
 }
 
-/// Log-softmax rows and KL divergence, in double.
-enum LogProbabilities {
-    static func row(_ logits: [Float], row: Int, vocabulary: Int) -> [Double] {
-        let base = row * vocabulary
-        var maximum = -Float.infinity
-        for j in 0 ..< vocabulary { maximum = max(maximum, logits[base + j]) }
-        var sum = 0.0
-        for j in 0 ..< vocabulary { sum += exp(Double(logits[base + j] - maximum)) }
-        let shift = Double(maximum) + log(sum)
-        return (0 ..< vocabulary).map { Double(logits[base + $0]) - shift }
-    }
-
-    /// KL(p ‖ q) for log-probabilities.
-    static func divergence(_ p: [Double], _ q: [Double]) -> Double {
-        var kl = 0.0
-        for j in p.indices where p[j] > -40 { kl += exp(p[j]) * (p[j] - q[j]) }
-        return max(0, kl)
+extension Evaluator {
+    /// Tokens an answer may take: the task's own limit, and for RULER's tasks no more than twice what the expected
+    /// answer itself takes plus 16 (RULER allows 128 tokens for a 7-digit number). The same for every press, so
+    /// it bounds only the time spent on answers that are going wrong; README "Evaluation" shows the full cache's
+    /// scores unchanged by it.
+    func answerLimit(_ sample: QuestionSample) -> Int {
+        guard sample.sample != nil else { return min(plan.answerTokens, sample.answerTokens) }
+        let spelled = sample.matchAny ? sample.expected : [sample.expected.joined(separator: ", ")]
+        let needed = spelled.map { engine.tokenizer.encode(" " + $0, addSpecial: false).count }.max() ?? 0
+        return min(sample.answerTokens, 2 * needed + 16)
     }
 }

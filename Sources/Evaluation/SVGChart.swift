@@ -8,6 +8,8 @@ struct SVGChart {
     struct Series {
         var name: String
         var points: [(x: Double, y: Double)]
+        /// The 95% interval of each point's y, drawn as an error bar (empty: none).
+        var intervals: [ClosedRange<Double>?] = []
     }
 
     /// Lines with markers, one per series; `reference` is drawn as a star (e.g. the full cache).
@@ -35,6 +37,11 @@ struct SVGChart {
             let color = palette[i % palette.count], points = s.points.sorted { $0.x < $1.x }
             svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"" + points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
             for p in points { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(color)\"/>\n" }
+            for (p, interval) in zip(s.points, s.intervals) {
+                guard let interval else { continue }
+                let x = f(px(p.x)), low = f(py(interval.lowerBound)), high = f(py(interval.upperBound))
+                svg += "<line x1=\"\(x)\" y1=\"\(low)\" x2=\"\(x)\" y2=\"\(high)\" stroke=\"\(color)\" stroke-opacity=\"0.6\"/>\n"
+            }
             svg += "<rect x=\"\(f(width - right + 14))\" y=\"\(f(top + 8 + Double(i) * 18))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
             svg += text(width - right + 32, top + 18 + Double(i) * 18, s.name, size: 12)
         }
@@ -65,6 +72,33 @@ struct SVGChart {
                         svg += "<rect x=\"\(f(labelWidth + Double(c) * blockWidth + Double(j) * cell))\" y=\"\(f(y + Double(i) * cell))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"/>\n"
                     }
                 }
+            }
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// A labelled matrix of scores in [0, 1] (rows: configurations, columns: tasks), each cell coloured by its score,
+    /// showing `labels[row][column]`, with `tooltips` as each cell's hover text (its interval and sample count).
+    static func matrix(title: String, subtitle: String, rows: [String], columns: [String], values: [[Double?]],
+                       labels: [[String]], tooltips: [[String]]) -> String {
+        let cellWidth = 56.0, cellHeight = 18.0, labelWidth = 170.0, top = 96.0
+        let width = labelWidth + Double(columns.count) * cellWidth + 20, height = top + Double(rows.count) * cellHeight + 20
+        var svg = header(width, height) + text(12, 24, title, size: 15, bold: true) + text(12, 44, subtitle, size: 11)
+        for (c, name) in columns.enumerated() {
+            let x = labelWidth + Double(c) * cellWidth + cellWidth / 2, y = top - 6
+            svg += "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"11\" font-family=\"sans-serif\" "
+                + "transform=\"rotate(-40 \(f(x)) \(f(y)))\">\(escape(name))</text>\n"
+        }
+        for (r, name) in rows.enumerated() {
+            let y = top + Double(r) * cellHeight
+            svg += text(12, y + 13, name, size: 11)
+            for c in columns.indices {
+                let color = values[r][c].map { v in "rgb(\(Int(220 * (1 - v) + 30)),\(Int(180 * v + 40)),60)" } ?? "#ddd"
+                let x = labelWidth + Double(c) * cellWidth
+                svg += "<g><title>\(escape(tooltips[r][c]))</title>"
+                svg += "<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(cellWidth - 1))\" height=\"\(f(cellHeight - 1))\" fill=\"\(color)\"/>"
+                svg += "<text x=\"\(f(x + 8))\" y=\"\(f(y + 13))\" font-size=\"11\" font-family=\"sans-serif\" fill=\"white\">"
+                    + "\(escape(labels[r][c]))</text></g>\n"
             }
         }
         return svg + "</svg>\n"

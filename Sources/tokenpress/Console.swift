@@ -11,13 +11,32 @@ enum Console {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    /// A one-line progress bar on stderr, redrawn in place.
+    /// A one-line progress bar on stderr, redrawn in place, with the elapsed time and an estimate of what is left
+    /// (from the pace so far; the clock starts when a bar is at 0).
     static func progress(_ label: String, done: Int, total: Int) {
+        let now = Date()
+        if done == 0 || progressStart.label != label { progressStart = (label, now) }
         let width = 30
-        let filled = total > 0 ? width * done / total : width
+        let filled = total > 0 ? width * min(done, total) / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        let elapsed = now.timeIntervalSince(progressStart.time)
+        var timing = " " + duration(elapsed)
+        if done > 0 && done < total {
+            timing += ", ETA " + duration(elapsed * Double(total - done) / Double(done))
+        }
         let end = done >= total ? "\n" : ""
-        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total)\(end)".utf8))
+        FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total)\(timing)\u{1B}[K\(end)".utf8))
+    }
+
+    /// When the current progress bar started. Progress is drawn from one thread at a time.
+    nonisolated(unsafe) private static var progressStart = (label: "", time: Date())
+
+    /// "42 s", "3 min 05 s", "1 h 02 min".
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s) s" }
+        if s < 3600 { return String(format: "%d min %02d s", s / 60, s % 60) }
+        return String(format: "%d h %02d min", s / 3600, (s % 3600) / 60)
     }
 }
 

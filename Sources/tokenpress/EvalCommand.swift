@@ -52,6 +52,11 @@ struct EvalCommand: ParsableCommand {
     var samples: Int?
     @Option(name: .long, parsing: .unconditional, help: "Seed for text stretches and magic numbers.")
     var seed: UInt64 = 0
+    @Option(name: .long, help: ArgumentHelp(
+        "Data split: test (reported numbers) or calibration (for tuning defaults and profiles).",
+        discussion: "test reads the first half of the haystack text and RULER's samples from seed 42; calibration the second "
+            + "half and RULER's samples from seed 1000 over the essays rotated by half. Tune on calibration, report on test."))
+    var split = "test"
     @Option(name: .long, help: "Filler text file (default: RULER's Paul Graham essays, fetched on first use).")
     var haystack: String?
     @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
@@ -105,6 +110,10 @@ struct EvalCommand: ParsableCommand {
         plan.continuation = continuation
         plan.samples = samples
         plan.seed = seed
+        guard let split = EvaluationPlan.Split(rawValue: split) else {
+            throw CLIError("--split must be test or calibration, got '\(split)'")
+        }
+        plan.split = split
         return plan
     }
 
@@ -138,10 +147,11 @@ struct EvalCommand: ParsableCommand {
         guard let previous = try? EvaluationReport.results(fromJSON: data) else {
             throw CLIError("\(path) is not a results file of tokenpress eval; use --fresh to replace it, or another file")
         }
-        guard previous.plan == plan else {
+        if previous.plan == plan { return previous }
+        guard let reused = previous.reusedFor(plan) else {
             throw CLIError("\(path) holds results of another plan; use --fresh to replace them, or another file")
         }
-        return previous
+        return reused
     }
 
     /// The options a shard process needs to run the same plan on the same inputs.
@@ -149,7 +159,8 @@ struct EvalCommand: ParsableCommand {
         let taskList = plan.tasks.map(\.rawValue).joined(separator: ",")
         var arguments = ["-m", modelPath, "--threads", String(modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)),
                          "--ratios", ratios, "--tasks", taskList, "--modes", modes, "--contexts", contexts, "--depths", depths,
-                         "--continuation", String(continuation), "--samples", String(plan.samples), "--seed", String(seed), "--haystack", haystackPath]
+                         "--continuation", String(continuation), "--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue,
+                         "--haystack", haystackPath]
         if let profilePath { arguments += ["--profile", profilePath] }
         if noChat { arguments.append("--no-chat") }
         for press in presses { arguments += ["--press", press] }
@@ -192,8 +203,8 @@ struct EvalCommand: ParsableCommand {
         for task in plan.tasks where task.isRuler {
             for context in plan.contexts {
                 samples[Evaluator.rulerKey(task, context)] = try RulerSamples.samples(
-                    task: task, length: context, count: plan.samples, seed: RulerSamples.testSeed + plan.seed,
-                    model: modelPath, tokenpress: tokenpress, log: { Console.status($0) })
+                    task: task, length: context, count: plan.samples, seed: RulerSamples.seed(split: plan.split, planSeed: plan.seed),
+                    split: plan.split, model: modelPath, tokenpress: tokenpress, log: { Console.status($0) })
             }
         }
         return samples

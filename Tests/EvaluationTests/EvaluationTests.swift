@@ -48,7 +48,9 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(report.rows[2].saving, 1 - Double(4 * 68) / Double(4 * 64 * 4), accuracy: 0.02, "knorm@0.75 saves about 73%")
         let markdown = report.markdown
         XCTAssertTrue(markdown.contains("| press | ratio | PPL ratio | mean KL | needle, agnostic | needle, aware | average (agnostic) |"), markdown)
-        XCTAssertTrue(markdown.contains("| none | 0.000 | 1.000 | 0.0000 |"), markdown)
+        XCTAssertTrue(markdown.contains("| none | 0.000 | 1.000 [1.000–1.000] n=2 | 0.0000 [0.0000–0.0000] n=2 |"), markdown)
+        XCTAssertTrue(markdown.contains("| none | 0.000 | 30 | 0.00000 [0.00000–0.00000] | 0.00000 | 0.00000 | 0.00000 | 0.00000 | 100.00% |"),
+                      "llama.cpp's KL fields: \(markdown)")
         let json = try JSONSerialization.jsonObject(with: try report.json()) as? [String: Any]
         XCTAssertEqual((json?["summary"] as? [Any])?.count, 5)
         // With two contexts the leaderboard ranks the longest alone too, from its questions only.
@@ -60,7 +62,7 @@ final class EvaluationTests: XCTestCase {
         let longest = results.answers.filter { $0.context == 320 && $0.press == "knorm" && $0.ratio == 0.5 && $0.mode == .agnostic }
         let expected = longest.reduce(0) { $0 + $1.score } / Double(longest.count)
         let section = String(board[board.range(of: "## At 320 tokens only")!.lowerBound...])
-        XCTAssertTrue(section.contains("| knorm | \(String(format: "%.0f", 100 * expected))% |"), section)
+        XCTAssertTrue(section.contains("| knorm | \(String(format: "%.0f", 100 * expected))% ["), section)
     }
 
     func testPlotsAndLeaderboardShowEveryPressWithTheFullCache() throws {

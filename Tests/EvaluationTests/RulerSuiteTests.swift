@@ -79,4 +79,63 @@ final class RulerSuiteTests: XCTestCase {
         plan.samples = 4
         XCTAssertThrowsError(try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 })
     }
+
+    func rulerPlanAndSamples(count: Int) -> (EvaluationPlan, [String: [RulerSample]]) {
+        var plan = EvaluationPlan(presses: ["knorm", "streaming"], ratios: [0.5])
+        plan.tasks = [.niahSingle1, .vt]
+        plan.contexts = [256]
+        plan.samples = count
+        plan.modes = [.agnostic, .aware]
+        let context = String(repeating: "hello world. ", count: 40)
+        var samples: [String: [RulerSample]] = [:]
+        samples[Evaluator.rulerKey(.niahSingle1, 256)] = (0 ..< count).map {
+            sample("niah_single_1", index: $0, context: context + "\($0)", question: "\nWhat is it? It is", outputs: ["hello"])
+        }
+        samples[Evaluator.rulerKey(.vt, 256)] = (0 ..< count).map {
+            sample("vt", index: $0, context: context, question: "\nWhich? They are", outputs: ["world", "hello"])
+        }
+        return (plan, samples)
+    }
+
+    /// Stopped after any prompt and resumed from what was saved, a RULER sweep ends with exactly the results of one
+    /// uninterrupted run, in the same order; and a sweep stopped early holds the first samples of every task.
+    func testAnInterruptedRULERSweepResumesToTheSameResults() throws {
+        var tiny = TinyModel()
+        tiny.context = 2048
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        let (plan, samples) = rulerPlanAndSamples(count: 3)
+        let haystack = String(repeating: "hello world and more words. ", count: 200)
+        func evaluator() throws -> Evaluator { try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 } }
+        let whole = try evaluator().run(model: "tiny")
+        XCTAssertEqual(whole.answers.count, 2 * 3 * 2 * 3, "tasks × samples × modes × configurations")
+        struct Interrupted: Error {}
+        for stop in [1, 4, 7] {
+            var saved: EvaluationResults?
+            var saves = 0
+            XCTAssertThrowsError(try evaluator().run(model: "tiny", save: {
+                saved = $0
+                saves += 1
+                if saves == stop { throw Interrupted() }
+            }))
+            let partial = try XCTUnwrap(saved)
+            if stop == 4 {
+                let tasks = Set(partial.answers.map(\.task))
+                XCTAssertEqual(tasks, [.niahSingle1, .vt], "sample-major: both tasks have their first sample after 4 prompts")
+            }
+            let reread = try EvaluationReport.results(fromJSON: try EvaluationReport(partial).json())
+            let resumer = try evaluator()
+            let resumed = try resumer.run(model: "tiny", previous: reread)
+            XCTAssertEqual(resumer.prefillCount, 12 - stop, "only the prompts left are prefilled (stopped after \(stop))")
+            XCTAssertEqual(resumed.answers, whole.answers, "stopped after \(stop) prompts")
+            XCTAssertEqual(EvaluationResults.merged([partial, resumed], model: "tiny", plan: plan).answers, whole.answers)
+        }
+        // The same results read as a plan with fewer samples keep exactly those samples' cells.
+        var fewer = plan
+        fewer.samples = 2
+        let reused = try XCTUnwrap(whole.reusedFor(fewer))
+        XCTAssertEqual(reused.answers, whole.answers.filter { ($0.sample ?? 0) < 2 })
+        var otherSeed = fewer
+        otherSeed.seed = 1
+        XCTAssertNil(whole.reusedFor(otherSeed), "any other change is another plan")
+    }
 }

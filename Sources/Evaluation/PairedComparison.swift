@@ -1,0 +1,38 @@
+import Foundation
+
+/// Whether one configuration scores better than another on the same questions: a paired bootstrap of the
+/// difference of their average scores (each task's questions resampled within the task, the same draw for both),
+/// which separates presses that independent intervals would call overlapping.
+struct PairedComparison {
+    /// Per task, the questions both configurations answered, as (score of a, score of b).
+    let pairs: [[(a: Double, b: Double)]]
+
+    /// - Parameters: the answers of two configurations, in the first mode of the plan.
+    init(_ a: [AnswerRecord], _ b: [AnswerRecord], tasks: [EvaluationPlan.Task]) {
+        var scoresOfB: [String: Double] = [:]
+        for r in b { scoresOfB[r.questionKey] = r.score }
+        pairs = tasks.map { task in
+            a.filter { $0.task == task }.compactMap { r in scoresOfB[r.questionKey].map { (r.score, $0) } }
+        }.filter { !$0.isEmpty }
+    }
+
+    /// Average score of a minus that of b.
+    var difference: Double {
+        let means = pairs.map { task in task.reduce(0) { $0 + $1.a - $1.b } / Double(task.count) }
+        return means.isEmpty ? 0 : means.reduce(0, +) / Double(means.count)
+    }
+
+    /// 95% bootstrap interval of `difference`.
+    var interval: ClosedRange<Double> {
+        let pairs = self.pairs
+        return ConfidenceInterval.bootstrap(sizes: pairs.map(\.count)) { drawn in
+            let means = zip(pairs, drawn).map { task, indices in indices.reduce(0) { $0 + task[$1].a - task[$1].b } / Double(indices.count) }
+            return means.reduce(0, +) / Double(means.count)
+        }
+    }
+}
+
+extension AnswerRecord {
+    /// Identifies the question, whatever configuration answered it.
+    var questionKey: String { "\(task) \(context) \(depth) \(sample ?? -1) \(mode)" }
+}
