@@ -40,8 +40,10 @@ struct EvalCommand: ParsableCommand {
             + "into the cache folder on first use), with their length budget in this model's tokens, RULER's base "
             + "template and answer prefixes, and scored as RULER scores them (string_match_all; string_match_part for QA)."))
     var tasks: String?
-    @Option(name: .long, help: "Needle modes, comma-separated: agnostic, aware.")
-    var modes = "agnostic,aware"
+    @Option(name: .long, help: ArgumentHelp(
+        "Question modes, comma-separated: agnostic (asked after compression), aware (inside the compressed prompt).",
+        discussion: "Default: agnostic,aware for the quick suite; agnostic for ruler (kvpress's default; aware doubles the prefills)."))
+    var modes: String?
     @Option(name: .long, help: "Context lengths in tokens, comma-separated.")
     var contexts = "2048,4096"
     @Option(name: .long, help: "Needle depths in [0, 1], comma-separated.")
@@ -97,7 +99,8 @@ struct EvalCommand: ParsableCommand {
         plan.tasks = try parse(expanded, "--tasks", expecting: "one of " + taskNames) { EvaluationPlan.Task(rawValue: $0) }
         plan.tasks = plan.tasks.enumerated().filter { !plan.tasks.prefix($0.offset).contains($0.element) }.map(\.element)
         let modeNames = EvaluationPlan.Mode.allCases.map(\.rawValue).joined(separator: ", ")
-        plan.modes = try parse(modes, "--modes", expecting: "one of " + modeNames) { EvaluationPlan.Mode(rawValue: $0) }
+        let modeList = modes ?? (suite == "ruler" ? "agnostic" : "agnostic,aware")
+        plan.modes = try parse(modeList, "--modes", expecting: "one of " + modeNames) { EvaluationPlan.Mode(rawValue: $0) }
         plan.contexts = try parse(contexts, "--contexts", expecting: "a token count from 64 to 1000000") {
             Int($0).flatMap { $0 >= 64 && $0 <= 1_000_000 ? $0 : nil }
         }
@@ -157,10 +160,11 @@ struct EvalCommand: ParsableCommand {
     /// The options a shard process needs to run the same plan on the same inputs.
     func childArguments(plan: EvaluationPlan, modelPath: String, haystackPath: String, profilePath: String?) -> [String] {
         let taskList = plan.tasks.map(\.rawValue).joined(separator: ",")
-        var arguments = ["-m", modelPath, "--threads", String(modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)),
-                         "--ratios", ratios, "--tasks", taskList, "--modes", modes, "--contexts", contexts, "--depths", depths,
-                         "--continuation", String(continuation), "--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue,
-                         "--haystack", haystackPath]
+        let modeList = plan.modes.map(\.rawValue).joined(separator: ",")
+        let threads = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        var arguments = ["-m", modelPath, "--threads", String(threads), "--ratios", ratios, "--tasks", taskList, "--modes", modeList]
+        arguments += ["--contexts", contexts, "--depths", depths, "--continuation", String(continuation)]
+        arguments += ["--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue, "--haystack", haystackPath]
         if let profilePath { arguments += ["--profile", profilePath] }
         if noChat { arguments.append("--no-chat") }
         for press in presses { arguments += ["--press", press] }
