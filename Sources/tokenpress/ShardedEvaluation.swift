@@ -90,7 +90,9 @@ struct ShardedEvaluation {
     static func lastMessage(_ log: String) -> String {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).map { line in
-            line.replacingOccurrences(of: "^\\S+ [█░]+ \\d+/\\d+", with: "", options: .regularExpression).trimmingCharacters(in: .whitespaces)
+            // The bar: label, blocks, done/total, elapsed time and ETA, and the erase-to-end-of-line code.
+            let bar = "^\\S+ [█░]+ \\d+/\\d+( [^\u{1B}]*)?(\u{1B}\\[K)?"
+            return line.replacingOccurrences(of: bar, with: "", options: .regularExpression).trimmingCharacters(in: .whitespaces)
         }
         return lines.last { !$0.isEmpty } ?? "no message (see \(log))"
     }

@@ -91,7 +91,7 @@ final class CLIOutputTests: XCTestCase {
                                    "--contexts", "256", "--depths", "0,1", "--continuation", "8", "--json", json])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.hasPrefix("# TokenPress evaluation"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("| none | 0.000 | 1.000 | 0.0000 |"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("| none | 0.000 | 1.000 [1.000–1.000] n=1 | 0.0000 [0.0000–0.0000] n=1 |"), r.stdout)
         XCTAssertTrue(r.stdout.contains("| h2o | 0.500 |"), r.stdout)
         XCTAssertTrue(r.stderr.contains("eval "), "a progress bar on stderr")
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
