@@ -21,7 +21,8 @@ public struct EvaluationReport: Sendable {
         public var counts: [String: Int]
         public var intervals: [String: [Double]]
         /// Mean of the question tasks' scores in the first mode of the plan (agnostic when run), with its 95%
-        /// bootstrap interval (each task's answers resampled within the task) and the answers behind it.
+        /// bootstrap interval (each task's answers resampled within the task; at least the Wilson interval of all of
+        /// them pooled) and the answers behind it.
         public var averageScore: Double?
         public var averageInterval: [Double]?
         public var averageSamples: Int
@@ -74,7 +75,14 @@ public struct EvaluationReport: Sendable {
             let interval = ConfidenceInterval.bootstrapMean(values)
             return [interval.lowerBound, interval.upperBound]
         }
-        let averageInterval = averaged.isEmpty ? nil : ConfidenceInterval.bootstrapMeanOfMeans(firstModeGroups)
+        // A bootstrap of a few samples that agree within each task has no width; the Wilson interval of all the
+        // answers pooled is the floor.
+        var averageInterval: ClosedRange<Double>?
+        if let average = mean(averaged) {
+            let bootstrap = ConfidenceInterval.bootstrapMeanOfMeans(firstModeGroups)
+            let pooled = ConfidenceInterval.wilson(mean: average, count: firstModeGroups.reduce(0) { $0 + $1.count })
+            averageInterval = min(bootstrap.lowerBound, pooled.lowerBound) ... max(bootstrap.upperBound, pooled.upperBound)
+        }
         return Row(press: press, ratio: ratio,
                    perplexityRatio: mean(ratios), perplexityRatioInterval: bootstrap(ratios),
                    meanKL: mean(ppl.map(\.kl)), meanKLInterval: bootstrap(ppl.map(\.kl)), perplexitySamples: ppl.count,
@@ -170,8 +178,10 @@ public struct EvaluationReport: Sendable {
                         let cells = results.answers.filter { $0.task == task && $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context }
                         guard !cells.isEmpty else { continue }
                         let marks = depths.map { d in cells.first { $0.depth == d }.map { $0.score == 1 ? "✓" : $0.score == 0 ? "✗" : format($0.score, 2) } ?? "—" }
-                        lines.append("| \(c.press) | \(format(c.ratio, 3)) | \(mode.rawValue) | \(context) | \(marks.joined(separator: " | ")) | "
-                                     + "\(percent(cells.reduce(0) { $0 + $1.score } / Double(cells.count))) |")
+                        let mean = cells.reduce(0) { $0 + $1.score } / Double(cells.count)
+                        let interval = ConfidenceInterval.wilson(mean: mean, count: cells.count)
+                        let score = withInterval(mean, [interval.lowerBound, interval.upperBound], cells.count)
+                        lines.append("| \(c.press) | \(format(c.ratio, 3)) | \(mode.rawValue) | \(context) | \(marks.joined(separator: " | ")) | \(score) |")
                     }
                 }
             }

@@ -16,10 +16,12 @@ extension EvaluationReport {
                      "Model `\(results.model)`; contexts \(plan.contexts.map(String.init).joined(separator: ", ")) tokens"
                      + depthText + "; questions \(mode) (\(asked)); seed \(plan.seed); \(plan.split.rawValue) split.",
                      "Scores are the share of expected answers found, with their 95% interval (Wilson for a task, bootstrap "
-                     + "for the average: each task's questions resampled within it) and sample count. The average is the mean "
+                     + "for the average: each task's questions resampled within it, widened to at least the Wilson interval "
+                     + "of all its answers pooled) and sample count. The average is the mean "
                      + "of the task scores. **Rank**: a press ranks below another only when the paired bootstrap of their "
                      + "average difference (the same questions, resampled together, \(ConfidenceInterval.resamples) times) "
-                     + "excludes 0 at 95%; rank = 1 + the number of presses that score significantly higher, so presses "
+                     + "excludes 0 at 95% and an exact sign test on the questions they answer differently agrees (p < 0.05; "
+                     + "a bootstrap of a few samples that happen to agree has no width); rank = 1 + the number of presses that score significantly higher, so presses "
                      + "marked *tied* share a rank that the data cannot split. **Δ full**: the paired difference to the "
                      + "full cache, in points. Bytes are measured at \(plan.contexts.max() ?? 0) tokens (keys, values, "
                      + "positions), against a dense f16 cache.", "",
@@ -107,9 +109,9 @@ extension EvaluationReport {
         var better = Array(repeating: 0, count: rows.count)
         for i in rows.indices {
             for j in rows.indices where j > i {
-                let interval = PairedComparison(records[i], records[j], tasks: tasks).interval
-                if interval.lowerBound > 0 { better[j] += 1 }
-                if interval.upperBound < 0 { better[i] += 1 }
+                let comparison = PairedComparison(records[i], records[j], tasks: tasks)
+                if comparison.aIsBetter { better[j] += 1 }
+                if comparison.bIsBetter { better[i] += 1 }
             }
         }
         return better.map { $0 + 1 }

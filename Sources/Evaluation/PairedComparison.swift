@@ -32,6 +32,29 @@ struct PairedComparison {
     }
 }
 
+extension PairedComparison {
+    /// Two-sided exact sign test on the per-question differences (questions answered equally are left out): the
+    /// chance of a split at least this lopsided if neither configuration were better. Unlike a bootstrap of a few
+    /// samples that happen to agree, it cannot call 3 wins out of 3 significant (p = 0.25).
+    var signTestP: Double {
+        let differences = pairs.flatMap { $0.map { $0.a - $0.b } }
+        let wins = differences.filter { $0 > 0 }.count, losses = differences.filter { $0 < 0 }.count
+        let n = wins + losses
+        guard n > 0 else { return 1 }
+        var tail = 0.0
+        var term = pow(0.5, Double(n))  // C(n, 0) / 2^n
+        for k in 0 ... min(wins, losses) {
+            if k > 0 { term *= Double(n - k + 1) / Double(k) }
+            tail += term
+        }
+        return min(1, 2 * tail)
+    }
+
+    /// Whether a scores higher than b: the paired bootstrap interval lies above 0 and the sign test agrees at 5%.
+    var aIsBetter: Bool { interval.lowerBound > 0 && signTestP < 0.05 }
+    var bIsBetter: Bool { interval.upperBound < 0 && signTestP < 0.05 }
+}
+
 extension AnswerRecord {
     /// Identifies the question, whatever configuration answered it.
     var questionKey: String { "\(task) \(context) \(depth) \(sample ?? -1) \(mode)" }

@@ -36,7 +36,7 @@ struct EvalCommand: ParsableCommand {
     var ratios = "0.25,0.5,0.75"
     @Option(name: .long, help: ArgumentHelp(
         "quick: the home-made tasks (default: perplexity,needle); ruler: RULER's 13 standard tasks from RULER's own generators.",
-        discussion: "The suite sets the default --tasks and --samples (quick: 1, ruler: 10); any task can be named with --tasks."))
+        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 30, what separates the full cache from random@0.5 on every RULER task SmolLM2-135M can do at all); any task can be named with --tasks."))
     var suite = "quick"
     @Option(name: .long, help: ArgumentHelp(
         "Tasks, comma-separated: perplexity, needle, multikey, multivalue, variables, commonwords (synthetic: the last four; "
@@ -114,7 +114,7 @@ struct EvalCommand: ParsableCommand {
             Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil }
         }
         guard continuation >= 2, continuation <= 100_000 else { throw CLIError("--continuation must be between 2 and 100000, got \(continuation)") }
-        let samples = self.samples ?? (suite == "ruler" ? 10 : 1)
+        let samples = self.samples ?? (suite == "ruler" ? 30 : 1)
         guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
         plan.continuation = continuation
         plan.samples = samples

@@ -75,10 +75,11 @@ final class StatisticsTests: XCTestCase {
         XCTAssertThrowsError(try KLDivergenceBase.read(file.path)) { XCTAssertTrue("\($0)".contains("checksum"), "\($0)") }
     }
 
-    /// Three presses on 20 questions of two tasks: a and c answer the same, b misses every one. a and c tie for
-    /// first; b ranks third, below both.
+    /// Four presses on 20 questions of two tasks: a and c answer the same, b misses every one, d is a with 3 more
+    /// misses. a, c and d tie for first (3 questions out of 20 are no evidence: the sign test's p is 0.25); b ranks
+    /// fourth, below all three.
     func testTheLeaderboardRanksOnlyWhereThePairedBootstrapSeparates() {
-        var plan = EvaluationPlan(presses: ["a", "b", "c"], ratios: [0.5])
+        var plan = EvaluationPlan(presses: ["a", "b", "c", "d"], ratios: [0.5])
         plan.tasks = [.niahSingle1, .vt]
         plan.contexts = [4096]
         plan.modes = [.agnostic]
@@ -86,8 +87,9 @@ final class StatisticsTests: XCTestCase {
         var results = EvaluationResults(model: "m", plan: plan)
         for task in plan.tasks {
             for sample in 0 ..< 10 {
-                for (press, ratio) in [("none", 0.0), ("a", 0.5), ("b", 0.5), ("c", 0.5)] {
-                    let right = press != "b" && (sample % 5 != 0 || press == "none")
+                for (press, ratio) in [("none", 0.0), ("a", 0.5), ("b", 0.5), ("c", 0.5), ("d", 0.5)] {
+                    let extraMiss = press == "d" && task == .niahSingle1 && (1 ... 3).contains(sample)
+                    let right = press != "b" && (sample % 5 != 0 || press == "none") && !extraMiss
                     results.answers.append(AnswerRecord(task: task, press: press, ratio: ratio, context: 4096, depth: 0, sample: sample,
                                                         mode: .agnostic, expected: ["x"], answer: right ? "x" : "y",
                                                         score: right ? 1 : 0, cacheBytes: 1, denseBytes: 2))
@@ -95,10 +97,11 @@ final class StatisticsTests: XCTestCase {
             }
         }
         let board = EvaluationReport(results).leaderboard(command: "tokenpress eval")
-        XCTAssertTrue(board.contains("| 1 (tied) | a | 80% [65–95] n=20 | −20 [−35, −5] | 80% [49–94] | 80% [49–94] |"), board)
+        XCTAssertTrue(board.contains("| 1 (tied) | a | 80% [58–95] n=20 | −20 [−35, −5] | 80% [49–94] | 80% [49–94] |"), board)
         XCTAssertTrue(board.contains("| 1 (tied) | c |"), board)
-        XCTAssertTrue(board.contains("| 3 | b | 0% [0–0] n=20 | −100 [−100, −100] | 0% [0–28] |"), board)
+        XCTAssertTrue(board.contains("| 1 (tied) | d | 65% ["), board)
+        XCTAssertTrue(board.contains("| 4 | b | 0% [0–16] n=20 | −100 [−100, −100] | 0% [0–28] |"), board)
         XCTAssertTrue(board.contains("niah_single_1 (n=10)"), board)
-        XCTAssertTrue(board.contains("**a** (tied with c)"), board)
+        XCTAssertTrue(board.contains("**a** (tied with c, d)"), board)
     }
 }
