@@ -42,7 +42,8 @@ public struct KLDivergenceBase: Sendable {
     }
 
     /// FNV-1a 64 over bytes (the token hash and the file checksum).
-    public static func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 where S.Element == UInt8 {
+    public static func fnv1a<S: Sequence>(_ bytes: S, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64
+        where S.Element == UInt8 {
         var hash = seed
         for byte in bytes {
             hash ^= UInt64(byte)
@@ -92,8 +93,11 @@ public struct KLDivergenceBase: Sendable {
             offset += MemoryLayout<T>.size
             return value
         }
-        let storedChecksum = bytes[(bytes.count - 8)...].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
-        guard fnv1a(bytes[0 ..< bytes.count - 8]) == storedChecksum else { throw bad("is truncated or corrupt (checksum mismatch)") }
+        var storedChecksum: UInt64 = 0
+        for (k, byte) in bytes[(bytes.count - 8)...].enumerated() { storedChecksum |= UInt64(byte) << (8 * k) }
+        guard fnv1a(bytes[0 ..< bytes.count - 8]) == storedChecksum else {
+            throw bad("is truncated or corrupt (checksum mismatch)")
+        }
         let version = integer(UInt32.self)
         guard version == Self.version else { throw bad("has format version \(version); this tokenpress reads \(Self.version)") }
         let vocabulary = Int(integer(UInt32.self)), window = Int(integer(UInt32.self))

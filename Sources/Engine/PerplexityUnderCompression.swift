@@ -29,7 +29,8 @@ extension PerplexityEvaluator {
     ///     per scored token).
     ///   - progress: called with (windows done, windows total).
     public func evaluate(tokens: [Int], context: Int, press: (any KVPress)?, base: KLDivergenceBase?,
-                         keepLogProbabilities: Bool = false, progress: (Int, Int) -> Void = { _, _ in }) throws -> (result: PerplexityUnderCompression, base: KLDivergenceBase) {
+                         keepLogProbabilities: Bool = false, progress: (Int, Int) -> Void = { _, _ in })
+        throws -> (result: PerplexityUnderCompression, base: KLDivergenceBase) {
         guard context >= 4 else { throw EngineError.invalidParameter(name: "--ctx", reason: "\(context) must be at least 4") }
         guard context <= engine.contextLength else {
             throw EngineError.invalidParameter(name: "--ctx", reason: "\(context) exceeds the model's context of \(engine.contextLength)")
