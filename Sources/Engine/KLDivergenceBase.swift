@@ -81,7 +81,7 @@ public struct KLDivergenceBase: Sendable {
     public static func read(_ path: String) throws -> KLDivergenceBase {
         func bad(_ reason: String) -> EngineError { .invalidParameter(name: "--kl-divergence-base", reason: "\(path) \(reason)") }
         guard let data = FileManager.default.contents(atPath: path) else { throw bad("cannot be read") }
-        let bytes = [UInt8](data)
+        let bytes = data  // read in place: a base is 4 bytes × vocabulary per scored token, often hundreds of MB
         let headerSize = magic.count + 4 * 5 + 8 + 8
         guard bytes.count >= headerSize + 8, Array(bytes[0 ..< magic.count]) == magic else {
             throw bad("is not a KL-divergence base file of tokenpress perplexity")

@@ -26,7 +26,8 @@ extension EvaluationReport {
                 title: "Average task score vs cache size (\(mode), \(longest) tokens; bars: 95%, n=\(answersPerPoint) per point)",
                 xLabel: "cache MiB at \(longest) tokens",
                 yLabel: "average score", series: series(\.averageScore, \.averageInterval),
-                reference: full.flatMap { r in r.averageScore.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } }, yRange: 0 ... 1)
+                reference: full.flatMap { r in r.averageScore.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } },
+                yRange: 0 ... 1)
         }
         if rows.contains(where: { $0.perplexityRatio != nil }) {
             files["perplexity-vs-bytes.svg"] = SVGChart.lines(
@@ -47,7 +48,8 @@ extension EvaluationReport {
                             let r = p == "none" ? 0 : ratio
                             guard configurations.contains(where: { $0.press == p && $0.ratio == r }) else { return nil }
                             return results.answers.first {
-                                $0.task == task && $0.press == p && $0.ratio == r && $0.context == context && $0.depth == depth && $0.mode == mode
+                                $0.task == task && $0.press == p && $0.ratio == r && $0.context == context
+                                    && $0.depth == depth && $0.mode == mode
                             }?.score
                         }
                     }
@@ -87,7 +89,8 @@ extension EvaluationReport {
             tooltips.append(rowTips)
         }
         let counts = Set(ordered.flatMap { r in tasks.compactMap { r.counts["\($0.rawValue)/\(mode.rawValue)"] } })
-        let n = counts.count == 1 ? "n=\(counts.first ?? 0) per task and row" : "n from \(counts.min() ?? 0) to \(counts.max() ?? 0) per cell"
+        let range = "n from \(counts.min() ?? 0) to \(counts.max() ?? 0) per cell"
+        let n = counts.count == 1 ? "n=\(counts.first ?? 0) per task and row" : range
         return SVGChart.matrix(
             title: "RULER scores (%, \(mode.rawValue)) at \(results.plan.contexts.map(String.init).joined(separator: ", ")) tokens",
             subtitle: "\(n); hover a cell for its 95% interval (Wilson; bootstrap for the average)",

@@ -137,8 +137,11 @@ public struct EvaluationReport: Sendable {
                       "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
             for r in results.perplexity.sorted(by: { ($0.context, $0.sample) < ($1.context, $1.sample) }) {
                 let full = results.perplexity.first { $0.press == "none" && $0.context == r.context && $0.sample == r.sample }
-                lines.append("| \(r.press) | \(format(r.ratio, 3)) | \(r.context) | \(format(r.ppl, 3)) | \(full.map { format(r.ppl / $0.ppl, 3) } ?? "—") | "
-                             + "\(format(r.kl, 4)) | \(mebibytes(r.cacheBytes)) | \(format(100 * (1 - Double(r.cacheBytes) / Double(r.denseBytes)), 1))% |")
+                let ratio = full.map { format(r.ppl / $0.ppl, 3) } ?? "—"
+                let saved = format(100 * (1 - Double(r.cacheBytes) / Double(r.denseBytes)), 1) + "%"
+                let cells = [r.press, format(r.ratio, 3), "\(r.context)", format(r.ppl, 3), ratio, format(r.kl, 4),
+                             mebibytes(r.cacheBytes), saved]
+                lines.append(row(cells))
             }
         }
         if hasPerplexity && rows.contains(where: { $0.divergence != nil }) {
@@ -175,13 +178,18 @@ public struct EvaluationReport: Sendable {
             for c in plan.configurations {
                 for mode in plan.modes {
                     for context in plan.contexts {
-                        let cells = results.answers.filter { $0.task == task && $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context }
+                        let cells = results.answers.filter {
+                            $0.task == task && $0.press == c.press && $0.ratio == c.ratio && $0.mode == mode && $0.context == context
+                        }
                         guard !cells.isEmpty else { continue }
-                        let marks = depths.map { d in cells.first { $0.depth == d }.map { $0.score == 1 ? "✓" : $0.score == 0 ? "✗" : format($0.score, 2) } ?? "—" }
+                        let marks = depths.map { d -> String in
+                            guard let cell = cells.first(where: { $0.depth == d }) else { return "—" }
+                            return cell.score == 1 ? "✓" : cell.score == 0 ? "✗" : format(cell.score, 2)
+                        }
                         let mean = cells.reduce(0) { $0 + $1.score } / Double(cells.count)
                         let interval = ConfidenceInterval.wilson(mean: mean, count: cells.count)
                         let score = withInterval(mean, [interval.lowerBound, interval.upperBound], cells.count)
-                        lines.append("| \(c.press) | \(format(c.ratio, 3)) | \(mode.rawValue) | \(context) | \(marks.joined(separator: " | ")) | \(score) |")
+                        lines.append(row([c.press, format(c.ratio, 3), mode.rawValue, "\(context)"] + marks + [score]))
                     }
                 }
             }

@@ -38,7 +38,9 @@ public final class Evaluator {
             }
         }
         filler = engine.tokenizer.encode(HaystackText.half(haystack, plan.split), addSpecial: false, parseSpecial: false)
-        presses = try plan.configurations.map { c in (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile)) }
+        presses = try plan.configurations.map { c in
+            (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile))
+        }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
         try Self.validate(plan, for: engine)
         let needed = plan.contexts.max()! + plan.continuation + 1
@@ -50,7 +52,8 @@ public final class Evaluator {
     /// Refuses plans the model cannot run (before anything is fetched or prefilled).
     public static func validate(_ plan: EvaluationPlan, for engine: InferenceEngine) throws {
         guard let longest = plan.contexts.max(), longest + plan.continuation < engine.contextLength else {
-            throw EngineError.invalidParameter(name: "--contexts", reason: "context plus continuation must fit the model's \(engine.contextLength) tokens")
+            let reason = "context plus continuation must fit the model's \(engine.contextLength) tokens"
+            throw EngineError.invalidParameter(name: "--contexts", reason: reason)
         }
         guard plan.contexts.allSatisfy({ $0 >= 64 }) else {
             throw EngineError.invalidParameter(name: "--contexts", reason: "every context needs at least 64 tokens")
@@ -65,7 +68,8 @@ public final class Evaluator {
     /// Runs the plan, or the prompts of `shard` only. Cells already in `previous` (same plan) are kept, not
     /// measured again; `save` receives the results after every prompt, so an interrupted sweep resumes where it stopped.
     public func run(model: String, previous: EvaluationResults? = nil, shard: EvaluationShard = .whole,
-                    save: (EvaluationResults) throws -> Void = { _ in }, progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
+                    save: (EvaluationResults) throws -> Void = { _ in },
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> EvaluationResults {
         var results = EvaluationResults(model: model, plan: plan)
         if let previous, previous.plan == plan {
             results.perplexity = previous.perplexity
@@ -83,11 +87,16 @@ public final class Evaluator {
                     let start = Int(generator.next() % UInt64(filler.count - context - plan.continuation))
                     prompt += 1
                     guard shard.contains(prompt) else { continue }
-                    let missing = presses.filter { p in !results.perplexity.contains { $0.context == context && $0.sample == sample && $0.press == p.spec && $0.ratio == p.ratio } }
+                    let missing = presses.filter { p in
+                        !results.perplexity.contains {
+                            $0.context == context && $0.sample == sample && $0.press == p.spec && $0.ratio == p.ratio
+                        }
+                    }
                     guard !missing.isEmpty else { done += 1 + presses.count; progress(done, total); continue }
                     done += presses.count - missing.count
-                    results.perplexity += try perplexity(context: Array(filler[start ..< start + context]),
-                                                         continuation: Array(filler[start + context ..< start + context + plan.continuation]),
+                    let end = start + context
+                    results.perplexity += try perplexity(context: Array(filler[start ..< end]),
+                                                         continuation: Array(filler[end ..< end + plan.continuation]),
                                                          sample: sample, presses: missing, step: step)
                     try save(results)
                 }
@@ -200,7 +209,8 @@ public final class Evaluator {
         return logits
     }
 
-    func answer(_ sample: QuestionSample, context: Int, mode: EvaluationPlan.Mode, presses: [(spec: String, ratio: Double, press: (any KVPress)?)],
+    func answer(_ sample: QuestionSample, context: Int, mode: EvaluationPlan.Mode,
+                presses: [(spec: String, ratio: Double, press: (any KVPress)?)],
                 step: () -> Void) throws -> [AnswerRecord] {
         let contextTokens = engine.tokenizer.encode(sample.prompt.contextPart)
         let questionTokens = engine.tokenizer.encode(sample.prompt.questionPart + sample.answerPrefix, addSpecial: false)
@@ -209,6 +219,7 @@ public final class Evaluator {
         // token (which must run after compression to give the first answer logits).
         let base = try prefilled(mode == .agnostic ? contextTokens : Array(prompt.dropLast()))
         step()
+        let limit = answerLimit(sample)
         var records: [AnswerRecord] = []
         for (spec, ratio, press) in presses {
             let cache = base.copy()
@@ -216,7 +227,7 @@ public final class Evaluator {
             cache.statistics = nil
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
             // Once an answer holds every expected string its score is final, so generation stops there.
-            let answer = try engine.generate(prompt: prompt, maxTokens: answerLimit(sample), sampling: .greedy, cache: cache,
+            let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache,
                                              until: { sample.score($0) >= 1 }).text
             records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
                                         sample: sample.sample, mode: mode,

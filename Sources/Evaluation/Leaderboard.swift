@@ -11,7 +11,8 @@ extension EvaluationReport {
         let agnostic = mode == "agnostic"
         let asked = agnostic ? "asked after compression: the press never sees them" : "inside the compressed prompt"
         let tasks = plan.tasks.filter { $0 != .perplexity }
-        let depthText = tasks.allSatisfy(\.isRuler) ? "" : "; depths " + plan.depths.map { String(format: "%.2g", $0) }.joined(separator: ", ")
+        let depthList = plan.depths.map { String(format: "%.2g", $0) }.joined(separator: ", ")
+        let depthText = tasks.allSatisfy(\.isRuler) ? "" : "; depths " + depthList
         var lines = ["# TokenPress leaderboard", "",
                      "Model `\(results.model)`; contexts \(plan.contexts.map(String.init).joined(separator: ", ")) tokens"
                      + depthText + "; questions \(mode) (\(asked)); seed \(plan.seed); \(plan.split.rawValue) split.",
@@ -21,7 +22,8 @@ extension EvaluationReport {
                      + "of the task scores. **Rank**: a press ranks below another only when the paired bootstrap of their "
                      + "average difference (the same questions, resampled together, \(ConfidenceInterval.resamples) times) "
                      + "excludes 0 at 95% and an exact sign test on the questions they answer differently agrees (p < 0.05; "
-                     + "a bootstrap of a few samples that happen to agree has no width); rank = 1 + the number of presses that score significantly higher, so presses "
+                     + "a bootstrap of a few samples that happen to agree has no width); rank = 1 + the number of presses "
+                     + "that score significantly higher, so presses "
                      + "marked *tied* share a rank that the data cannot split. **Δ full**: the paired difference to the "
                      + "full cache, in points. Bytes are measured at \(plan.contexts.max() ?? 0) tokens (keys, values, "
                      + "positions), against a dense f16 cache.", "",
@@ -35,7 +37,8 @@ extension EvaluationReport {
             only.answers = results.answers.filter { $0.context == longest }
             only.perplexity = results.perplexity.filter { $0.context == longest }
             let (longTables, longBest) = EvaluationReport(only).rankedTables(level: "###")
-            lines += ["", "## At \(longest) tokens only", ""] + longTables + ["### Best quality per byte at \(longest) tokens", ""] + longBest
+            lines += ["", "## At \(longest) tokens only", ""] + longTables
+            lines += ["### Best quality per byte at \(longest) tokens", ""] + longBest
         }
         return lines.joined(separator: "\n") + "\n"
     }

@@ -26,7 +26,9 @@ struct PairedComparison {
     var interval: ClosedRange<Double> {
         let pairs = self.pairs
         return ConfidenceInterval.bootstrap(sizes: pairs.map(\.count)) { drawn in
-            let means = zip(pairs, drawn).map { task, indices in indices.reduce(0) { $0 + task[$1].a - task[$1].b } / Double(indices.count) }
+            let means = zip(pairs, drawn).map { task, indices in
+                indices.reduce(0) { $0 + task[$1].a - task[$1].b } / Double(indices.count)
+            }
             return means.reduce(0, +) / Double(means.count)
         }
     }

@@ -45,11 +45,13 @@ public struct HaystackBuilder {
 
     func prompt(tokens: Int, inserts: [(text: String, depth: Double)], question: String, answerPrefix: String,
                 generator: inout SeededGenerator) throws -> QuestionPrompt {
-        let overhead = engine.tokenizer.encode(try render(inserts.map(\.text).joined(separator: " ") + "\n\nQuestion: " + question + "\nAnswer:")
+        let facts = inserts.map(\.text).joined(separator: " ")
+        let overhead = engine.tokenizer.encode(try render(facts + "\n\nQuestion: " + question + "\nAnswer:")
                                                + answerPrefix).count
         let length = tokens - overhead
         guard length > 0 else {
-            throw EngineError.invalidParameter(name: "context", reason: "\(tokens) tokens leave no room for filler around the inserted facts and the question (\(overhead) tokens)")
+            let reason = "\(tokens) tokens leave no room for filler around the inserted facts and the question (\(overhead) tokens)"
+            throw EngineError.invalidParameter(name: "context", reason: reason)
         }
         guard filler.count > length else { throw EngineError.textTooShort(tokens: filler.count, needed: length + 1) }
         let start = Int(generator.next() % UInt64(filler.count - length))
@@ -84,7 +86,8 @@ public enum QuestionTasks {
         mango nectar orbit pebble raven salmon tulip vapor willow badger cactus daisy ember ferry goblet
         """.split(separator: " ").map(String.init)
 
-    public static func sample(_ task: EvaluationPlan.Task, builder: HaystackBuilder, tokens: Int, depth: Double, seed: UInt64) throws -> QuestionSample {
+    public static func sample(_ task: EvaluationPlan.Task, builder: HaystackBuilder, tokens: Int, depth: Double,
+                              seed: UInt64) throws -> QuestionSample {
         var g = SeededGenerator(seed: seed)
         func number(_ digits: Int) -> String {
             let low = Int(pow(10, Double(digits - 1)))
@@ -106,14 +109,18 @@ public enum QuestionTasks {
             return QuestionSample(task: task, prompt: prompt, answerPrefix: prefix, expected: [value], depth: depth, answerTokens: 12)
         case .multikey:
             let keys = pick(4, from: words), values = keys.map { _ in number(7) }
-            let inserts = keys.indices.map { i in ("One of the special magic numbers for \(keys[i]) is: \(values[i]).", i == 0 ? depth : randomDepth()) }
+            let inserts = keys.indices.map { i in
+                ("One of the special magic numbers for \(keys[i]) is: \(values[i]).", i == 0 ? depth : randomDepth())
+            }
             let question = "What is the special magic number for \(keys[0]) mentioned in the provided text?"
             let prefix = "The special magic number for \(keys[0]) mentioned in the provided text is"
             let prompt = try builder.prompt(tokens: tokens, inserts: inserts, question: question, answerPrefix: prefix, generator: &g)
             return QuestionSample(task: task, prompt: prompt, answerPrefix: prefix, expected: [values[0]], depth: depth, answerTokens: 12)
         case .multivalue:
             let key = pick(1, from: words)[0], values = (0 ..< 4).map { _ in number(7) }
-            let inserts = values.indices.map { i in ("One of the special magic numbers for \(key) is: \(values[i]).", i == 0 ? depth : randomDepth()) }
+            let inserts = values.indices.map { i in
+                ("One of the special magic numbers for \(key) is: \(values[i]).", i == 0 ? depth : randomDepth())
+            }
             let question = "What are all the special magic numbers for \(key) mentioned in the provided text?"
             let prefix = "The special magic numbers for \(key) mentioned in the provided text are"
             let prompt = try builder.prompt(tokens: tokens, inserts: inserts, question: question, answerPrefix: prefix, generator: &g)
@@ -121,11 +128,13 @@ public enum QuestionTasks {
         case .variables:
             let value = number(5)
             let names = (0 ..< 4).map { _ in String((0 ..< 5).map { _ in Character(Unicode.Scalar(UInt8(65 + g.next() % 26))) }) }
-            let inserts = names.indices.map { i in
-                (i == 0 ? "VAR \(names[0]) = \(value)." : "VAR \(names[i]) = VAR \(names[i - 1]).", depth * Double(i + 1) / Double(names.count))
+            let inserts = names.indices.map { i -> (String, Double) in
+                let text = i == 0 ? "VAR \(names[0]) = \(value)." : "VAR \(names[i]) = VAR \(names[i - 1])."
+                return (text, depth * Double(i + 1) / Double(names.count))
             }
             let question = "Find all variables that are assigned the value \(value) in the text above."
-            let prefix = "According to the chain of variable assignments in the text above, \(names.count) variables are assigned the value \(value); they are:"
+            let prefix = "According to the chain of variable assignments in the text above, \(names.count) variables are "
+                + "assigned the value \(value); they are:"
             let prompt = try builder.prompt(tokens: tokens, inserts: inserts, question: question, answerPrefix: prefix, generator: &g)
             return QuestionSample(task: task, prompt: prompt, answerPrefix: prefix, expected: names, depth: depth, answerTokens: 32)
         case .commonwords:

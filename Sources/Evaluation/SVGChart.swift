@@ -30,19 +30,24 @@ struct SVGChart {
             svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
             svg += text(left - 44, py(gy) + 4, String(format: "%.2f", gy), size: 11)
         }
-        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
+        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
+            + "height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
         svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
-        svg += "<text x=\"18\" y=\"\(f((height) / 2 + 40))\" font-size=\"13\" font-family=\"sans-serif\" transform=\"rotate(-90 18 \(f(height / 2 + 40)))\">\(escape(yLabel))</text>\n"
+        let labelY = f(height / 2 + 40)
+        svg += "<text x=\"18\" y=\"\(labelY)\" font-size=\"13\" font-family=\"sans-serif\" "
+            + "transform=\"rotate(-90 18 \(labelY))\">\(escape(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
             let color = palette[i % palette.count], points = s.points.sorted { $0.x < $1.x }
-            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"" + points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
+            let coordinates = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
+            svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" points=\"" + coordinates + "\"/>\n"
             for p in points { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"\(color)\"/>\n" }
             for (p, interval) in zip(s.points, s.intervals) {
                 guard let interval else { continue }
                 let x = f(px(p.x)), low = f(py(interval.lowerBound)), high = f(py(interval.upperBound))
                 svg += "<line x1=\"\(x)\" y1=\"\(low)\" x2=\"\(x)\" y2=\"\(high)\" stroke=\"\(color)\" stroke-opacity=\"0.6\"/>\n"
             }
-            svg += "<rect x=\"\(f(width - right + 14))\" y=\"\(f(top + 8 + Double(i) * 18))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
+            svg += "<rect x=\"\(f(width - right + 14))\" y=\"\(f(top + 8 + Double(i) * 18))\" "
+                + "width=\"12\" height=\"12\" fill=\"\(color)\"/>\n"
             svg += text(width - right + 32, top + 18 + Double(i) * 18, s.name, size: 12)
         }
         if let r = reference {
@@ -60,7 +65,8 @@ struct SVGChart {
         let blockWidth = Double(innerColumns.count) * cell + pad, blockHeight = Double(innerRows.count) * cell + pad
         let width = labelWidth + Double(columns.count) * blockWidth + 20, height = top + Double(rows.count) * blockHeight + 40
         var svg = header(width, height) + text(12, 24, title, size: 15, bold: true)
-        svg += text(12, 44, "each block: rows = context (\(innerRows.joined(separator: ", "))), columns = depth (\(innerColumns.joined(separator: ", "))); green found, red missed", size: 11)
+        let layout = "rows = context (\(innerRows.joined(separator: ", "))), columns = depth (\(innerColumns.joined(separator: ", ")))"
+        svg += text(12, 44, "each block: \(layout); green found, red missed", size: 11)
         for (c, name) in columns.enumerated() { svg += text(labelWidth + Double(c) * blockWidth, top - 8, name, size: 12, bold: true) }
         for (r, name) in rows.enumerated() {
             let y = top + Double(r) * blockHeight
@@ -69,7 +75,9 @@ struct SVGChart {
                 for (i, line) in cells[r][c].enumerated() {
                     for (j, value) in line.enumerated() {
                         let color = value.map { v in "rgb(\(Int(220 * (1 - v) + 30)),\(Int(180 * v + 40)),60)" } ?? "#ddd"
-                        svg += "<rect x=\"\(f(labelWidth + Double(c) * blockWidth + Double(j) * cell))\" y=\"\(f(y + Double(i) * cell))\" width=\"\(f(cell - 1))\" height=\"\(f(cell - 1))\" fill=\"\(color)\"/>\n"
+                        let x = labelWidth + Double(c) * blockWidth + Double(j) * cell
+                        svg += "<rect x=\"\(f(x))\" y=\"\(f(y + Double(i) * cell))\" width=\"\(f(cell - 1))\" "
+                            + "height=\"\(f(cell - 1))\" fill=\"\(color)\"/>\n"
                     }
                 }
             }
@@ -105,16 +113,20 @@ struct SVGChart {
     }
 
     static func header(_ width: Double, _ height: Double) -> String {
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" "
+            + "viewBox=\"0 0 \(f(width)) \(f(height))\">\n"
             + "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     }
 
     static func text(_ x: Double, _ y: Double, _ s: String, size: Int, bold: Bool = false) -> String {
-        "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(size)\" font-family=\"sans-serif\"\(bold ? " font-weight=\"bold\"" : "")>\(escape(s))</text>\n"
+        let weight = bold ? " font-weight=\"bold\"" : ""
+        return "<text x=\"\(f(x))\" y=\"\(f(y))\" font-size=\"\(size)\" font-family=\"sans-serif\"\(weight)>\(escape(s))</text>\n"
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;")
+            .replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;")
     }
 
     static func f(_ x: Double) -> String { String(format: "%.1f", x) }
