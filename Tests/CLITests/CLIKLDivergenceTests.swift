@@ -61,5 +61,11 @@ final class CLIKLDivergenceTests: XCTestCase {
         try assertFails(common + ["--ctx", "32", "--kl-divergence"], mentioning: "is not a KL-divergence base file")
         try assertFails(common + ["--ctx", "32", "--press", "knorm"], mentioning: "drop --press")
         try assertFails(["perplexity", "-m", model, "-f", text, "--kl-divergence"], mentioning: "needs --kl-divergence-base")
+        try assertFails(["perplexity", "-m", model, "-f", text, "--ctx", "3", "--press", "knorm"], mentioning: "--ctx must be at least 4")
+        try assertFails(["perplexity", "-m", model, "-f", text, "--kl-divergence-base", NSTemporaryDirectory(), "--kl-divergence"],
+                        mentioning: "cannot be read")
+        try assertFails(["perplexity", "-m", model, "-f", text, "--kl-divergence-base", "/nonexistent/folder/base.kld"],
+                        mentioning: "does not exist")
+        try assertFails(["eval", "-m", model, "--split", "nope"], mentioning: "--split must be test or calibration, got 'nope'")
     }
 }
