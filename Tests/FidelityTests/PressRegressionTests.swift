@@ -17,7 +17,7 @@ final class PressRegressionTests: XCTestCase {
 
     /// Scorers, allocators, profile-guided and merging presses at 0.5, composed, and the three wrappers.
     static let specifications = PressRegistry.names.map { "\($0)@0.5" } + [
-        "streaming@0.25+snapkv@0.5", "adakv(expected)@0.5", "pyramid(tova)@0.75", "minicache:start=10",
+        "streaming@0.25+snapkv@0.5", "adakv(expected)@0.5", "pyramid(tova)@0.75", "minicache:start=10,angle=180",
     ]
 
     /// A deterministic stand-in for a measured profile (the real one depends on a calibration run).
