@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Library targets use the standard library and Foundation only (see DESIGN in README).
+// Library targets use the standard library and Foundation only (see "Architecture" in README.md).
 let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
 
 let package = Package(
