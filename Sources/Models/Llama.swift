@@ -18,15 +18,18 @@ extension ModelConfiguration {
         let heads = try positive(GGUFKey.headCount(arch))
         let kvHeads = try file.optionalInt(GGUFKey.headCountKV(arch)) ?? heads
         guard kvHeads > 0, heads % kvHeads == 0 else {
-            throw ModelError.invalidHyperparameter(key: GGUFKey.headCountKV(arch), reason: "\(kvHeads) does not divide the \(heads) query heads")
+            let reason = "\(kvHeads) does not divide the \(heads) query heads"
+            throw ModelError.invalidHyperparameter(key: GGUFKey.headCountKV(arch), reason: reason)
         }
         let headDimension = try file.optionalInt(GGUFKey.keyLength(arch)) ?? width / heads
         guard headDimension > 0, headDimension % 2 == 0 else {
-            throw ModelError.invalidHyperparameter(key: GGUFKey.keyLength(arch), reason: "head dimension \(headDimension) must be positive and even")
+            let reason = "head dimension \(headDimension) must be positive and even"
+            throw ModelError.invalidHyperparameter(key: GGUFKey.keyLength(arch), reason: reason)
         }
         let ropeDimension = try file.optionalInt(GGUFKey.ropeDimensionCount(arch)) ?? headDimension
         guard ropeDimension > 0, ropeDimension <= headDimension, ropeDimension % 2 == 0 else {
-            throw ModelError.invalidHyperparameter(key: GGUFKey.ropeDimensionCount(arch), reason: "\(ropeDimension) must be even and at most the head dimension \(headDimension)")
+            let reason = "\(ropeDimension) must be even and at most the head dimension \(headDimension)"
+            throw ModelError.invalidHyperparameter(key: GGUFKey.ropeDimensionCount(arch), reason: reason)
         }
         guard let embedding = file.tensorInfo(GGUFTensorName.tokenEmbedding), embedding.dimensions.count == 2 else {
             throw GGUFError.missingTensor(GGUFTensorName.tokenEmbedding)
@@ -179,8 +182,10 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             statistics?.observeUnrotated(layer: layer, queries: q.p, tokens: n, queryHeads: c.headCount, headDimension: c.headDimension,
                                          firstPosition: start)
             for t in 0 ..< n {
-                rope.rotate(q.p + t * qDim, heads: c.headCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
-                rope.rotate(k.p + t * kvDim, heads: c.kvHeadCount, headDimension: c.headDimension, cos: cosines.p + t * half, sin: sines.p + t * half)
+                let cos = cosines.p + t * half
+                let sin = sines.p + t * half
+                rope.rotate(q.p + t * qDim, heads: c.headCount, headDimension: c.headDimension, cos: cos, sin: sin)
+                rope.rotate(k.p + t * kvDim, heads: c.kvHeadCount, headDimension: c.headDimension, cos: cos, sin: sin)
             }
             let layerCache = cache.layers[layer]
             layerCache.append(keys: k.p, values: v.p, tokens: n, firstPosition: start)

@@ -33,9 +33,9 @@ struct CalibrateCommand: ParsableCommand {
             try (destination ?? OutputFile(file, option: "-o")).write(try profile.json())
             var out = "| rank | layer | KV head | echo | induction | passkey mass |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n"
             for (rank, head) in HeadProfile.ranking(profile.retrieval).prefix(top).enumerated() {
-                out += "| \(rank + 1) | \(head.layer) | \(head.head) | " + String(format: "%.3f | %.3f | %.3f", profile.echo[head.layer][head.head],
-                                                                                    profile.induction[head.layer][head.head],
-                                                                                    profile.passkey[head.layer][head.head]) + " |\n"
+                let (l, h) = (head.layer, head.head)
+                let figures = String(format: "%.3f | %.3f | %.3f", profile.echo[l][h], profile.induction[l][h], profile.passkey[l][h])
+                out += "| \(rank + 1) | \(l) | \(h) | " + figures + " |\n"
             }
             Console.out(out)
             Console.status("profile: \(file) (\(profile.layers) layers × \(profile.kvHeads) KV heads)")

@@ -26,13 +26,16 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let engine = try modelOptions.loadEngine()
-            guard let source = try engine.file.optionalString(GGUFKey.Tokenizer.chatTemplate) else { throw TokenizerError.missingChatTemplate }
+            guard let source = try engine.file.optionalString(GGUFKey.Tokenizer.chatTemplate) else {
+                throw TokenizerError.missingChatTemplate
+            }
             let template = try ChatTemplate(template: source)
             var messages: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
             let cache = engine.model.makeCache()
             var cachedTokens: [Int] = []
             var params = sampling.parameters
-            Console.status("Chatting with \(engine.file.metadata[GGUFKey.name]?.summary ?? "the model"). /reset to start over, /exit to quit.")
+            let name = engine.file.metadata[GGUFKey.name]?.summary ?? "the model"
+            Console.status("Chatting with \(name). /reset to start over, /exit to quit.")
             while true {
                 Console.out("> ")
                 guard let line = readLine() else { break }

@@ -28,7 +28,8 @@ struct GenerateCommand: ParsableCommand {
     var file: String?
     @Option(name: .customLong("context-file"), help: "A UTF-8 file holding a context to compress once and question (with --question).")
     var contextFile: String?
-    @Option(name: .customLong("question"), help: "A question about --context-file (repeatable); each is answered from the same compressed cache.")
+    @Option(name: .customLong("question"),
+            help: "A question about --context-file (repeatable); each is answered from the same compressed cache.")
     var questions: [String] = []
     @Flag(name: .customLong("query-aware"), help: "With --context-file: compress with each question inside the prompt instead.")
     var queryAware = false
@@ -52,7 +53,9 @@ struct GenerateCommand: ParsableCommand {
         } else {
             if !questions.isEmpty || queryAware { throw CLIError("--question and --query-aware need --context-file") }
             if prompt != nil && file != nil { throw CLIError("give either -p or -f, not both") }
-            if prompt == nil && file == nil { throw CLIError("give the prompt with -p TEXT or -f FILE (or --context-file with --question)") }
+            if prompt == nil && file == nil {
+                throw CLIError("give the prompt with -p TEXT or -f FILE (or --context-file with --question)")
+            }
         }
     }
 
@@ -66,8 +69,9 @@ struct GenerateCommand: ParsableCommand {
             let text = try prompt ?? readUTF8File(file!)
             let engine = try modelOptions.loadEngine()
             let tokens = engine.tokenizer.encode(try render(text, engine: engine))
+            let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
-                                             press: try pressOptions.makePress(engine: engine, modelPath: engine.file.path)) { Console.out($0) }
+                                             press: press) { Console.out($0) }
             Console.out("\n")
             Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
         }

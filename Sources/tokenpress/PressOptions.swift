@@ -18,15 +18,18 @@ struct PressOptions: ParsableArguments {
     var ratioOption: Double?
     static let defaultRatio = 0.5
     var ratio: Double { ratioOption ?? Self.defaultRatio }
-    @Option(name: .long, parsing: .unconditional, help: "With --press: keep this many tokens per head after the prompt (instead of --ratio).")
+    @Option(name: .long, parsing: .unconditional,
+            help: "With --press: keep this many tokens per head after the prompt (instead of --ratio).")
     var budget: Int?
     @Option(name: .customLong("decode-budget"), parsing: .unconditional,
             help: "With --press: keep at most this many tokens per head while generating (compressing every --decode-interval tokens).")
     var decodeBudget: Int?
-    @Option(name: .customLong("decode-interval"), parsing: .unconditional, help: "Generated tokens between compressions with --decode-budget.")
+    @Option(name: .customLong("decode-interval"), parsing: .unconditional,
+            help: "Generated tokens between compressions with --decode-budget.")
     var decodeInterval = 64
     @Option(name: .customLong("chunk-size"), parsing: .unconditional,
-            help: "With --press: prefill this many tokens at a time and compress each chunk before reading the next (bounded prefill memory).")
+            help: ArgumentHelp("With --press: prefill this many tokens at a time and compress each chunk before reading the next "
+                + "(bounded prefill memory)."))
     var chunkSize: Int?
     @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
     var profile: String?

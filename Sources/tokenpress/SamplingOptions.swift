@@ -7,7 +7,8 @@ struct SamplingOptions: ParsableArguments {
     var temperature: Float = 0.8
     @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Keep the k most likely tokens (0 = all).")
     var topK: Int = 40
-    @Option(name: .customLong("top-p"), parsing: .unconditional, help: "Keep the smallest set of tokens whose probability reaches p (1 = all).")
+    @Option(name: .customLong("top-p"), parsing: .unconditional,
+            help: "Keep the smallest set of tokens whose probability reaches p (1 = all).")
     var topP: Float = 0.95
     @Option(name: .customLong("min-p"), parsing: .unconditional, help: "Drop tokens less likely than p × the most likely one (0 = off).")
     var minP: Float = 0.05
