@@ -7,6 +7,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
     case templateChangedContext
     case fetchFailed(what: String, reason: String)
     case writeFailed(path: String, reason: String)
+    case conversationTooLong(tokens: Int, context: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +19,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
         case .templateChangedContext: return "the chat template changed the context text; cannot split it from the question"
         case .fetchFailed(let what, let reason): return "cannot fetch \(what): \(reason)"
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
+        case .conversationTooLong(let tokens, let context):
+            return "the conversation needs \(tokens) tokens, more than the context of \(context); reset it"
         }
     }
 }

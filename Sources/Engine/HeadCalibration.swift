@@ -95,10 +95,12 @@ public struct HeadCalibration {
     func headMeans(_ cache: KVCache, layer: Int, measure: ([Float], Int, Int) -> (Float, Float)) -> ([Float], [Float]) {
         let statistics = cache.statistics!
         let (rows, positions) = statistics.window(layer: layer)
-        let queryHeads = statistics.queryHeads, group = queryHeads / cache.kvHeads
-        let d = cache.headDimension, scale = 1 / Float(d).squareRoot()
+        let spec = cache.layers[layer].spec
+        let queryHeads = spec.queryHeads
+        let group = spec.groupSize
+        let d = spec.headDimension
         var first = Array(repeating: Array(repeating: Float(0), count: queryHeads), count: 2)
-        var probabilities = [Float](repeating: 0, count: cache.layers[layer].heads[0].count)
+        var probabilities = [Float](repeating: 0, count: cache.longestPressableHead)
         var scratch = [Float](repeating: 0, count: d)
         rows.withUnsafeBufferPointer { rows in
             for (r, position) in positions.enumerated() {
@@ -109,7 +111,7 @@ public struct HeadCalibration {
                         scratch.withUnsafeMutableBufferPointer { s in
                             AttentionRow.logits(query: rows.baseAddress! + (r * queryHeads + qh) * d, head: head, visible: visible,
                                                 into: p.baseAddress!, scratch: s.baseAddress!)
-                            Softmax.apply(p.baseAddress!, count: visible, scale: scale)
+                            spec.softmax(p.baseAddress!, count: visible)
                         }
                     }
                     for j in visible ..< probabilities.count { probabilities[j] = 0 }

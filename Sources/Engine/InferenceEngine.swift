@@ -104,8 +104,7 @@ public final class InferenceEngine: @unchecked Sendable {
             // small while decoding: then its tokens move to positions within the cache (keys re-rotated) and
             // generation goes on, as StreamingLLM does.
             if cache.nextPosition >= contextLength {
-                let c = model.configuration
-                let moved = press?.compressesDuringDecoding == true ? cache.reindex(rope: RoPE(dimensions: c.ropeDimension, base: c.ropeBase)) : 0
+                let moved = press?.compressesDuringDecoding == true ? cache.reindex() : 0
                 if moved == 0 || cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
                 result.statistics.positionReindexings += 1
             }

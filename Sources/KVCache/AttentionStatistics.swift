@@ -8,10 +8,6 @@ public final class AttentionStatistics: @unchecked Sendable {
     public let needs: AttentionNeeds
     /// Queries at positions below this are left out of the moments (attention sinks are outliers there).
     public let momentSkip: Int
-    /// RoPE frequency base and rotated dimensions, set by the model (for presses that extrapolate queries).
-    public var ropeBase: Float = 10_000
-    public var ropeDimension = 0
-    public private(set) var queryHeads = 0
 
     let layerCount: Int, kvHeads: Int
     private var windows: [QueryWindow]
@@ -34,9 +30,6 @@ public final class AttentionStatistics: @unchecked Sendable {
     /// A deep copy (a cache copied for several questions keeps scoring from the same state).
     public func copy() -> AttentionStatistics {
         let c = AttentionStatistics(needs: needs, layers: layerCount, kvHeads: kvHeads, momentSkip: momentSkip)
-        c.ropeBase = ropeBase
-        c.ropeDimension = ropeDimension
-        c.queryHeads = queryHeads
         c.windows = windows
         c.sums = sums
         c.noise = noise
@@ -51,15 +44,19 @@ public final class AttentionStatistics: @unchecked Sendable {
         return floats * 4 + windows.reduce(0) { $0 + $1.positions.count * 8 }
     }
 
-    /// Moves the kept queries by `shift` positions, rotating them to match (see `KVCache.reindex`).
-    func shiftWindows(by shift: Int, rope: RoPE) {
+    /// Moves the kept queries by `shift` positions, rotating them with each layer's RoPE to match
+    /// (see `KVCache.reindex`).
+    func shiftWindows(by shift: Int, specs: [AttentionSpec]) {
         guard shift != 0 else { return }
-        let half = rope.dimensions / 2
-        var c = [Float](repeating: 0, count: half), s = c
-        rope.table(position: shift, cos: &c, sin: &s)
         for l in windows.indices where !windows[l].positions.isEmpty {
-            let rows = windows[l].positions.count, width = windows[l].rows.count / rows
-            let d = width / max(1, queryHeads)
+            let rope = specs[l].rope
+            let queryHeads = specs[l].queryHeads
+            var c = [Float](repeating: 0, count: rope.dimensions / 2)
+            var s = c
+            rope.table(position: shift, cos: &c, sin: &s)
+            let rows = windows[l].positions.count
+            let width = windows[l].rows.count / rows
+            let d = width / queryHeads
             windows[l].rows.withUnsafeMutableBufferPointer { r in
                 for t in 0 ..< rows { rope.rotate(r.baseAddress! + t * width, heads: queryHeads, headDimension: d, cos: c, sin: s) }
             }
@@ -69,7 +66,8 @@ public final class AttentionStatistics: @unchecked Sendable {
 
     // MARK: What presses read
 
-    /// The last queries of `layer` (after RoPE), oldest first: rows of `queryHeads · headDimension` floats.
+    /// The last queries of `layer` (after RoPE), oldest first: rows of `queryHeads · headDimension` floats
+    /// (the layer's `AttentionSpec`).
     public func window(layer: Int) -> (queries: [Float], positions: [Int]) {
         (windows[layer].rows, windows[layer].positions)
     }
@@ -97,9 +95,11 @@ public final class AttentionStatistics: @unchecked Sendable {
     // MARK: What the model records
 
     /// Records queries before RoPE (`queries`: [tokens, queryHeads, headDimension]).
-    public func observeUnrotated(layer: Int, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int, headDimension d: Int,
+    public func observeUnrotated(layer: Int, queries: UnsafePointer<Float>, tokens: Int, spec: AttentionSpec,
                                  firstPosition: Int) {
         guard needs.queryMoments else { return }
+        let queryHeads = spec.queryHeads
+        let d = spec.headDimension
         let first = max(0, momentSkip - firstPosition)
         guard first < tokens else { return }
         var m = moments[layer]
@@ -130,23 +130,25 @@ public final class AttentionStatistics: @unchecked Sendable {
     /// Records queries after RoPE and attention, once the layer's cache holds this batch's keys.
     /// - Parameters:
     ///   - queries: [tokens, queryHeads, headDimension], at positions `firstPosition ..< firstPosition + tokens`.
-    ///   - scale: the attention logit scale (1/√d).
-    public func observe(layer: Int, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int, firstPosition: Int,
-                        cache: LayerCache, scale: Float) {
-        self.queryHeads = queryHeads
-        let d = cache.heads[0].headDimension
+    public func observe(layer: Int, queries: UnsafePointer<Float>, tokens: Int, firstPosition: Int, cache: LayerCache) {
+        let queryHeads = cache.spec.queryHeads
+        let d = cache.spec.headDimension
         if needs.window > 0 {
             windows[layer].append(queries, tokens: tokens, width: queryHeads * d, firstPosition: firstPosition, keep: needs.window)
         }
         if !needs.accumulations.isEmpty {
-            accumulate(layer: layer, queries: queries, tokens: tokens, queryHeads: queryHeads, firstPosition: firstPosition,
-                       cache: cache, scale: scale)
+            accumulate(layer: layer, queries: queries, tokens: tokens, firstPosition: firstPosition, cache: cache)
         }
     }
 
-    private func accumulate(layer l: Int, queries: UnsafePointer<Float>, tokens: Int, queryHeads: Int, firstPosition: Int,
-                            cache: LayerCache, scale: Float) {
-        let kinds = needs.accumulations, group = queryHeads / kvHeads, d = cache.heads[0].headDimension
+    private func accumulate(layer l: Int, queries: UnsafePointer<Float>, tokens: Int, firstPosition: Int,
+                            cache: LayerCache) {
+        let kinds = needs.accumulations
+        let spec = cache.spec
+        let queryHeads = spec.queryHeads
+        let group = spec.groupSize
+        let d = spec.headDimension
+        let scale = spec.scale
         for (a, kind) in kinds.enumerated() {
             for (h, head) in cache.heads.enumerated() {
                 let slot = l * kvHeads + h
@@ -178,7 +180,7 @@ public final class AttentionStatistics: @unchecked Sendable {
                     switch kind {
                     case .attention(let decay):
                         row.update(from: logits, count: visible)
-                        Softmax.apply(row, count: visible, scale: scale)
+                        spec.softmax(row, count: visible)
                         let weight = decay == 1 ? 1 : powf(decay, Float(tokens - 1 - t))
                         VectorMath.axpy(weight, row, target, count: visible)
                     case .gumbel(let temperature, _):

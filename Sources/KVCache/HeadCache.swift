@@ -1,141 +1,154 @@
 import Kernels
 
-/// The tokens one KV head retains: keys and values in f16 (keys after RoPE), each with its original position.
-/// Heads are independent so a press can give each its own length; removal compacts storage for real.
+/// The tokens one KV head retains, as a list of segments (`KVSegment`): its own f16 tokens first, then any it
+/// reads from storage shared with another layer. Heads are independent so a press can give each its own length;
+/// removal compacts storage for real.
+///
+/// Presses index the head's pressable tokens: the pressable segments' tokens one after the other.
 public final class HeadCache: @unchecked Sendable {
     public let headDimension: Int
-    private(set) var keys: ContiguousArray<Float16> = []      // [count, headDimension]
-    private(set) var values: ContiguousArray<Float16> = []    // [count, headDimension]
-    public private(set) var positions: ContiguousArray<Int32> = []  // [count]
+    /// Every segment attention reads, in the order it reads them.
+    public private(set) var segments: [any KVSegment]
+    /// Where appended and inserted tokens go.
+    private var tail: any AppendableSegment
 
     public init(headDimension: Int) {
         self.headDimension = headDimension
+        let own = F16Segment(headDimension: headDimension)
+        segments = [own]
+        tail = own
     }
 
-    /// Tokens shared with the same head of an adjacent layer (MiniCache), read with magnitudes of `sharedSlot`.
-    public private(set) var shared: SharedTokens?
-    /// 0 for the first layer of the pair (which counts the shared bytes), 1 for the second.
-    public private(set) var sharedSlot = 0
-
-    /// Tokens stored in this head's own storage (the ones presses index); shared tokens are not among them.
-    public var count: Int { positions.count }
-    /// Tokens attention reads: its own and the shared ones.
-    public var attendedCount: Int { count + (shared?.count ?? 0) }
-
-    /// Exact bytes held: keys, values and positions, plus the shared tokens when this head is the first of its pair.
-    public var byteCount: Int {
-        keys.count * MemoryLayout<Float16>.size + values.count * MemoryLayout<Float16>.size + positions.count * MemoryLayout<Int32>.size
-            + (sharedSlot == 0 ? shared?.byteCount ?? 0 : 0)
+    private init(headDimension: Int, segments: [any KVSegment], tail: any AppendableSegment) {
+        self.headDimension = headDimension
+        self.segments = segments
+        self.tail = tail
     }
 
-    /// Makes this head read `tokens` (shared with another layer's head) as layer `slot` of the pair.
-    public func share(_ tokens: SharedTokens?, slot: Int) {
-        precondition(slot == 0 || slot == 1, "a shared segment has two slots")
-        shared = tokens
-        sharedSlot = slot
+    /// The segments presses may score and drop.
+    public var pressableSegments: [any KVSegment] { segments.filter(\.isPressable) }
+
+    /// Tokens presses index (shared tokens are not among them).
+    public var count: Int { segments.reduce(0) { $0 + ($1.isPressable ? $1.count : 0) } }
+    /// Tokens attention reads: every segment's.
+    public var attendedCount: Int { segments.reduce(0) { $0 + $1.count } }
+    /// Whether this head reads tokens whose storage another head reads too.
+    public var isSharing: Bool { segments.contains { $0.sharedStorage != nil } }
+
+    /// Positions of the pressable tokens, in press index order.
+    public var positions: ContiguousArray<Int32> {
+        let pressable = pressableSegments
+        if pressable.count == 1 { return pressable[0].positions }
+        return ContiguousArray(pressable.lazy.flatMap(\.positions))
     }
 
-    public func reserveCapacity(_ tokens: Int) {
-        keys.reserveCapacity(tokens * headDimension)
-        values.reserveCapacity(tokens * headDimension)
-        positions.reserveCapacity(tokens)
+    /// Exact bytes held: every segment's (shared storage is charged to one of the heads that read it).
+    public var byteCount: Int { segments.reduce(0) { $0 + $1.byteCount } }
+
+    /// Makes this head read `segment` too, after the segments it has (e.g. tokens shared with another layer).
+    public func attach(_ segment: any KVSegment) {
+        precondition(segment.headDimension == headDimension, "a segment of another head dimension")
+        segments.append(segment)
     }
 
-    /// Appends one token (`key` and `value` hold `headDimension` floats; they are stored as f16).
+    public func reserveCapacity(_ tokens: Int) { tail.reserveCapacity(tokens) }
+
+    /// Appends one token (`key` and `value` hold `headDimension` floats).
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
-        for i in 0 ..< headDimension { keys.append(HalfConversion.half(key[i])) }
-        for i in 0 ..< headDimension { values.append(HalfConversion.half(value[i])) }
-        positions.append(Int32(position))
+        tail.append(key: key, value: value, position: position)
     }
 
-    /// Keeps only the tokens at `indices` (ascending), releasing the rest.
+    /// Keeps only the pressable tokens at `indices` (ascending), releasing the rest.
     public func retain(indices: [Int]) {
-        var newKeys = ContiguousArray<Float16>(), newValues = ContiguousArray<Float16>(), newPositions = ContiguousArray<Int32>()
-        newKeys.reserveCapacity(indices.count * headDimension)
-        newValues.reserveCapacity(indices.count * headDimension)
-        newPositions.reserveCapacity(indices.count)
-        for i in indices {
-            newKeys.append(contentsOf: keys[i * headDimension ..< (i + 1) * headDimension])
-            newValues.append(contentsOf: values[i * headDimension ..< (i + 1) * headDimension])
-            newPositions.append(positions[i])
+        var offset = 0
+        var next = 0
+        for segment in pressableSegments {
+            let end = offset + segment.count
+            var local: [Int] = []
+            while next < indices.count, indices[next] < end {
+                local.append(indices[next] - offset)
+                next += 1
+            }
+            segment.retain(indices: local)
+            offset = end
         }
-        keys = newKeys
-        values = newValues
-        positions = newPositions
     }
 
     /// Inserts one token (e.g. a merged one standing for several evicted tokens) where its position keeps the
-    /// positions in order; returns its index. Its bytes count like any other token's.
+    /// positions in order; returns its press index. Its bytes count like any other token's.
     @discardableResult
     public func insert(key: [Float], value: [Float], position: Int) -> Int {
-        let index = positions.firstIndex { Int($0) > position } ?? positions.count
-        let k = key.map { HalfConversion.half($0) }
-        let v = value.map { HalfConversion.half($0) }
-        keys.insert(contentsOf: k, at: index * headDimension)
-        values.insert(contentsOf: v, at: index * headDimension)
-        positions.insert(Int32(position), at: index)
-        return index
+        let local = tail.insert(key: key, value: value, position: position)
+        return offset(of: tail) + local
     }
 
-    /// Overwrites the key and value of token `index` (e.g. with a merge of several tokens); its position stays.
+    /// Overwrites the key and value of pressable token `index` (e.g. with a merge of several tokens).
     public func replace(_ index: Int, key: [Float], value: [Float]) {
-        for i in 0 ..< headDimension {
-            keys[index * headDimension + i] = HalfConversion.half(key[i])
-            values[index * headDimension + i] = HalfConversion.half(value[i])
+        let (segment, local) = locate(index)
+        guard let appendable = segment as? any AppendableSegment else {
+            preconditionFailure("token \(index) is in a segment that cannot be overwritten")
         }
+        appendable.replace(local, key: key, value: value)
     }
 
-    /// Gives token i position `newPositions[i]` (ascending), rotating its key by the change (keys are stored
-    /// after RoPE; see `KVCache.reindex`).
-    func reposition(_ newPositions: [Int32], rope: RoPE) {
-        let d = headDimension, half = rope.dimensions / 2
-        var tables: [Int32: (cos: [Float], sin: [Float])] = [:]
-        var key = [Float](repeating: 0, count: d)
-        for i in 0 ..< count {
-            let delta = newPositions[i] - positions[i]
-            guard delta != 0 else { continue }
-            if tables[delta] == nil {
-                var c = [Float](repeating: 0, count: half), s = c
-                rope.table(position: Int(delta), cos: &c, sin: &s)
-                tables[delta] = (c, s)
-            }
-            let table = tables[delta]!
-            for j in 0 ..< d { key[j] = HalfConversion.float(fromBits: keys[i * d + j].bitPattern) }
-            rope.rotate(&key, heads: 1, headDimension: d, cos: table.cos, sin: table.sin)
-            for j in 0 ..< d { keys[i * d + j] = HalfConversion.half(key[j]) }
-        }
-        positions = ContiguousArray(newPositions)
-    }
-
-    /// Key and value of token `index`, as floats.
+    /// Key and value of pressable token `index`, as floats.
     public func token(_ index: Int) -> (key: [Float], value: [Float]) {
-        let range = index * headDimension ..< (index + 1) * headDimension
-        return (keys[range].map { HalfConversion.float(fromBits: $0.bitPattern) }, values[range].map { HalfConversion.float(fromBits: $0.bitPattern) })
+        let (segment, local) = locate(index)
+        return (segment.key(local), segment.value(local))
     }
 
-    /// Replaces this head's own tokens with a copy of `other`'s (`KVCache.copy` reattaches shared tokens).
-    public func assign(from other: HeadCache) {
-        keys = other.keys
-        values = other.values
-        positions = other.positions
-        shared = nil
-        sharedSlot = other.sharedSlot
+    /// Every pressable key as floats, [count, headDimension].
+    public func keyRows() -> [Float] { pressableSegments.flatMap { s in (0 ..< s.count).flatMap { s.key($0) } } }
+    /// Every pressable value as floats, [count, headDimension].
+    public func valueRows() -> [Float] { pressableSegments.flatMap { s in (0 ..< s.count).flatMap { s.value($0) } } }
+
+    /// logits[j] = query · key_j over the first `visible` pressable tokens (tiled order), for
+    /// presses and statistics. `scratch` holds `headDimension` floats.
+    public func pressableLogits(query: UnsafePointer<Float>, visible: Int, kernel: AttentionKernel,
+                                scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        var done = 0
+        for segment in pressableSegments where done < visible {
+            let n = min(segment.count, visible - done)
+            segment.logits(query: query, tokens: 0 ..< n, order: .tiled, kernel: kernel, scratch: scratch,
+                           into: logits + done)
+            done += n
+        }
+    }
+
+    /// An independent deep copy; storage shared with other heads is copied once per `copies`.
+    public func copy(sharing copies: SharedStorageCopies) -> HeadCache {
+        var copiedTail: (any AppendableSegment)?
+        let copied = segments.map { segment -> any KVSegment in
+            let c = segment.copy(sharing: copies)
+            if segment === tail { copiedTail = c as? any AppendableSegment }
+            return c
+        }
+        return HeadCache(headDimension: headDimension, segments: copied, tail: copiedTail!)
     }
 
     public func removeAll() {
-        keys = []
-        values = []
-        positions = []
-        shared = nil
-        sharedSlot = 0
+        let own = F16Segment(headDimension: headDimension)
+        segments = [own]
+        tail = own
     }
 
-    /// Calls `body` with keys and values [count, headDimension] as f16.
-    public func withStorage<R>(_ body: (UnsafePointer<Float16>, UnsafePointer<Float16>) throws -> R) rethrows -> R {
-        try keys.withUnsafeBufferPointer { k in
-            try values.withUnsafeBufferPointer { v in
-                try body(k.baseAddress ?? UnsafePointer(bitPattern: 2)!, v.baseAddress ?? UnsafePointer(bitPattern: 2)!)
-            }
+    /// The pressable segment holding press index `index`, and the index within it.
+    private func locate(_ index: Int) -> (any KVSegment, Int) {
+        var offset = 0
+        for segment in pressableSegments {
+            if index < offset + segment.count { return (segment, index - offset) }
+            offset += segment.count
         }
+        preconditionFailure("token \(index) is past the \(offset) pressable tokens")
+    }
+
+    /// The press index of `segment`'s first token.
+    private func offset(of segment: any KVSegment) -> Int {
+        var offset = 0
+        for s in pressableSegments {
+            if s === segment { return offset }
+            offset += s.count
+        }
+        return offset
     }
 }

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Per-layer, per-KV-head cache of keys and values. Layers and heads hold independent token sets,
 /// so compression can shorten any head without the model knowing.
 public final class KVCache: @unchecked Sendable {
@@ -9,17 +11,30 @@ public final class KVCache: @unchecked Sendable {
     /// Attention statistics the model records for presses that asked for them (nil: none recorded).
     public var statistics: AttentionStatistics?
 
-    public init(layers: Int, kvHeads: Int, headDimension: Int) {
-        self.kvHeads = kvHeads
-        self.headDimension = headDimension
-        self.layers = (0 ..< layers).map { _ in LayerCache(kvHeads: kvHeads, headDimension: headDimension) }
+    /// A cache for layers that attend as `specs` say (one per layer; the model supplies them).
+    public init(specs: [AttentionSpec]) {
+        precondition(!specs.isEmpty, "a cache needs at least one layer")
+        kvHeads = specs[0].kvHeads
+        headDimension = specs[0].headDimension
+        layers = specs.map { LayerCache(spec: $0) }
     }
 
-    /// Exact bytes of every layer's keys, values and positions.
+    private init(copying layers: [LayerCache]) {
+        self.layers = layers
+        kvHeads = layers[0].spec.kvHeads
+        headDimension = layers[0].spec.headDimension
+    }
+
+    /// Exact bytes of every layer's segments (keys, values, positions, shared storage once).
     public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
 
     /// Bytes a dense f16 cache of `tokens` tokens would take (keys and values only), for savings figures.
     public func denseF16ByteCount(tokens: Int) -> Int { layers.count * kvHeads * tokens * headDimension * 2 * 2 }
+
+    /// The most pressable tokens any head holds: the prompt length as presses see it, before any press.
+    public var longestPressableHead: Int {
+        layers.reduce(0) { longest, layer in layer.heads.reduce(longest) { max($0, $1.count) } }
+    }
 
     /// Keeps only the tokens at `indices` (ascending) in one head, with their statistics.
     public func retain(layer: Int, head: Int, indices: [Int]) {
@@ -40,29 +55,20 @@ public final class KVCache: @unchecked Sendable {
     /// and into `tokens`, which both then read (see `SharedTokens`); the moved tokens' statistics are dropped.
     public func share(_ tokens: SharedTokens, firstLayer first: Int, head: Int, removing indices: (first: [Int], second: [Int])) {
         for (slot, removed) in [indices.first, indices.second].enumerated() {
-            let layer = first + slot, headCache = layers[layer].heads[head]
-            precondition(headCache.shared == nil, "layer \(layer) head \(head) already shares tokens")
+            let layer = first + slot
+            let headCache = layers[layer].heads[head]
+            precondition(!headCache.isSharing, "layer \(layer) head \(head) already shares tokens")
             let gone = Set(removed)
             retain(layer: layer, head: head, indices: (0 ..< headCache.count).filter { !gone.contains($0) })
-            headCache.share(tokens, slot: slot)
+            headCache.attach(SharedTokenView(tokens, slot: slot))
         }
     }
 
-    /// An independent deep copy (compress once, then ask several questions of copies).
+    /// An independent deep copy (compress once, then ask several questions of copies). Storage two heads share is
+    /// copied once and read by both copies, as in the original.
     public func copy() -> KVCache {
-        let c = KVCache(layers: layers.count, kvHeads: kvHeads, headDimension: headDimension)
-        for (l, layer) in layers.enumerated() {
-            for (h, head) in layer.heads.enumerated() { c.layers[l].heads[h].assign(from: head) }
-        }
-        // A shared segment is copied once and attached to both heads of its pair, as in the original.
-        for (l, layer) in layers.enumerated() {
-            for (h, head) in layer.heads.enumerated() where head.sharedSlot == 0 {
-                guard let shared = head.shared else { continue }
-                let copied = shared.copy()
-                c.layers[l].heads[h].share(copied, slot: 0)
-                if l + 1 < layers.count, layers[l + 1].heads[h].shared === shared { c.layers[l + 1].heads[h].share(copied, slot: 1) }
-            }
-        }
+        let copies = SharedStorageCopies()
+        let c = KVCache(copying: layers.map { $0.copy(sharing: copies) })
         c.nextPosition = nextPosition
         c.statistics = statistics?.copy()
         return c
@@ -75,6 +81,8 @@ public final class KVCache: @unchecked Sendable {
     public func removeAll() {
         for layer in layers { for head in layer.heads { head.removeAll() } }
         nextPosition = 0
-        if let s = statistics { statistics = AttentionStatistics(needs: s.needs, layers: layers.count, kvHeads: kvHeads, momentSkip: s.momentSkip) }
+        if let s = statistics {
+            statistics = AttentionStatistics(needs: s.needs, layers: layers.count, kvHeads: kvHeads, momentSkip: s.momentSkip)
+        }
     }
 }

@@ -1,9 +1,16 @@
-/// The KV heads of one layer.
+/// The KV heads of one layer, and how the layer attends.
 public final class LayerCache: @unchecked Sendable {
+    public let spec: AttentionSpec
     public let heads: [HeadCache]
 
-    public init(kvHeads: Int, headDimension: Int) {
-        heads = (0 ..< kvHeads).map { _ in HeadCache(headDimension: headDimension) }
+    public init(spec: AttentionSpec) {
+        self.spec = spec
+        heads = (0 ..< spec.kvHeads).map { _ in HeadCache(headDimension: spec.headDimension) }
+    }
+
+    init(spec: AttentionSpec, heads: [HeadCache]) {
+        self.spec = spec
+        self.heads = heads
     }
 
     public var byteCount: Int { heads.reduce(0) { $0 + $1.byteCount } }
@@ -18,5 +25,10 @@ public final class LayerCache: @unchecked Sendable {
                 head.append(key: keys + offset, value: values + offset, position: firstPosition + t)
             }
         }
+    }
+
+    /// An independent deep copy; storage shared with other layers is copied once per `copies`.
+    func copy(sharing copies: SharedStorageCopies) -> LayerCache {
+        LayerCache(spec: spec, heads: heads.map { $0.copy(sharing: copies) })
     }
 }

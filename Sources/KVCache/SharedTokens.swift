@@ -3,7 +3,7 @@ import Kernels
 /// Tokens that one KV head of two adjacent layers stores once (MiniCache): per token a unit key direction and a
 /// unit value direction (f16, shared), each layer's key and value magnitudes (f16) and the position. Layer `slot`
 /// reads token j as key `keyMagnitude(j, slot) · keyDirection(j)` and value `valueMagnitude(j, slot) · valueDirection(j)`.
-/// Both layers' `HeadCache`s point at the same instance; its bytes are counted once, by the cache.
+/// Both layers' heads read it through a `SharedTokenView`; its bytes are counted once, by the view of slot 0.
 public final class SharedTokens: @unchecked Sendable {
     public let headDimension: Int
     private(set) var keyDirections: ContiguousArray<Float16> = []    // [count, headDimension]
@@ -42,6 +42,23 @@ public final class SharedTokens: @unchecked Sendable {
         let range = index * headDimension ..< (index + 1) * headDimension
         let k = keyMagnitude(index, slot: slot), v = valueMagnitude(index, slot: slot)
         return (keyDirections[range].map { k * Float($0) }, valueDirections[range].map { v * Float($0) })
+    }
+
+    /// Keeps only the tokens at `indices` (ascending), for both layers.
+    func retain(indices: [Int]) {
+        let d = headDimension
+        keyDirections = F16Rows.retain(indices, of: keyDirections, dimension: d)
+        valueDirections = F16Rows.retain(indices, of: valueDirections, dimension: d)
+        magnitudes = F16Rows.retain(indices, of: magnitudes, dimension: 4)
+        positions = ContiguousArray(indices.map { positions[$0] })
+    }
+
+    /// Gives token i position `newPositions[i]` (ascending), rotating its key direction by the change: a rotation
+    /// keeps a unit vector unit and commutes with either layer's magnitude.
+    func reposition(_ newPositions: [Int32], rope: RoPE) {
+        let delta = (0 ..< count).map { newPositions[$0] - positions[$0] }
+        F16Rows.rotate(&keyDirections, by: delta, dimension: headDimension, rope: rope)
+        positions = ContiguousArray(newPositions)
     }
 
     /// An independent deep copy.

@@ -1,15 +1,30 @@
 import Foundation
 
-/// Rotary position embedding, "normal" layout (pairs of adjacent dimensions), as llama.cpp applies to llama.
-/// Angles follow llama.cpp's recurrence θ ← θ·base^(−2/d) in single precision, and the rotation uses its
-/// fused multiply-adds, so results match it bit for bit.
-public struct RoPE: Sendable {
+/// Which dimensions RoPE turns together.
+public enum RoPELayout: Sendable, Hashable {
+    /// llama.cpp's "normal" RoPE (llama): dimensions 2i and 2i + 1.
+    case adjacentPairs
+    /// llama.cpp's NEOX RoPE (Qwen, Gemma): dimensions i and i + dimensions/2.
+    case neoxHalves
+}
+
+/// Rotary position embedding as llama.cpp applies it. Angles follow llama.cpp's recurrence θ ← θ·base^(−2/d) in
+/// single precision, and the rotation uses its fused multiply-adds, so results match it bit for bit.
+public struct RoPE: Sendable, Hashable {
     public let dimensions: Int
     public let base: Float
+    public let layout: RoPELayout
 
-    public init(dimensions: Int, base: Float) {
+    public init(dimensions: Int, base: Float, layout: RoPELayout = .adjacentPairs) {
         self.dimensions = dimensions
         self.base = base
+        self.layout = layout
+    }
+
+    /// The pair of dimensions pair `i` turns, in `layout`.
+    @inline(__always)
+    public func pair(_ i: Int) -> (first: Int, second: Int) {
+        layout == .adjacentPairs ? (2 * i, 2 * i + 1) : (i, i + dimensions / 2)
     }
 
     /// cos/sin for each of the `dimensions/2` pairs at `position`.
@@ -29,10 +44,12 @@ public struct RoPE: Sendable {
         for h in 0 ..< heads {
             let v = x + h * headDimension
             for i in 0 ..< dimensions / 2 {
-                let x0 = v[2 * i], x1 = v[2 * i + 1]
+                let (a, b) = pair(i)
+                let x0 = v[a]
+                let x1 = v[b]
                 // The exact fusion llama.cpp's compiled loop uses: one product rounded, the other fused.
-                v[2 * i] = FusedMultiplyAdd.fma(cos[i], x0, -(sin[i] * x1))
-                v[2 * i + 1] = FusedMultiplyAdd.fma(sin[i], x0, cos[i] * x1)
+                v[a] = FusedMultiplyAdd.fma(cos[i], x0, -(sin[i] * x1))
+                v[b] = FusedMultiplyAdd.fma(sin[i], x0, cos[i] * x1)
             }
         }
     }

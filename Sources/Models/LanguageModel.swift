@@ -34,12 +34,15 @@ public protocol LanguageModel: AnyObject, Sendable {
     /// - Returns: logits [rows, vocabularySize] flattened; rows is 1 or `tokens.count`.
     func forward(tokens: [Int], cache: KVCache, logits: LogitsRequest) throws -> [Float]
 
+    /// How layer `layer` attends (scale, RoPE, window, soft-cap): what the cache, statistics and presses read.
+    func attentionSpec(layer: Int) -> AttentionSpec
+
     /// A cache sized for this model.
     func makeCache() -> KVCache
 }
 
 extension LanguageModel {
     public func makeCache() -> KVCache {
-        KVCache(layers: configuration.layerCount, kvHeads: configuration.kvHeadCount, headDimension: configuration.headDimension)
+        KVCache(specs: (0 ..< configuration.layerCount).map { attentionSpec(layer: $0) })
     }
 }

@@ -109,13 +109,13 @@ public final class Llama: LanguageModel, @unchecked Sendable {
     let blocks: [LlamaBlock]
     let outputNorm: [Float]            // [width]
     let output: WeightMatrix           // [vocab, width]
-    let rope: RoPE
+    /// How every layer attends: llama's scaled dot-product attention with adjacent-pair RoPE.
+    let spec: AttentionSpec
     private let matmul = MatMul()
+    private let attention = AttentionStep()
     private let lock = NSLock()
-    /// Activations and attention scratch, reused across calls so steady-state decoding allocates nothing.
+    /// Activations, reused across calls so steady-state decoding allocates nothing.
     private let activations = ScratchBuffer()
-    private let attentionScratch = ScratchBuffer()
-    private var positions: [Int] = []
 
     public init(file: GGUFFile) throws {
         let arch = try file.string(GGUFKey.architecture)
@@ -129,8 +129,11 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         output = w.has(GGUFTensorName.output)
             ? try w.matrix(GGUFTensorName.output, columns: c.embeddingLength, rows: c.vocabularySize)
             : tokenEmbedding
-        rope = RoPE(dimensions: c.ropeDimension, base: c.ropeBase)
+        let rope = RoPE(dimensions: c.ropeDimension, base: c.ropeBase, layout: .adjacentPairs)
+        spec = .scaledDotProduct(headDimension: c.headDimension, queryHeads: c.headCount, kvHeads: c.kvHeadCount, rope: rope)
     }
+
+    public func attentionSpec(layer: Int) -> AttentionSpec { spec }
 
     /// Use the scalar kernel twins instead of the vectorized ones (tests of the portable path).
     public var useScalarKernels: Bool {
@@ -150,28 +153,22 @@ public final class Llama: LanguageModel, @unchecked Sendable {
         guard cache.nextPosition + n <= c.contextLength else {
             throw ModelError.contextOverflow(tokens: cache.nextPosition + n, context: c.contextLength)
         }
-        let width = c.embeddingLength, qDim = c.headCount * c.headDimension, kvDim = c.kvHeadCount * c.headDimension
-        let ff = c.feedForwardLength, half = c.ropeDimension / 2
-        let start = cache.nextPosition
+        let width = c.embeddingLength
+        let qDim = c.headCount * c.headDimension
+        let kvDim = c.kvHeadCount * c.headDimension
+        let ff = c.feedForwardLength
 
         // Views into one reused buffer: x, normed, projected [n, width]; q, attended [n, heads, headDim];
-        // k, v [n, kvHeads, headDim]; gate, up [n, ff]; cosines, sines [n, rope/2].
-        let sizes = [n * width, n * width, n * width, n * qDim, n * qDim, n * kvDim, n * kvDim, n * ff, n * ff, n * half, n * half]
+        // k, v [n, kvHeads, headDim]; gate, up [n, ff].
+        let sizes = [n * width, n * width, n * width, n * qDim, n * qDim, n * kvDim, n * kvDim, n * ff, n * ff]
         var base = activations.floats(sizes.reduce(0, +))
         let views = sizes.map { size -> Buffer in defer { base += size }; return Buffer(p: base) }
         let (x, normed, projected, q, attended, k, v) = (views[0], views[1], views[2], views[3], views[4], views[5], views[6])
-        let (gate, up, cosines, sines) = (views[7], views[8], views[9], views[10])
+        let (gate, up) = (views[7], views[8])
 
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantizeRow(token, into: x.p + t * width)
-            rope.table(position: start + t, cos: cosines.p + t * half, sin: sines.p + t * half)
         }
-        positions.removeAll(keepingCapacity: true)
-        for t in 0 ..< n { positions.append(start + t) }
-        let scale = 1 / Float(c.headDimension).squareRoot()
-        let statistics = cache.statistics
-        statistics?.ropeBase = c.ropeBase
-        statistics?.ropeDimension = c.ropeDimension
 
         for (layer, block) in blocks.enumerated() {
             // Attention
@@ -179,22 +176,8 @@ public final class Llama: LanguageModel, @unchecked Sendable {
             matmul.multiply(block.query, input: normed.p, tokens: n, output: q.p)
             matmul.multiply(block.key, input: normed.p, tokens: n, output: k.p)
             matmul.multiply(block.value, input: normed.p, tokens: n, output: v.p)
-            statistics?.observeUnrotated(layer: layer, queries: q.p, tokens: n, queryHeads: c.headCount, headDimension: c.headDimension,
-                                         firstPosition: start)
-            for t in 0 ..< n {
-                let cos = cosines.p + t * half
-                let sin = sines.p + t * half
-                rope.rotate(q.p + t * qDim, heads: c.headCount, headDimension: c.headDimension, cos: cos, sin: sin)
-                rope.rotate(k.p + t * kvDim, heads: c.kvHeadCount, headDimension: c.headDimension, cos: cos, sin: sin)
-            }
-            let layerCache = cache.layers[layer]
-            layerCache.append(keys: k.p, values: v.p, tokens: n, firstPosition: start)
-            positions.withUnsafeBufferPointer {
-                CachedAttention.compute(layer: layerCache, queries: q.p, tokens: n, queryHeads: c.headCount,
-                                        positions: $0.baseAddress!, scale: scale, output: attended.p, scratch: attentionScratch)
-            }
-            statistics?.observe(layer: layer, queries: q.p, tokens: n, queryHeads: c.headCount, firstPosition: start,
-                                cache: layerCache, scale: scale)
+            attention.attend(layer: layer, cache: cache, queries: q.p, keys: k.p, values: v.p, tokens: n,
+                             output: attended.p)
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)
 

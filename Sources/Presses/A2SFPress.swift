@@ -3,7 +3,7 @@ import KVCache
 
 /// H2O's accumulated attention with a forgetting factor: score = Σ_q λ^(age of q) · attention(q → token),
 /// so tokens that arrived late are not out-voted by tokens that were simply seen by more queries.
-public struct A2SFPress: ScorerPress {
+public struct A2SFPress: HeadScorerPress {
     public let compressionRatio: Double
     public let forgetting: Float
     public let window: Int

@@ -19,8 +19,10 @@ enum AttentionScoring {
         guard positions.count >= window else {
             throw PressError.windowLargerThanPrompt(press: press.description, window: window, tokens: positions.count)
         }
-        let kv = cache.layers[layer].heads[head], d = kv.headDimension, width = statistics.queryHeads * d
-        let scale = 1 / Float(d).squareRoot()
+        let spec = cache.layers[layer].spec
+        let kv = cache.layers[layer].heads[head]
+        let d = spec.headDimension
+        let width = spec.queryHeads * d
         var mean = [Float](repeating: 0, count: kv.count)
         var row = [Float](repeating: 0, count: kv.count), scratch = [Float](repeating: 0, count: d)
         let weight = 1 / Float(window * queryHeads.count)
@@ -33,7 +35,7 @@ enum AttentionScoring {
                         scratch.withUnsafeMutableBufferPointer { scratch in
                             AttentionRow.logits(query: rows.baseAddress! + r * width + qh * d, head: kv, visible: visible,
                                                 into: row.baseAddress!, scratch: scratch.baseAddress!)
-                            Softmax.apply(row.baseAddress!, count: visible, scale: scale)
+                            spec.softmax(row.baseAddress!, count: visible)
                         }
                     }
                     for j in 0 ..< visible { mean[j] += weight * row[j] }
@@ -59,13 +61,6 @@ enum AttentionScoring {
         guard positions.count >= window else { return cache.layers[layer].heads[head].count }
         let start = positions[positions.count - window]
         return cache.layers[layer].heads[head].positions.prefix { Int($0) < start }.count
-    }
-
-    /// The query heads that share KV head `head` (grouped-query attention).
-    static func group(of head: Int, cache: KVCache) throws -> Range<Int> {
-        guard let statistics = cache.statistics, statistics.queryHeads > 0 else { return head ..< head + 1 }
-        let size = statistics.queryHeads / cache.kvHeads
-        return head * size ..< (head + 1) * size
     }
 
     /// 1-D average pooling with zero padding (kernel odd), as `avg_pool1d(padding: kernel/2)`.

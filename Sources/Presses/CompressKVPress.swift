@@ -30,7 +30,7 @@ public struct CompressKVPress: KVPress {
 }
 
 /// Scores a KV head's tokens by the window attention of the most retrieving query head of its group.
-struct RetrievalHeadScorer: ScorerPress {
+struct RetrievalHeadScorer: HeadScorerPress {
     let profile: HeadProfile
     let compressionRatio: Double
     let window: Int
@@ -38,7 +38,7 @@ struct RetrievalHeadScorer: ScorerPress {
     var needs: AttentionNeeds { AttentionNeeds(window: window) }
 
     func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
-        let group = try AttentionScoring.group(of: head, cache: cache)
+        let group = cache.layers[layer].spec.queryHeads(of: head)
         let retrieval = profile.queryRetrieval?[layer] ?? []
         let chosen = group.max { (retrieval.indices.contains($0) ? retrieval[$0] : 0) < (retrieval.indices.contains($1) ? retrieval[$1] : 0) } ?? group.lowerBound
         return try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window,

@@ -25,7 +25,7 @@ public struct DuoPress: KVPress {
         guard compressionRatio > 0 else { return }
         try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
         let heads = cache.layers.count * cache.kvHeads
-        let n = cache.layers[0].heads[0].count
+        let n = cache.longestPressableHead
         let target = heads * Budget.kept(n, ratio: compressionRatio)
         let streamingSize = min(n, sinks + window)
         // f·n + (1 − f)·streamingSize = target / heads.

@@ -8,7 +8,7 @@ import KVCache
 /// `futurePositions` positions, R̄, moves them to where future queries will be. For a Gaussian query,
 /// E[exp(q·k/√d)] = exp(μ'·k/√d + kᵀΣ'k/2d) with μ' = R̄μ, Σ' = R̄ΣR̄ᵀ; the softmax of that over the keys,
 /// averaged over the group and times ‖v‖, is the score. The first `sinks` tokens are always kept.
-public struct ExpectedAttentionPress: ScorerPress {
+public struct ExpectedAttentionPress: HeadScorerPress {
     public let compressionRatio: Double
     public let futurePositions: Int
     public let sinks: Int
@@ -32,22 +32,25 @@ public struct ExpectedAttentionPress: ScorerPress {
 
     public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
         let statistics = try AttentionScoring.statistics(cache, for: self)
-        let kv = cache.layers[layer].heads[head], d = kv.headDimension, n = kv.count
+        let spec = cache.layers[layer].spec
+        let kv = cache.layers[layer].heads[head]
+        let d = spec.headDimension
+        let n = kv.count
         let first = min(sinks, n)
         guard n > first else { return Array(repeating: .infinity, count: n) }
-        let keys = kv.withStorage { k, _ in (0 ..< n * d).map { HalfConversion.float(fromBits: k[$0].bitPattern) } }
-        let rotation = averageRotation(statistics: statistics, start: cache.nextPosition, dimension: d)
-        let group = try AttentionScoring.group(of: head, cache: cache)
+        let keys = kv.keyRows()
+        let rotation = averageRotation(rope: spec.rope, start: cache.nextPosition, dimension: d)
+        let group = cache.layers[layer].spec.queryHeads(of: head)
         var mean = [Float](repeating: 0, count: n - first)
         for qh in group {
             guard let moments = statistics.queryMoments(layer: layer, queryHead: qh, headDimension: d) else {
                 throw PressError.windowLargerThanPrompt(press: description, window: sinks + 1, tokens: cache.nextPosition)
             }
-            let mu = rotate(moments.mean, rotation)
-            let sigma = useCovariance ? rotateCovariance(moments.covariance, rotation, dimension: d) : []
+            let mu = rotate(moments.mean, rotation, rope: spec.rope)
+            let sigma = useCovariance ? rotateCovariance(moments.covariance, rotation, rope: spec.rope, dimension: d) : []
             var logits = [Float](repeating: 0, count: n - first)
             var projected = [Float](repeating: 0, count: d)
-            let scale = 1 / Float(d).squareRoot()
+            let scale = spec.scale
             keys.withUnsafeBufferPointer { k in
                 for j in first ..< n {
                     let key = k.baseAddress! + j * d
@@ -65,48 +68,48 @@ public struct ExpectedAttentionPress: ScorerPress {
             for j in mean.indices { mean[j] += logits[j] / Float(group.count) }
         }
         if useValueNorm {
-            kv.withStorage { _, v in
-                for j in first ..< n {
-                    var sum: Float = 0
-                    for i in 0 ..< d { let x = HalfConversion.float(fromBits: v[j * d + i].bitPattern); sum += x * x }
-                    mean[j - first] *= sum.squareRoot()
-                }
+            let values = kv.valueRows()
+            for j in first ..< n {
+                var sum: Float = 0
+                for i in 0 ..< d { sum += values[j * d + i] * values[j * d + i] }
+                mean[j - first] *= sum.squareRoot()
             }
         }
         return Array(repeating: .infinity, count: first) + mean
     }
 
     /// Per rotated pair i, the mean of cos(pθᵢ) and sin(pθᵢ) over the next `futurePositions` positions p.
-    public func averageRotation(statistics: AttentionStatistics, start: Int, dimension d: Int) -> [(cos: Float, sin: Float)] {
-        let pairs = min(statistics.ropeDimension, d) / 2
+    public func averageRotation(rope: RoPE, start: Int, dimension d: Int) -> [(cos: Float, sin: Float)] {
+        let pairs = min(rope.dimensions, d) / 2
         return (0 ..< pairs).map { i in
-            let theta = pow(Double(statistics.ropeBase), -2 * Double(i) / Double(statistics.ropeDimension))
+            let theta = pow(Double(rope.base), -2 * Double(i) / Double(rope.dimensions))
             var c = 0.0, s = 0.0
             for p in start ..< start + futurePositions { c += cos(Double(p) * theta); s += sin(Double(p) * theta) }
             return (Float(c / Double(futurePositions)), Float(s / Double(futurePositions)))
         }
     }
 
-    /// R̄x: each pair (x₂ᵢ, x₂ᵢ₊₁) turned as RoPE turns it (dimensions past the rotated ones unchanged).
-    public func rotate(_ x: [Float], _ r: [(cos: Float, sin: Float)]) -> [Float] {
+    /// R̄x: each pair of `rope`'s layout turned as RoPE turns it (dimensions past the rotated ones unchanged).
+    public func rotate(_ x: [Float], _ r: [(cos: Float, sin: Float)], rope: RoPE) -> [Float] {
         var y = x
         for (i, (c, s)) in r.enumerated() {
-            y[2 * i] = c * x[2 * i] - s * x[2 * i + 1]
-            y[2 * i + 1] = s * x[2 * i] + c * x[2 * i + 1]
+            let (a, b) = rope.pair(i)
+            y[a] = c * x[a] - s * x[b]
+            y[b] = s * x[a] + c * x[b]
         }
         return y
     }
 
     /// R̄ Σ R̄ᵀ: rotate every column, then every row.
-    public func rotateCovariance(_ sigma: [Float], _ r: [(cos: Float, sin: Float)], dimension d: Int) -> [Float] {
+    public func rotateCovariance(_ sigma: [Float], _ r: [(cos: Float, sin: Float)], rope: RoPE, dimension d: Int) -> [Float] {
         var columns = sigma
         for row in 0 ..< d {
-            let rotated = rotate(Array(sigma[row * d ..< (row + 1) * d]), r)   // (Σ R̄ᵀ) row = R̄ (Σ row)
+            let rotated = rotate(Array(sigma[row * d ..< (row + 1) * d]), r, rope: rope)   // (Σ R̄ᵀ) row = R̄ (Σ row)
             columns.replaceSubrange(row * d ..< (row + 1) * d, with: rotated)
         }
         var result = columns
         for column in 0 ..< d {
-            let rotated = rotate((0 ..< d).map { columns[$0 * d + column] }, r)
+            let rotated = rotate((0 ..< d).map { columns[$0 * d + column] }, r, rope: rope)
             for row in 0 ..< d { result[row * d + column] = rotated[row] }
         }
         return result

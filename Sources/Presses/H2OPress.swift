@@ -3,7 +3,7 @@ import KVCache
 
 /// Keeps the "heavy hitters": tokens with the largest attention accumulated over every query so far
 /// (summed over the query heads of the group), plus the most recent `window` tokens.
-public struct H2OPress: ScorerPress {
+public struct H2OPress: HeadScorerPress {
     public let compressionRatio: Double
     public let window: Int
     public var description: String { "h2o@\(compressionRatio)" }

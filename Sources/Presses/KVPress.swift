@@ -37,9 +37,22 @@ extension KVPress {
 /// `n − ⌊n·compressionRatio⌋` tokens (kvpress's `compression_ratio` is the fraction removed).
 public protocol ScorerPress: KVPress {
     var compressionRatio: Double { get }
-    /// One score per token that head `head` of layer `layer` retains (higher is kept first). Scorers of
-    /// grouped-query models combine the query heads of the head's group (their mean, as kvpress does).
+    /// For every KV head of layer `layer`, one score per token it retains (higher is kept first), all heads in one
+    /// call so a scorer that reads the whole layer (TOVA) computes it once. Scorers of grouped-query models combine
+    /// the query heads of the head's group (their mean, as kvpress does).
+    func scores(layer: Int, cache: KVCache) throws -> [[Float]]
+}
+
+/// A scorer whose KV heads are scored one at a time, independently of each other.
+public protocol HeadScorerPress: ScorerPress {
+    /// One score per token that head `head` of layer `layer` retains (higher is kept first).
     func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float]
+}
+
+extension HeadScorerPress {
+    public func scores(layer: Int, cache: KVCache) throws -> [[Float]] {
+        try cache.layers[layer].heads.indices.map { try scores(layer: layer, head: $0, cache: cache) }
+    }
 }
 
 extension ScorerPress {
@@ -52,14 +65,17 @@ extension ScorerPress {
     /// (all tokens when nil); the others stay untouched.
     public func keep(in cache: KVCache, positions: Range<Int>? = nil, budget: (Int) -> Int) throws {
         for (l, layer) in cache.layers.enumerated() {
-            // Score every head before any shrinks: some scorers read all heads of the layer.
+            // Score every head before any shrinks (scores are made for the whole layer, once it needs any).
             var selections: [(head: Int, kept: [Int])] = []
+            var layerScores: [[Float]]?
             for (h, head) in layer.heads.enumerated() {
-                let candidates = positions.map { range in head.positions.indices.filter { range.contains(Int(head.positions[$0])) } }
+                let held = head.positions
+                let candidates = positions.map { range in held.indices.filter { range.contains(Int(held[$0])) } }
                     ?? Array(0 ..< head.count)
                 let keep = budget(candidates.count)
                 guard keep < candidates.count else { continue }
-                let all = try scores(layer: l, head: h, cache: cache)
+                if layerScores == nil { layerScores = try scores(layer: l, cache: cache) }
+                let all = layerScores![h]
                 let chosen = Set(TopK.indices(of: candidates.map { all[$0] }, count: keep).map { candidates[$0] })
                 let isCandidate = Set(candidates)
                 selections.append((h, (0 ..< head.count).filter { !isCandidate.contains($0) || chosen.contains($0) }))

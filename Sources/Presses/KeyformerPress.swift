@@ -4,7 +4,7 @@ import KVCache
 /// Accumulates a Gumbel-softmax–regularized attention score per key: softmax((logits + g) / τ) with one Gumbel
 /// sample g per key (seeded), which spreads the score over keys that softmax alone would starve; the most
 /// recent `window` tokens are always kept.
-public struct KeyformerPress: ScorerPress {
+public struct KeyformerPress: HeadScorerPress {
     public let compressionRatio: Double
     public let temperature: Float
     public let window: Int

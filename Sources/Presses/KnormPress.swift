@@ -3,7 +3,7 @@ import Kernels
 import KVCache
 
 /// Keeps the tokens whose keys have the smallest L2 norm (low-norm keys draw high attention).
-public struct KnormPress: ScorerPress {
+public struct KnormPress: HeadScorerPress {
     public let compressionRatio: Double
     public var description: String { "knorm@\(compressionRatio)" }
 
@@ -12,16 +12,11 @@ public struct KnormPress: ScorerPress {
     public func scores(layer: Int, head index: Int, cache: KVCache) -> [Float] {
         let head = cache.layers[layer].heads[index]
         let d = head.headDimension
-        return head.withStorage { keys, _ in
-            let raw = UnsafeRawPointer(keys).assumingMemoryBound(to: UInt16.self)
-            return (0 ..< head.count).map { j in
-                var sum: Float = 0
-                for i in 0 ..< d {
-                    let x = HalfConversion.float(fromBits: raw[j * d + i])
-                    sum += x * x
-                }
-                return -sum.squareRoot()
-            }
+        let keys = head.keyRows()
+        return (0 ..< head.count).map { j in
+            var sum: Float = 0
+            for i in 0 ..< d { sum += keys[j * d + i] * keys[j * d + i] }
+            return -sum.squareRoot()
         }
     }
 }

@@ -53,14 +53,14 @@ public struct LayerAdaptivePress: KVPress {
 
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
-        let n = cache.layers[0].heads[0].count
+        let n = cache.longestPressableHead
         let uniform = Budget.kept(n, ratio: compressionRatio)
         var scores: [[[Float]]] = [], errors: [Double] = []
         for (l, layer) in cache.layers.enumerated() {
-            let s = try layer.heads.indices.map { try scorer.scores(layer: l, head: $0, cache: cache) }
+            let s = try scorer.scores(layer: l, cache: cache)
             var error = 0.0
             for h in layer.heads.indices {
-                let attention = try AttentionScoring.windowAttention(cache, layer: l, head: h, queryHeads: try AttentionScoring.group(of: h, cache: cache),
+                let attention = try AttentionScoring.windowAttention(cache, layer: l, head: h, queryHeads: cache.layers[l].spec.queryHeads(of: h),
                                                                      window: window, press: self)
                 let kept = Set(TopK.indices(of: s[h], count: uniform))
                 error += Double(attention.indices.filter { !kept.contains($0) }.reduce(Float(0)) { $0 + attention[$1] })

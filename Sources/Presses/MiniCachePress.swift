@@ -52,12 +52,23 @@ public struct MiniCachePress: KVPress {
     /// Merges head `head` of layers `first` and `first + 1` (a head that already shares tokens is left alone).
     func merge(_ cache: KVCache, firstLayer first: Int, head h: Int) {
         let a = cache.layers[first].heads[h], b = cache.layers[first + 1].heads[h]
-        guard a.shared == nil, b.shared == nil else { return }
+        guard !a.isSharing, !b.isSharing else { return }
         // Tokens both layers retain (positions ascend in each).
+        let pa = a.positions
+        let pb = b.positions
         var pairs: [(Int, Int)] = []
-        var i = 0, j = 0
-        while i < a.count, j < b.count {
-            if a.positions[i] == b.positions[j] { pairs.append((i, j)); i += 1; j += 1 } else if a.positions[i] < b.positions[j] { i += 1 } else { j += 1 }
+        var i = 0
+        var j = 0
+        while i < pa.count, j < pb.count {
+            if pa[i] == pb[j] {
+                pairs.append((i, j))
+                i += 1
+                j += 1
+            } else if pa[i] < pb[j] {
+                i += 1
+            } else {
+                j += 1
+            }
         }
         guard !pairs.isEmpty else { return }
         let tokens = pairs.map { (first: a.token($0.0), second: b.token($0.1)) }
@@ -73,7 +84,7 @@ public struct MiniCachePress: KVPress {
             let (x, y) = tokens[m]
             shared.append(keyDirection: Self.slerp(x.key, y.key, interpolation), valueDirection: Self.slerp(x.value, y.value, interpolation),
                           keyMagnitudes: (Self.norm(x.key), Self.norm(y.key)), valueMagnitudes: (Self.norm(x.value), Self.norm(y.value)),
-                          position: Int(a.positions[pairs[m].0]))
+                          position: Int(pa[pairs[m].0]))
         }
         cache.share(shared, firstLayer: first, head: h, removing: (merged.map { pairs[$0].0 }, merged.map { pairs[$0].1 }))
     }

@@ -34,14 +34,16 @@ public struct PyramidPress: KVPress {
 
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
-        let n = cache.layers[0].heads[0].count
+        let n = cache.longestPressableHead
         let layerBudgets = budgets(layers: cache.layers.count, count: n)
         for (l, layer) in cache.layers.enumerated() {
             // Score every head before any shrinks (some scorers read the whole layer).
-            let kept = try layer.heads.indices.map { h -> [Int]? in
-                let keep = max(1, layerBudgets[l])
+            let keep = max(1, layerBudgets[l])
+            guard layer.heads.contains(where: { keep < $0.count }) else { continue }
+            let scores = try scorer.scores(layer: l, cache: cache)
+            let kept = layer.heads.indices.map { h -> [Int]? in
                 guard keep < layer.heads[h].count else { return nil }
-                return TopK.indices(of: try scorer.scores(layer: l, head: h, cache: cache), count: keep)
+                return TopK.indices(of: scores[h], count: keep)
             }
             for (h, indices) in kept.enumerated() { if let indices { cache.retain(layer: l, head: h, indices: indices) } }
         }

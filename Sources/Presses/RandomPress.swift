@@ -3,7 +3,7 @@ import KVCache
 import Sampling
 
 /// Keeps a random subset of each head's tokens (a baseline every other press should beat).
-public struct RandomPress: ScorerPress {
+public struct RandomPress: HeadScorerPress {
     public let compressionRatio: Double
     public let seed: UInt64
     public var description: String { "random@\(compressionRatio)" }

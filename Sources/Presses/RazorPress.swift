@@ -28,7 +28,7 @@ public struct RazorPress: KVPress {
         guard compressionRatio > 0 else { return }
         try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
         let heads = cache.layers.count * cache.kvHeads
-        let n = cache.layers[0].heads[0].count
+        let n = cache.longestPressableHead
         let target = heads * Budget.kept(n, ratio: compressionRatio)
         // Each other head needs room for its sinks, a compensation token and at least one recent token.
         var retrieval = Int((Double(heads) * retrievalFraction).rounded())

@@ -3,7 +3,7 @@ import KVCache
 
 /// Scores each token by the mean attention it gets from the last `window` prompt queries (the observation
 /// window), smoothed by average pooling over neighbouring tokens; the window itself is always kept.
-public struct SnapKVPress: ScorerPress {
+public struct SnapKVPress: HeadScorerPress {
     public let compressionRatio: Double
     public let window: Int
     public let kernel: Int
@@ -19,7 +19,7 @@ public struct SnapKVPress: ScorerPress {
     }
 
     public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
-        try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: try AttentionScoring.group(of: head, cache: cache),
+        try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: cache.layers[layer].spec.queryHeads(of: head),
                                                 window: window, kernel: kernel, press: self)
     }
 }

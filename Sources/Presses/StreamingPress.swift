@@ -2,7 +2,7 @@
 import KVCache
 
 /// Keeps the first `sinks` tokens (attention sinks) and the most recent ones, up to the budget.
-public struct StreamingPress: ScorerPress {
+public struct StreamingPress: HeadScorerPress {
     public let compressionRatio: Double
     public let sinks: Int
     public var description: String { "streaming@\(compressionRatio)" }

@@ -10,18 +10,21 @@ public struct TOVAPress: ScorerPress {
 
     public init(compressionRatio: Double) { self.compressionRatio = compressionRatio }
 
-    public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
+    /// The layer's attention is computed once and read by every head.
+    public func scores(layer: Int, cache: KVCache) throws -> [[Float]] {
         // Heads may hold different tokens (after other presses), so attention is pooled by position.
         var byPosition: [Int32: Float] = [:]
-        for other in 0 ..< cache.kvHeads {
-            let group = try AttentionScoring.group(of: other, cache: cache)
-            let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: other, queryHeads: group, window: 1, press: self)
-            let heads = cache.layers[layer].heads[other]
-            for (j, p) in heads.positions.enumerated() { byPosition[p, default: 0] += attention[j] * Float(group.count) }
+        let heads = cache.layers[layer].heads
+        for other in heads.indices {
+            let group = cache.layers[layer].spec.queryHeads(of: other)
+            let attention = try AttentionScoring.windowAttention(cache, layer: layer, head: other, queryHeads: group,
+                                                                 window: 1, press: self)
+            for (j, p) in heads[other].positions.enumerated() { byPosition[p, default: 0] += attention[j] * Float(group.count) }
         }
-        let kv = cache.layers[layer].heads[head]
-        var scores = kv.positions.map { byPosition[$0] ?? 0 }
-        AttentionScoring.protectRecent(&scores, window: 1)
-        return scores
+        return heads.map { head in
+            var scores = head.positions.map { byPosition[$0] ?? 0 }
+            AttentionScoring.protectRecent(&scores, window: 1)
+            return scores
+        }
     }
 }

@@ -99,8 +99,8 @@ final class MiniCacheTests: TinyModelTestCase {
         for l in 0 ..< 2 {
             let queries = (0 ..< 2 * 4 * 16).map { _ in Float(generator.next() % 2001) / 1000 - 1 }
             var a = [Float](repeating: 0, count: 2 * 4 * 16), b = a
-            CachedAttention.compute(layer: merged.layers[l], queries: queries, tokens: 2, queryHeads: 4, positions: [30, 70], scale: 0.25, output: &a)
-            CachedAttention.compute(layer: explicit.layers[l], queries: queries, tokens: 2, queryHeads: 4, positions: [30, 70], scale: 0.25, output: &b)
+            CachedAttention.compute(layer: merged.layers[l], queries: queries, tokens: 2, positions: [30, 70], output: &a)
+            CachedAttention.compute(layer: explicit.layers[l], queries: queries, tokens: 2, positions: [30, 70], output: &b)
             for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-3) }
         }
         // Through the whole (random, very sensitive) tiny model the two differ far less than merging moved the logits.
@@ -117,7 +117,9 @@ final class MiniCacheTests: TinyModelTestCase {
         let d = 64, tokens = 50, queryHeads = 2
         var generator = SystemRandomNumberGenerator()
         func vector() -> [Float] { (0 ..< d).map { _ in Float.random(in: -1 ... 1, using: &generator) } }
-        let layer = LayerCache(kvHeads: 1, headDimension: d)
+        let rope = RoPE(dimensions: d, base: 10_000)
+        let spec = AttentionSpec(headDimension: d, queryHeads: queryHeads, kvHeads: 1, scale: 0.125, rope: rope)
+        let layer = LayerCache(spec: spec)
         let shared = SharedTokens(headDimension: d)
         for t in 0 ..< tokens {
             let k = vector(), v = vector()
@@ -136,13 +138,13 @@ final class MiniCacheTests: TinyModelTestCase {
             KernelDispatch.forcePortable = portable
             defer { KernelDispatch.forcePortable = saved }
             var out = [Float](repeating: 0, count: 2 * queryHeads * d)
-            CachedAttention.compute(layer: layer, queries: queries, tokens: 2, queryHeads: queryHeads, positions: positions, scale: 0.125, output: &out)
+            CachedAttention.compute(layer: layer, queries: queries, tokens: 2, positions: positions, output: &out)
             return out
         }
         let fast = run(portable: false), portable = run(portable: true)
-        for (x, y) in zip(fast, portable) { XCTAssertEqual(x, y, accuracy: 1e-4) }
+        XCTAssertEqual(fast, portable, "both kernels read the shared segment bit for bit alike")
         // And both equal attention over explicit tokens (slot 1: key × 2, value × 3).
-        let explicit = LayerCache(kvHeads: 1, headDimension: d)
+        let explicit = LayerCache(spec: spec)
         var s = 0, o = 0
         for t in 0 ..< tokens {
             let (k, v): ([Float], [Float])
@@ -150,7 +152,7 @@ final class MiniCacheTests: TinyModelTestCase {
             k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in explicit.heads[0].append(key: kp.baseAddress!, value: vp.baseAddress!, position: t) } }
         }
         var reference = [Float](repeating: 0, count: 2 * queryHeads * d)
-        CachedAttention.compute(layer: explicit, queries: queries, tokens: 2, queryHeads: queryHeads, positions: positions, scale: 0.125, output: &reference)
+        CachedAttention.compute(layer: explicit, queries: queries, tokens: 2, positions: positions, output: &reference)
         for (x, y) in zip(fast, reference) { XCTAssertEqual(x, y, accuracy: 2e-3) }
     }
 
@@ -192,4 +194,11 @@ final class MiniCacheTests: TinyModelTestCase {
         }
         XCTAssertEqual(cache.byteCount, 2 * 50 * Self.perShared, "one segment per pair and head")
     }
+}
+
+extension HeadCache {
+    /// The tokens this head shares with the adjacent layer (tests read MiniCache's storage directly).
+    var shared: SharedTokens? { segments.lazy.compactMap { ($0 as? SharedTokenView)?.storage }.first }
+
+    func share(_ tokens: SharedTokens, slot: Int) { attach(SharedTokenView(tokens, slot: slot)) }
 }

@@ -155,16 +155,17 @@ final class PressTests: TinyModelTestCase {
         let cache = try prefilled(tokens(40), for: press)
         let statistics = cache.statistics!
         // Averaged over one future position, the rotation is RoPE's at that position.
-        let r = press.averageRotation(statistics: statistics, start: 40, dimension: 16)
+        let rope = cache.layers[0].spec.rope
+        let r = press.averageRotation(rope: rope, start: 40, dimension: 16)
         var c = [Float](repeating: 0, count: 8), s = [Float](repeating: 0, count: 8)
-        RoPE(dimensions: statistics.ropeDimension, base: statistics.ropeBase).table(position: 40, cos: &c, sin: &s)
+        rope.table(position: 40, cos: &c, sin: &s)
         for i in 0 ..< 8 {
             XCTAssertEqual(r[i].cos, c[i], accuracy: 1e-4)
             XCTAssertEqual(r[i].sin, s[i], accuracy: 1e-4)
         }
         // A rotation keeps the identity covariance the identity.
         let identity = (0 ..< 256).map { Float($0 / 16 == $0 % 16 ? 1 : 0) }
-        let turned = press.rotateCovariance(identity, r, dimension: 16)
+        let turned = press.rotateCovariance(identity, r, rope: rope, dimension: 16)
         for i in 0 ..< 256 { XCTAssertEqual(turned[i], identity[i], accuracy: 1e-5) }
         // The moments exclude the 4 sinks: 36 queries seen per layer.
         let m = statistics.queryMoments(layer: 0, queryHead: 0, headDimension: 16)!

@@ -1,0 +1,96 @@
+import Kernels
+
+/// A head's own tokens in f16 (keys after RoPE), each with its original position, as llama.cpp's f16 cache
+/// stores them: the segment every head appends to, and the one presses score and compact.
+public final class F16Segment: AppendableSegment {
+    public let headDimension: Int
+    private var keys: ContiguousArray<Float16> = []      // [count, headDimension]
+    private var values: ContiguousArray<Float16> = []    // [count, headDimension]
+    public private(set) var positions: ContiguousArray<Int32> = []
+
+    public init(headDimension: Int) {
+        self.headDimension = headDimension
+    }
+
+    public var count: Int { positions.count }
+    public var isPressable: Bool { true }
+    public var sharedStorage: AnyObject? { nil }
+
+    /// Keys, values and positions.
+    public var byteCount: Int {
+        (keys.count + values.count) * MemoryLayout<Float16>.size + positions.count * MemoryLayout<Int32>.size
+    }
+
+    public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
+                       scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        let d = headDimension
+        keys.withUnsafeBufferPointer { k in
+            guard let base = k.baseAddress else { return }
+            F16Rows.logits(query: query, rows: base + tokens.lowerBound * d, count: tokens.count, dimension: d,
+                           order: order, kernel: kernel, scratch: scratch, into: logits)
+        }
+    }
+
+    public func weightedSum(weights: UnsafeMutablePointer<Float>, tokens: Range<Int>, order: SummationOrder,
+                            kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let d = headDimension
+        values.withUnsafeBufferPointer { v in
+            // An empty segment still writes its (zero) sum: the C kernel accepts a dangling pointer for no rows.
+            let base = v.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<Float16>.alignment)!
+            F16Rows.weightedSum(weights: weights, rows: base + tokens.lowerBound * d, count: tokens.count, dimension: d,
+                                order: order, kernel: kernel, lanes: lanes, scratch: scratch, into: output)
+        }
+    }
+
+    public func key(_ index: Int) -> [Float] { F16Rows.row(index, of: keys, dimension: headDimension) }
+    public func value(_ index: Int) -> [Float] { F16Rows.row(index, of: values, dimension: headDimension) }
+
+    public func reserveCapacity(_ tokens: Int) {
+        keys.reserveCapacity(tokens * headDimension)
+        values.reserveCapacity(tokens * headDimension)
+        positions.reserveCapacity(tokens)
+    }
+
+    public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
+        for i in 0 ..< headDimension { keys.append(HalfConversion.half(key[i])) }
+        for i in 0 ..< headDimension { values.append(HalfConversion.half(value[i])) }
+        positions.append(Int32(position))
+    }
+
+    @discardableResult
+    public func insert(key: [Float], value: [Float], position: Int) -> Int {
+        let index = positions.firstIndex { Int($0) > position } ?? positions.count
+        keys.insert(contentsOf: key.map { HalfConversion.half($0) }, at: index * headDimension)
+        values.insert(contentsOf: value.map { HalfConversion.half($0) }, at: index * headDimension)
+        positions.insert(Int32(position), at: index)
+        return index
+    }
+
+    public func replace(_ index: Int, key: [Float], value: [Float]) {
+        for i in 0 ..< headDimension {
+            keys[index * headDimension + i] = HalfConversion.half(key[i])
+            values[index * headDimension + i] = HalfConversion.half(value[i])
+        }
+    }
+
+    public func retain(indices: [Int]) {
+        keys = F16Rows.retain(indices, of: keys, dimension: headDimension)
+        values = F16Rows.retain(indices, of: values, dimension: headDimension)
+        positions = ContiguousArray(indices.map { positions[$0] })
+    }
+
+    public func reposition(_ newPositions: [Int32], rope: RoPE) {
+        let delta = (0 ..< count).map { newPositions[$0] - positions[$0] }
+        F16Rows.rotate(&keys, by: delta, dimension: headDimension, rope: rope)
+        positions = ContiguousArray(newPositions)
+    }
+
+    public func copy(sharing copies: SharedStorageCopies) -> any KVSegment {
+        let c = F16Segment(headDimension: headDimension)
+        c.keys = keys
+        c.values = values
+        c.positions = positions
+        return c
+    }
+}
