@@ -10,7 +10,13 @@ public struct A2SFPress: HeadScorerPress {
     public var description: String { "a2sf@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.attention(decay: forgetting)]) }
 
-    public init(compressionRatio: Double, forgetting: Float = 0.99, window: Int = 0) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let forgetting: Float = 0.99
+        public static let window = 0
+    }
+
+    public init(compressionRatio: Double, forgetting: Float = Defaults.forgetting, window: Int = Defaults.window) throws {
         guard forgetting > 0, forgetting <= 1 else {
             throw PressError.invalidParameter(name: "forgetting", reason: "must be in (0, 1], got \(forgetting)")
         }
@@ -27,4 +33,18 @@ public struct A2SFPress: HeadScorerPress {
         AttentionScoring.protectRecent(&scores, window: window)
         return scores
     }
+}
+
+extension A2SFPress {
+    public static let declaration = PressDeclaration(
+        name: "a2sf", family: .scorer, summary: "the same sums with a forgetting factor λ per step",
+        statistics: "running sums", paper: "A2SF: Accumulative Attention Scoring with Forgetting Factor",
+        parameters: [
+            .real("forgetting", Defaults.forgetting, "forgetting factor λ in (0, 1]"),
+            .integer("window", Defaults.window, "recent tokens always kept"),
+        ],
+        factory: .scorer { arguments in
+            try A2SFPress(compressionRatio: arguments.ratio, forgetting: arguments.float("forgetting"),
+                          window: arguments.integer("window"))
+        })
 }

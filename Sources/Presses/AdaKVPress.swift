@@ -12,7 +12,12 @@ public struct AdaKVPress: KVPress {
     public var description: String { "adakv(\(scorer.description))" }
     public var needs: AttentionNeeds { scorer.needs }
 
-    public init(scorer: any ScorerPress, compressionRatio: Double, floor: Double = 0.2) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let floor = 0.2
+    }
+
+    public init(scorer: any ScorerPress, compressionRatio: Double, floor: Double = Defaults.floor) throws {
         guard floor >= 0, floor <= 1 else { throw PressError.invalidParameter(name: "floor", reason: "must be in [0, 1], got \(floor)") }
         self.scorer = scorer
         self.compressionRatio = compressionRatio
@@ -40,4 +45,15 @@ public struct AdaKVPress: KVPress {
             for h in layer.heads.indices { cache.retain(layer: l, head: h, indices: chosen[h].sorted()) }
         }
     }
+}
+
+extension AdaKVPress {
+    public static let declaration = PressDeclaration(
+        name: "adakv", family: .allocator,
+        summary: "the scorer's top scores across all KV heads of a layer jointly, after a per-head floor",
+        paper: "Ada-KV",
+        parameters: [.real("floor", Defaults.floor, "share of its uniform budget every head keeps")],
+        factory: .allocator { scorer, arguments in
+            try AdaKVPress(scorer: scorer, compressionRatio: arguments.ratio, floor: arguments.real("floor"))
+        })
 }

@@ -12,7 +12,12 @@ public struct CompressKVPress: KVPress {
     public var description: String { "compresskv@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(window: window) }
 
-    public init(profile: HeadProfile, compressionRatio: Double, window: Int = 32) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let window = 32
+    }
+
+    public init(profile: HeadProfile, compressionRatio: Double, window: Int = Defaults.window) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         guard profile.queryRetrieval != nil else {
             throw PressError.invalidParameter(name: "profile", reason: "has no per-query-head scores; measure it again with tokenpress calibrate")
@@ -44,4 +49,17 @@ struct RetrievalHeadScorer: HeadScorerPress {
         return try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window,
                                                        kernel: 5, press: self)
     }
+}
+
+extension CompressKVPress {
+    public static let declaration = PressDeclaration(
+        name: "compresskv", family: .profile,
+        summary: "in each group, the query head that retrieves most (per-query-head echo + induction from the "
+            + "profile) chooses the KV head's tokens from its window attention (pooled, window kept); layer budgets "
+            + "from `layer-adaptive`",
+        paper: "CompressKV",
+        parameters: [.integer("window", Defaults.window, "last queries of the retrieval query head that choose")],
+        factory: .profile { profile, arguments in
+            try CompressKVPress(profile: profile, compressionRatio: arguments.ratio, window: arguments.integer("window"))
+        })
 }

@@ -12,7 +12,14 @@ public struct DuoPress: KVPress {
     public let window: Int
     public var description: String { "duo@\(compressionRatio)" }
 
-    public init(profile: HeadProfile, compressionRatio: Double, sinks: Int = 4, window: Int = 64) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let sinks = 4
+        public static let window = 64
+    }
+
+    public init(profile: HeadProfile, compressionRatio: Double, sinks: Int = Defaults.sinks,
+                window: Int = Defaults.window) throws {
         guard sinks >= 0 else { throw PressError.invalidParameter(name: "sinks", reason: "must be ≥ 0, got \(sinks)") }
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         self.profile = profile
@@ -36,4 +43,20 @@ public struct DuoPress: KVPress {
             SinksWindowCompensation.apply(cache, layer: l, head: h, keep: keep, sinks: sinks, compensate: false)
         }
     }
+}
+
+extension DuoPress {
+    public static let declaration = PressDeclaration(
+        name: "duo", family: .profile,
+        summary: "heads ranked by passkey attention mass: as many as the budget allows stay whole, the rest stream "
+            + "(sinks + recent)",
+        paper: "DuoAttention",
+        parameters: [
+            .integer("window", Defaults.window, "recent tokens a streaming head keeps"),
+            .integer("sinks", Defaults.sinks, "first tokens kept"),
+        ],
+        factory: .profile { profile, arguments in
+            try DuoPress(profile: profile, compressionRatio: arguments.ratio, sinks: arguments.integer("sinks"),
+                         window: arguments.integer("window"))
+        })
 }

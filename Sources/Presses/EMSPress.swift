@@ -14,7 +14,14 @@ public struct EMSPress: KVPress {
     public var description: String { "ems@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(window: window, accumulations: [.attention(decay: 1)]) }
 
-    public init(compressionRatio: Double, window: Int = 32, localWeight: Float = 0.5) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let window = 32
+        public static let localWeight: Float = 0.5
+    }
+
+    public init(compressionRatio: Double, window: Int = Defaults.window,
+                localWeight: Float = Defaults.localWeight) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         guard (0 ... 1).contains(localWeight) else { throw PressError.invalidParameter(name: "local", reason: "must be in [0, 1], got \(localWeight)") }
         self.compressionRatio = compressionRatio
@@ -91,4 +98,21 @@ public struct EMSPress: KVPress {
         let norm = x.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? x.map { $0 / norm } : x
     }
+}
+
+extension EMSPress {
+    public static let declaration = PressDeclaration(
+        name: "ems", family: .merging,
+        summary: "global-local importance (accumulated attention normalized by the queries that saw each token, "
+            + "mixed with the last `window` queries' attention); evicted tokens are merged into the most similar "
+            + "kept token (key cosine) as score-weighted averages — same entries and bytes as eviction",
+        paper: "EMS",
+        parameters: [
+            .integer("window", Defaults.window, "local window of last queries"),
+            .real("local", Defaults.localWeight, "weight of the local score in [0, 1]"),
+        ],
+        factory: .standalone { arguments in
+            try EMSPress(compressionRatio: arguments.ratio, window: arguments.integer("window"),
+                         localWeight: arguments.float("local"))
+        })
 }

@@ -17,8 +17,16 @@ public struct ExpectedAttentionPress: HeadScorerPress {
     public var description: String { "expected@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(queryMoments: true) }
 
-    public init(compressionRatio: Double, futurePositions: Int = 512, sinks: Int = 4, useCovariance: Bool = true,
-                useValueNorm: Bool = true) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let futurePositions = 512
+        public static let sinks = 4
+        public static let useCovariance = true
+        public static let useValueNorm = true
+    }
+
+    public init(compressionRatio: Double, futurePositions: Int = Defaults.futurePositions, sinks: Int = Defaults.sinks,
+                useCovariance: Bool = Defaults.useCovariance, useValueNorm: Bool = Defaults.useValueNorm) throws {
         guard futurePositions > 0 else {
             throw PressError.invalidParameter(name: "future", reason: "must be positive, got \(futurePositions)")
         }
@@ -114,4 +122,23 @@ public struct ExpectedAttentionPress: HeadScorerPress {
         }
         return result
     }
+}
+
+extension ExpectedAttentionPress {
+    public static let declaration = PressDeclaration(
+        name: "expected", family: .scorer,
+        summary: "expected attention of future queries: query mean and covariance (before RoPE), RoPE averaged over "
+            + "the next `future` positions, × ‖v‖; sinks kept",
+        statistics: "query moments", paper: "Expected Attention (arXiv 2510.00636)",
+        parameters: [
+            .integer("future", Defaults.futurePositions, "future positions RoPE is averaged over"),
+            .integer("sinks", Defaults.sinks, "first tokens always kept"),
+            .flag("covariance", Defaults.useCovariance, "1 to use the query covariance"),
+            .flag("vnorm", Defaults.useValueNorm, "1 to weight by ‖v‖"),
+        ],
+        factory: .scorer { arguments in
+            try ExpectedAttentionPress(compressionRatio: arguments.ratio, futurePositions: arguments.integer("future"),
+                                       sinks: arguments.integer("sinks"), useCovariance: arguments.flag("covariance"),
+                                       useValueNorm: arguments.flag("vnorm"))
+        })
 }

@@ -9,7 +9,12 @@ public struct H2OPress: HeadScorerPress {
     public var description: String { "h2o@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.attention(decay: 1)]) }
 
-    public init(compressionRatio: Double, window: Int = 32) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let window = 32
+    }
+
+    public init(compressionRatio: Double, window: Int = Defaults.window) throws {
         guard window >= 0 else { throw PressError.invalidParameter(name: "window", reason: "must be ≥ 0, got \(window)") }
         self.compressionRatio = compressionRatio
         self.window = window
@@ -21,4 +26,12 @@ public struct H2OPress: HeadScorerPress {
         AttentionScoring.protectRecent(&scores, window: window)
         return scores
     }
+}
+
+extension H2OPress {
+    public static let declaration = PressDeclaration(
+        name: "h2o", family: .scorer, summary: "attention accumulated over every query so far; last `window` kept",
+        statistics: "running sums", paper: "H2O: Heavy-Hitter Oracle",
+        parameters: [.integer("window", Defaults.window, "recent tokens always kept")],
+        factory: .scorer { try H2OPress(compressionRatio: $0.ratio, window: $0.integer("window")) })
 }

@@ -12,7 +12,15 @@ public struct KeyformerPress: HeadScorerPress {
     public var description: String { "keyformer@\(compressionRatio)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.gumbel(temperature: temperature, seed: seed)]) }
 
-    public init(compressionRatio: Double, temperature: Float = 1, window: Int = 32, seed: UInt64 = 0) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let temperature: Float = 1
+        public static let window = 32
+        public static let seed: UInt64 = 0
+    }
+
+    public init(compressionRatio: Double, temperature: Float = Defaults.temperature, window: Int = Defaults.window,
+                seed: UInt64 = Defaults.seed) throws {
         guard temperature > 0, temperature.isFinite else {
             throw PressError.invalidParameter(name: "temperature", reason: "must be positive, got \(temperature)")
         }
@@ -30,4 +38,20 @@ public struct KeyformerPress: HeadScorerPress {
         AttentionScoring.protectRecent(&scores, window: window)
         return scores
     }
+}
+
+extension KeyformerPress {
+    public static let declaration = PressDeclaration(
+        name: "keyformer", family: .scorer,
+        summary: "accumulated softmax((logits + Gumbel noise)/τ); last `window` kept",
+        statistics: "running sums", paper: "Keyformer: KV Cache Reduction through Key Tokens Selection",
+        parameters: [
+            .real("temperature", Defaults.temperature, "Gumbel-softmax temperature τ"),
+            .integer("window", Defaults.window, "recent tokens always kept"),
+            .integer("seed", Int(Defaults.seed), "noise seed"),
+        ],
+        factory: .scorer { arguments in
+            try KeyformerPress(compressionRatio: arguments.ratio, temperature: arguments.float("temperature"),
+                               window: arguments.integer("window"), seed: arguments.seed("seed"))
+        })
 }

@@ -20,3 +20,10 @@ public struct KnormPress: HeadScorerPress {
         }
     }
 }
+
+extension KnormPress {
+    public static let declaration = PressDeclaration(
+        name: "knorm", family: .scorer, summary: "−‖key‖",
+        paper: "A Simple and Effective L2 Norm-Based Strategy for KV Cache Compression",
+        factory: .scorer { KnormPress(compressionRatio: $0.ratio) })
+}

@@ -14,7 +14,14 @@ public struct LayerAdaptivePress: KVPress {
     public var description: String { "layer-adaptive(\(scorer.description))" }
     public var needs: AttentionNeeds { scorer.needs.union(AttentionNeeds(window: window)) }
 
-    public init(scorer: any ScorerPress, compressionRatio: Double, window: Int = 32, floor: Double = 0.25) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let window = 32
+        public static let floor = 0.25
+    }
+
+    public init(scorer: any ScorerPress, compressionRatio: Double, window: Int = Defaults.window,
+                floor: Double = Defaults.floor) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         guard (0 ... 1).contains(floor) else { throw PressError.invalidParameter(name: "floor", reason: "must be in [0, 1], got \(floor)") }
         self.scorer = scorer
@@ -75,4 +82,21 @@ public struct LayerAdaptivePress: KVPress {
             }
         }
     }
+}
+
+extension LayerAdaptivePress {
+    public static let declaration = PressDeclaration(
+        name: "layer-adaptive", family: .allocator,
+        summary: "CompressKV's layer budgets: each layer's eviction error (attention mass of the last `window` queries "
+            + "the scorer would drop at the uniform budget) sets its share of the same total, within "
+            + "[`floor` × uniform, prompt]",
+        paper: "CompressKV",
+        parameters: [
+            .integer("window", Defaults.window, "last queries that measure the eviction error"),
+            .real("floor", Defaults.floor, "least share of the uniform budget a layer keeps"),
+        ],
+        factory: .allocator { scorer, arguments in
+            try LayerAdaptivePress(scorer: scorer, compressionRatio: arguments.ratio,
+                                   window: arguments.integer("window"), floor: arguments.real("floor"))
+        })
 }

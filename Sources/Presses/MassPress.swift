@@ -12,7 +12,13 @@ public struct MassPress: KVPress {
     public var description: String { "mass(τ=\(tau))" }
     public var needs: AttentionNeeds { AttentionNeeds(window: window) }
 
-    public init(tau: Double = 0.9, window: Int = 32) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let tau = 0.9
+        public static let window = 32
+    }
+
+    public init(tau: Double = Defaults.tau, window: Int = Defaults.window) throws {
         guard tau > 0, tau <= 1 else { throw PressError.invalidParameter(name: "tau", reason: "must be in (0, 1], got \(tau)") }
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         self.tau = tau
@@ -48,4 +54,18 @@ public struct MassPress: KVPress {
             }
         }
     }
+}
+
+extension MassPress {
+    public static let declaration = PressDeclaration(
+        name: "mass", family: .threshold,
+        summary: "ZipVL's layer rule: each layer keeps the fewest tokens holding τ of the last `window` queries' "
+            + "attention mass (averaged over its heads), plus the window; the budget follows the attention",
+        paper: "ZipVL",
+        parameters: [
+            .real("tau", Defaults.tau, "share of the attention mass each layer keeps"),
+            .integer("window", Defaults.window, "last queries scored"),
+        ],
+        ignoresRatio: true,
+        factory: .standalone { try MassPress(tau: $0.real("tau"), window: $0.integer("window")) })
 }

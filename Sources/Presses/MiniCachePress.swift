@@ -22,7 +22,15 @@ public struct MiniCachePress: KVPress {
     public let maximumAngle: Float
     public var description: String { "minicache" }
 
-    public init(startLayer: Int? = nil, interpolation: Float = 0.6, retained: Double = 0.05, maximumAngle: Float = 45) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let interpolation: Float = 0.6
+        public static let retained = 0.05
+        public static let maximumAngle: Float = 45
+    }
+
+    public init(startLayer: Int? = nil, interpolation: Float = Defaults.interpolation,
+                retained: Double = Defaults.retained, maximumAngle: Float = Defaults.maximumAngle) throws {
         guard (0 ... 180).contains(maximumAngle) else {
             throw PressError.invalidParameter(name: "angle", reason: "must be in [0, 180] degrees, got \(maximumAngle)")
         }
@@ -115,4 +123,26 @@ public struct MiniCachePress: KVPress {
         if n > 0 { mixed = mixed.map { $0 / n } }
         return mixed
     }
+}
+
+extension MiniCachePress {
+    public static let declaration = PressDeclaration(
+        name: "minicache", family: .merging,
+        summary: "layers from `start` on, in pairs: a token both layers of a pair keep is stored once per KV head, as "
+            + "unit key and value directions interpolated on the sphere (SLERP at `t`) plus each layer's key and "
+            + "value magnitudes (`SharedTokens`: 4·d + 12 bytes instead of 2·(4·d + 4), counted once); pairs "
+            + "further apart than `angle` degrees, and the `retain` share that differ most, stay unmerged "
+            + "(compose after an eviction press: `tova+minicache`)",
+        paper: "MiniCache",
+        parameters: [
+            .computedInteger("start", "layers/2", "first merged layer"),
+            .real("t", Defaults.interpolation, "SLERP position between the pair's directions, 0 = first layer"),
+            .real("retain", Defaults.retained, "share of token pairs, the most different, left unmerged"),
+            .real("angle", Defaults.maximumAngle, "pairs whose keys or values are further apart, in degrees, stay unmerged"),
+        ],
+        ignoresRatio: true,
+        factory: .standalone { arguments in
+            try MiniCachePress(startLayer: arguments.optionalInteger("start"), interpolation: arguments.float("t"),
+                               retained: arguments.real("retain"), maximumAngle: arguments.float("angle"))
+        })
 }

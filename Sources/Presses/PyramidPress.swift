@@ -12,7 +12,12 @@ public struct PyramidPress: KVPress {
     public var description: String { "pyramid(\(scorer.description))" }
     public var needs: AttentionNeeds { scorer.needs }
 
-    public init(scorer: any ScorerPress, compressionRatio: Double, beta: Double = 20) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let beta = 20.0
+    }
+
+    public init(scorer: any ScorerPress, compressionRatio: Double, beta: Double = Defaults.beta) throws {
         guard beta >= 1 else { throw PressError.invalidParameter(name: "beta", reason: "must be ≥ 1, got \(beta)") }
         self.scorer = scorer
         self.compressionRatio = compressionRatio
@@ -48,4 +53,15 @@ public struct PyramidPress: KVPress {
             for (h, indices) in kept.enumerated() { if let indices { cache.retain(layer: l, head: h, indices: indices) } }
         }
     }
+}
+
+extension PyramidPress {
+    public static let declaration = PressDeclaration(
+        name: "pyramid", family: .allocator,
+        summary: "layer budgets fall linearly with depth, to average/`beta` in the last layer; same total",
+        paper: "PyramidKV",
+        parameters: [.real("beta", Defaults.beta, "last layer's budget is the average / beta")],
+        factory: .allocator { scorer, arguments in
+            try PyramidPress(scorer: scorer, compressionRatio: arguments.ratio, beta: arguments.real("beta"))
+        })
 }

@@ -8,7 +8,12 @@ public struct RandomPress: HeadScorerPress {
     public let seed: UInt64
     public var description: String { "random@\(compressionRatio)" }
 
-    public init(compressionRatio: Double, seed: UInt64 = 0) {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let seed: UInt64 = 0
+    }
+
+    public init(compressionRatio: Double, seed: UInt64 = Defaults.seed) {
         self.compressionRatio = compressionRatio
         self.seed = seed
     }
@@ -18,4 +23,11 @@ public struct RandomPress: HeadScorerPress {
         var generator = SeededGenerator(seed: seed &+ UInt64(layer * 1_000 + index))
         return (0 ..< head.count).map { _ in Float(generator.next() >> 40) }
     }
+}
+
+extension RandomPress {
+    public static let declaration = PressDeclaration(
+        name: "random", family: .scorer, summary: "random score (baseline)", paper: "—",
+        parameters: [.integer("seed", Int(Defaults.seed), "random seed")],
+        factory: .scorer { try RandomPress(compressionRatio: $0.ratio, seed: $0.seed("seed")) })
 }

@@ -13,7 +13,14 @@ public struct RazorPress: KVPress {
     public let sinks: Int
     public var description: String { "razor@\(compressionRatio)" }
 
-    public init(profile: HeadProfile, compressionRatio: Double, retrievalFraction: Double = 0.15, sinks: Int = 4) throws {
+    /// Parameter defaults: the initializer's and the ones declared to the registry.
+    public enum Defaults {
+        public static let retrievalFraction = 0.15
+        public static let sinks = 4
+    }
+
+    public init(profile: HeadProfile, compressionRatio: Double, retrievalFraction: Double = Defaults.retrievalFraction,
+                sinks: Int = Defaults.sinks) throws {
         guard (0 ... 1).contains(retrievalFraction) else {
             throw PressError.invalidParameter(name: "heads", reason: "must be in [0, 1], got \(retrievalFraction)")
         }
@@ -63,4 +70,20 @@ enum SinksWindowCompensation {
         cache.retain(layer: layer, head: head, indices: Array(0 ..< first) + Array(dropped.upperBound ..< n))
         if compensate { cache.insert(layer: layer, head: head, key: key, value: value, position: position) }
     }
+}
+
+extension RazorPress {
+    public static let declaration = PressDeclaration(
+        name: "razor", family: .profile,
+        summary: "retrieval heads (top echo + induction scores) keep everything; the others keep sinks + recent "
+            + "tokens + one compensation token (mean of the dropped keys and values)",
+        paper: "RazorAttention",
+        parameters: [
+            .real("heads", Defaults.retrievalFraction, "fraction of heads kept whole as retrieval heads"),
+            .integer("sinks", Defaults.sinks, "first tokens kept"),
+        ],
+        factory: .profile { profile, arguments in
+            try RazorPress(profile: profile, compressionRatio: arguments.ratio,
+                           retrievalFraction: arguments.real("heads"), sinks: arguments.integer("sinks"))
+        })
 }

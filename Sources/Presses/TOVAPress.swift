@@ -28,3 +28,10 @@ public struct TOVAPress: ScorerPress {
         }
     }
 }
+
+extension TOVAPress {
+    public static let declaration = PressDeclaration(
+        name: "tova", family: .scorer, summary: "attention of the current query, averaged over all heads of the layer",
+        statistics: "last query", paper: "Transformers are Multi-State RNNs",
+        factory: .scorer { TOVAPress(compressionRatio: $0.ratio) })
+}

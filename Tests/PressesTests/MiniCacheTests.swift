@@ -177,7 +177,7 @@ final class MiniCacheTests: TinyModelTestCase {
     func testBadParametersAndComposition() throws {
         XCTAssertThrowsError(try PressRegistry.make("minicache:retain=2", ratio: 0)) { XCTAssertTrue("\($0)".contains("retain"), "\($0)") }
         XCTAssertThrowsError(try PressRegistry.make("minicache:t=-1", ratio: 0)) { XCTAssertTrue("\($0)".contains("t: must be in [0, 1]"), "\($0)") }
-        XCTAssertThrowsError(try PressRegistry.make("minicache:start=1.5", ratio: 0)) { XCTAssertTrue("\($0)".contains("layer number"), "\($0)") }
+        XCTAssertThrowsError(try PressRegistry.make("minicache:start=1.5", ratio: 0)) { XCTAssertTrue("\($0)".contains("whole number"), "\($0)") }
         let tooDeep = try prefilled(tokens(20))
         XCTAssertThrowsError(try PressRegistry.make("minicache:start=1", ratio: 0).compress(tooDeep)) {
             XCTAssertTrue("\($0)".contains("no next layer"), "\($0)")
