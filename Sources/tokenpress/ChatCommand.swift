@@ -2,8 +2,6 @@ import ArgumentParser
 import Engine
 import Foundation
 import GGUF
-import KVCache
-import Tokenizer
 
 struct ChatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,13 +24,7 @@ struct ChatCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let engine = try modelOptions.loadEngine()
-            guard let source = try engine.file.optionalString(GGUFKey.Tokenizer.chatTemplate) else {
-                throw TokenizerError.missingChatTemplate
-            }
-            let template = try ChatTemplate(template: source)
-            var messages: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
-            let cache = engine.model.makeCache()
-            var cachedTokens: [Int] = []
+            let session = try ChatSession(engine: engine, system: system)
             var params = sampling.parameters
             let name = engine.file.metadata[GGUFKey.name]?.summary ?? "the model"
             Console.status("Chatting with \(name). /reset to start over, /exit to quit.")
@@ -42,33 +34,16 @@ struct ChatCommand: ParsableCommand {
                 let trimmed = line.trimmingCharacters(in: .whitespaces)
                 if trimmed == "/exit" || trimmed == "/quit" { break }
                 if trimmed == "/reset" {
-                    messages.removeAll { $0.role != "system" }
-                    cache.removeAll()
-                    cachedTokens = []
+                    session.reset()
                     continue
                 }
                 if trimmed.isEmpty { continue }
-                messages.append(ChatMessage(role: "user", content: line))
-                let tokens = engine.tokenizer.encode(template.render(messages))
-                // Reuse the cache when the conversation so far is a prefix of the new prompt.
-                if !tokens.starts(with: cachedTokens) || cachedTokens.count >= tokens.count {
-                    cache.removeAll()
-                    cachedTokens = []
-                }
-                if tokens.count + count > engine.contextLength {
+                do {
+                    let result = try session.reply(to: line, maxTokens: count, sampling: params) { Console.out($0) }
+                    Console.out("\n")
+                    Console.status(result.statistics.summary)
+                } catch EngineError.conversationTooLong {
                     Console.status("The conversation no longer fits the context; use /reset.")
-                    messages.removeLast()
-                    continue
-                }
-                let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: params, cache: cache) { Console.out($0) }
-                Console.out("\n")
-                Console.status(result.statistics.summary)
-                messages.append(ChatMessage(role: "assistant", content: result.text))
-                cachedTokens = tokens + result.tokens
-                if result.stopReason != .endOfGeneration {
-                    // The reply did not end with the end-of-turn token the template expects: rebuild next turn.
-                    cache.removeAll()
-                    cachedTokens = []
                 }
                 params.seed &+= 1
             }

@@ -91,23 +91,23 @@ struct GenerateCommand: ParsableCommand {
         let engine = try modelOptions.loadEngine()
         let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
         let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: { try render($0, engine: engine) }) }
-        let contextTokens = engine.tokenizer.encode(split[0].contextPart)
-        var compressed: KVCache?
-        if !queryAware {
-            let cache = engine.model.makeCache()
-            let prefill = try engine.generate(prompt: contextTokens, maxTokens: 0, cache: cache, press: press)
-            compressed = cache
-            Console.status("context: \(contextTokens.count) tokens, prefilled and compressed once | " + prefill.statistics.cacheSummary)
+        // Query-agnostic: prefill and compress the context once, each question on a copy of that cache.
+        let context = try queryAware ? nil : CompressedContext(engine: engine, contextPart: split[0].contextPart, press: press)
+        if let context {
+            let summary = context.statistics.cacheSummary
+            Console.status("context: \(context.tokens.count) tokens, prefilled and compressed once | " + summary)
         }
         for (i, q) in split.enumerated() {
-            let questionTokens = engine.tokenizer.encode(q.questionPart, addSpecial: false)
             Console.out("\(i > 0 ? "\n" : "")## \(q.question)\n")
             let result: GenerationResult
-            if let compressed {
-                result = try engine.generate(prompt: contextTokens + questionTokens, maxTokens: count, sampling: sampling.parameters,
-                                             stopStrings: stops, cache: compressed.copy()) { Console.out($0) }
+            if let context {
+                result = try context.answer(questionPart: q.questionPart, maxTokens: count, sampling: sampling.parameters,
+                                            stopStrings: stops) { Console.out($0) }
             } else {
-                result = try engine.generate(prompt: contextTokens + questionTokens, maxTokens: count, sampling: sampling.parameters,
+                // Encoded in two parts, as the compressed context is, so both modes see the same tokens.
+                let prompt = engine.tokenizer.encode(q.contextPart)
+                    + engine.tokenizer.encode(q.questionPart, addSpecial: false)
+                result = try engine.generate(prompt: prompt, maxTokens: count, sampling: sampling.parameters,
                                              stopStrings: stops, press: press) { Console.out($0) }
             }
             Console.out("\n")

@@ -68,9 +68,11 @@ final class PressRegressionTests: XCTestCase {
             return
         }
         let expected = try JSONDecoder().decode([Record].self, from: ReferenceModel.fixture("press_regression.json"))
-        XCTAssertEqual(records.map(\.press), expected.map(\.press), "the recorded presses")
-        for (got, want) in zip(records, expected) {
-            XCTAssertEqual(got, want, "\(want.press) keeps other tokens or counts other bytes than recorded")
+        // Matched by name: the registry's listing order is not part of what is recorded.
+        XCTAssertEqual(Set(records.map(\.press)), Set(expected.map(\.press)), "the recorded presses")
+        let recorded = Dictionary(uniqueKeysWithValues: expected.map { ($0.press, $0) })
+        for got in records {
+            XCTAssertEqual(got, recorded[got.press], "\(got.press) keeps other tokens or counts other bytes than recorded")
         }
     }
 }
