@@ -9,7 +9,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tokenpress", targets: ["tokenpress"]),
-        .library(name: "TokenPressEngine", targets: ["Engine"]),
+        // The library: `import TokenPress` for the model actor, sessions, compressed documents, presses and cache.
+        .library(name: "TokenPress", targets: ["TokenPressKit"]),
         // For the coverage-guided fuzzers in Fuzz/ (a package of their own, built with -sanitize=fuzzer).
         .library(name: "TokenPressFuzzing", targets: ["GGUF", "Tokenizer", "Models", "TestSupport"]),
     ],
@@ -26,6 +27,8 @@ let package = Package(
         .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
         .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
         .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "Kernels", "GGUF", "Presses"], swiftSettings: optimize),
+        .target(name: "TokenPressKit", dependencies: ["Engine", "KVCache", "Presses", "Sampling", "Tokenizer", "GGUF"],
+                swiftSettings: optimize),
         .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"],
                 resources: [.copy("Resources/ruler_samples.py")], swiftSettings: optimize),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels", "KVCache", "Presses"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "TestSupport"]),
+        .testTarget(name: "TokenPressKitTests", dependencies: ["TokenPressKit"]),
         .testTarget(name: "CLITests", dependencies: ["Evaluation", "GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

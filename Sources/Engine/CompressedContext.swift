@@ -6,7 +6,8 @@ import Sampling
 /// runs on a copy of the compressed cache, so questions do not see each other.
 public final class CompressedContext: @unchecked Sendable {
     public let engine: InferenceEngine
-    /// The context's prompt tokens (through the chat template's opening, when the prompt uses one).
+    /// The prompt text up to where a question starts, and its tokens.
+    public let contextPart: String
     public let tokens: [Int]
     /// The compressed cache every question starts from.
     public let cache: KVCache
@@ -18,6 +19,7 @@ public final class CompressedContext: @unchecked Sendable {
     ///   - press: the compression applied once the context is in (nil: the full cache).
     public init(engine: InferenceEngine, contextPart: String, press: (any KVPress)?) throws {
         self.engine = engine
+        self.contextPart = contextPart
         tokens = engine.tokenizer.encode(contextPart)
         let cache = engine.model.makeCache()
         let prefill = try engine.generate(prompt: tokens, maxTokens: 0, cache: cache, press: press)

