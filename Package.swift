@@ -1,8 +1,14 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Library targets use the standard library and Foundation only (see "Architecture" in README.md).
-let optimize: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release))]
+// TokenPress: a CPU engine for GGUF models with a compressible KV cache. The targets, what each holds and how they
+// depend on each other are in README.md, section "Architecture". Library targets use the standard library and
+// Foundation only.
+//
+// No target sets unsafeFlags, so the package builds as a versioned dependency: release builds use SwiftPM's `-O`
+// (whole-module) for Swift and `-O2` for C. The hot loops are written to need nothing more (unsafe pointers where
+// bounds are known, wrapping arithmetic, batched appends); README.md, section "Speed", measures `-O` against the
+// `-Ounchecked` builds of earlier versions.
 
 let package = Package(
     name: "TokenPress",
@@ -18,25 +24,24 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "GGUF", swiftSettings: optimize),
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "Kernels", dependencies: ["CKernels"], swiftSettings: optimize),
-        .target(name: "Tokenizer", dependencies: ["GGUF"], swiftSettings: optimize),
-        .target(name: "KVCache", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Presses", dependencies: ["KVCache", "Kernels", "Sampling"], swiftSettings: optimize),
-        .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"], swiftSettings: optimize),
-        .target(name: "Sampling", dependencies: ["Kernels"], swiftSettings: optimize),
-        .target(name: "Engine", dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "Kernels", "GGUF", "Presses"], swiftSettings: optimize),
-        .target(name: "TokenPressKit", dependencies: ["Engine", "KVCache", "Presses", "Sampling", "Tokenizer", "GGUF"],
-                swiftSettings: optimize),
+        .target(name: "GGUF"),
+        .target(name: "CKernels"),
+        .target(name: "Kernels", dependencies: ["CKernels"]),
+        .target(name: "Tokenizer", dependencies: ["GGUF"]),
+        .target(name: "KVCache", dependencies: ["Kernels"]),
+        .target(name: "Presses", dependencies: ["KVCache", "Kernels", "Sampling"]),
+        .target(name: "Models", dependencies: ["GGUF", "Kernels", "KVCache"]),
+        .target(name: "Sampling", dependencies: ["Kernels"]),
+        .target(name: "Engine",
+                dependencies: ["Models", "Tokenizer", "Sampling", "KVCache", "Kernels", "GGUF", "Presses"]),
+        .target(name: "TokenPressKit", dependencies: ["Engine", "KVCache", "Presses", "Sampling", "Tokenizer", "GGUF"]),
         .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"],
-                resources: [.copy("Resources/ruler_samples.py")], swiftSettings: optimize),
+                resources: [.copy("Resources/ruler_samples.py")]),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",
             dependencies: ["Engine", "Evaluation", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: optimize),
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "Sampling"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer", "GGUF", "Sampling", "Engine", "TestSupport"]),

@@ -5,7 +5,7 @@ import Tokenizer
 
 /// A conversation with the model through its chat template, keeping one cache across turns: when the conversation
 /// so far is a prefix of the next prompt, only the new tokens are prefilled.
-public final class ChatSession: @unchecked Sendable {
+public final class ChatSession {
     public let engine: InferenceEngine
     private let template: ChatTemplate
     private let system: String?

@@ -4,7 +4,7 @@ import Sampling
 
 /// A long context prefilled and compressed once, without any question, then asked several questions: each answer
 /// runs on a copy of the compressed cache, so questions do not see each other.
-public final class CompressedContext: @unchecked Sendable {
+public final class CompressedContext {
     public let engine: InferenceEngine
     /// The prompt text up to where a question starts, and its tokens.
     public let contextPart: String

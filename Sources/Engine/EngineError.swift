@@ -8,6 +8,7 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
     case fetchFailed(what: String, reason: String)
     case writeFailed(path: String, reason: String)
     case conversationTooLong(tokens: Int, context: Int)
+    case nonFiniteLogits(step: Int)
 
     public var description: String {
         switch self {
@@ -21,6 +22,8 @@ public enum EngineError: Error, Equatable, CustomStringConvertible, Sendable {
         case .writeFailed(let path, let reason): return "cannot write \(path): \(reason)"
         case .conversationTooLong(let tokens, let context):
             return "the conversation needs \(tokens) tokens, more than the context of \(context); reset it"
+        case .nonFiniteLogits(let step):
+            return "the model computed NaN or infinite logits at generated token \(step); its weights are broken"
         }
     }
 }

@@ -108,6 +108,8 @@ public final class InferenceEngine: @unchecked Sendable {
                 if moved == 0 || cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
                 result.statistics.positionReindexings += 1
             }
+            // A broken file can make every logit NaN; sampling would then pick nothing in particular.
+            guard logits.allSatisfy(\.isFinite) else { throw EngineError.nonFiniteLogits(step: result.tokens.count) }
             let token = sampler.sample(logits: logits, history: history)
             if tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; break }
             result.tokens.append(token)

@@ -31,7 +31,10 @@ public final class GGUFFile: @unchecked Sendable {
         let keyCount = try cursor.read(UInt64.self, "metadata count")
         // Each entry takes at least 8 bytes, so larger counts can only mean a corrupt file.
         guard tensorCount <= UInt64(file.bytes.count / 8), keyCount <= UInt64(file.bytes.count / 8) else {
-            throw GGUFError.truncated(what: "header counts", offset: cursor.offset, needed: Int(clamping: max(tensorCount, keyCount) * 8), fileSize: file.bytes.count)
+            let needed = max(tensorCount, keyCount).multipliedReportingOverflow(by: 8)
+            throw GGUFError.truncated(what: "header counts", offset: cursor.offset,
+                                      needed: Int(clamping: needed.overflow ? UInt64.max : needed.partialValue),
+                                      fileSize: file.bytes.count)
         }
 
         var keys: [String] = []

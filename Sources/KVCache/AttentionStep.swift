@@ -4,7 +4,7 @@ import Kernels
 /// says, append the keys and values to the cache, attend over its segments, and record the statistics a press
 /// asked for. A model file holds only its weights and block structure; what attention needs lives here.
 /// One instance serves one stream at a time (it owns scratch memory and RoPE tables).
-public final class AttentionStep: @unchecked Sendable {
+public final class AttentionStep {
     private let scratch = ScratchBuffer()
     private var positions: [Int] = []
     /// cos/sin tables of the current batch, per RoPE (a model may give its layers different ones).

@@ -58,6 +58,28 @@ public final class F16Segment: AppendableSegment {
         positions.append(Int32(position))
     }
 
+    public func append(keys keyRows: UnsafePointer<Float>, values valueRows: UnsafePointer<Float>, stride: Int,
+                       tokens: Int, firstPosition: Int) {
+        // Whole batch per array: one exclusivity check and uniqueness test each, not one per element.
+        Self.appendConverted(keyRows, stride: stride, tokens: tokens, dimension: headDimension, to: &keys)
+        Self.appendConverted(valueRows, stride: stride, tokens: tokens, dimension: headDimension, to: &values)
+        positions.append(contentsOf: (0 ..< tokens).lazy.map { Int32(firstPosition + $0) })
+    }
+
+    private static func appendConverted(_ rows: UnsafePointer<Float>, stride: Int, tokens: Int, dimension d: Int,
+                                        to storage: inout ContiguousArray<Float16>) {
+        let start = storage.count
+        storage.append(contentsOf: repeatElement(0, count: tokens * d))
+        storage.withUnsafeMutableBufferPointer { buffer in
+            let destination = buffer.baseAddress! + start
+            for t in 0 ..< tokens {
+                let source = rows + t * stride
+                let row = destination + t * d
+                for i in 0 ..< d { row[i] = HalfConversion.half(source[i]) }
+            }
+        }
+    }
+
     @discardableResult
     public func insert(key: [Float], value: [Float], position: Int) -> Int {
         let index = positions.firstIndex { Int($0) > position } ?? positions.count

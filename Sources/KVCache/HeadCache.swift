@@ -58,6 +58,12 @@ public final class HeadCache: @unchecked Sendable {
         tail.append(key: key, value: value, position: position)
     }
 
+    /// Appends a batch of tokens at consecutive positions (see `AppendableSegment`).
+    public func append(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, tokens: Int,
+                       firstPosition: Int) {
+        tail.append(keys: keys, values: values, stride: stride, tokens: tokens, firstPosition: firstPosition)
+    }
+
     /// Keeps only the pressable tokens at `indices` (ascending), releasing the rest.
     public func retain(indices: [Int]) {
         var offset = 0

@@ -61,6 +61,9 @@ public protocol AppendableSegment: KVSegment {
     func reserveCapacity(_ tokens: Int)
     /// Appends one token after the last (`key` and `value` hold `headDimension` floats).
     func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int)
+    /// Appends `tokens` tokens at consecutive positions from `firstPosition`, token t's key and value read at
+    /// `keys + t·stride` and `values + t·stride` (one head's rows of a batch laid out [tokens, heads, d]).
+    func append(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, tokens: Int, firstPosition: Int)
     /// Inserts one token where its position keeps positions ascending; returns its index.
     func insert(key: [Float], value: [Float], position: Int) -> Int
     /// Overwrites the key and value of token `index`; its position stays.

@@ -20,10 +20,8 @@ public final class LayerCache: @unchecked Sendable {
         let kvHeads = heads.count
         for (h, head) in heads.enumerated() {
             let d = head.headDimension
-            for t in 0 ..< tokens {
-                let offset = (t * kvHeads + h) * d
-                head.append(key: keys + offset, value: values + offset, position: firstPosition + t)
-            }
+            head.append(keys: keys + h * d, values: values + h * d, stride: kvHeads * d, tokens: tokens,
+                        firstPosition: firstPosition)
         }
     }
 

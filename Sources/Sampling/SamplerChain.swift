@@ -45,6 +45,8 @@ public struct SamplerChain: Sendable {
         if greedy && processors.isEmpty { return Self.argmax(logits) }
         var candidates = TokenCandidates(logits: logits)
         for p in processors { p.process(&candidates, history: history) }
+        // Filters keep at least one candidate on finite logits; if none is left, the most likely token stands.
+        guard !candidates.ids.isEmpty else { return Self.argmax(logits) }
         if greedy { return candidates.ids[Self.argmax(candidates.logits)] }
         let probabilities = candidates.probabilities()
         let draw = Float(Double(generator.next() >> 11) / Double(1 << 53))

@@ -4,16 +4,15 @@ import GGUF
 /// query-agnostic use kvpress measures): each answer runs on a copy of the compressed cache, so questions do not
 /// see each other and the context is never prefilled again.
 public struct Document: Sendable {
-    let model: TokenPressModel
+    let handle: DocumentHandle
     /// The context text as given.
     public let context: String
-    let compressed: CompressedContext
-    let render: @Sendable (String) throws -> String
-
-    /// The context's prompt tokens (through the chat template's opening).
-    public var tokens: [Int] { compressed.tokens }
+    /// The prompt up to where a question starts, and its tokens (through the chat template's opening).
+    let contextPart: String
+    public let tokens: [Int]
     /// What prefill and compression cost and kept (cache bytes after the press against the dense f16 cache).
-    public var statistics: GenerationStatistics { compressed.statistics }
+    public let statistics: GenerationStatistics
+    let render: @Sendable (String) throws -> String
 
     /// Answers `question` about the context.
     public func ask(_ question: String, maxTokens: Int, sampling: SamplingParameters = .greedy,
@@ -33,9 +32,8 @@ public struct Document: Sendable {
     func ask(_ question: String, maxTokens: Int, sampling: SamplingParameters, stopStrings: [String],
              onText: @escaping @Sendable (String) -> Void) async throws -> GenerationResult {
         let prompt = try QuestionPrompt(context: context, question: question, render: render)
-        let compressed = compressed
-        guard prompt.contextPart == compressed.contextPart else { throw EngineError.templateChangedContext }
-        return try await model.withEngine { _ in
+        guard prompt.contextPart == contextPart else { throw EngineError.templateChangedContext }
+        return try await handle.model.withContext(handle.identifier) { compressed in
             try compressed.answer(questionPart: prompt.questionPart, maxTokens: maxTokens, sampling: sampling,
                                   stopStrings: stopStrings, onText: onText, until: GenerationStream.untilCancelled)
         }
@@ -49,5 +47,22 @@ public struct Document: Sendable {
         }
         let template = try ChatTemplate(template: source)
         return { template.render([ChatMessage(role: "user", content: $0)]) }
+    }
+}
+
+/// The compressed cache of a document, kept on the model's actor until the last copy of the document is gone.
+final class DocumentHandle: Sendable {
+    let model: TokenPressModel
+    let identifier: Int
+
+    init(model: TokenPressModel, identifier: Int) {
+        self.model = model
+        self.identifier = identifier
+    }
+
+    deinit {
+        let model = model
+        let identifier = identifier
+        Task { await model.forget(identifier) }
     }
 }

@@ -1,25 +1,31 @@
 /// A chat with the model through its chat template. The cache is kept across turns: when the conversation so far
 /// is a prefix of the next prompt only the new message is prefilled (`reusedTokens` says how many were not).
 ///
-/// Every use of the underlying `ChatSession` runs on the model's actor, one at a time, so a session can be shared
-/// between tasks; turns sent concurrently are answered in turn.
+/// The underlying `ChatSession` lives on the model's actor and is used only there, one call at a time, so a session
+/// can be shared between tasks; turns sent concurrently are answered in turn. Its cache is freed with the session.
 public final class Session: Sendable {
     let model: TokenPressModel
-    let chat: ChatSession
+    let identifier: Int
 
-    init(model: TokenPressModel, chat: ChatSession) {
+    init(model: TokenPressModel, identifier: Int) {
         self.model = model
-        self.chat = chat
+        self.identifier = identifier
+    }
+
+    deinit {
+        let model = model
+        let identifier = identifier
+        Task { await model.forget(identifier) }
     }
 
     /// The conversation so far (system message, then user and assistant turns).
     public var messages: [ChatMessage] {
-        get async { await model.withEngine { [chat] _ in chat.messages } }
+        get async { await model.withChat(identifier) { $0.messages } }
     }
 
     /// Prompt tokens the last reply found in the cache already.
     public var reusedTokens: Int {
-        get async { await model.withEngine { [chat] _ in chat.reusedTokens } }
+        get async { await model.withChat(identifier) { $0.reusedTokens } }
     }
 
     /// Sends `text` as the user and returns the reply.
@@ -38,12 +44,12 @@ public final class Session: Sendable {
 
     /// Forgets the conversation (the system message stays).
     public func reset() async {
-        await model.withEngine { [chat] _ in chat.reset() }
+        await model.withChat(identifier) { $0.reset() }
     }
 
     func send(_ text: String, maxTokens: Int, sampling: SamplingParameters,
               onText: @escaping @Sendable (String) -> Void) async throws -> GenerationResult {
-        try await model.withEngine { [chat] _ in
+        try await model.withChat(identifier) { chat in
             try chat.reply(to: text, maxTokens: maxTokens, sampling: sampling, onText: onText,
                            until: GenerationStream.untilCancelled)
         }

@@ -8,6 +8,11 @@ import Foundation
 ///     for try await event in model.stream("Count to five:", maxTokens: 16) { … }
 public actor TokenPressModel {
     let engine: InferenceEngine
+    /// The chats and compressed contexts of this model's sessions and documents, by identifier: they live on the
+    /// actor, so only its one-at-a-time calls ever touch them.
+    private var chats: [Int: ChatSession] = [:]
+    private var contexts: [Int: CompressedContext] = [:]
+    private var nextIdentifier = 0
     /// The model file's path.
     public nonisolated let path: String
     /// Tokens the model attends over at most.
@@ -28,9 +33,29 @@ public actor TokenPressModel {
         return TokenPressModel(engine: try InferenceEngine(modelPath: file))
     }
 
-    /// Runs `body` with the engine to itself (no other session's pass interleaves with it).
-    func withEngine<T: Sendable>(_ body: @Sendable (InferenceEngine) throws -> T) rethrows -> T {
-        try body(engine)
+    /// Runs `body` on the chat `identifier` names (no other session's pass interleaves with it).
+    func withChat<T: Sendable>(_ identifier: Int, _ body: @Sendable (ChatSession) throws -> T) rethrows -> T {
+        guard let chat = chats[identifier] else { preconditionFailure("chat \(identifier) used after its session ended") }
+        return try body(chat)
+    }
+
+    /// Runs `body` on the compressed context `identifier` names.
+    func withContext<T: Sendable>(_ identifier: Int, _ body: @Sendable (CompressedContext) throws -> T) rethrows -> T {
+        guard let context = contexts[identifier] else {
+            preconditionFailure("context \(identifier) used after its document ended")
+        }
+        return try body(context)
+    }
+
+    /// Frees what a session or document held, once it is gone.
+    func forget(_ identifier: Int) {
+        chats[identifier] = nil
+        contexts[identifier] = nil
+    }
+
+    private func newIdentifier() -> Int {
+        nextIdentifier += 1
+        return nextIdentifier
     }
 
     /// The tokens of `text` (with the model's beginning-of-text token when it uses one).
@@ -58,7 +83,9 @@ public actor TokenPressModel {
     /// A chat through the model file's template, keeping its cache across turns.
     /// - Parameter system: an optional system message.
     public func session(system: String? = nil) throws -> Session {
-        Session(model: self, chat: try ChatSession(engine: engine, system: system))
+        let identifier = newIdentifier()
+        chats[identifier] = try ChatSession(engine: engine, system: system)
+        return Session(model: self, identifier: identifier)
     }
 
     /// Prefills `context` and compresses its cache once, without any question, for `Document.ask`.
@@ -68,7 +95,11 @@ public actor TokenPressModel {
         let render = try Document.renderer(engine: engine, chat: chat)
         let opening = try QuestionPrompt(context: context, question: "", render: render)
         let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: press)
-        return Document(model: self, context: context, compressed: compressed, render: render)
+        let identifier = newIdentifier()
+        contexts[identifier] = compressed
+        let handle = DocumentHandle(model: self, identifier: identifier)
+        return Document(handle: handle, context: context, contextPart: opening.contextPart, tokens: compressed.tokens,
+                        statistics: compressed.statistics, render: render)
     }
 
     func generate(_ prompt: String, maxTokens: Int, sampling: SamplingParameters, stopStrings: [String],

@@ -62,7 +62,12 @@ final class GGUFMutationTests: XCTestCase {
     }
 
     static func problem(in result: CLIRunner.Result, label: String) -> String? {
-        if result.signaled { return "\(label): killed by signal \(result.status)" }
+        if result.signaled {
+            // Where it crashed: the backtrace's first frame in this project's sources, or its runtime failure line.
+            let lines = result.stderr.split(separator: "\n")
+            let frame = lines.first { $0.contains("/Sources/") } ?? lines.first { $0.contains("runtime failure") } ?? ""
+            return "\(label): killed by signal \(result.status) \(frame.suffix(160))"
+        }
         if result.status == 0 {
             return result.stderr.contains("Error:") ? "\(label): exit 0 with an error: \(result.stderr.prefix(200))" : nil
         }

@@ -89,6 +89,26 @@ final class DotKernelTests: XCTestCase {
             XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), format.name)
         }
     }
+
+    /// The trap-free rounding used to quantize activations equals the library's round-half-even over the range
+    /// quantized values take (|y| ≤ 127, and a margin): every 16th float, and every tie k + ½ with its neighbours.
+    func testActivationRoundingIsRoundHalfEven() {
+        var mismatches: [Float] = []
+        func check(_ y: Float) {
+            if Q8Activations.roundedToInt32(y) != Int32(y.rounded(.toNearestOrEven)) { mismatches.append(y) }
+        }
+        let limit = Float(130).bitPattern
+        for bits in stride(from: UInt32(0), through: limit, by: 16) {
+            check(Float(bitPattern: bits))
+            check(-Float(bitPattern: bits))
+        }
+        for tie in stride(from: Float(-129.5), through: 129.5, by: 1) {
+            check(tie)
+            check(tie.nextUp)
+            check(tie.nextDown)
+        }
+        XCTAssertEqual(mismatches, [])
+    }
 }
 
 /// Deterministic test data.
