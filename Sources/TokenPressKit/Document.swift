@@ -4,7 +4,7 @@ import GGUF
 /// query-agnostic use kvpress measures): each answer runs on a copy of the compressed cache, so questions do not
 /// see each other and the context is never prefilled again.
 public struct Document: Sendable {
-    let handle: DocumentHandle
+    let handle: ModelHandle
     /// The context text as given.
     public let context: String
     /// The prompt up to where a question starts, and its tokens (through the chat template's opening).
@@ -50,19 +50,3 @@ public struct Document: Sendable {
     }
 }
 
-/// The compressed cache of a document, kept on the model's actor until the last copy of the document is gone.
-final class DocumentHandle: Sendable {
-    let model: TokenPressModel
-    let identifier: Int
-
-    init(model: TokenPressModel, identifier: Int) {
-        self.model = model
-        self.identifier = identifier
-    }
-
-    deinit {
-        let model = model
-        let identifier = identifier
-        Task { await model.forget(identifier) }
-    }
-}

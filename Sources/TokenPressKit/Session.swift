@@ -4,18 +4,12 @@
 /// The underlying `ChatSession` lives on the model's actor and is used only there, one call at a time, so a session
 /// can be shared between tasks; turns sent concurrently are answered in turn. Its cache is freed with the session.
 public final class Session: Sendable {
-    let model: TokenPressModel
-    let identifier: Int
+    let handle: ModelHandle
+    var model: TokenPressModel { handle.model }
+    var identifier: Int { handle.identifier }
 
-    init(model: TokenPressModel, identifier: Int) {
-        self.model = model
-        self.identifier = identifier
-    }
-
-    deinit {
-        let model = model
-        let identifier = identifier
-        Task { await model.forget(identifier) }
+    init(handle: ModelHandle) {
+        self.handle = handle
     }
 
     /// The conversation so far (system message, then user and assistant turns).

@@ -85,7 +85,7 @@ public actor TokenPressModel {
     public func session(system: String? = nil) throws -> Session {
         let identifier = newIdentifier()
         chats[identifier] = try ChatSession(engine: engine, system: system)
-        return Session(model: self, identifier: identifier)
+        return Session(handle: ModelHandle(model: self, identifier: identifier))
     }
 
     /// Prefills `context` and compresses its cache once, without any question, for `Document.ask`.
@@ -97,7 +97,7 @@ public actor TokenPressModel {
         let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: press)
         let identifier = newIdentifier()
         contexts[identifier] = compressed
-        let handle = DocumentHandle(model: self, identifier: identifier)
+        let handle = ModelHandle(model: self, identifier: identifier)
         return Document(handle: handle, context: context, contextPart: opening.contextPart, tokens: compressed.tokens,
                         statistics: compressed.statistics, render: render)
     }
