@@ -36,7 +36,8 @@ public struct EMSPress: KVPress {
         let sums = statistics.accumulated(.attention(decay: 1), layer: layer, head: head, count: n)
         let last = cache.nextPosition - 1
         let global = (0 ..< n).map { sums[$0] / Float(max(1, last - Int(kv.positions[$0]) + 1)) }
-        let local = try AttentionScoring.windowAttention(cache, layer: layer, head: head, queryHeads: cache.layers[layer].spec.queryHeads(of: head),
+        let local = try AttentionScoring.windowAttention(cache, layer: layer, head: head,
+                                                         queryHeads: cache.layers[layer].spec.queryHeads(of: head),
                                                          window: window, press: self)
         let g = global.max() ?? 1, l = local.max() ?? 1
         return (0 ..< n).map { (1 - localWeight) * global[$0] / max(g, 1e-12) + localWeight * local[$0] / max(l, 1e-12) }

@@ -59,6 +59,7 @@ public struct ExpectedAttentionPress: HeadScorerPress {
             var logits = [Float](repeating: 0, count: n - first)
             var projected = [Float](repeating: 0, count: d)
             let scale = spec.scale
+            let halfScaleSquared = scale * scale / 2
             keys.withUnsafeBufferPointer { k in
                 for j in first ..< n {
                     let key = k.baseAddress! + j * d
@@ -67,7 +68,8 @@ public struct ExpectedAttentionPress: HeadScorerPress {
                         sigma.withUnsafeBufferPointer { s in
                             for i in 0 ..< d { projected[i] = VectorMath.dot(s.baseAddress! + i * d, key, count: d) }
                         }
-                        z += VectorMath.dot(projected, key, count: d) / Float(2 * d)
+                        // E[exp(s·qᵀk)] over q ~ N(μ, Σ): exp(s·μᵀk + s²·kᵀΣk / 2), s the layer's scale.
+                        z += VectorMath.dot(projected, key, count: d) * halfScaleSquared
                     }
                     logits[j - first] = z
                 }

@@ -67,7 +67,8 @@ public struct LayerAdaptivePress: KVPress {
             let s = try scorer.scores(layer: l, cache: cache)
             var error = 0.0
             for h in layer.heads.indices {
-                let attention = try AttentionScoring.windowAttention(cache, layer: l, head: h, queryHeads: cache.layers[l].spec.queryHeads(of: h),
+                let attention = try AttentionScoring.windowAttention(cache, layer: l, head: h,
+                                                                     queryHeads: cache.layers[l].spec.queryHeads(of: h),
                                                                      window: window, press: self)
                 let kept = Set(TopK.indices(of: s[h], count: uniform))
                 error += Double(attention.indices.filter { !kept.contains($0) }.reduce(Float(0)) { $0 + attention[$1] })

@@ -40,7 +40,8 @@ public struct MassPress: KVPress {
     public func compress(_ cache: KVCache) throws {
         for (l, layer) in cache.layers.enumerated() {
             let attention = try layer.heads.indices.map {
-                try AttentionScoring.windowAttention(cache, layer: l, head: $0, queryHeads: cache.layers[l].spec.queryHeads(of: $0),
+                try AttentionScoring.windowAttention(cache, layer: l, head: $0,
+                                                     queryHeads: cache.layers[l].spec.queryHeads(of: $0),
                                                      window: window, press: self)
             }
             let budget = (attention.reduce(0) { $0 + Self.massCount($1, tau: tau) } + layer.heads.count - 1) / layer.heads.count

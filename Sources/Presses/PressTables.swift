@@ -10,7 +10,8 @@ extension PressRegistry {
             "| --- | --- | --- | --- | --- |",
         ]
         for press in scorers {
-            lines.append("| `\(press.name)` | \(press.summary) | \(press.statistics) | \(press.parameterSummary) | \(press.paper) |")
+            let cells = ["`\(press.name)`", press.summary, press.statistics, press.parameterSummary, press.paper]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         lines += [
             "",
@@ -22,7 +23,8 @@ extension PressRegistry {
         ]
         for press in others {
             let usage = press.family == .allocator ? "`\(press.name)(SCORER)`" : "`\(press.name)`"
-            lines.append("| \(usage) | \(press.summary)\(ratioNote(press)) | \(press.parameterSummary) | \(press.paper) |")
+            let cells = [usage, press.summary + ratioNote(press), press.parameterSummary, press.paper]
+            lines.append("| " + cells.joined(separator: " | ") + " |")
         }
         return lines.joined(separator: "\n") + "\n"
     }

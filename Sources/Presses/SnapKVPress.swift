@@ -25,7 +25,8 @@ public struct SnapKVPress: HeadScorerPress {
     }
 
     public func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
-        try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: cache.layers[layer].spec.queryHeads(of: head),
+        try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head,
+                                                queryHeads: cache.layers[layer].spec.queryHeads(of: head),
                                                 window: window, kernel: kernel, press: self)
     }
 }

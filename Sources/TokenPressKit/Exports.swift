@@ -1,5 +1,5 @@
-// `import TokenPressKit` (the `TokenPress` product) gives the whole public API: the engine and its sessions, the presses and their registry,
-// the KV cache, sampling and the tokenizer — one import for a dependent package.
+// `import TokenPressKit` (the `TokenPress` product) gives the whole public API: the engine and its sessions, the
+// presses and their registry, the KV cache, sampling and the tokenizer — one import for a dependent package.
 @_exported import Engine
 @_exported import KVCache
 @_exported import Presses

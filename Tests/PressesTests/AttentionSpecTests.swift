@@ -109,7 +109,9 @@ final class AttentionSpecTests: XCTestCase {
                 var sin = cos
                 rope.table(position: position, cos: &cos, sin: &sin)
                 var y = x
-                y.withUnsafeMutableBufferPointer { rope.rotate($0.baseAddress!, heads: 1, headDimension: d, cos: cos, sin: sin) }
+                y.withUnsafeMutableBufferPointer {
+                    rope.rotate($0.baseAddress!, heads: 1, headDimension: d, cos: cos, sin: sin)
+                }
                 return y
             }
             // A unit vector on dimension 0 turns into the plane of dimension 0 and its partner.

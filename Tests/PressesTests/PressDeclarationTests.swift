@@ -64,7 +64,8 @@ final class PressDeclarationTests: XCTestCase {
         for press in PressRegistry.declarations {
             XCTAssertTrue(help.contains(press.name), press.name)
             for parameter in press.parameters {
-                XCTAssertTrue(help.contains("\(parameter.key)=\(parameter.defaultDescription)"), "\(press.name) \(parameter.key)")
+                let shown = "\(parameter.key)=\(parameter.defaultDescription)"
+                XCTAssertTrue(help.contains(shown), "\(press.name) \(parameter.key)")
             }
         }
     }
