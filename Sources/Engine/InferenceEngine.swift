@@ -8,7 +8,7 @@ import Sampling
 import Tokenizer
 
 /// A loaded model with its tokenizer: prefill, token-by-token generation and perplexity.
-public final class InferenceEngine: @unchecked Sendable {
+public final class InferenceEngine {
     public let file: GGUFFile
     public let model: any LanguageModel
     public let tokenizer: Tokenizer

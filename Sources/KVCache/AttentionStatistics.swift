@@ -4,7 +4,7 @@ import Kernels
 /// Attention statistics the model records while it runs, for the presses that asked (`AttentionNeeds`):
 /// the last queries of each layer, running attention sums per key, and query moments. Nothing here is ever
 /// an n×n matrix: each batch of queries is reduced to per-key sums as it goes.
-public final class AttentionStatistics: @unchecked Sendable {
+public final class AttentionStatistics {
     public let needs: AttentionNeeds
     /// Queries at positions below this are left out of the moments (attention sinks are outliers there).
     public let momentSkip: Int

@@ -5,7 +5,7 @@ import Kernels
 /// removal compacts storage for real.
 ///
 /// Presses index the head's pressable tokens: the pressable segments' tokens one after the other.
-public final class HeadCache: @unchecked Sendable {
+public final class HeadCache {
     public let headDimension: Int
     /// Every segment attention reads, in the order it reads them.
     public private(set) var segments: [any KVSegment]

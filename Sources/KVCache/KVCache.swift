@@ -2,7 +2,7 @@ import Kernels
 
 /// Per-layer, per-KV-head cache of keys and values. Layers and heads hold independent token sets,
 /// so compression can shorten any head without the model knowing.
-public final class KVCache: @unchecked Sendable {
+public final class KVCache {
     public let layers: [LayerCache]
     public let kvHeads: Int
     public let headDimension: Int

@@ -1,5 +1,5 @@
 /// The KV heads of one layer, and how the layer attends.
-public final class LayerCache: @unchecked Sendable {
+public final class LayerCache {
     public let spec: AttentionSpec
     public let heads: [HeadCache]
 

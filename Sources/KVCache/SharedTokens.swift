@@ -4,7 +4,7 @@ import Kernels
 /// unit value direction (f16, shared), each layer's key and value magnitudes (f16) and the position. Layer `slot`
 /// reads token j as key `keyMagnitude(j, slot) · keyDirection(j)` and value `valueMagnitude(j, slot) · valueDirection(j)`.
 /// Both layers' heads read it through a `SharedTokenView`; its bytes are counted once, by the view of slot 0.
-public final class SharedTokens: @unchecked Sendable {
+public final class SharedTokens {
     public let headDimension: Int
     private(set) var keyDirections: ContiguousArray<Float16> = []    // [count, headDimension]
     private(set) var valueDirections: ContiguousArray<Float16> = []  // [count, headDimension]

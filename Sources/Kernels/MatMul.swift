@@ -3,7 +3,7 @@ import CKernels
 /// output[t, r] = Σ_c weights[r, c] · input[t, c], threaded over weight rows.
 /// Formats with integer kernels multiply against 8-bit quantized activations (as llama.cpp does);
 /// the others dequantize each weight row once and reuse it for every token.
-public final class MatMul: @unchecked Sendable {
+public final class MatMul {
     private let activations = Q8Activations()
     /// Use the scalar twins (for tests of the portable path).
     public var useScalarKernels = false

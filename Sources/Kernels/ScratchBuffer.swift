@@ -1,6 +1,6 @@
 /// A reusable float buffer that only grows, so steady-state decoding allocates nothing.
 /// Not thread-safe: one owner (a model's forward pass) uses it at a time.
-public final class ScratchBuffer: @unchecked Sendable {
+public final class ScratchBuffer {
     public private(set) var capacity = 0
     public private(set) var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
 

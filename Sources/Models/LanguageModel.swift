@@ -23,7 +23,7 @@ public enum LogitsRequest: Sendable {
 }
 
 /// A causal language model that runs a batch of tokens through its layers, appending to a KV cache.
-public protocol LanguageModel: AnyObject, Sendable {
+public protocol LanguageModel: AnyObject {
     var configuration: ModelConfiguration { get }
 
     /// Runs `tokens` at positions `cache.nextPosition ..< cache.nextPosition + tokens.count`.

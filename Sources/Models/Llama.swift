@@ -102,7 +102,7 @@ struct LlamaBlock {
 
 /// The llama architecture: RMSNorm, RoPE, grouped-query attention, SwiGLU; tied embeddings when `output.weight` is absent.
 /// One instance runs one stream at a time (it owns scratch buffers).
-public final class Llama: LanguageModel, @unchecked Sendable {
+public final class Llama: LanguageModel {
     public let configuration: ModelConfiguration
     let file: GGUFFile  // keeps the memory map alive
     let tokenEmbedding: WeightMatrix   // [vocab, width]

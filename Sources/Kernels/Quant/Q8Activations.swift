@@ -8,7 +8,7 @@ public struct Q8Row {
 }
 
 /// Activations of several tokens quantized for integer dot products. Reused across calls: no allocation in the loop.
-public final class Q8Activations: @unchecked Sendable {
+public final class Q8Activations {
     public static let blockSize = 32
     public private(set) var rowLength = 0
     public private(set) var rows = 0
