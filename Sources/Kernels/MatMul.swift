@@ -23,6 +23,47 @@ public final class MatMul {
         }
     }
 
+    /// Several matrices over the same input (a block's query, key and value projections; its gate and up): the
+    /// input is quantized once and all their rows are shared out in one parallel job, so a decode step waits on
+    /// one barrier instead of one per matrix. Each output is exactly what `multiply` would write.
+    /// - Parameter outputs: one [tokens, rows of that matrix] buffer per matrix.
+    public func multiply(_ matrices: [WeightMatrix], input: UnsafePointer<Float>, tokens: Int,
+                         outputs: [UnsafeMutablePointer<Float>]) {
+        precondition(matrices.count == outputs.count, "one output per matrix")
+        guard let fused = fusedFormat(of: matrices) else {
+            for (weights, output) in zip(matrices, outputs) {
+                multiply(weights, input: input, tokens: tokens, output: output)
+            }
+            return
+        }
+        activations.quantize(input, rows: tokens, rowLength: matrices[0].columns)
+        let first = activations.row(0)
+        let blocks = Int32(matrices[0].columns / 32)
+        // Row r of the concatenation is row r − starts[m] of matrix m.
+        var starts = [0]
+        for weights in matrices { starts.append(starts[starts.count - 1] + weights.rows) }
+        let boundaries = starts
+        ParallelFor.run(boundaries[boundaries.count - 1], minimumChunk: 16) { range in
+            for m in matrices.indices {
+                let low = max(range.lowerBound, boundaries[m])
+                let high = min(range.upperBound, boundaries[m + 1])
+                guard low < high else { continue }
+                let weights = matrices[m]
+                tp_matmul_q8(fused, weights.data, weights.rowBytes, Int32(low - boundaries[m]),
+                             Int32(high - boundaries[m]), blocks, first.quants, first.scales, first.sums,
+                             Int32(tokens), outputs[m], weights.rows)
+            }
+        }
+    }
+
+    /// The C kernel's type code when every matrix can go through it in one job (same integer format and width, AVX2).
+    private func fusedFormat(of matrices: [WeightMatrix]) -> Int32? {
+        guard KernelDispatch.useAVX2, !useScalarKernels, let columns = matrices.first?.columns else { return nil }
+        guard let format = matrices[0].format as? any Q8DotFormat.Type else { return nil }
+        let same = matrices.allSatisfy { $0.columns == columns && ($0.format as? any Q8DotFormat.Type) == format }
+        return same ? Int32(format.typeID) : nil
+    }
+
     private func multiplyQuantized(_ weights: WeightMatrix, format: any Q8DotFormat.Type, tokens: Int, output: UnsafeMutablePointer<Float>) {
         let blocks = weights.columns / 32
         let rows = weights.rows

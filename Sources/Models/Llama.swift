@@ -173,9 +173,7 @@ public final class Llama: LanguageModel {
         for (layer, block) in blocks.enumerated() {
             // Attention
             normalize(x, into: normed, weight: block.attentionNorm, tokens: n)
-            matmul.multiply(block.query, input: normed.p, tokens: n, output: q.p)
-            matmul.multiply(block.key, input: normed.p, tokens: n, output: k.p)
-            matmul.multiply(block.value, input: normed.p, tokens: n, output: v.p)
+            matmul.multiply([block.query, block.key, block.value], input: normed.p, tokens: n, outputs: [q.p, k.p, v.p])
             attention.attend(layer: layer, cache: cache, queries: q.p, keys: k.p, values: v.p, tokens: n,
                              output: attended.p)
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
@@ -183,8 +181,7 @@ public final class Llama: LanguageModel {
 
             // MLP
             normalize(x, into: normed, weight: block.feedForwardNorm, tokens: n)
-            matmul.multiply(block.gate, input: normed.p, tokens: n, output: gate.p)
-            matmul.multiply(block.up, input: normed.p, tokens: n, output: up.p)
+            matmul.multiply([block.gate, block.up], input: normed.p, tokens: n, outputs: [gate.p, up.p])
             SwiGLU.apply(gate: gate.p, up: up.p, count: n * ff)
             matmul.multiply(block.down, input: gate.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)

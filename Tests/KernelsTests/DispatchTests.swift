@@ -14,6 +14,55 @@ final class DispatchTests: XCTestCase {
         return try body()
     }
 
+    /// Several matrices in one job (query, key and value; gate and up) write exactly what one multiply each
+    /// writes, on both paths, also when their formats differ (then they run one after another).
+    func testFusedMatricesEqualSeparateMultiplies() throws {
+        var generator = SplitMix(seed: 14)
+        let blocks = 5, tokens = 3
+        let shapes: [(format: any Q8DotFormat.Type, rows: Int)] = [(BlockQ4_1.self, 45), (BlockQ4_1.self, 17),
+                                                                    (BlockQ4_1.self, 16), (BlockQ8_0.self, 9)]
+        // Weights in memory that outlives every multiply (as a mapped file's does).
+        let storage = shapes.map { shape -> UnsafeMutableRawBufferPointer in
+            let bytes = (0 ..< shape.rows).flatMap { _ in
+                DotKernelTests.randomRow(shape.format, blocks: blocks, generator: &generator)
+            }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 32)
+            buffer.copyBytes(from: bytes)
+            return buffer
+        }
+        defer { storage.forEach { $0.deallocate() } }
+        let matrices = shapes.indices.map { i in
+            WeightMatrix(format: shapes[i].format, rows: shapes[i].rows, columns: blocks * 32,
+                         data: UnsafeRawPointer(storage[i].baseAddress!))
+        }
+        let input = (0 ..< tokens * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }
+        for portable in [false, true] {
+            for chosen in [[0, 1, 2], [0, 3], [1]] {
+                let group = chosen.map { matrices[$0] }
+                let outputs = group.map { UnsafeMutablePointer<Float>.allocate(capacity: tokens * $0.rows) }
+                defer { outputs.forEach { $0.deallocate() } }
+                var separate: [[Float]] = []
+                withPortable(portable) {
+                    input.withUnsafeBufferPointer { x in
+                        for matrix in group {
+                            var out = [Float](repeating: 0, count: tokens * matrix.rows)
+                            out.withUnsafeMutableBufferPointer {
+                                MatMul().multiply(matrix, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!)
+                            }
+                            separate.append(out)
+                        }
+                        MatMul().multiply(group, input: x.baseAddress!, tokens: tokens, outputs: outputs)
+                    }
+                }
+                let fused = zip(group, outputs).map { matrix, output in
+                    Array(UnsafeBufferPointer(start: output, count: tokens * matrix.rows))
+                }
+                XCTAssertEqual(fused.map { $0.map(\.bitPattern) }, separate.map { $0.map(\.bitPattern) },
+                               "\(chosen) portable: \(portable)")
+            }
+        }
+    }
+
     func testMatMulAVX2EqualsPortable() throws {
         try requireAVX2()
         var generator = SplitMix(seed: 11)
