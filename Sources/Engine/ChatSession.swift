@@ -1,4 +1,3 @@
-import GGUF
 import KVCache
 import Sampling
 import Tokenizer
@@ -16,11 +15,8 @@ public final class ChatSession {
 
     /// - Parameter system: an optional system message, kept across `reset()`.
     public init(engine: InferenceEngine, system: String? = nil) throws {
-        guard let source = try engine.file.optionalString(GGUFKey.Tokenizer.chatTemplate) else {
-            throw TokenizerError.missingChatTemplate
-        }
         self.engine = engine
-        template = try ChatTemplate(template: source)
+        template = try engine.chatTemplate()
         self.system = system
         messages = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
         cache = engine.model.makeCache()

@@ -1,5 +1,3 @@
-import GGUF
-
 /// A long context prefilled and compressed once, without any question, then asked any number of questions (the
 /// query-agnostic use kvpress measures): each answer runs on a copy of the compressed cache, so questions do not
 /// see each other and the context is never prefilled again.
@@ -12,7 +10,7 @@ public struct Document: Sendable {
     public let tokens: [Int]
     /// What prefill and compression cost and kept (cache bytes after the press against the dense f16 cache).
     public let statistics: GenerationStatistics
-    let render: @Sendable (String) throws -> String
+    let render: @Sendable (String) -> String
 
     /// Answers `question` about the context.
     public func ask(_ question: String, maxTokens: Int, sampling: SamplingParameters = .greedy,
@@ -37,16 +35,6 @@ public struct Document: Sendable {
             try compressed.answer(questionPart: prompt.questionPart, maxTokens: maxTokens, sampling: sampling,
                                   stopStrings: stopStrings, onText: onText, until: GenerationStream.untilCancelled)
         }
-    }
-
-    /// How a context and question become the prompt: a user message through the model's chat template, or as is.
-    static func renderer(engine: InferenceEngine, chat: Bool) throws -> @Sendable (String) throws -> String {
-        guard chat else { return { $0 } }
-        guard let source = try engine.file.optionalString(GGUFKey.Tokenizer.chatTemplate) else {
-            throw TokenizerError.missingChatTemplate
-        }
-        let template = try ChatTemplate(template: source)
-        return { template.render([ChatMessage(role: "user", content: $0)]) }
     }
 }
 

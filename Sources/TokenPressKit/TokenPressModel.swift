@@ -92,7 +92,7 @@ public actor TokenPressModel {
     /// - Parameters:
     ///   - chat: render context and questions as a user message through the chat template (default true).
     public func compress(context: String, press: (any KVPress)?, chat: Bool = true) throws -> Document {
-        let render = try Document.renderer(engine: engine, chat: chat)
+        let render = try engine.promptRenderer(chat: chat)
         let opening = try QuestionPrompt(context: context, question: "", render: render)
         let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: press)
         let identifier = newIdentifier()

@@ -23,7 +23,8 @@ struct BenchCommand: ParsableCommand {
     var generated = "128"
     @Option(name: .customShort("d"), parsing: .unconditional, help: "Depths: tokens already in the cache, comma-separated.")
     var depths = "0"
-    @Option(name: .customLong("threads-list"), parsing: .unconditional, help: "Thread counts to test, comma-separated (default: -t, or all cores).")
+    @Option(name: .customLong("threads-list"), parsing: .unconditional,
+            help: "Thread counts to test, comma-separated (default: -t, or all cores).")
     var threadsList: String?
     @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
     var repetitions = 5
@@ -51,7 +52,8 @@ struct BenchCommand: ParsableCommand {
             let promptSizes = try Self.parseList(prompts, "-p", minimum: 0)
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
-            let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? [modelOptions.threads ?? ParallelFor.threads]
+            let defaultThreads = [modelOptions.threads ?? ParallelFor.threads]
+            let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? defaultThreads
             if press.isEmpty, ratioOption != nil { throw CLIError("--ratio needs --press to choose which tokens it removes") }
             for spec in press where spec != "none" {
                 _ = try PressRegistry.make(spec, ratio: ratio, profile: HeadProfile.placeholder)
@@ -88,7 +90,8 @@ struct BenchCommand: ParsableCommand {
             let modelName = URL(fileURLWithPath: engine.file.path).lastPathComponent
             if json {
                 let objects: [[String: Any]] = results.map {
-                    var o: [String: Any] = ["test": $0.test, "press": $0.press, "cache_bytes": $0.cacheBytes, "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
+                    var o: [String: Any] = ["test": $0.test, "press": $0.press, "cache_bytes": $0.cacheBytes,
+                                            "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
                                             "stddev": $0.standardDeviation, "samples": $0.samples, "model": modelName,
                                             "kernels": KernelDispatch.name]
                     if let peak { o["peak_rss_bytes"] = peak }
@@ -101,7 +104,8 @@ struct BenchCommand: ParsableCommand {
             let showPress = !press.isEmpty
             var out = "| model | kernels | threads | test |" + (showPress ? " press | cache |" : "") + " t/s |"
             out += (showPress ? "\n| --- | --- | ---: | ---: | --- | ---: | ---: |\n" : "\n| --- | --- | ---: | ---: | ---: |\n")
-            let baseline = Dictionary(results.filter { $0.press == "none" }.map { ("\($0.test) \($0.threads)", $0.tokensPerSecond) }) { a, _ in a }
+            let fullCache = results.filter { $0.press == "none" }.map { ("\($0.test) \($0.threads)", $0.tokensPerSecond) }
+            let baseline = Dictionary(fullCache) { a, _ in a }
             for r in results {
                 out += "| \(modelName) | \(KernelDispatch.name) | \(r.threads) | \(r.test) | "
                 if showPress { out += "\(r.press) | " + String(format: "%.1f MiB", Double(r.cacheBytes) / 1_048_576) + " | " }
@@ -111,7 +115,9 @@ struct BenchCommand: ParsableCommand {
                 }
                 out += " |\n"
             }
-            if let peak { out += String(format: "\npeak resident memory: %.1f MiB (weights are memory-mapped)\n", Double(peak) / 1_048_576) }
+            if let peak {
+                out += String(format: "\npeak resident memory: %.1f MiB (weights are memory-mapped)\n", Double(peak) / 1_048_576)
+            }
             Console.out(out)
         }
     }

@@ -8,7 +8,8 @@ import Tokenizer
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Measure what presses cost in quality and save in bytes: perplexity, KL to the full cache, needle in a haystack, RULER-style tasks.",
+        abstract: "Measure what presses cost in quality and save in bytes: perplexity, KL to the full cache, "
+            + "needle in a haystack, RULER-style tasks.",
         discussion: """
             Sweeps every --press × --ratio; the full cache (none) is always the first row. Perplexity: a context of N \
             tokens of the haystack text is prefilled and compressed, then --continuation tokens are scored \
@@ -36,7 +37,9 @@ struct EvalCommand: ParsableCommand {
     var ratios = "0.25,0.5,0.75"
     @Option(name: .long, help: ArgumentHelp(
         "quick: the home-made tasks (default: perplexity,needle); ruler: RULER's 13 standard tasks from RULER's own generators.",
-        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 30, what separates the full cache from random@0.5 on every RULER task SmolLM2-135M can do at all); any task can be named with --tasks."))
+        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 30, what separates "
+            + "the full cache from random@0.5 on every RULER task SmolLM2-135M can do at all); "
+            + "any task can be named with --tasks."))
     var suite = "quick"
     @Option(name: .long, help: ArgumentHelp(
         "Tasks, comma-separated: perplexity, needle, multikey, multivalue, variables, commonwords (synthetic: the last four; "
@@ -73,7 +76,8 @@ struct EvalCommand: ParsableCommand {
     var noChat = false
     @Option(name: .long, help: "Also write the Markdown report to this file.")
     var markdown: String?
-    @Option(name: .long, help: "Write the results (every measurement and the summary) as JSON to this file, after every prompt; a run with the same plan and file resumes where it stopped.")
+    @Option(name: .long, help: ArgumentHelp("Write the results (every measurement and the summary) as JSON to this "
+        + "file, after every prompt; a run with the same plan and file resumes where it stopped."))
     var json: String?
     @Flag(name: .long, help: "With --json: start over even if the file holds results of the same plan.")
     var fresh = false
@@ -82,7 +86,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Write a leaderboard (presses ranked by average task score at each ratio) to this Markdown file.")
     var leaderboard: String?
     @Option(name: .long, parsing: .unconditional,
-            help: "Run the sweep in this many processes (prompts dealt round-robin, cores shared out) and merge their results: the same numbers as one process.")
+            help: ArgumentHelp("Run the sweep in this many processes (prompts dealt round-robin, cores shared out) "
+                + "and merge their results: the same numbers as one process."))
     var jobs = 1
     @Option(name: .long, help: .hidden)
     var shard: String?
@@ -113,7 +118,9 @@ struct EvalCommand: ParsableCommand {
         plan.depths = try parse(depths, "--depths", expecting: "a depth in [0, 1]") {
             Double($0).flatMap { (0 ... 1).contains($0) ? $0 : nil }
         }
-        guard continuation >= 2, continuation <= 100_000 else { throw CLIError("--continuation must be between 2 and 100000, got \(continuation)") }
+        guard continuation >= 2, continuation <= 100_000 else {
+            throw CLIError("--continuation must be between 2 and 100000, got \(continuation)")
+        }
         let samples = self.samples ?? (suite == "ruler" ? 30 : 1)
         guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
         plan.continuation = continuation
@@ -234,7 +241,8 @@ struct EvalCommand: ParsableCommand {
             let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
             var headProfile: HeadProfile?
             if plan.presses.contains(where: PressRegistry.needsProfile) {
-                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, path: profile, log: { Console.status($0) },
+                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, path: profile,
+                                                              log: { Console.status($0) },
                                                               progress: { Console.progress("calibrate", done: $0, total: $1) })
             }
             let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
@@ -248,15 +256,16 @@ struct EvalCommand: ParsableCommand {
             let results: EvaluationResults
             if jobs > 1 && shard == nil {
                 let profilePath = headProfile == nil ? nil : profile ?? HeadProfile.path(forModel: engine.file.path)
-                let sharded = ShardedEvaluation(plan: plan, jobs: jobs,
-                                                childArguments: childArguments(plan: plan, modelPath: engine.file.path, haystackPath: haystackPath, profilePath: profilePath),
-                                                json: json, fresh: fresh)
+                let arguments = childArguments(plan: plan, modelPath: engine.file.path, haystackPath: haystackPath,
+                                               profilePath: profilePath)
+                let sharded = ShardedEvaluation(plan: plan, jobs: jobs, childArguments: arguments, json: json, fresh: fresh)
                 results = try sharded.run(model: modelName)
             } else {
                 let part = try shard.map(EvaluationShard.init(parsing:)) ?? .whole
                 let resumed = try previousResults(resumeFrom, plan: plan)
                 if let p = previous ?? resumed {
-                    Console.status("resuming from \(json ?? resumeFrom ?? ""): \(p.perplexity.count + p.answers.count) measurements already there")
+                    let done = p.perplexity.count + p.answers.count
+                    Console.status("resuming from \(json ?? resumeFrom ?? ""): \(done) measurements already there")
                 }
                 let combined = previous == nil && resumed == nil ? nil
                     : EvaluationResults.merged([resumed, previous].compactMap { $0 }, model: modelName, plan: plan)

@@ -68,7 +68,7 @@ struct GenerateCommand: ParsableCommand {
             }
             let text = try prompt ?? readUTF8File(file!)
             let engine = try modelOptions.loadEngine()
-            let tokens = engine.tokenizer.encode(try render(text, engine: engine))
+            let tokens = engine.tokenizer.encode(try engine.promptRenderer(chat: chat)(text))
             let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
                                              press: press) { Console.out($0) }
@@ -77,20 +77,12 @@ struct GenerateCommand: ParsableCommand {
         }
     }
 
-    /// The prompt as the model sees it: the text, or a user message through the chat template.
-    func render(_ text: String, engine: InferenceEngine) throws -> String {
-        guard chat else { return text }
-        let template = try ChatTemplate(template: try engine.file.optionalString("tokenizer.chat_template") ?? {
-            throw TokenizerError.missingChatTemplate
-        }())
-        return template.render([ChatMessage(role: "user", content: text)])
-    }
-
     /// Prefills and compresses the context once, then answers every question from a copy of that cache.
     func answerQuestions(context: String) throws {
         let engine = try modelOptions.loadEngine()
         let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
-        let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: { try render($0, engine: engine) }) }
+        let render = try engine.promptRenderer(chat: chat)
+        let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: render) }
         // Query-agnostic: prefill and compress the context once, each question on a copy of that cache.
         let context = try queryAware ? nil : CompressedContext(engine: engine, contextPart: split[0].contextPart, press: press)
         if let context {

@@ -16,7 +16,8 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let file = try GGUFFile(path: model)
-            var out = "GGUF v\(file.version): \(file.metadata.count) metadata keys, \(file.tensors.count) tensors, \(file.fileSize) bytes\n\n"
+            var out = "GGUF v\(file.version): \(file.metadata.count) metadata keys, \(file.tensors.count) tensors, "
+            out += "\(file.fileSize) bytes\n\n"
             let keyWidth = min(48, file.metadataKeys.map(\.count).max() ?? 0)
             out += "metadata\n"
             for key in file.metadataKeys {
@@ -27,18 +28,24 @@ struct InspectCommand: ParsableCommand {
             let shown = allTensors ? file.tensors : Array(file.tensors.prefix(40))
             let nameWidth = shown.map(\.name.count).max() ?? 4
             out += "\ntensors\n"
-            out += "  " + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  type   " + "shape".padding(toLength: 16, withPad: " ", startingAt: 0) + "       bytes\n"
+            out += "  " + "name".padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  type   "
+            out += "shape".padding(toLength: 16, withPad: " ", startingAt: 0) + "       bytes\n"
             for t in shown {
                 let shape = t.dimensions.map(String.init).joined(separator: " × ")
                 let bytes = String(t.byteCount)
                 out += "  " + t.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0) + "  "
-                out += t.type.name.padding(toLength: 5, withPad: " ", startingAt: 0) + "  " + shape.padding(toLength: 16, withPad: " ", startingAt: 0)
+                out += t.type.name.padding(toLength: 5, withPad: " ", startingAt: 0) + "  "
+                out += shape.padding(toLength: 16, withPad: " ", startingAt: 0)
                 out += String(repeating: " ", count: max(1, 12 - bytes.count)) + bytes + "\n"
             }
             if shown.count < file.tensors.count { out += "  ... \(file.tensors.count - shown.count) more (--all-tensors)\n" }
             var byType: [String: (count: Int, bytes: Int)] = [:]
-            for t in file.tensors { byType[t.type.name, default: (0, 0)].count += 1; byType[t.type.name, default: (0, 0)].bytes += t.byteCount }
-            out += "\n" + byType.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.count) tensors, \($0.value.bytes) bytes" }.joined(separator: "\n") + "\n"
+            for t in file.tensors {
+                byType[t.type.name, default: (0, 0)].count += 1
+                byType[t.type.name, default: (0, 0)].bytes += t.byteCount
+            }
+            let typeLines = byType.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.count) tensors, \($0.value.bytes) bytes" }
+            out += "\n" + typeLines.joined(separator: "\n") + "\n"
             Console.out(out)
         }
     }

@@ -62,9 +62,13 @@ struct PerplexityCommand: ParsableCommand {
             let start = Date()
             let evaluator = PerplexityEvaluator(engine: engine)
             if pressOptions.press == nil && klDivergenceBase == nil {
-                let result = try evaluator.evaluate(tokens: tokens, context: context) { Console.progress("perplexity", done: $0, total: $1) }
+                let result = try evaluator.evaluate(tokens: tokens, context: context) {
+                    Console.progress("perplexity", done: $0, total: $1)
+                }
+                let line = String(format: "perplexity %.4f over %d tokens (%d windows of %d)", result.ppl, result.tokens,
+                                  result.windows, context)
                 report(["tokens": result.tokens, "ppl": result.ppl, "nll": result.negativeLogLikelihood, "windows": result.windows],
-                       line: String(format: "perplexity %.4f over %d tokens (%d windows of %d)", result.ppl, result.tokens, result.windows, context),
+                       line: line,
                        seconds: Date().timeIntervalSince(start), tokens: result.tokens)
                 return
             }
@@ -76,8 +80,9 @@ struct PerplexityCommand: ParsableCommand {
             try output?.write(record.encoded())
             var fields: [String: Any] = ["tokens": result.tokens, "ppl": result.ppl, "nll": result.negativeLogLikelihood,
                                          "windows": result.windows, "cache_bytes": result.cacheBytes, "dense_f16_bytes": result.denseBytes]
+            let how = press == nil ? "" : " and compressed"
             var lines = [String(format: "perplexity %.4f over %d tokens (second halves of %d windows of %d, after the first half was "
-                                + "prefilled%@)", result.ppl, result.tokens, result.windows, context, press == nil ? "" : " and compressed")]
+                                + "prefilled%@)", result.ppl, result.tokens, result.windows, context, how)]
             if let output { lines.append("full cache log-probabilities saved to \(output.path)") }
             if let d = result.divergence, let basePPL = result.basePPL {
                 fields["base_ppl"] = basePPL

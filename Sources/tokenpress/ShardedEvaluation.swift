@@ -66,7 +66,10 @@ struct ShardedEvaluation {
             FileHandle.standardError.write(Data("\n".utf8))
             let message = Self.lastMessage(first.log)
             guard json != nil else {
-                for s in shards { try? FileManager.default.removeItem(atPath: s.file); try? FileManager.default.removeItem(atPath: s.file + ".log") }
+                for s in shards {
+                    try? FileManager.default.removeItem(atPath: s.file)
+                    try? FileManager.default.removeItem(atPath: s.file + ".log")
+                }
                 throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message)")
             }
             throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message); "

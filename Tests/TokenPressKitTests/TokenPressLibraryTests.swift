@@ -82,4 +82,20 @@ final class TokenPressLibraryTests: XCTestCase {
         let next = try await model.generate("Hello", maxTokens: 2)
         XCTAssertEqual(next.tokens.count, 2)
     }
+
+    /// A turn that cannot fit the context is refused with its own error and leaves the conversation as it was.
+    func testTooLongATurnIsRefusedAndChangesNothing() async throws {
+        let model = try await Self.model()
+        let session = try await model.session()
+        do {
+            _ = try await session.send("Hello", maxTokens: model.contextLength)
+            XCTFail("a reply as long as the context was accepted")
+        } catch EngineError.conversationTooLong(let tokens, let context) {
+            XCTAssertGreaterThan(tokens, context)
+        }
+        let messages = await session.messages
+        XCTAssertTrue(messages.isEmpty)
+        let reply = try await session.send("Hello", maxTokens: 2)
+        XCTAssertEqual(reply.tokens.count, 2)
+    }
 }
