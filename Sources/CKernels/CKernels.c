@@ -486,6 +486,49 @@ TP_AVX2 void tp_swiglu(float *gate, const float *up, int count) {
     for (; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];  // llama.cpp's scalar tail
 }
 
+// Eight codes of `bits` bits (2, 3, 4 or 8), packed little-endian into `bits` bytes, as eight floats.
+TP_AVX2 static inline __m256 unpack8(const uint8_t *p, int bits) {
+    if (bits == 8) return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+    uint32_t word = 0;
+    memcpy(&word, p, (size_t)bits);
+    const __m256i shifts = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(bits));
+    const __m256i codes = _mm256_srlv_epi32(_mm256_set1_epi32((int)word), shifts);
+    return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
+}
+
+TP_AVX2 void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits,
+                              float *out) {
+    const long row_bytes = (long)dim * bits / 8;
+    for (int j = 0; j < rows; j++) {
+        const uint8_t *row = codes + j * row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (int c = 0; c < dim; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qs + c), unpack8(row + c / 8 * bits, bits), acc);
+        out[j] = hsum8(acc) + bias;
+    }
+}
+
+TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
+                                    int rows, int dim, int bits, int group, float *zero_sums, float *out) {
+    const long row_bytes = (long)dim * bits / 8;
+    const int groups = dim / group;
+    memset(out, 0, sizeof(float) * (size_t)dim);
+    memset(zero_sums, 0, sizeof(float) * (size_t)groups);
+    for (int j = 0; j < rows; j++) {
+        const uint8_t *row = codes + j * row_bytes;
+        for (int g = 0; g < groups; g++) {
+            const float a = w[j] * _cvtsh_ss(scales[(long)j * groups + g]);
+            zero_sums[g] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_sums[g]);
+            const __m256 av = _mm256_set1_ps(a);
+            for (int c = g * group; c < (g + 1) * group; c += 8) {
+                const __m256 x = unpack8(row + c / 8 * bits, bits);
+                _mm256_storeu_ps(out + c, _mm256_fmadd_ps(av, x, _mm256_loadu_ps(out + c)));
+            }
+        }
+    }
+    for (int c = 0; c < dim; c++) out[c] += zero_sums[c / group];
+}
+
+
 #else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
 
 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
@@ -497,5 +540,8 @@ void tp_softmax(float *x, int count, float scale) {}
 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
                      const float *input, int tokens, float *out, long out_stride, float *scratch) { return 0; }
 void tp_swiglu(float *gate, const float *up, int count) {}
+void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits, float *out) {}
+void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
+                            int rows, int dim, int bits, int group, float *zero_sums, float *out) {}
 
 #endif

@@ -76,7 +76,9 @@ public struct Benchmark {
     /// Seconds spent on the timed part of one run, and the cache bytes when it began.
     func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
         let model = engine.model
-        let cache = model.makeCache()
+        let cache = engine.makeCache()
+        // A precision press stores every token at its bits, the timed ones too.
+        press?.prepare(cache)
         if press == nil { cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens)) }
         var tokens = TokenStream(seed: seed, vocabulary: model.configuration.vocabularySize, avoid: engine.tokenizer.endOfGeneration)
         if test.depth > 0 {

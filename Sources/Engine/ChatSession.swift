@@ -19,7 +19,7 @@ public final class ChatSession {
         template = try engine.chatTemplate()
         self.system = system
         messages = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
-        cache = engine.model.makeCache()
+        cache = engine.makeCache()
     }
 
     /// Tokens the last reply did not have to prefill again.

@@ -21,7 +21,7 @@ public final class CompressedContext {
         self.engine = engine
         self.contextPart = contextPart
         tokens = engine.tokenizer.encode(contextPart)
-        let cache = engine.model.makeCache()
+        let cache = engine.makeCache()
         let prefill = try engine.generate(prompt: tokens, maxTokens: 0, cache: cache, press: press)
         self.cache = cache
         statistics = prefill.statistics

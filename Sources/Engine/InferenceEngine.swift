@@ -27,13 +27,29 @@ public final class InferenceEngine {
 
     public var contextLength: Int { model.configuration.contextLength }
 
+    /// How new caches store keys and values (`--cache-type-k/-v`); a precision press may override it per cache.
+    public var cacheStorage: KVStorage = .f16
+
+    /// A new, empty cache for this model, storing tokens as `cacheStorage` says.
+    public func makeCache() -> KVCache {
+        let cache = model.makeCache()
+        if cacheStorage != .f16 { cache.setStorage(cacheStorage) }
+        return cache
+    }
+
+    /// Sets `cacheStorage`, checked against this model's heads.
+    public func useCacheStorage(_ storage: KVStorage) throws {
+        try storage.check(dimension: model.makeCache().headDimension)
+        cacheStorage = storage
+    }
+
     /// Runs `tokens` through the model in batches; returns the logits of the last token.
     /// - Parameters:
     ///   - press: when given, its statistics are recorded, its prefill chunk size is used and it may compress
     ///     between passes (`ChunkedPress`); `compress` itself is left to the caller.
     ///   - peakBytes: raised to the largest cache size seen after any pass.
     public func prefill(_ tokens: [Int], cache: KVCache, press: (any KVPress)? = nil, peakBytes: inout Int) throws -> [Float] {
-        if let press, cache.statistics == nil { press.prepare(cache) }
+        if let press { press.prepare(cache) }
         let step = max(1, min(batchSize, press?.prefillChunk ?? batchSize))
         var logits: [Float] = []
         var start = 0
@@ -74,7 +90,7 @@ public final class InferenceEngine {
         guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
         guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
-        let cache = existing ?? model.makeCache()
+        let cache = existing ?? makeCache()
         var result = GenerationResult()
         result.statistics.promptTokens = prompt.count - cache.nextPosition
 

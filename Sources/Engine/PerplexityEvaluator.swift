@@ -31,7 +31,7 @@ public struct PerplexityEvaluator {
         var total = 0.0, count = 0
         for (w, window) in windows.enumerated() {
             progress(w, windows.count)
-            let cache = engine.model.makeCache()
+            let cache = engine.makeCache()
             var start = 0
             while start < window.count - 1 {
                 let end = min(start + engine.batchSize, window.count)

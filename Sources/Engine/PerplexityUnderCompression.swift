@@ -49,7 +49,7 @@ extension PerplexityEvaluator {
         for w in 0 ..< windows {
             progress(w, windows)
             let window = Array(used[w * context ..< (w + 1) * context])
-            let cache = engine.model.makeCache()
+            let cache = engine.makeCache()
             var peak = 0
             _ = try engine.prefill(Array(window[0 ..< first]), cache: cache, press: press, peakBytes: &peak)
             try press?.compress(cache)

@@ -150,7 +150,7 @@ public final class Evaluator {
     /// A cache holding `tokens`, with every press's statistics recorded.
     func prefilled(_ tokens: [Int]) throws -> KVCache {
         prefillCount += 1
-        let cache = engine.model.makeCache()
+        let cache = engine.makeCache()
         if !needs.isEmpty {
             cache.statistics = AttentionStatistics(needs: needs, layers: cache.layers.count, kvHeads: cache.kvHeads)
         }

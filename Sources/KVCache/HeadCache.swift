@@ -7,22 +7,77 @@ import Kernels
 /// Presses index the head's pressable tokens: the pressable segments' tokens one after the other.
 public final class HeadCache {
     public let headDimension: Int
+    /// How this head stores its tokens (set at creation or with `setStorage`).
+    public private(set) var storage: KVStorage
     /// Every segment attention reads, in the order it reads them.
     public private(set) var segments: [any KVSegment]
     /// Where appended and inserted tokens go.
     private var tail: any AppendableSegment
 
-    public init(headDimension: Int) {
+    public init(headDimension: Int, storage: KVStorage = .f16) {
         self.headDimension = headDimension
-        let own = F16Segment(headDimension: headDimension)
+        self.storage = storage
+        let own = Self.makeTail(storage, headDimension: headDimension)
         segments = [own]
         tail = own
     }
 
-    private init(headDimension: Int, segments: [any KVSegment], tail: any AppendableSegment) {
+    private init(headDimension: Int, storage: KVStorage, segments: [any KVSegment], tail: any AppendableSegment) {
         self.headDimension = headDimension
+        self.storage = storage
         self.segments = segments
         self.tail = tail
+    }
+
+    /// The segment new tokens go to: f16 rows (also KIVI's residual window) or llama.cpp cache types.
+    private static func makeTail(_ storage: KVStorage, headDimension d: Int) -> any AppendableSegment {
+        switch storage {
+        case .cacheTypes(let key, let value) where key != .f16 || value != .f16:
+            return CacheTypeSegment(headDimension: d, keyType: key, valueType: value)
+        default:
+            return F16Segment(headDimension: d)
+        }
+    }
+
+    /// Stores this head's tokens as `newStorage` from now on; the tokens it holds are decoded and stored again
+    /// (their order and positions stay, so press indices and statistics still match). Shared tokens stay shared.
+    public func setStorage(_ newStorage: KVStorage) {
+        guard newStorage != storage else { return }
+        let d = headDimension
+        let own = segments.filter { $0.sharedStorage == nil }
+        var keys: [Float] = []
+        var values: [Float] = []
+        var positions: [Int32] = []
+        for segment in own {
+            for i in 0 ..< segment.count {
+                keys += segment.key(i)
+                values += segment.value(i)
+            }
+            positions += segment.positions
+        }
+        storage = newStorage
+        tail = Self.makeTail(newStorage, headDimension: d)
+        segments = [tail] + segments.filter { $0.sharedStorage != nil }
+        guard !positions.isEmpty else { return }
+        keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                for t in positions.indices {
+                    let (key, value, position) = (k.baseAddress! + t * d, v.baseAddress! + t * d, Int(positions[t]))
+                    // A token an insert placed out of order: KIVI starts a new quantized run after it; other
+                    // storage takes it at its place (positions ascend within a segment).
+                    if t > 0, positions[t] <= positions[t - 1] {
+                        guard case .kivi = newStorage else {
+                            tail.insert(key: Array(UnsafeBufferPointer(start: key, count: d)),
+                                        value: Array(UnsafeBufferPointer(start: value, count: d)), position: position)
+                            continue
+                        }
+                        ageResidualWindow(keepingNone: true)
+                    }
+                    tail.append(key: key, value: value, position: position)
+                }
+            }
+        }
+        ageResidualWindow()
     }
 
     /// The segments presses may score and drop.
@@ -56,12 +111,49 @@ public final class HeadCache {
     /// Appends one token (`key` and `value` hold `headDimension` floats).
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
         tail.append(key: key, value: value, position: position)
+        ageResidualWindow()
     }
 
     /// Appends a batch of tokens at consecutive positions (see `AppendableSegment`).
     public func append(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, tokens: Int,
                        firstPosition: Int) {
         tail.append(keys: keys, values: values, stride: stride, tokens: tokens, firstPosition: firstPosition)
+        ageResidualWindow()
+    }
+
+    /// With KIVI storage, moves the oldest f16 tokens beyond the residual window into quantized storage, whole
+    /// groups at a time (all of them, partial group included, when `keepingNone`), so the f16 window stays
+    /// between `residual` and `residual + group − 1` tokens.
+    private func ageResidualWindow(keepingNone: Bool = false) {
+        guard case .kivi(let settings) = storage else { return }
+        let excess = tail.count - (keepingNone ? 0 : settings.residual)
+        let moved = keepingNone ? excess : excess / settings.group * settings.group
+        guard moved > 0, moved >= (keepingNone ? 1 : settings.group) else { return }
+        let d = headDimension
+        var keys: [Float] = []
+        var values: [Float] = []
+        keys.reserveCapacity(moved * d)
+        values.reserveCapacity(moved * d)
+        for i in 0 ..< moved {
+            keys += tail.key(i)
+            values += tail.value(i)
+        }
+        let positions = Array(tail.positions.prefix(moved))
+        tail.retain(indices: Array(moved ..< tail.count))
+        let tailIndex = segments.firstIndex { $0 === tail }!
+        // The quantized run just before the tail takes them when they follow it; otherwise a new run starts.
+        var target = tailIndex > 0 ? segments[tailIndex - 1] as? KIVISegment : nil
+        if let last = target?.positions.last, last >= positions[0] { target = nil }
+        if target == nil {
+            let run = KIVISegment(headDimension: d, settings: settings)
+            segments.insert(run, at: tailIndex)
+            target = run
+        }
+        keys.withUnsafeBufferPointer { k in
+            values.withUnsafeBufferPointer { v in
+                target!.append(keys: k.baseAddress!, values: v.baseAddress!, tokens: moved, positions: positions)
+            }
+        }
     }
 
     /// Keeps only the pressable tokens at `indices` (ascending), releasing the rest.
@@ -91,10 +183,10 @@ public final class HeadCache {
     /// Overwrites the key and value of pressable token `index` (e.g. with a merge of several tokens).
     public func replace(_ index: Int, key: [Float], value: [Float]) {
         let (segment, local) = locate(index)
-        guard let appendable = segment as? any AppendableSegment else {
+        guard let rewritable = segment as? any RewritableSegment else {
             preconditionFailure("token \(index) is in a segment that cannot be overwritten")
         }
-        appendable.replace(local, key: key, value: value)
+        rewritable.replace(local, key: key, value: value)
     }
 
     /// Key and value of pressable token `index`, as floats.
@@ -129,11 +221,11 @@ public final class HeadCache {
             if segment === tail { copiedTail = c as? any AppendableSegment }
             return c
         }
-        return HeadCache(headDimension: headDimension, segments: copied, tail: copiedTail!)
+        return HeadCache(headDimension: headDimension, storage: storage, segments: copied, tail: copiedTail!)
     }
 
     public func removeAll() {
-        let own = F16Segment(headDimension: headDimension)
+        let own = Self.makeTail(storage, headDimension: headDimension)
         segments = [own]
         tail = own
     }

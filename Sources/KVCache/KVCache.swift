@@ -25,8 +25,25 @@ public final class KVCache {
         headDimension = layers[0].spec.headDimension
     }
 
-    /// Exact bytes of every layer's segments (keys, values, positions, shared storage once).
+    /// Exact bytes of every layer's segments (keys, values, scales, zero points, positions, shared storage once).
     public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
+
+    /// Stores every head's tokens as `storage` from now on (the tokens held are stored again that way).
+    public func setStorage(_ storage: KVStorage) {
+        for layer in layers { for head in layer.heads { head.setStorage(storage) } }
+    }
+
+    /// Stores one head's tokens as `storage` (heads may differ: per-head precision).
+    public func setStorage(_ storage: KVStorage, layer: Int, head: Int) {
+        layers[layer].heads[head].setStorage(storage)
+    }
+
+    /// Bits the cache spends per key or value element it holds, everything counted (codes, scales, zero
+    /// points, positions): 16.25 for an f16 cache of 64-value heads, whose positions add 0.25.
+    public var bitsPerElement: Double {
+        let elements = layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + $1.attendedCount * $1.headDimension * 2 } }
+        return elements == 0 ? 0 : Double(byteCount * 8) / Double(elements)
+    }
 
     /// Bytes a dense f16 cache of `tokens` tokens would take (keys and values only), for savings figures.
     public func denseF16ByteCount(tokens: Int) -> Int { layers.count * kvHeads * tokens * headDimension * 2 * 2 }

@@ -56,8 +56,14 @@ public protocol KVSegment: AnyObject {
     func copy(sharing copies: SharedStorageCopies) -> any KVSegment
 }
 
+/// A segment whose tokens can be overwritten in place (a merging press replaces kept tokens by merges).
+public protocol RewritableSegment: KVSegment {
+    /// Overwrites the key and value of token `index`; its position stays.
+    func replace(_ index: Int, key: [Float], value: [Float])
+}
+
 /// A segment that takes new tokens: where a head's appended, inserted and merged tokens go.
-public protocol AppendableSegment: KVSegment {
+public protocol AppendableSegment: RewritableSegment {
     func reserveCapacity(_ tokens: Int)
     /// Appends one token after the last (`key` and `value` hold `headDimension` floats).
     func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int)
@@ -66,8 +72,6 @@ public protocol AppendableSegment: KVSegment {
     func append(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int, tokens: Int, firstPosition: Int)
     /// Inserts one token where its position keeps positions ascending; returns its index.
     func insert(key: [Float], value: [Float], position: Int) -> Int
-    /// Overwrites the key and value of token `index`; its position stays.
-    func replace(_ index: Int, key: [Float], value: [Float])
 }
 
 /// Copies of shared storage made during one deep copy of a cache, so that two heads reading one storage read one

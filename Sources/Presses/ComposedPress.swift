@@ -8,6 +8,8 @@ public struct ComposedPress: KVPress {
     public var needs: AttentionNeeds { presses.reduce(.none) { $0.union($1.needs) } }
     public var prefillChunk: Int? { presses.lazy.compactMap(\.prefillChunk).first }
     public var compressesDuringDecoding: Bool { presses.contains { $0.compressesDuringDecoding } }
+    /// The last precision press's storage decides (eviction presses leave storage alone).
+    public var storage: KVStorage? { presses.lazy.compactMap(\.storage).last }
 
     public init(_ presses: [any KVPress]) throws {
         guard !presses.isEmpty else { throw PressError.invalidParameter(name: "composed", reason: "needs at least one press") }

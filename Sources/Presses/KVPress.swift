@@ -17,6 +17,9 @@ public protocol KVPress: Sendable {
     func compressDuringDecoding(_ cache: KVCache, step: Int) throws
     /// Whether `compressDuringDecoding` does anything (if not, statistics can be dropped after the prompt).
     var compressesDuringDecoding: Bool { get }
+    /// How the cache should store tokens from the first one on (a precision press: nil for the others), so that
+    /// prefill already appends them at fewer bits.
+    var storage: KVStorage? { get }
 }
 
 extension KVPress {
@@ -25,10 +28,13 @@ extension KVPress {
     public func compressDuringPrefill(_ cache: KVCache, positions: Range<Int>) throws {}
     public func compressDuringDecoding(_ cache: KVCache, step: Int) throws {}
     public var compressesDuringDecoding: Bool { false }
+    public var storage: KVStorage? { nil }
 
-    /// Attaches the statistics this press needs to `cache` (before prefill); a no-op when it needs none.
+    /// Before prefill: makes `cache` store tokens as the press wants and attaches the statistics it needs (unless
+    /// statistics are attached already).
     public func prepare(_ cache: KVCache) {
-        guard !needs.isEmpty else { return }
+        if let storage { cache.setStorage(storage) }
+        guard !needs.isEmpty, cache.statistics == nil else { return }
         cache.statistics = AttentionStatistics(needs: needs, layers: cache.layers.count, kvHeads: cache.kvHeads)
     }
 }

@@ -14,6 +14,8 @@ public struct PressDeclaration: Sendable {
         case merging
         /// Its budget follows the attention rather than a ratio.
         case threshold
+        /// Keeps tokens and stores them at fewer bits (composes with the eviction presses).
+        case precision
     }
 
     /// Builds the press from parsed arguments (and, by family, the wrapped scorer or the head profile).

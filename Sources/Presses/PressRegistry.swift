@@ -26,6 +26,7 @@ public enum PressRegistry {
         CompressKVPress.declaration,
         EMSPress.declaration,
         MiniCachePress.declaration,
+        KIVIPress.declaration,
     ]
 
     /// The declaration of the press named `name`.

@@ -15,7 +15,7 @@ extension PressRegistry {
         }
         lines += [
             "",
-            "**Budgets per layer and per head**, profile-guided, merging and threshold presses (each head gets its own "
+            "**Budgets per layer and per head**, profile-guided, merging, threshold and precision presses (each head gets its own "
                 + "real length; bytes follow):",
             "",
             "| press | what it does | parameters (defaults) | paper |",

@@ -34,6 +34,7 @@ struct BenchCommand: ParsableCommand {
             help: "Fraction of tokens the --press presses remove, in [0, 1) (default: 0.5).")
     var ratioOption: Double?
     var ratio: Double { ratioOption ?? PressOptions.defaultRatio }
+    @OptionGroup var cacheOptions: CacheOptions
     @Flag(name: .long, help: "Print a JSON array of {test, press, threads, tokens_per_second, stddev, samples, cache_bytes, ...}.")
     var json = false
 
@@ -55,10 +56,12 @@ struct BenchCommand: ParsableCommand {
             let defaultThreads = [modelOptions.threads ?? ParallelFor.threads]
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? defaultThreads
             if press.isEmpty, ratioOption != nil { throw CLIError("--ratio needs --press to choose which tokens it removes") }
+            for spec in press { try cacheOptions.validate(press: spec) }
             for spec in press where spec != "none" {
                 _ = try PressRegistry.make(spec, ratio: ratio, profile: HeadProfile.placeholder)
             }
             let engine = try modelOptions.loadEngine()
+            try cacheOptions.apply(to: engine)
             var headProfile: HeadProfile?
             if press.contains(where: PressRegistry.needsProfile) {
                 headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, log: { Console.status($0) })
@@ -95,12 +98,14 @@ struct BenchCommand: ParsableCommand {
                                             "stddev": $0.standardDeviation, "samples": $0.samples, "model": modelName,
                                             "kernels": KernelDispatch.name]
                     if let peak { o["peak_rss_bytes"] = peak }
+                    o["kv_storage"] = engine.cacheStorage.description
                     return o
                 }
                 let data = try JSONSerialization.data(withJSONObject: objects, options: [.sortedKeys])
                 Console.out(String(decoding: data, as: UTF8.self) + "\n")
                 return
             }
+            if cacheOptions.isSet { Console.status("KV cache stored as \(engine.cacheStorage) (every test)") }
             let showPress = !press.isEmpty
             var out = "| model | kernels | threads | test |" + (showPress ? " press | cache |" : "") + " t/s |"
             out += (showPress ? "\n| --- | --- | ---: | ---: | --- | ---: | ---: |\n" : "\n| --- | --- | ---: | ---: | ---: |\n")

@@ -41,12 +41,14 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .long, help: "Wrap the prompt as a user message with the model's chat template.")
     var chat = false
     @OptionGroup var pressOptions: PressOptions
+    @OptionGroup var cacheOptions: CacheOptions
 
     func validate() throws {
         guard count >= 0 else { throw CLIError("-n must be zero or positive, got \(count)") }
         try sampling.validateValues()
         try modelOptions.validateThreads()
         try pressOptions.validatePress()
+        try cacheOptions.validate(press: pressOptions.press)
         if contextFile != nil {
             if prompt != nil || file != nil { throw CLIError("give either --context-file (with --question) or -p/-f, not both") }
             if questions.isEmpty { throw CLIError("--context-file needs at least one --question") }
@@ -68,6 +70,7 @@ struct GenerateCommand: ParsableCommand {
             }
             let text = try prompt ?? readUTF8File(file!)
             let engine = try modelOptions.loadEngine()
+            try cacheOptions.apply(to: engine)
             let tokens = engine.tokenizer.encode(try engine.promptRenderer(chat: chat)(text))
             let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
@@ -80,6 +83,7 @@ struct GenerateCommand: ParsableCommand {
     /// Prefills and compresses the context once, then answers every question from a copy of that cache.
     func answerQuestions(context: String) throws {
         let engine = try modelOptions.loadEngine()
+        try cacheOptions.apply(to: engine)
         let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
         let render = try engine.promptRenderer(chat: chat)
         let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: render) }

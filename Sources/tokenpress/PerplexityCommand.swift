@@ -20,6 +20,7 @@ struct PerplexityCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var pressOptions: PressOptions
+    @OptionGroup var cacheOptions: CacheOptions
     @Option(name: [.customShort("f"), .long], help: "A UTF-8 text file.")
     var file: String
     @Option(name: .customLong("ctx"), parsing: .unconditional, help: "Window length in tokens.")
@@ -44,6 +45,11 @@ struct PerplexityCommand: ParsableCommand {
         if klDivergenceBase != nil && !klDivergence && pressOptions.press != nil {
             throw CLIError("--kl-divergence-base without --kl-divergence saves the full cache's log-probabilities; drop --press")
         }
+        try cacheOptions.validate(press: pressOptions.press)
+        if klDivergenceBase != nil && !klDivergence && cacheOptions.isSet {
+            throw CLIError("--kl-divergence-base without --kl-divergence saves the full f16 cache's log-probabilities; "
+                + "drop --cache-type-k/--cache-type-v")
+        }
         if pressOptions.decodeBudget != nil { throw CLIError("--decode-budget compresses while generating; perplexity generates nothing") }
         if klDivergence || klDivergenceBase != nil || pressOptions.press != nil, context < 4 {
             throw CLIError("--ctx must be at least 4 with --press or --kl-divergence-base (half of each window is context), got \(context)")
@@ -57,6 +63,7 @@ struct PerplexityCommand: ParsableCommand {
             let output = try klDivergenceBase.flatMap { klDivergence ? nil : try OutputFile($0, option: "--kl-divergence-base") }
             let base = try klDivergenceBase.flatMap { klDivergence ? try KLDivergenceBase.read($0) : nil }
             let engine = try modelOptions.loadEngine()
+            try cacheOptions.apply(to: engine)
             var tokens = engine.tokenizer.encode(text)
             if let maxTokens { tokens = Array(tokens.prefix(maxTokens)) }
             let start = Date()

@@ -42,4 +42,16 @@ void tp_softmax(float *x, int count, float scale);
 /// gate[i] = silu(gate[i]) · up[i], with the same exp approximation.
 void tp_swiglu(float *gate, const float *up, int count);
 
+/// Attention logits over rows of packed codes (`bits` 2, 3, 4 or 8; eight codes in `bits` bytes, little-endian;
+/// `dim` a multiple of 8): out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows — the query already multiplied by
+/// the per-channel scales and `bias` = Σ_c q[c]·zero[c], so a group of per-channel quantized keys is read as stored.
+/// Eight lanes (channel c in lane c mod 8), fused multiply-adds, then hsum8.
+void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits, float *out);
+
+/// out[c] = Σ_j w[j]·(scale[j][g]·code[j][c] + zero[j][g]) over rows of packed codes quantized per token in
+/// groups of `group` channels (g = c / group; scales and zeros f16, [rows, dim / group]). `zero_sums` holds
+/// dim / group floats. Codes are added row by row with fused multiply-adds, the zeros' sum last.
+void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
+                            int rows, int dim, int bits, int group, float *zero_sums, float *out);
+
 #endif

@@ -5,6 +5,12 @@ public struct Q8Row {
     public let quants: UnsafePointer<Int8>
     public let scales: UnsafePointer<Float>
     public let sums: UnsafePointer<Float>
+
+    public init(quants: UnsafePointer<Int8>, scales: UnsafePointer<Float>, sums: UnsafePointer<Float>) {
+        self.quants = quants
+        self.scales = scales
+        self.sums = sums
+    }
 }
 
 /// Activations of several tokens quantized for integer dot products. Reused across calls: no allocation in the loop.
@@ -63,6 +69,15 @@ public final class Q8Activations {
     public static func roundedToInt32(_ y: Float) -> Int32 {
         let shifted = y + 12_582_912
         return Int32(bitPattern: shifted.bitPattern) &- 0x4B40_0000
+    }
+
+    /// One row of `count` floats (a multiple of 32) into Q8 blocks: `quants` [count], `scales` and `sums`
+    /// [count / 32], as `quantize` lays them out (a query quantized for dot products with a quantized KV cache).
+    public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, quants: UnsafeMutablePointer<Int8>,
+                                   scales: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>) {
+        for b in 0 ..< count / blockSize {
+            quantizeBlock(x + b * blockSize, quants: quants + b * blockSize, scale: &scales[b], sum: &sums[b])
+        }
     }
 
     /// As llama.cpp's x86 `quantize_row_q8_1`: d = max|x|/127 stored as f16, q = round-half-even(x·127/max|x|).

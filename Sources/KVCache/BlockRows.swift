@@ -1,0 +1,58 @@
+import CKernels
+import Kernels
+
+/// Attention over rows stored in one of llama.cpp's block formats, computed on the blocks: the query is quantized
+/// to 8 bits once per call and dotted with every key row by the integer kernels the weight matrices use (as
+/// llama.cpp multiplies a quantized K cache: Q converted to the format's `vec_dot_type`); value rows are decoded
+/// one at a time and added with their weight. The AVX2 logits are bit-identical to the portable ones.
+enum BlockRows {
+    /// logits[j] = query · row_j for the `count` rows of `format` at `rows`. `scratch` holds `d` floats: the
+    /// quantized query (d bytes of codes, then d/32 scales and d/32 sums) lives there.
+    static func logits(query: UnsafePointer<Float>, rows: UnsafeRawPointer, count: Int, dimension d: Int,
+                       format: any Q8DotFormat.Type, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                       into logits: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        let blocks = d / 32
+        let quants = UnsafeMutableRawPointer(scratch).assumingMemoryBound(to: Int8.self)
+        let scales = scratch + d / 4
+        let sums = scales + blocks
+        Q8Activations.quantizeRow(query, count: d, quants: quants, scales: scales, sums: sums)
+        let rowBytes = blocks * format.blockBytes
+        switch kernel {
+        case .avx2:
+            tp_matmul_q8(Int32(format.typeID), rows, rowBytes, 0, Int32(count), Int32(blocks), quants, scales, sums, 1,
+                         logits, Int(count))
+        case .portable:
+            let activations = Q8Row(quants: quants, scales: scales, sums: sums)
+            for j in 0 ..< count {
+                logits[j] = format.dot(row: rows + j * rowBytes, activations: activations, blocks: blocks)
+            }
+        }
+    }
+
+    /// output[i] = Σ_j weights[j] · row_j[i] over the `count` rows of `format` at `rows`, rows added in order.
+    /// `scratch` holds `d` floats (one decoded row).
+    static func weightedSum(weights: UnsafePointer<Float>, rows: UnsafeRawPointer, count: Int, dimension d: Int,
+                            format: any Q8DotFormat.Type, scratch: UnsafeMutablePointer<Float>,
+                            into output: UnsafeMutablePointer<Float>) {
+        output.update(repeating: 0, count: d)
+        let rowBytes = d / 32 * format.blockBytes
+        for j in 0 ..< count {
+            format.dequantize(row: rows + j * rowBytes, count: d, into: scratch)
+            VectorMath.axpy(weights[j], scratch, output, count: d)
+        }
+    }
+
+    /// Row `index` of `storage` decoded to floats.
+    static func row(_ index: Int, of storage: ContiguousArray<UInt8>, dimension d: Int,
+                    format: any Q8DotFormat.Type) -> [Float] {
+        let rowBytes = d / 32 * format.blockBytes
+        var row = [Float](repeating: 0, count: d)
+        storage.withUnsafeBytes { bytes in
+            row.withUnsafeMutableBufferPointer { out in
+                format.dequantize(row: bytes.baseAddress! + index * rowBytes, count: d, into: out.baseAddress!)
+            }
+        }
+        return row
+    }
+}

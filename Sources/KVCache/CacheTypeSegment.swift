@@ -1,0 +1,103 @@
+import Kernels
+
+/// A head's own tokens with keys and values each stored as a llama.cpp cache type (`--cache-type-k q8_0
+/// --cache-type-v q4_0`): rows are encoded as they are appended, so the cache never holds them in f16, and
+/// attention reads the stored blocks. An f16/f16 head uses `F16Segment` instead (llama.cpp's exact f16 path).
+public final class CacheTypeSegment: AppendableSegment {
+    public let headDimension: Int
+    private var keys: TypedRows
+    private var values: TypedRows
+    public private(set) var positions: ContiguousArray<Int32> = []
+
+    public init(headDimension: Int, keyType: CacheType, valueType: CacheType) {
+        self.headDimension = headDimension
+        keys = TypedRows(type: keyType, dimension: headDimension)
+        values = TypedRows(type: valueType, dimension: headDimension)
+    }
+
+    public var keyType: CacheType { keys.type }
+    public var valueType: CacheType { values.type }
+    public var count: Int { positions.count }
+    public var isPressable: Bool { true }
+    public var sharedStorage: AnyObject? { nil }
+
+    /// Key blocks, value blocks (scales and minimums inside them) and positions.
+    public var byteCount: Int {
+        keys.bytes.count + values.bytes.count + positions.count * MemoryLayout<Int32>.size
+    }
+
+    public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
+                       scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        keys.logits(query: query, tokens: tokens, order: order, kernel: kernel, scratch: scratch, into: logits)
+    }
+
+    public func weightedSum(weights: UnsafeMutablePointer<Float>, tokens: Range<Int>, order: SummationOrder,
+                            kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        values.weightedSum(weights: weights, tokens: tokens, order: order, kernel: kernel, lanes: lanes,
+                           scratch: scratch, into: output)
+    }
+
+    public func key(_ index: Int) -> [Float] { keys.row(index) }
+    public func value(_ index: Int) -> [Float] { values.row(index) }
+
+    public func reserveCapacity(_ tokens: Int) {
+        keys.reserveCapacity(tokens)
+        values.reserveCapacity(tokens)
+        positions.reserveCapacity(tokens)
+    }
+
+    public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
+        append(keys: key, values: value, stride: headDimension, tokens: 1, firstPosition: position)
+    }
+
+    public func append(keys keyRows: UnsafePointer<Float>, values valueRows: UnsafePointer<Float>, stride: Int,
+                       tokens: Int, firstPosition: Int) {
+        keys.append(keyRows, stride: stride, rows: tokens)
+        values.append(valueRows, stride: stride, rows: tokens)
+        positions.append(contentsOf: (0 ..< tokens).lazy.map { Int32(firstPosition + $0) })
+    }
+
+    @discardableResult
+    public func insert(key: [Float], value: [Float], position: Int) -> Int {
+        let index = positions.firstIndex { Int($0) > position } ?? positions.count
+        keys.insert(key, at: index)
+        values.insert(value, at: index)
+        positions.insert(Int32(position), at: index)
+        return index
+    }
+
+    public func replace(_ index: Int, key: [Float], value: [Float]) {
+        keys.replace(index, with: key)
+        values.replace(index, with: value)
+    }
+
+    public func retain(indices: [Int]) {
+        keys.retain(indices)
+        values.retain(indices)
+        positions = ContiguousArray(indices.map { positions[$0] })
+    }
+
+    /// Decodes each moved key, rotates it and encodes it again (a second rounding: re-indexing a quantized cache
+    /// costs a little precision, as llama.cpp's context shift of a quantized cache does).
+    public func reposition(_ newPositions: [Int32], rope: RoPE) {
+        let half = rope.dimensions / 2
+        var cos = [Float](repeating: 0, count: half)
+        var sin = cos
+        for i in 0 ..< count where newPositions[i] != positions[i] {
+            var row = keys.row(i)
+            rope.table(position: Int(newPositions[i] - positions[i]), cos: &cos, sin: &sin)
+            rope.rotate(&row, heads: 1, headDimension: headDimension, cos: cos, sin: sin)
+            keys.replace(i, with: row)
+        }
+        positions = ContiguousArray(newPositions)
+    }
+
+    public func copy(sharing copies: SharedStorageCopies) -> any KVSegment {
+        let c = CacheTypeSegment(headDimension: headDimension, keyType: keys.type, valueType: values.type)
+        c.keys = keys
+        c.values = values
+        c.positions = positions
+        return c
+    }
+}

@@ -1,0 +1,119 @@
+import Kernels
+
+/// One side (keys or values) of a head's tokens stored as rows of a `CacheType`: f16 bits or llama.cpp blocks,
+/// `rowBytes` bytes per token. Rows are encoded as they are appended and read only through attention kernels
+/// that work on the stored form (`F16Rows`, `BlockRows`) or, for presses, decoded one row at a time.
+struct TypedRows {
+    let type: CacheType
+    let dimension: Int
+    let rowBytes: Int
+    private(set) var bytes: ContiguousArray<UInt8> = []
+
+    init(type: CacheType, dimension: Int) {
+        precondition(type.fits(dimension: dimension), "\(type) rows need a multiple of 32 values, not \(dimension)")
+        self.type = type
+        self.dimension = dimension
+        rowBytes = type.rowBytes(dimension: dimension)
+    }
+
+    var count: Int { bytes.count / rowBytes }
+
+    mutating func reserveCapacity(_ rows: Int) { bytes.reserveCapacity(rows * rowBytes) }
+
+    /// Appends `rows` rows read at `source + r·stride`.
+    mutating func append(_ source: UnsafePointer<Float>, stride: Int, rows: Int) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: rows * rowBytes))
+        let (type, d, rowBytes) = (self.type, dimension, self.rowBytes)
+        bytes.withUnsafeMutableBytes { buffer in
+            for r in 0 ..< rows {
+                Self.encode(source + r * stride, type: type, dimension: d, into: buffer.baseAddress! + start + r * rowBytes)
+            }
+        }
+    }
+
+    /// Inserts one row before row `index`.
+    mutating func insert(_ row: [Float], at index: Int) {
+        bytes.insert(contentsOf: encoded(row), at: index * rowBytes)
+    }
+
+    /// Overwrites row `index`.
+    mutating func replace(_ index: Int, with row: [Float]) {
+        let encoded = encoded(row)
+        bytes.replaceSubrange(index * rowBytes ..< (index + 1) * rowBytes, with: encoded)
+    }
+
+    /// Keeps the rows at `indices` (ascending).
+    mutating func retain(_ indices: [Int]) {
+        var kept = ContiguousArray<UInt8>()
+        kept.reserveCapacity(indices.count * rowBytes)
+        for i in indices { kept.append(contentsOf: bytes[i * rowBytes ..< (i + 1) * rowBytes]) }
+        bytes = kept
+    }
+
+    /// Row `index` decoded to floats.
+    func row(_ index: Int) -> [Float] {
+        guard let format = type.format else {
+            return bytes.withUnsafeBytes { raw in
+                let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self) + index * dimension
+                return (0 ..< dimension).map { HalfConversion.float(fromBits: halves[$0]) }
+            }
+        }
+        return BlockRows.row(index, of: bytes, dimension: dimension, format: format)
+    }
+
+    func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
+                scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        guard !tokens.isEmpty else { return }
+        let d = dimension
+        bytes.withUnsafeBytes { raw in
+            let first = raw.baseAddress! + tokens.lowerBound * rowBytes
+            if let format = type.format {
+                BlockRows.logits(query: query, rows: first, count: tokens.count, dimension: d, format: format,
+                                 kernel: kernel, scratch: scratch, into: logits)
+            } else {
+                F16Rows.logits(query: query, rows: first.assumingMemoryBound(to: Float16.self), count: tokens.count,
+                               dimension: d, order: order, kernel: kernel, scratch: scratch, into: logits)
+            }
+        }
+    }
+
+    func weightedSum(weights: UnsafeMutablePointer<Float>, tokens: Range<Int>, order: SummationOrder,
+                     kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                     into output: UnsafeMutablePointer<Float>) {
+        let d = dimension
+        guard !tokens.isEmpty else {
+            output.update(repeating: 0, count: d)
+            return
+        }
+        bytes.withUnsafeBytes { raw in
+            let first = raw.baseAddress! + tokens.lowerBound * rowBytes
+            if let format = type.format {
+                BlockRows.weightedSum(weights: weights, rows: first, count: tokens.count, dimension: d, format: format,
+                                      scratch: scratch, into: output)
+            } else {
+                F16Rows.weightedSum(weights: weights, rows: first.assumingMemoryBound(to: Float16.self),
+                                    count: tokens.count, dimension: d, order: order, kernel: kernel, lanes: lanes,
+                                    scratch: scratch, into: output)
+            }
+        }
+    }
+
+    private func encoded(_ row: [Float]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: rowBytes)
+        row.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBytes { Self.encode(source.baseAddress!, type: type, dimension: dimension, into: $0.baseAddress!) }
+        }
+        return out
+    }
+
+    private static func encode(_ source: UnsafePointer<Float>, type: CacheType, dimension d: Int,
+                               into destination: UnsafeMutableRawPointer) {
+        guard let format = type.format else {
+            let halves = destination.assumingMemoryBound(to: UInt16.self)
+            for i in 0 ..< d { halves[i] = HalfConversion.bits(fromFloat: source[i]) }
+            return
+        }
+        BlockQuantizer.quantize(source, count: d, as: format, into: destination)
+    }
+}
