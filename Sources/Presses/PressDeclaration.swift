@@ -70,6 +70,8 @@ public struct PressParameter: Sendable {
         case real
         /// 0 or 1.
         case flag
+        /// One of these names (held as its index).
+        case choice([String])
     }
 
     public let key: String
@@ -101,6 +103,12 @@ public struct PressParameter: Sendable {
     public static func flag(_ key: String, _ value: Bool, _ meaning: String) -> PressParameter {
         PressParameter(key: key, kind: .flag, defaultValue: value ? 1 : 0, defaultDescription: value ? "1" : "0",
                        meaning: meaning)
+    }
+
+    /// A parameter naming one of `choices` (e.g. a cache type), `value` by default.
+    public static func choice(_ key: String, _ value: String, _ choices: [String], _ meaning: String) -> PressParameter {
+        PressParameter(key: key, kind: .choice(choices), defaultValue: choices.firstIndex(of: value).map(Double.init),
+                       defaultDescription: value, meaning: meaning + " (" + choices.joined(separator: ", ") + ")")
     }
 
     /// A whole-number parameter whose default the press computes (e.g. from the model's layer count).
@@ -149,6 +157,14 @@ public struct PressArguments: Sendable {
         let value = try integer(key)
         guard value >= 0 else { throw PressError.invalidParameter(name: key, reason: "must be ≥ 0, got \(value)") }
         return UInt64(value)
+    }
+
+    /// A choice parameter: the name given (checked when parsed) or the declared default.
+    public func choice(_ key: String) -> String {
+        guard case .choice(let names) = declared(key).kind else {
+            preconditionFailure("press \(declaration.name) reads \(key) as a choice")
+        }
+        return names[Int(real(key))]
     }
 
     /// A 0/1 parameter.

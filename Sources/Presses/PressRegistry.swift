@@ -26,6 +26,7 @@ public enum PressRegistry {
         CompressKVPress.declaration,
         EMSPress.declaration,
         MiniCachePress.declaration,
+        CacheTypePress.declaration,
         KIVIPress.declaration,
     ]
 
@@ -104,17 +105,20 @@ public enum PressRegistry {
             inner = String(item[item.index(after: open) ..< close])
             rest = item[..<open] + item[item.index(after: close)...]
         }
-        var head = rest, arguments: [String: Double] = [:]
+        var head = rest, arguments: [String: Double] = [:], words: [String: String] = [:]
         if let colon = rest.firstIndex(of: ":") {
             head = rest[..<colon]
             for pair in rest[rest.index(after: colon)...].split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let value = Double(parts[1]) else {
-                    throw PressError.invalidParameter(name: String(pair), reason: "expected key=number in '\(item)'")
+                guard parts.count == 2 else {
+                    throw PressError.invalidParameter(name: String(pair), reason: "expected key=value in '\(item)'")
                 }
-                guard arguments.updateValue(value, forKey: String(parts[0])) == nil else {
-                    throw PressError.invalidParameter(name: String(parts[0]), reason: "given twice in '\(item)'")
+                let key = String(parts[0])
+                guard arguments[key] == nil, words[key] == nil else {
+                    throw PressError.invalidParameter(name: key, reason: "given twice in '\(item)'")
                 }
+                // Names (a cache type) are resolved against the declaration below; everything else is a number.
+                if let value = Double(parts[1]) { arguments[key] = value } else { words[key] = String(parts[1]) }
             }
         }
         var name = String(head), ratio = defaultRatio
@@ -127,7 +131,22 @@ public enum PressRegistry {
         }
         guard ratio >= 0, ratio < 1, ratio.isFinite else { throw PressError.invalidRatio(ratio) }
         guard let declaration = declaration(name) else { throw PressError.unknownPress(name, known: names) }
-        if let unknown = arguments.keys.sorted().first(where: { declaration.parameter($0) == nil }) {
+        for key in arguments.keys.sorted() {
+            if case .choice(let names) = declaration.parameter(key)?.kind {
+                throw PressError.invalidParameter(name: key, reason: "expected one of \(names.joined(separator: ", "))")
+            }
+        }
+        for (key, word) in words {
+            guard let parameter = declaration.parameter(key) else { continue }
+            guard case .choice(let names) = parameter.kind else {
+                throw PressError.invalidParameter(name: key, reason: "expected a number, got '\(word)' in '\(item)'")
+            }
+            guard let index = names.firstIndex(of: word.lowercased()) else {
+                throw PressError.invalidParameter(name: key, reason: "'\(word)' is none of \(names.joined(separator: ", "))")
+            }
+            arguments[key] = Double(index)
+        }
+        if let unknown = (Array(arguments.keys) + Array(words.keys)).sorted().first(where: { declaration.parameter($0) == nil }) {
             let known = declaration.parameters.map(\.key).sorted()
             throw PressError.unknownParameter(press: name, name: unknown, known: known)
         }

@@ -1,0 +1,345 @@
+import Engine
+import Kernels
+import KVCache
+import Presses
+import Sampling
+import TestSupport
+import XCTest
+
+/// Quantized storage: llama.cpp's cache types and KIVI, attended on their stored codes. Each is checked against
+/// its own decoded rows (dequantize-then-attend, in double), on both kernel paths, for exact bytes, and through
+/// presses, copies and re-indexing.
+final class QuantizedCacheTests: XCTestCase {
+    static let d = 64
+
+    /// Deterministic values with a few large channels, as keys have.
+    static func rows(_ tokens: Int, seed: Int, d: Int = d) -> [Float] {
+        var generator = SeededGenerator(seed: UInt64(seed))
+        return (0 ..< tokens * d).map { i in
+            let channel = i % d
+            let spread: Float = channel % 16 == 3 ? 8 : 1
+            return Float.random(in: -spread ... spread, using: &generator)
+        }
+    }
+
+    static var kernels: [AttentionKernel] { KernelDispatch.useAVX2 ? [.avx2, .portable] : [.portable] }
+
+    static let kivi4 = try! KIVISettings(bits: 4, group: 32, residual: 16)
+
+    /// Every storage this file checks.
+    static var storages: [KVStorage] {
+        var all: [KVStorage] = CacheType.allCases.map { .cacheTypes(key: $0, value: $0) }
+        all.append(.cacheTypes(key: .q8_0, value: .f16))
+        all.append(.cacheTypes(key: .f16, value: .q4_0))
+        for bits in [2, 3, 4, 8] {
+            all.append(.kivi(try! KIVISettings(bits: bits, group: 32, residual: 16)))
+        }
+        all.append(.kivi(try! KIVISettings(bits: 3, group: 8, residual: 0)))
+        return all
+    }
+
+    /// A one-layer cache (2 query heads over 1 KV head of `d` values) holding `tokens` tokens stored as `storage`.
+    static func cache(_ storage: KVStorage, tokens: Int, seed: Int = 1, batch: Int = 40) -> KVCache {
+        let spec = AttentionSpec(headDimension: d, queryHeads: 2, kvHeads: 1, scale: 0.125,
+                                 rope: RoPE(dimensions: d, base: 10_000))
+        let cache = KVCache(specs: [spec])
+        cache.setStorage(storage)
+        let keys = rows(tokens, seed: seed)
+        let values = rows(tokens, seed: seed + 100)
+        var start = 0
+        while start < tokens {
+            let n = min(batch, tokens - start)
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    cache.layers[0].append(keys: k.baseAddress! + start * d, values: v.baseAddress! + start * d,
+                                           tokens: n, firstPosition: start)
+                }
+            }
+            start += n
+        }
+        cache.nextPosition = tokens
+        return cache
+    }
+
+    /// Attention output of `queries` (one token, 2 heads) at position `at` by `CachedAttention`.
+    static func attend(_ cache: KVCache, queries: [Float], at position: Int, kernel: AttentionKernel) -> [Float] {
+        var output = [Float](repeating: 0, count: queries.count)
+        let positions = [position]
+        queries.withUnsafeBufferPointer { q in
+            positions.withUnsafeBufferPointer { p in
+                output.withUnsafeMutableBufferPointer { o in
+                    CachedAttention.compute(layer: cache.layers[0], queries: q.baseAddress!, tokens: 1,
+                                            positions: p.baseAddress!, output: o.baseAddress!, kernel: kernel)
+                }
+            }
+        }
+        return output
+    }
+
+    /// The same from the definition in double, over the rows the cache decodes (what it stores, as floats).
+    static func reference(_ cache: KVCache, queries: [Float], at position: Int) -> [Float] {
+        let head = cache.layers[0].heads[0]
+        let positions = head.positions
+        let visible = positions.indices.filter { Int(positions[$0]) <= position }
+        var output = [Float](repeating: 0, count: queries.count)
+        var keyType = CacheType.f16
+        if case .cacheTypes(let key, _) = head.storage { keyType = key }
+        for h in 0 ..< 2 {
+            var q = (0 ..< d).map { Double(Float(Float16(queries[h * d + $0]))) }
+            // Block-type keys are dotted with the query quantized to 8 bits, as llama.cpp does: so is the reference.
+            if keyType != .f16 { q = quantizedQuery(q.map(Float.init)) }
+            let logits = visible.map { j -> Double in
+                let key = head.token(j).key
+                return zip(q, key).reduce(0) { $0 + $1.0 * Double($1.1) } * 0.125
+            }
+            let top = logits.max() ?? 0
+            let weights = logits.map { exp($0 - top) }
+            let total = weights.reduce(0, +)
+            for (n, j) in visible.enumerated() {
+                let value = head.token(j).value
+                for i in 0 ..< d { output[h * d + i] += Float(weights[n] / total * Double(value[i])) }
+            }
+        }
+        return output
+    }
+
+    /// `query` through Q8 blocks and back.
+    static func quantizedQuery(_ query: [Float]) -> [Double] {
+        var quants = [Int8](repeating: 0, count: d)
+        var scales = [Float](repeating: 0, count: d / 32)
+        var sums = scales
+        Q8Activations.quantizeRow(query, count: d, quants: &quants, scales: &scales, sums: &sums)
+        return (0 ..< d).map { Double(scales[$0 / 32]) * Double(quants[$0]) }
+    }
+
+    /// How far the stored-form kernels may be from decode-then-attend (values reach ±8): the f16 paths round
+    /// softmax weights to f16 as llama.cpp does, and KIVI folds scales into the query in single precision. A code
+    /// read wrongly moves outputs by far more (4-bit steps of keys and values are ~0.5 here). Key types with a
+    /// minimum (q4_1, q5_1) also use the query blocks' sums, which Q8_1 rounds to f16.
+    static func tolerance(_ storage: KVStorage) -> Float {
+        if case .cacheTypes(let key, _) = storage, key == .q4_1 || key == .q5_1 { return 5e-3 }
+        return 2e-3
+    }
+
+    func testAttentionOnStoredCodesEqualsDecodeThenAttendOnBothKernels() {
+        let queries = Self.rows(2, seed: 9)
+        for storage in Self.storages {
+            let cache = Self.cache(storage, tokens: 203)
+            let expected = Self.reference(cache, queries: queries, at: 202)
+            var outputs: [[Float]] = []
+            for kernel in Self.kernels {
+                let output = Self.attend(cache, queries: queries, at: 202, kernel: kernel)
+                let error = zip(output, expected).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(error, Self.tolerance(storage), "\(storage) \(kernel)")
+                outputs.append(output)
+            }
+            // The AVX2 kernels give the portable twins' bits.
+            if outputs.count == 2 { XCTAssertEqual(outputs[0], outputs[1], "\(storage): AVX2 and portable differ") }
+            // A query early in the cache sees only what came before it.
+            let early = Self.attend(cache, queries: queries, at: 50, kernel: .portable)
+            let earlyExpected = Self.reference(cache, queries: queries, at: 50)
+            XCTAssertLessThan(zip(early, earlyExpected).map { abs($0 - $1) }.max()!, Self.tolerance(storage), "\(storage)")
+        }
+    }
+
+    func testPackedCodesRoundTripAtEveryBitWidth() {
+        let rows = 37
+        for bits in PackedCodes.supportedBits {
+            var generator = SeededGenerator(seed: UInt64(bits))
+            let top = UInt8((1 << bits) - 1)
+            let codes = (0 ..< rows * Self.d).map { _ in UInt8.random(in: 0 ... top, using: &generator) }
+            let rowBytes = PackedCodes.byteCount(codes: Self.d, bits: bits)
+            var packed = [UInt8](repeating: 0, count: rows * rowBytes)
+            codes.withUnsafeBufferPointer { c in
+                packed.withUnsafeMutableBufferPointer { p in
+                    for r in 0 ..< rows {
+                        PackedCodes.pack(c.baseAddress! + r * Self.d, count: Self.d, bits: bits,
+                                         into: p.baseAddress! + r * rowBytes)
+                    }
+                    for r in 0 ..< rows {
+                        for c in 0 ..< Self.d {
+                            let code = PackedCodes.code(UnsafePointer(p.baseAddress! + r * rowBytes), c, bits: bits)
+                            XCTAssertEqual(code, Int(codes[r * Self.d + c]), "\(bits) bits, row \(r), code \(c)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testBytesAreExact() {
+        let n = 203
+        for type in CacheType.allCases {
+            let cache = Self.cache(.cacheTypes(key: type, value: type), tokens: n)
+            XCTAssertEqual(cache.byteCount, n * (2 * type.rowBytes(dimension: Self.d) + 4), "\(type)")
+        }
+        XCTAssertEqual(CacheType.q4_0.rowBytes(dimension: 64), 36)
+        XCTAssertEqual(CacheType.q8_0.bitsPerValue, 8.5)
+        for bits in [2, 3, 4, 8] {
+            let settings = try! KIVISettings(bits: bits, group: 32, residual: 16)
+            let cache = Self.cache(.kivi(settings), tokens: n)
+            // 203 tokens: 160 quantized (5 key groups; 16 ≤ f16 window < 48), 43 in f16.
+            let head = cache.layers[0].heads[0]
+            let quantized = head.segments.compactMap { $0 as? KIVISegment }.reduce(0) { $0 + $1.count }
+            XCTAssertEqual(quantized, 160, "kivi \(bits)")
+            let codes = 2 * quantized * Self.d * bits / 8
+            let keyGroups = 5 * (Self.d * 2 * 2 + 4)
+            let valueGroups = quantized * (Self.d / 32) * 2 * 2
+            let residual = 43 * (2 * Self.d * 2)
+            XCTAssertEqual(cache.byteCount, codes + keyGroups + valueGroups + residual + n * 4, "kivi \(bits)")
+        }
+    }
+
+    func testResidualWindowStaysBetweenResidualAndResidualPlusGroup() {
+        let settings = try! KIVISettings(bits: 2, group: 32, residual: 64)
+        let cache = Self.cache(.kivi(settings), tokens: 10, batch: 10)
+        let head = cache.layers[0].heads[0]
+        let row = [Float](repeating: 0.5, count: Self.d)
+        for t in 10 ..< 400 {
+            head.append(key: row, value: row, position: t)
+            let f16 = head.segments.compactMap { $0 as? F16Segment }.reduce(0) { $0 + $1.count }
+            XCTAssertTrue((min(t + 1, 64) ..< 96).contains(f16), "\(f16) f16 tokens after \(t + 1)")
+            XCTAssertEqual(head.count, t + 1, "every token is kept")
+        }
+        XCTAssertEqual(Array(head.positions), (0 ..< 400).map(Int32.init), "order and positions stay")
+    }
+
+    func testRoundTripErrorIsWithinEachFormatsBound() {
+        let x = Self.rows(1, seed: 3, d: 32 * 64)
+        for type in CacheType.allCases where type != .f16 {
+            let format = type.format!
+            var blocks = [UInt8](repeating: 0, count: x.count / 32 * format.blockBytes)
+            var back = [Float](repeating: 0, count: x.count)
+            BlockQuantizer.quantize(x, count: x.count, as: format, into: &blocks)
+            blocks.withUnsafeBytes { format.dequantize(row: $0.baseAddress!, count: x.count, into: &back) }
+            let levels: Float = [.q8_0: 254, .q4_0: 15, .q4_1: 15, .q5_0: 31, .q5_1: 31][type]!
+            for b in 0 ..< x.count / 32 {
+                let block = x[b * 32 ..< (b + 1) * 32]
+                let range = type == .q8_0 || type == .q4_0 || type == .q5_0
+                    ? 2 * block.map(abs).max()! : block.max()! - block.min()!
+                // Half a step, a whole one where the symmetric types clamp their far side, and f16 rounding.
+                let step = range / levels
+                let bound = (type == .q4_0 || type == .q5_0 ? 1.01 : 0.51) * step + 2e-3 * block.map(abs).max()!
+                for j in b * 32 ..< (b + 1) * 32 {
+                    XCTAssertLessThanOrEqual(abs(back[j] - x[j]), bound, "\(type) element \(j)")
+                }
+            }
+        }
+        for bits in [2, 3, 4, 8] {
+            var codes = [UInt8](repeating: 0, count: 64)
+            let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
+                AsymmetricQuantizer.quantize($0.baseAddress!, count: 64, stride: 1, bits: bits) { codes[$0] = $1 }
+            }
+            let scale = Float(Float16(bitPattern: scaleBits))
+            let zero = Float(Float16(bitPattern: zeroBits))
+            let range = x.prefix(64).max()! - x.prefix(64).min()!
+            for j in 0 ..< 64 {
+                let back = scale * Float(codes[j]) + zero
+                XCTAssertLessThanOrEqual(abs(back - x[j]), 0.5 * scale + 2e-3 * range, "kivi \(bits) bits element \(j)")
+            }
+        }
+    }
+
+    func testRetainCopyAndRepositionKeepAttentionConsistent() {
+        let queries = Self.rows(2, seed: 11)
+        for storage in Self.storages {
+            let cache = Self.cache(storage, tokens: 150)
+            let copy = cache.copy()
+            let kept = (0 ..< 150).filter { $0 % 3 != 1 }
+            cache.retain(layer: 0, head: 0, indices: kept)
+            let head = cache.layers[0].heads[0]
+            XCTAssertEqual(head.count, kept.count, "\(storage)")
+            XCTAssertEqual(Array(head.positions), kept.map(Int32.init), "\(storage)")
+            let after = Self.attend(cache, queries: queries, at: 149, kernel: .portable)
+            let expected = Self.reference(cache, queries: queries, at: 149)
+            XCTAssertLessThan(zip(after, expected).map { abs($0 - $1) }.max()!, Self.tolerance(storage), "\(storage)")
+            // The copy kept everything.
+            XCTAssertEqual(copy.layers[0].heads[0].count, 150, "\(storage)")
+            // Decoded rows survive retention (a retained token is the token it was).
+            XCTAssertEqual(head.token(2).key, copy.layers[0].heads[0].token(3).key, "\(storage)")
+            // Re-indexing moves tokens to new positions and rotates their keys; relative positions stay.
+            let before = Self.attend(cache, queries: queries, at: 149, kernel: .portable)
+            XCTAssertGreaterThan(cache.reindex(), 0)
+            XCTAssertEqual(Array(cache.layers[0].heads[0].positions), (0 ..< kept.count).map(Int32.init))
+            _ = before
+        }
+    }
+
+    func testBadSettingsAreOneLineErrors() {
+        XCTAssertThrowsError(try KIVISettings(bits: 5)) { XCTAssertEqual("\($0)", "bits must be 2, 3, 4 or 8, got 5") }
+        XCTAssertThrowsError(try KIVISettings(group: 0)) {
+            XCTAssertEqual("\($0)", "group must be a multiple of 8 from 8 to 4096, got 0")
+        }
+        XCTAssertThrowsError(try KIVISettings(residual: -1)) {
+            XCTAssertEqual("\($0)", "residual must be between 0 and 1048576 tokens, got -1")
+        }
+        XCTAssertThrowsError(try KVStorage.kivi(KIVISettings(group: 48)).check(dimension: 64)) {
+            XCTAssertEqual("\($0)", "kivi group 48 does not divide the head dimension 64")
+        }
+        XCTAssertThrowsError(try CacheType.parse("q3_k")) {
+            XCTAssertEqual("\($0)", "unknown cache type 'q3_k'; choose one of f16, q8_0, q4_0, q4_1, q5_0, q5_1")
+        }
+        XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .f16).check(dimension: 16))
+        XCTAssertEqual(try CacheType.parse("Q8_0"), .q8_0)
+        for spec in ["kivi:bits=5", "kivi:group=0", "kivi:residual=-1", "kivi:bits=2.5", "kivi:depth=3"] {
+            XCTAssertThrowsError(try PressRegistry.make(spec, ratio: 0.5), spec) { error in
+                XCTAssertFalse("\(error)".contains("\n"), spec)
+            }
+        }
+    }
+}
+
+/// Precision presses on the tiny model: storage set before prefill, composed with eviction, generation goes on.
+final class PrecisionPressTests: TinyModelTestCase {
+    func testKIVIQuantizesDuringPrefillAndComposesWithEviction() throws {
+        let prompt = tokens(300)
+        let plain = try engine.generate(prompt: prompt, maxTokens: 4, sampling: .greedy)
+        let kivi = try PressRegistry.make("kivi:bits=4,group=8,residual=32", ratio: 0.5)
+        let quantized = try engine.generate(prompt: prompt, maxTokens: 4, sampling: .greedy, press: kivi)
+        // 16-value heads pay a lot for scales: 36.5 bytes a token against f16's 68.
+        XCTAssertLessThan(quantized.statistics.cacheBytesAfterPrompt, plain.statistics.cacheBytesAfterPrompt * 6 / 10)
+        // Quantized as appended: prefill never held the whole prompt in f16.
+        XCTAssertLessThan(quantized.statistics.peakCacheBytes, plain.statistics.peakCacheBytes * 6 / 10)
+        let composed = try PressRegistry.make("snapkv@0.5+kivi:bits=2,group=8,residual=32", ratio: 0.5)
+        XCTAssertEqual(composed.storage, .kivi(try KIVISettings(bits: 2, group: 8, residual: 32)))
+        let cache = engine.makeCache()
+        let result = try engine.generate(prompt: prompt, maxTokens: 4, sampling: .greedy, cache: cache, press: composed)
+        XCTAssertEqual(result.tokens.count, 4)
+        for layer in cache.layers {
+            for head in layer.heads {
+                XCTAssertEqual(head.storage, composed.storage)
+                XCTAssertEqual(head.count, 150 + 3, "snapkv kept half of the prompt, then 3 generated tokens")
+                XCTAssertTrue(head.segments.contains { $0 is KIVISegment })
+            }
+        }
+    }
+
+    func testKIVIAppliedAfterPrefillQuantizesWhatIsThere() throws {
+        let cache = try prefilled(tokens(200))
+        let before = cache.byteCount
+        try PressRegistry.make("kivi:bits=2,group=16,residual=0", ratio: 0).compress(cache)
+        XCTAssertEqual(cache.retainedTokens, 2 * 2 * 200, "every token is kept")
+        XCTAssertLessThan(cache.byteCount, before / 3)
+        XCTAssertLessThan(cache.bitsPerElement, 6)
+        _ = try engine.model.forward(tokens: [5], cache: cache, logits: .lastToken)
+        XCTAssertEqual(cache.layers[1].heads[1].count, 201)
+    }
+
+    func testCacheTypesOnAModelWith32DimensionHeads() throws {
+        var tiny = TinyModel()
+        tiny.heads = 2
+        tiny.kvHeads = 1
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        let prompt = Array(engine.tokenizer.encode(String(repeating: "hello world ", count: 40)).prefix(120))
+        let plain = try engine.generate(prompt: prompt, maxTokens: 6, sampling: .greedy)
+        try engine.useCacheStorage(.cacheTypes(key: .q8_0, value: .q8_0))
+        let q8 = try engine.generate(prompt: prompt, maxTokens: 6, sampling: .greedy)
+        XCTAssertEqual(q8.statistics.cacheBytesAfterPrompt, 2 * 120 * (2 * 34 + 4))
+        XCTAssertEqual(q8.tokens.count, 6)
+        _ = plain
+        // The tiny model's 16-value heads cannot hold 32-value blocks: a one-line error, not a crash.
+        XCTAssertThrowsError(try self.engine.useCacheStorage(.cacheTypes(key: .q4_0, value: .q4_0))) {
+            XCTAssertEqual("\($0)", "cache type q4_0 needs a head dimension divisible by 32, not 16")
+        }
+    }
+}
