@@ -529,6 +529,31 @@ TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const 
 }
 
 
+TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
+                               float *out) {
+    const int blocks = dim / 32;
+    const int signed_codes = is_signed(type_id);
+    memset(out, 0, sizeof(float) * (size_t)dim);
+    for (int j = 0; j < count; j++) {
+        const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
+        const __m256 wj = _mm256_set1_ps(w[j]);
+        for (int b = 0; b < blocks; b++) {
+            float scale, minimum = 0;
+            const __m256i x = block_bytes(type_id, row, b, &scale, &minimum);
+            __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
+            for (int k = 0; k < 4; k++) {
+                const __m128i eight = k % 2 == 0 ? halves[k / 2] : _mm_srli_si128(halves[k / 2], 8);
+                const __m256i wide = signed_codes ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight);
+                // As the Swift dequantize: value·scale (+ minimum), then out + w·value, each rounded on its own.
+                __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(wide), _mm256_set1_ps(scale));
+                if (has_minimum(type_id)) y = _mm256_add_ps(y, _mm256_set1_ps(minimum));
+                float *o = out + 32 * b + 8 * k;
+                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(wj, y)));
+            }
+        }
+    }
+}
+
 #else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
 
 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
@@ -541,6 +566,8 @@ int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_b
                      const float *input, int tokens, float *out, long out_stride, float *scratch) { return 0; }
 void tp_swiglu(float *gate, const float *up, int count) {}
 void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits, float *out) {}
+void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
+                       float *out) {}
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                             int rows, int dim, int bits, int group, float *zero_sums, float *out) {}
 

@@ -19,6 +19,10 @@ public struct GenerationStatistics: Sendable, Codable {
     public var denseCacheBytesAfterPrompt = 0
     /// The largest exact cache size seen after the prompt (bounded when a decoding press is used).
     public var peakCacheBytes = 0
+    /// Bits per key or value element the cache spends once the prompt is in (codes, scales, positions: all of it).
+    public var bitsPerElementAfterPrompt = 0.0
+    /// Exact bytes of each layer once the prompt is in (heads and layers may hold different budgets and bits).
+    public var layerBytesAfterPrompt: [Int] = []
     /// Times the cache's tokens were moved back to positions within the cache so generation could pass the context length.
     public var positionReindexings = 0
 
@@ -30,10 +34,18 @@ public struct GenerationStatistics: Sendable, Codable {
         return "prompt: \(promptTokens) tokens, \(p) tokens/s | generated: \(generatedTokens) tokens, \(d) tokens/s | " + cacheSummary
     }
 
+    /// Each layer's bytes after the prompt, in KiB, on one line ("layer KiB: 0: 12.3, 1: 11.9, …").
+    public var layerSummary: String {
+        let cells = layerBytesAfterPrompt.enumerated().map { String(format: "%d: %.1f", $0.offset, Double($0.element) / 1024) }
+        return "layer KiB: " + cells.joined(separator: ", ")
+    }
+
     /// Cache bytes after the prompt against a dense f16 cache, and the peak.
     public var cacheSummary: String {
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
-        return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))), peak: \(kib(peakCacheBytes))"
+        let bits = String(format: "%.2f", bitsPerElementAfterPrompt)
+        return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt)); \(bits) bits "
+            + "per element), peak: \(kib(peakCacheBytes))"
             + (positionReindexings > 0 ? ", positions re-indexed \(positionReindexings)×" : "")
     }
 }

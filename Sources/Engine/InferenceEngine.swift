@@ -107,6 +107,8 @@ public final class InferenceEngine {
         result.statistics.cacheBytesAfterPrompt = cache.byteCount
         result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
         result.statistics.peakCacheBytes = peak
+        result.statistics.bitsPerElementAfterPrompt = cache.bitsPerElement
+        result.statistics.layerBytesAfterPrompt = cache.layers.map(\.byteCount)
 
         var sampler = SamplerChain(sampling)
         var history = prompt

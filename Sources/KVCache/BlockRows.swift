@@ -30,13 +30,17 @@ enum BlockRows {
         }
     }
 
-    /// output[i] = Σ_j weights[j] · row_j[i] over the `count` rows of `format` at `rows`, rows added in order.
-    /// `scratch` holds `d` floats (one decoded row).
+    /// output[i] = Σ_j weights[j] · row_j[i] over the `count` rows of `format` at `rows`, rows added in order
+    /// (the AVX2 kernel decodes and adds in the same operations). `scratch` holds `d` floats (one decoded row).
     static func weightedSum(weights: UnsafePointer<Float>, rows: UnsafeRawPointer, count: Int, dimension d: Int,
-                            format: any Q8DotFormat.Type, scratch: UnsafeMutablePointer<Float>,
+                            format: any Q8DotFormat.Type, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
                             into output: UnsafeMutablePointer<Float>) {
-        output.update(repeating: 0, count: d)
         let rowBytes = d / 32 * format.blockBytes
+        if kernel == .avx2 {
+            tp_weighted_sum_q(Int32(format.typeID), rows, rowBytes, Int32(count), Int32(d), weights, output)
+            return
+        }
+        output.update(repeating: 0, count: d)
         for j in 0 ..< count {
             format.dequantize(row: rows + j * rowBytes, count: d, into: scratch)
             VectorMath.axpy(weights[j], scratch, output, count: d)

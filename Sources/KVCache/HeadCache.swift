@@ -80,6 +80,58 @@ public final class HeadCache {
         ageResidualWindow()
     }
 
+    /// Stores this head's own tokens at two precisions: the pressable tokens at `important` (press indices) as
+    /// `high`, the others as `low` (`group` tokens per key group, channels per value group). New tokens then go to
+    /// an f16 tail. Returns the old press index of each token in the new press order (the low ones, then the
+    /// important ones, each by position), so statistics can follow.
+    public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int) -> [Int] {
+        let d = headDimension
+        let own = pressableSegments.filter { $0.sharedStorage == nil }
+        var keys: [[Float]] = []
+        var values: [[Float]] = []
+        var positions: [Int32] = []
+        for segment in own {
+            for i in 0 ..< segment.count {
+                keys.append(segment.key(i))
+                values.append(segment.value(i))
+            }
+            positions += segment.positions
+        }
+        let byPosition = positions.indices.sorted { positions[$0] < positions[$1] }
+        let lowIndices = byPosition.filter { !important.contains($0) }
+        let highIndices = byPosition.filter { important.contains($0) }
+        func segment(_ indices: [Int], _ precision: TokenPrecision) -> any KVSegment {
+            let rowsK = indices.flatMap { keys[$0] }
+            let rowsV = indices.flatMap { values[$0] }
+            let at = indices.map { positions[$0] }
+            switch precision {
+            case .f16:
+                let f16 = F16Segment(headDimension: d)
+                for (r, position) in at.enumerated() {
+                    rowsK.withUnsafeBufferPointer { k in
+                        rowsV.withUnsafeBufferPointer { v in
+                            f16.append(key: k.baseAddress! + r * d, value: v.baseAddress! + r * d, position: Int(position))
+                        }
+                    }
+                }
+                return f16
+            case .bits(let bits):
+                let kivi = KIVISegment(headDimension: d, settings: try! KIVISettings(bits: bits, group: group, residual: 0))
+                rowsK.withUnsafeBufferPointer { k in
+                    rowsV.withUnsafeBufferPointer { v in
+                        kivi.append(keys: k.baseAddress!, values: v.baseAddress!, tokens: indices.count, positions: at)
+                    }
+                }
+                return kivi
+            }
+        }
+        let shared = segments.filter { $0.sharedStorage != nil }
+        storage = .f16
+        tail = F16Segment(headDimension: d)
+        segments = [segment(lowIndices, low), segment(highIndices, high), tail] + shared
+        return lowIndices + highIndices
+    }
+
     /// The segments presses may score and drop.
     public var pressableSegments: [any KVSegment] { segments.filter(\.isPressable) }
 

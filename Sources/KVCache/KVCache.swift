@@ -38,6 +38,13 @@ public final class KVCache {
         layers[layer].heads[head].setStorage(storage)
     }
 
+    /// Stores one head's tokens at two precisions (see `HeadCache.storeMixed`); its statistics follow the new order.
+    public func storeMixed(layer: Int, head: Int, important: Set<Int>, high: TokenPrecision, low: TokenPrecision,
+                           group: Int) {
+        let order = layers[layer].heads[head].storeMixed(important: important, high: high, low: low, group: group)
+        statistics?.retain(layer: layer, head: head, indices: order)
+    }
+
     /// Bits the cache spends per key or value element it holds, everything counted (codes, scales, zero
     /// points, positions): 16.25 for an f16 cache of 64-value heads, whose positions add 0.25.
     public var bitsPerElement: Double {

@@ -51,6 +51,12 @@ public struct PressDeclaration: Sendable {
         self.factory = factory
     }
 
+    /// Whether the press wraps a scorer (`adakv(snapkv)`, `mikv(tova)`).
+    public var wrapsScorer: Bool {
+        if case .allocator = factory { return true }
+        return false
+    }
+
     /// The parameter named `key`, if the press declares one.
     public func parameter(_ key: String) -> PressParameter? {
         parameters.first { $0.key == key }

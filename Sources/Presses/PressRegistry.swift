@@ -28,6 +28,9 @@ public enum PressRegistry {
         MiniCachePress.declaration,
         CacheTypePress.declaration,
         KIVIPress.declaration,
+        MiKVPress.declaration,
+        ZipCachePress.declaration,
+        ZipVLPress.declaration,
     ]
 
     /// The declaration of the press named `name`.
@@ -150,7 +153,7 @@ public enum PressRegistry {
             let known = declaration.parameters.map(\.key).sorted()
             throw PressError.unknownParameter(press: name, name: unknown, known: known)
         }
-        if inner != nil, declaration.family != .allocator {
+        if inner != nil, !declaration.wrapsScorer {
             throw PressError.invalidParameter(name: name, reason: "takes no inner press, got '\(item)'")
         }
         return (PressArguments(declaration: declaration, ratio: ratio, given: arguments), inner)

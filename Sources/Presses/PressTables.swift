@@ -22,7 +22,7 @@ extension PressRegistry {
             "| --- | --- | --- | --- |",
         ]
         for press in others {
-            let usage = press.family == .allocator ? "`\(press.name)(SCORER)`" : "`\(press.name)`"
+            let usage = press.wrapsScorer ? "`\(press.name)(SCORER)`" : "`\(press.name)`"
             let cells = [usage, press.summary + ratioNote(press), press.parameterSummary, press.paper]
             lines.append("| " + cells.joined(separator: " | ") + " |")
         }
@@ -33,7 +33,7 @@ extension PressRegistry {
     public static func helpText() -> String {
         declarations.map { press in
             let parameters = press.parameters.map { "\($0.key)=\($0.defaultDescription): \($0.meaning)" }
-            let usage = press.family == .allocator ? "\(press.name)(SCORER)" : press.name
+            let usage = press.wrapsScorer ? "\(press.name)(SCORER)" : press.name
             return parameters.isEmpty ? usage : "\(usage) (\(parameters.joined(separator: "; ")))"
         }.joined(separator: "; ")
     }

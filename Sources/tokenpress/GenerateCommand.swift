@@ -77,6 +77,8 @@ struct GenerateCommand: ParsableCommand {
                                              press: press) { Console.out($0) }
             Console.out("\n")
             Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
+            // Where the bytes are, when a press or cache type made layers differ from the dense cache.
+            if press != nil || cacheOptions.isSet { Console.status(result.statistics.layerSummary) }
         }
     }
 

@@ -17,7 +17,7 @@ struct PressesCommand: ParsableCommand {
             return
         }
         for press in PressRegistry.declarations {
-            let usage = press.family == .allocator ? "\(press.name)(SCORER)" : press.name
+            let usage = press.wrapsScorer ? "\(press.name)(SCORER)" : press.name
             print("\(usage)  [\(press.family.rawValue)\(press.ignoresRatio ? ", ignores the ratio" : "")]")
             print("  \(press.summary.replacingOccurrences(of: "`", with: ""))")
             for parameter in press.parameters {

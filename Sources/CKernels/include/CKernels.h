@@ -42,6 +42,11 @@ void tp_softmax(float *x, int count, float scale);
 /// gate[i] = silu(gate[i]) · up[i], with the same exp approximation.
 void tp_swiglu(float *gate, const float *up, int count);
 
+/// out[i] = Σ_j w[j]·v_j[i] over `count` rows of a block format (2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0; `dim`
+/// values each, `row_bytes` apart): each block decoded as value·scale (+ minimum), then added as out + w·value,
+/// row after row, each operation rounded on its own (the order of the Swift dequantize and axpy).
+void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w, float *out);
+
 /// Attention logits over rows of packed codes (`bits` 2, 3, 4 or 8; eight codes in `bits` bytes, little-endian;
 /// `dim` a multiple of 8): out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows — the query already multiplied by
 /// the per-channel scales and `bias` = Σ_c q[c]·zero[c], so a group of per-channel quantized keys is read as stored.
