@@ -15,6 +15,8 @@ public struct PerplexityUnderCompression: Sendable {
     public var ppl: Double { exp(negativeLogLikelihood) }
     /// Against the base file, when one was given to compare with.
     public var divergence: DivergenceStatistics?
+    /// KL of every scored token, in order (for intervals), when compared with a base.
+    public var tokenKL: [Double] = []
     public var basePPL: Double?
     /// Cache bytes after compressing the last window's first half, and a dense f16 cache of the same tokens.
     public var cacheBytes: Int
@@ -82,7 +84,9 @@ extension PerplexityEvaluator {
                                                 negativeLogLikelihood: total / Double(scored),
                                                 divergence: base == nil ? nil : DivergenceStatistics(divergences),
                                                 basePPL: base.map { exp($0.negativeLogLikelihood) }, cacheBytes: bytes, denseBytes: dense)
-        return (result, record)
+        var measured = result
+        measured.tokenKL = divergences.map(\.kl)
+        return (measured, record)
     }
 
     /// A base file must describe the same text, windows and vocabulary.

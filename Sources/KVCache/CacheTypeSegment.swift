@@ -9,10 +9,11 @@ public final class CacheTypeSegment: AppendableSegment {
     private var values: TypedRows
     public private(set) var positions: ContiguousArray<Int32> = []
 
-    public init(headDimension: Int, keyType: CacheType, valueType: CacheType) {
+    /// - Parameter rotated: quantized rows are stored Hadamard-rotated (see `TypedRows`); f16 rows never are.
+    public init(headDimension: Int, keyType: CacheType, valueType: CacheType, rotated: Bool = false) {
         self.headDimension = headDimension
-        keys = TypedRows(type: keyType, dimension: headDimension)
-        values = TypedRows(type: valueType, dimension: headDimension)
+        keys = TypedRows(type: keyType, dimension: headDimension, rotated: rotated && keyType != .f16)
+        values = TypedRows(type: valueType, dimension: headDimension, rotated: rotated && valueType != .f16)
     }
 
     public var keyType: CacheType { keys.type }

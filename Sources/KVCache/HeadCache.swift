@@ -32,8 +32,8 @@ public final class HeadCache {
     /// The segment new tokens go to: f16 rows (also KIVI's residual window) or llama.cpp cache types.
     private static func makeTail(_ storage: KVStorage, headDimension d: Int) -> any AppendableSegment {
         switch storage {
-        case .cacheTypes(let key, let value) where key != .f16 || value != .f16:
-            return CacheTypeSegment(headDimension: d, keyType: key, valueType: value)
+        case .cacheTypes(let key, let value, let rotated) where key != .f16 || value != .f16:
+            return CacheTypeSegment(headDimension: d, keyType: key, valueType: value, rotated: rotated)
         default:
             return F16Segment(headDimension: d)
         }

@@ -3,16 +3,23 @@ import Kernels
 /// One side (keys or values) of a head's tokens stored as rows of a `CacheType`: f16 bits or llama.cpp blocks,
 /// `rowBytes` bytes per token. Rows are encoded as they are appended and read only through attention kernels
 /// that work on the stored form (`F16Rows`, `BlockRows`) or, for presses, decoded one row at a time.
+///
+/// `rotated` rows are stored as H·row (`HadamardRotation`): attention rotates the query the same way (q·k is
+/// unchanged by a rotation) and rotates the weighted sum of values back, and decoded rows are rotated back, so
+/// nothing outside sees the rotation.
 struct TypedRows {
     let type: CacheType
     let dimension: Int
     let rowBytes: Int
+    let rotated: Bool
     private(set) var bytes: ContiguousArray<UInt8> = []
 
-    init(type: CacheType, dimension: Int) {
+    init(type: CacheType, dimension: Int, rotated: Bool = false) {
         precondition(type.fits(dimension: dimension), "\(type) rows need a multiple of 32 values, not \(dimension)")
+        precondition(!rotated || HadamardRotation.supports(dimension: dimension), "rotation needs a power of 2")
         self.type = type
         self.dimension = dimension
+        self.rotated = rotated
         rowBytes = type.rowBytes(dimension: dimension)
     }
 
@@ -24,10 +31,14 @@ struct TypedRows {
     mutating func append(_ source: UnsafePointer<Float>, stride: Int, rows: Int) {
         let start = bytes.count
         bytes.append(contentsOf: repeatElement(0, count: rows * rowBytes))
-        let (type, d, rowBytes) = (self.type, dimension, self.rowBytes)
+        let (type, d, rowBytes, rotated) = (self.type, dimension, self.rowBytes, self.rotated)
         bytes.withUnsafeMutableBytes { buffer in
-            for r in 0 ..< rows {
-                Self.encode(source + r * stride, type: type, dimension: d, into: buffer.baseAddress! + start + r * rowBytes)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { row in
+                for r in 0 ..< rows {
+                    row.baseAddress!.update(from: source + r * stride, count: d)
+                    if rotated { HadamardRotation.rotate(row.baseAddress!, count: d) }
+                    Self.encode(row.baseAddress!, type: type, dimension: d, into: buffer.baseAddress! + start + r * rowBytes)
+                }
             }
         }
     }
@@ -51,8 +62,14 @@ struct TypedRows {
         bytes = kept
     }
 
-    /// Row `index` decoded to floats.
+    /// Row `index` decoded to floats (rotated back when stored rotated).
     func row(_ index: Int) -> [Float] {
+        var row = storedRow(index)
+        if rotated { row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: dimension) } }
+        return row
+    }
+
+    private func storedRow(_ index: Int) -> [Float] {
         guard let format = type.format else {
             return bytes.withUnsafeBytes { raw in
                 let halves = raw.baseAddress!.assumingMemoryBound(to: UInt16.self) + index * dimension
@@ -65,6 +82,22 @@ struct TypedRows {
     func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
                 scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         guard !tokens.isEmpty else { return }
+        let d = dimension
+        guard !rotated else {
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { turned in
+                turned.baseAddress!.update(from: query, count: d)
+                HadamardRotation.rotate(turned.baseAddress!, count: d)
+                unrotatedLogits(query: turned.baseAddress!, tokens: tokens, order: order, kernel: kernel, scratch: scratch,
+                                into: logits)
+            }
+            return
+        }
+        unrotatedLogits(query: query, tokens: tokens, order: order, kernel: kernel, scratch: scratch, into: logits)
+    }
+
+    private func unrotatedLogits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder,
+                                 kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                                 into logits: UnsafeMutablePointer<Float>) {
         let d = dimension
         bytes.withUnsafeBytes { raw in
             let first = raw.baseAddress! + tokens.lowerBound * rowBytes
@@ -97,10 +130,13 @@ struct TypedRows {
                                     scratch: scratch, into: output)
             }
         }
+        if rotated { HadamardRotation.rotate(output, count: d) }
     }
 
     private func encoded(_ row: [Float]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: rowBytes)
+        var row = row
+        if rotated { row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: dimension) } }
         row.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBytes { Self.encode(source.baseAddress!, type: type, dimension: dimension, into: $0.baseAddress!) }
         }

@@ -7,12 +7,14 @@ import KVCache
 public struct CacheTypePress: KVPress {
     public let keyType: CacheType
     public let valueType: CacheType
-    public var description: String { "cache-type:k=\(keyType),v=\(valueType)" }
-    public var storage: KVStorage? { .cacheTypes(key: keyType, value: valueType) }
+    public let rotated: Bool
+    public var description: String { "cache-type:k=\(keyType),v=\(valueType)" + (rotated ? ",rotate=1" : "") }
+    public var storage: KVStorage? { .cacheTypes(key: keyType, value: valueType, rotated: rotated) }
 
-    public init(keyType: CacheType, valueType: CacheType) {
+    public init(keyType: CacheType, valueType: CacheType, rotated: Bool = false) {
         self.keyType = keyType
         self.valueType = valueType
+        self.rotated = rotated
     }
 
     /// Stores what the cache holds as these types when it was filled without the press.
@@ -31,10 +33,11 @@ extension CacheTypePress {
         parameters: [
             .choice("k", CacheType.q8_0.rawValue, CacheType.allCases.map(\.rawValue), "key type"),
             .choice("v", CacheType.q8_0.rawValue, CacheType.allCases.map(\.rawValue), "value type"),
+            .flag("rotate", false, "Hadamard-rotate quantized rows before storing them (as llama.cpp does)"),
         ],
         ignoresRatio: true,
         factory: .standalone { arguments in
             CacheTypePress(keyType: CacheType(rawValue: arguments.choice("k"))!,
-                           valueType: CacheType(rawValue: arguments.choice("v"))!)
+                           valueType: CacheType(rawValue: arguments.choice("v"))!, rotated: try arguments.flag("rotate"))
         })
 }

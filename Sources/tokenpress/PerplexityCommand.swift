@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Evaluation
 import Foundation
 
 struct PerplexityCommand: ParsableCommand {
@@ -93,10 +94,12 @@ struct PerplexityCommand: ParsableCommand {
             if let output { lines.append("full cache log-probabilities saved to \(output.path)") }
             if let d = result.divergence, let basePPL = result.basePPL {
                 fields["base_ppl"] = basePPL
-                fields["kl"] = ["mean": d.meanKL, "median": d.medianKL, "p99": d.kl99, "p99_9": d.kl999, "max": d.maxKL,
+                let interval = ConfidenceInterval.bootstrapMean(result.tokenKL)
+                fields["kl"] = ["mean": d.meanKL, "mean_interval": [interval.lowerBound, interval.upperBound], "median": d.medianKL, "p99": d.kl99, "p99_9": d.kl999, "max": d.maxKL,
                                 "same_top_share": d.sameTopShare, "rms_delta_p": d.rmsDeltaP]
                 lines += [String(format: "PPL(full cache) %.4f, PPL ratio %.4f", basePPL, result.ppl / basePPL),
-                          String(format: "Mean KLD: %.6f", d.meanKL), String(format: "Median KLD: %.6f", d.medianKL),
+                          String(format: "Mean KLD: %.6f [%.6f–%.6f] (95%% bootstrap over the scored tokens)", d.meanKL,
+                                 interval.lowerBound, interval.upperBound), String(format: "Median KLD: %.6f", d.medianKL),
                           String(format: "99.0%% KLD: %.6f", d.kl99), String(format: "99.9%% KLD: %.6f", d.kl999),
                           String(format: "Maximum KLD: %.6f", d.maxKL), String(format: "Same top p: %.3f %%", 100 * d.sameTopShare),
                           String(format: "RMS Δp: %.3f %%", 100 * d.rmsDeltaP)]
