@@ -31,6 +31,8 @@ final class QuantizedCacheTests: XCTestCase {
         var all: [KVStorage] = CacheType.allCases.map { .cacheTypes(key: $0, value: $0) }
         all.append(.cacheTypes(key: .q8_0, value: .f16))
         all.append(.cacheTypes(key: .f16, value: .q4_0))
+        all.append(.cacheTypes(key: .q4_0, value: .q4_0, rotated: true))
+        all.append(.cacheTypes(key: .q8_0, value: .q5_1, rotated: true))
         for bits in [2, 3, 4, 8] {
             all.append(.kivi(try! KIVISettings(bits: bits, group: 32, residual: 16)))
         }
@@ -83,13 +85,21 @@ final class QuantizedCacheTests: XCTestCase {
         let visible = positions.indices.filter { Int(positions[$0]) <= position }
         var output = [Float](repeating: 0, count: queries.count)
         var keyType = CacheType.f16
-        if case .cacheTypes(let key, _) = head.storage { keyType = key }
+        var rotated = false
+        if case .cacheTypes(let key, _, let turned) = head.storage {
+            keyType = key
+            rotated = turned && key != .f16
+        }
         for h in 0 ..< 2 {
-            var q = (0 ..< d).map { Double(Float(Float16(queries[h * d + $0]))) }
+            var query = (0 ..< d).map { Float(Float16(queries[h * d + $0])) }
+            // Rotated keys are stored as H·k and read with H·q.
+            if rotated { query.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: d) } }
+            var q = query.map(Double.init)
             // Block-type keys are dotted with the query quantized to 8 bits, as llama.cpp does: so is the reference.
-            if keyType != .f16 { q = quantizedQuery(q.map(Float.init)) }
+            if keyType != .f16 { q = quantizedQuery(query) }
             let logits = visible.map { j -> Double in
-                let key = head.token(j).key
+                var key = head.token(j).key
+                if rotated { key.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: d) } }
                 return zip(q, key).reduce(0) { $0 + $1.0 * Double($1.1) } * 0.125
             }
             let top = logits.max() ?? 0
@@ -117,7 +127,7 @@ final class QuantizedCacheTests: XCTestCase {
     /// read wrongly moves outputs by far more (4-bit steps of keys and values are ~0.5 here). Key types with a
     /// minimum (q4_1, q5_1) also use the query blocks' sums, which Q8_1 rounds to f16.
     static func tolerance(_ storage: KVStorage) -> Float {
-        if case .cacheTypes(let key, _) = storage, key == .q4_1 || key == .q5_1 { return 5e-3 }
+        if case .cacheTypes(let key, _, _) = storage, key == .q4_1 || key == .q5_1 { return 5e-3 }
         return 2e-3
     }
 
@@ -140,6 +150,28 @@ final class QuantizedCacheTests: XCTestCase {
             let earlyExpected = Self.reference(cache, queries: queries, at: 50)
             XCTAssertLessThan(zip(early, earlyExpected).map { abs($0 - $1) }.max()!, Self.tolerance(storage), "\(storage)")
         }
+    }
+
+    func testRotationIsItsOwnInverseAndHelpsKeysWithOutlierChannels() {
+        var x = Self.rows(1, seed: 4)
+        let original = x
+        x.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: Self.d) }
+        let norm = { (v: [Float]) in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        XCTAssertEqual(norm(x), norm(original), accuracy: 1e-4)
+        XCTAssertNotEqual(x, original)
+        x.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: Self.d) }
+        XCTAssertLessThan(zip(x, original).map { abs($0 - $1) }.max()!, 1e-5)
+        XCTAssertFalse(HadamardRotation.supports(dimension: 48))
+        XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .q4_0, rotated: true).check(dimension: 96))
+        // The point of rotating: keys with outlier channels lose less to 4 bits (against the exact f16 attention).
+        let queries = Self.rows(2, seed: 21)
+        let exact = Self.attend(Self.cache(.f16, tokens: 300), queries: queries, at: 299, kernel: .portable)
+        func error(_ rotated: Bool) -> Float {
+            let cache = Self.cache(.cacheTypes(key: .q4_0, value: .q4_0, rotated: rotated), tokens: 300)
+            let output = Self.attend(cache, queries: queries, at: 299, kernel: .portable)
+            return zip(output, exact).map { ($0 - $1) * ($0 - $1) }.reduce(0, +)
+        }
+        XCTAssertLessThan(error(true), error(false) * 0.8, "rotation should cut the squared error")
     }
 
     func testPackedCodesRoundTripAtEveryBitWidth() {
@@ -323,6 +355,59 @@ final class PrecisionPressTests: TinyModelTestCase {
         XCTAssertLessThan(cache.bitsPerElement, 6)
         _ = try engine.model.forward(tokens: [5], cache: cache, logits: .lastToken)
         XCTAssertEqual(cache.layers[1].heads[1].count, 201)
+    }
+
+    func testMixedPrecisionPressesKeepEveryTokenAndDemoteWhatTheirRuleWouldEvict() throws {
+        let prompt = tokens(240)
+        for spec in ["mikv@0.5:group=8", "mikv(tova)@0.75:low=4,high=8,group=16", "zipcache@0.5:group=8",
+                     "zipvl:tau=0.5,group=8"] {
+            let press = try PressRegistry.make(spec, ratio: 0.5)
+            let cache = try prefilled(prompt, for: press)
+            let full = cache.byteCount
+            // What the eviction rule alone would keep, on a copy.
+            let decision = cache.copy()
+            try press.compress(cache)
+            XCTAssertEqual(cache.retainedTokens, 2 * 2 * 240, "\(spec): every token is kept")
+            XCTAssertLessThan(cache.byteCount, full, spec)
+            for (l, layer) in cache.layers.enumerated() {
+                for (h, head) in layer.heads.enumerated() {
+                    let precise = head.segments.first { $0.count > 0 && !($0 is KIVISegment) } ?? head.segments[1]
+                    XCTAssertEqual(Set(head.positions).count, 240, spec)
+                    XCTAssertEqual(Array(precise.positions), Array(precise.positions).sorted(), spec)
+                    if spec.hasPrefix("mikv@") {
+                        // The high-precision tokens are exactly the ones snapkv keeps.
+                        let snap = try PressRegistry.make("snapkv@0.5", ratio: 0.5)
+                        let kept = decision.copy()
+                        try snap.compress(kept)
+                        XCTAssertEqual(Set(precise.positions), Set(kept.layers[l].heads[h].positions), "\(spec) \(l)/\(h)")
+                    }
+                }
+            }
+            _ = try engine.model.forward(tokens: [5, 6], cache: cache, logits: .lastToken)  // decoding goes on
+            XCTAssertEqual(cache.layers[0].heads[0].count, 242, spec)
+        }
+        for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5"] {
+            XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5).compress(try prefilled(tokens(40))), bad) {
+                XCTAssertFalse("\($0)".contains("\n"), bad)
+            }
+        }
+    }
+
+    func testCacheTypePressParsesTypesAndRefusesWhatIsNotOne() throws {
+        let press = try PressRegistry.make("cache-type:k=q4_0,v=Q8_0,rotate=1", ratio: 0.5)
+        XCTAssertEqual(press.storage, .cacheTypes(key: .q4_0, value: .q8_0, rotated: true))
+        XCTAssertEqual(try PressRegistry.make("cache-type", ratio: 0.5).storage, .cacheTypes(key: .q8_0, value: .q8_0))
+        XCTAssertThrowsError(try PressRegistry.make("cache-type:k=4", ratio: 0.5)) {
+            XCTAssertEqual("\($0)", "invalid press parameter k: expected one of f16, q8_0, q4_0, q4_1, q5_0, q5_1")
+        }
+        XCTAssertThrowsError(try PressRegistry.make("cache-type:k=q3_k", ratio: 0.5)) {
+            XCTAssertEqual("\($0)", "invalid press parameter k: 'q3_k' is none of f16, q8_0, q4_0, q4_1, q5_0, q5_1")
+        }
+        XCTAssertThrowsError(try PressRegistry.make("snapkv:window=big", ratio: 0.5)) {
+            XCTAssertTrue("\($0)".contains("expected a number"), "\($0)")
+        }
+        // The tiny model's 16-value heads cannot hold 32-value blocks.
+        XCTAssertThrowsError(try press.compress(try prefilled(tokens(20))))
     }
 
     func testCacheTypesOnAModelWith32DimensionHeads() throws {
