@@ -486,8 +486,9 @@ TP_AVX2 void tp_swiglu(float *gate, const float *up, int count) {
     for (; i < count; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];  // llama.cpp's scalar tail
 }
 
-// Eight codes of `bits` bits (2, 3, 4 or 8), packed little-endian into `bits` bytes, as eight floats.
-TP_AVX2 static inline __m256 unpack8(const uint8_t *p, int bits) {
+// Eight codes of `bits` bits (2, 3, 4 or 8), packed little-endian into `bits` bytes, as eight floats. Always
+// inlined into a body specialized for one width, so the load is a fixed-size one (not a call to memcpy).
+TP_AVX2 static inline __attribute__((always_inline)) __m256 unpack8(const uint8_t *p, int bits) {
     if (bits == 8) return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
     uint32_t word = 0;
     memcpy(&word, p, (size_t)bits);
@@ -496,8 +497,8 @@ TP_AVX2 static inline __m256 unpack8(const uint8_t *p, int bits) {
     return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
 }
 
-TP_AVX2 void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits,
-                              float *out) {
+TP_AVX2 static inline __attribute__((always_inline)) void packed_logits(const float *qs, float bias, const uint8_t *codes,
+                                                                         int rows, int dim, int bits, float *out) {
     const long row_bytes = (long)dim * bits / 8;
     for (int j = 0; j < rows; j++) {
         const uint8_t *row = codes + j * row_bytes;
@@ -507,8 +508,26 @@ TP_AVX2 void tp_packed_logits(const float *qs, float bias, const uint8_t *codes,
     }
 }
 
-TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
-                                    int rows, int dim, int bits, int group, float *zero_sums, float *out) {
+TP_AVX2 void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *zeros, const uint8_t *codes,
+                              int rows, int dim, int bits, float *qs, float *out) {
+    __m256 bias_lanes = _mm256_setzero_ps();
+    for (int c = 0; c < dim; c += 8) {
+        const __m256 qc = _mm256_loadu_ps(q + c);
+        _mm256_storeu_ps(qs + c, _mm256_mul_ps(qc, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + c)))));
+        bias_lanes = _mm256_fmadd_ps(qc, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(zeros + c))), bias_lanes);
+    }
+    const float bias = hsum8(bias_lanes);
+    switch (bits) {
+    case 2: packed_logits(qs, bias, codes, rows, dim, 2, out); break;
+    case 3: packed_logits(qs, bias, codes, rows, dim, 3, out); break;
+    case 4: packed_logits(qs, bias, codes, rows, dim, 4, out); break;
+    default: packed_logits(qs, bias, codes, rows, dim, 8, out); break;
+    }
+}
+
+TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
+    const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
+    int group, float *zero_sums, float *out) {
     const long row_bytes = (long)dim * bits / 8;
     const int groups = dim / group;
     memset(out, 0, sizeof(float) * (size_t)dim);
@@ -528,30 +547,40 @@ TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const 
     for (int c = 0; c < dim; c++) out[c] += zero_sums[c / group];
 }
 
+TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
+                                    int rows, int dim, int bits, int group, float *zero_sums, float *out) {
+    switch (bits) {
+    case 2: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 2, group, zero_sums, out); break;
+    case 3: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 3, group, zero_sums, out); break;
+    case 4: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 4, group, zero_sums, out); break;
+    default: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 8, group, zero_sums, out); break;
+    }
+}
 
 TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
-                               float *out) {
+                               float *minimum_sums, float *out) {
     const int blocks = dim / 32;
     const int signed_codes = is_signed(type_id);
     memset(out, 0, sizeof(float) * (size_t)dim);
+    memset(minimum_sums, 0, sizeof(float) * (size_t)blocks);
     for (int j = 0; j < count; j++) {
         const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
-        const __m256 wj = _mm256_set1_ps(w[j]);
         for (int b = 0; b < blocks; b++) {
             float scale, minimum = 0;
             const __m256i x = block_bytes(type_id, row, b, &scale, &minimum);
-            __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
+            const __m256 weight = _mm256_set1_ps(w[j] * scale);
+            if (has_minimum(type_id)) minimum_sums[b] = fmaf(w[j], minimum, minimum_sums[b]);
+            const __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
             for (int k = 0; k < 4; k++) {
                 const __m128i eight = k % 2 == 0 ? halves[k / 2] : _mm_srli_si128(halves[k / 2], 8);
                 const __m256i wide = signed_codes ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight);
-                // As the Swift dequantize: value·scale (+ minimum), then out + w·value, each rounded on its own.
-                __m256 y = _mm256_mul_ps(_mm256_cvtepi32_ps(wide), _mm256_set1_ps(scale));
-                if (has_minimum(type_id)) y = _mm256_add_ps(y, _mm256_set1_ps(minimum));
                 float *o = out + 32 * b + 8 * k;
-                _mm256_storeu_ps(o, _mm256_add_ps(_mm256_loadu_ps(o), _mm256_mul_ps(wj, y)));
+                _mm256_storeu_ps(o, _mm256_fmadd_ps(weight, _mm256_cvtepi32_ps(wide), _mm256_loadu_ps(o)));
             }
         }
     }
+    if (has_minimum(type_id))
+        for (int i = 0; i < dim; i++) out[i] += minimum_sums[i / 32];
 }
 
 #else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
@@ -565,9 +594,10 @@ void tp_softmax(float *x, int count, float scale) {}
 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
                      const float *input, int tokens, float *out, long out_stride, float *scratch) { return 0; }
 void tp_swiglu(float *gate, const float *up, int count) {}
-void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits, float *out) {}
+void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *zeros, const uint8_t *codes,
+                      int rows, int dim, int bits, float *qs, float *out) {}
 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
-                       float *out) {}
+                       float *minimum_sums, float *out) {}
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                             int rows, int dim, int bits, int group, float *zero_sums, float *out) {}
 

@@ -30,21 +30,39 @@ enum BlockRows {
         }
     }
 
-    /// output[i] = Σ_j weights[j] · row_j[i] over the `count` rows of `format` at `rows`, rows added in order
-    /// (the AVX2 kernel decodes and adds in the same operations). `scratch` holds `d` floats (one decoded row).
+    /// output[i] = Σ_j weights[j] · row_j[i] over the `count` rows of `format` at `rows`, on the codes: each block
+    /// adds weight·scale times its codes, and the weighted minimums are added once per block at the end (the
+    /// AVX2 kernel does the same operations). `scratch` holds `d` floats, `lanes` d / 32.
     static func weightedSum(weights: UnsafePointer<Float>, rows: UnsafeRawPointer, count: Int, dimension d: Int,
                             format: any Q8DotFormat.Type, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
-                            into output: UnsafeMutablePointer<Float>) {
-        let rowBytes = d / 32 * format.blockBytes
+                            lanes: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let blocks = d / 32
+        let rowBytes = blocks * format.blockBytes
         if kernel == .avx2 {
-            tp_weighted_sum_q(Int32(format.typeID), rows, rowBytes, Int32(count), Int32(d), weights, output)
+            tp_weighted_sum_q(Int32(format.typeID), rows, rowBytes, Int32(count), Int32(d), weights, lanes, output)
             return
         }
         output.update(repeating: 0, count: d)
+        let minimums = lanes
+        minimums.update(repeating: 0, count: blocks)
+        let hasMinimum = format.typeID == BlockQ4_1.typeID || format.typeID == BlockQ5_1.typeID
+        let out = UnsafeMutableRawPointer(output)
+        let codes = UnsafeRawPointer(scratch)
         for j in 0 ..< count {
-            format.dequantize(row: rows + j * rowBytes, count: d, into: scratch)
-            VectorMath.axpy(weights[j], scratch, output, count: d)
+            for b in 0 ..< blocks {
+                let block = rows + j * rowBytes + b * format.blockBytes
+                let (scale, minimum) = BlockCodes.decode(format, block: block, into: scratch)
+                let weight = SIMD8<Float>(repeating: weights[j] * scale)
+                if hasMinimum { minimums[b] = FusedMultiplyAdd.fma(weights[j], minimum, minimums[b]) }
+                for k in 0 ..< 4 {
+                    let offset = (32 * b + 8 * k) * 4
+                    let sum = out.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self)
+                    let x = codes.loadUnaligned(fromByteOffset: 32 * k, as: SIMD8<Float>.self)
+                    out.storeBytes(of: FusedMultiplyAdd.fma(weight, x, sum), toByteOffset: offset, as: SIMD8<Float>.self)
+                }
+            }
         }
+        if hasMinimum { for i in 0 ..< d { output[i] += minimums[i / 32] } }
     }
 
     /// Row `index` of `storage` decoded to floats.

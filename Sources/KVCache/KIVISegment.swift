@@ -72,25 +72,26 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         var group = groupIndex(of: tokens.lowerBound)
         var j = tokens.lowerBound
         keyCodes.withUnsafeBufferPointer { codes in
-            while j < tokens.upperBound {
-                let end = min(groupEnd(group), tokens.upperBound)
-                // The group's scales folded into the query, its zero points into one bias.
-                var bias: Float = 0
-                for c in 0 ..< d {
-                    scratch[c] = query[c] * HalfConversion.float(fromBits: keyScales[group * d + c])
-                    bias += query[c] * HalfConversion.float(fromBits: keyZeros[group * d + c])
+            keyScales.withUnsafeBufferPointer { scales in
+                keyZeros.withUnsafeBufferPointer { zeros in
+                    while j < tokens.upperBound {
+                        let end = min(groupEnd(group), tokens.upperBound)
+                        let rows = codes.baseAddress! + j * rowBytes
+                        let out = logits + (j - tokens.lowerBound)
+                        // The group's scales folded into the query (in `scratch`), its zero points into one bias.
+                        let s = scales.baseAddress! + group * d
+                        let z = zeros.baseAddress! + group * d
+                        switch kernel {
+                        case .avx2:
+                            tp_packed_logits(query, s, z, rows, Int32(end - j), Int32(d), Int32(bits), scratch, out)
+                        case .portable:
+                            PackedCodes.logits(query: query, scales: s, zeros: z, codes: rows, rows: end - j, dimension: d,
+                                               bits: bits, qs: scratch, into: out)
+                        }
+                        j = end
+                        group += 1
+                    }
                 }
-                let rows = codes.baseAddress! + j * rowBytes
-                let out = logits + (j - tokens.lowerBound)
-                switch kernel {
-                case .avx2:
-                    tp_packed_logits(scratch, bias, rows, Int32(end - j), Int32(d), Int32(bits), out)
-                case .portable:
-                    PackedCodes.logits(qs: scratch, bias: bias, codes: rows, rows: end - j, dimension: d, bits: bits,
-                                       into: out)
-                }
-                j = end
-                group += 1
             }
         }
     }

@@ -123,7 +123,7 @@ struct TypedRows {
             let first = raw.baseAddress! + tokens.lowerBound * rowBytes
             if let format = type.format {
                 BlockRows.weightedSum(weights: weights, rows: first, count: tokens.count, dimension: d, format: format,
-                                      kernel: kernel, scratch: scratch, into: output)
+                                      kernel: kernel, scratch: scratch, lanes: lanes, into: output)
             } else {
                 F16Rows.weightedSum(weights: weights, rows: first.assumingMemoryBound(to: Float16.self),
                                     count: tokens.count, dimension: d, order: order, kernel: kernel, lanes: lanes,

@@ -34,9 +34,25 @@ public enum PackedCodes {
         Int(unpack8(row + index / 8 * bits, bits: bits)[index % 8])
     }
 
-    /// out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows (twin of `tp_packed_logits`).
-    public static func logits(qs: UnsafePointer<Float>, bias: Float, codes: UnsafePointer<UInt8>, rows: Int,
-                              dimension d: Int, bits: Int, into out: UnsafeMutablePointer<Float>) {
+    /// Logits of one key group (twin of `tp_packed_logits`): qs = q·scale, bias = Σ q·zero, then
+    /// out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows. `qs` holds d floats.
+    public static func logits(query q: UnsafePointer<Float>, scales: UnsafePointer<UInt16>, zeros: UnsafePointer<UInt16>,
+                              codes: UnsafePointer<UInt8>, rows: Int, dimension d: Int, bits: Int,
+                              qs: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        var biasLanes = SIMD8<Float>()
+        let rawQ = UnsafeRawPointer(q)
+        for c in stride(from: 0, to: d, by: 8) {
+            let qc = rawQ.loadUnaligned(fromByteOffset: c * 4, as: SIMD8<Float>.self)
+            var scale = SIMD8<Float>()
+            var zero = SIMD8<Float>()
+            for k in 0 ..< 8 {
+                scale[k] = HalfConversion.float(fromBits: scales[c + k])
+                zero[k] = HalfConversion.float(fromBits: zeros[c + k])
+            }
+            UnsafeMutableRawPointer(qs).storeBytes(of: qc * scale, toByteOffset: c * 4, as: SIMD8<Float>.self)
+            biasLanes = FusedMultiplyAdd.fma(qc, zero, biasLanes)
+        }
+        let bias = HorizontalSum.of8(biasLanes)
         let rowBytes = d * bits / 8
         let raw = UnsafeRawPointer(qs)
         for j in 0 ..< rows {

@@ -43,15 +43,17 @@ void tp_softmax(float *x, int count, float scale);
 void tp_swiglu(float *gate, const float *up, int count);
 
 /// out[i] = Σ_j w[j]·v_j[i] over `count` rows of a block format (2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0; `dim`
-/// values each, `row_bytes` apart): each block decoded as value·scale (+ minimum), then added as out + w·value,
-/// row after row, each operation rounded on its own (the order of the Swift dequantize and axpy).
-void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w, float *out);
+/// values each, `row_bytes` apart), on the codes: out = fma(w·scale, code, out) row after row, and for formats with
+/// a minimum Σ_j w[j]·minimum per block (fused multiply-adds into `minimum_sums`, dim / 32 floats) added last.
+void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
+                       float *minimum_sums, float *out);
 
 /// Attention logits over rows of packed codes (`bits` 2, 3, 4 or 8; eight codes in `bits` bytes, little-endian;
-/// `dim` a multiple of 8): out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows — the query already multiplied by
-/// the per-channel scales and `bias` = Σ_c q[c]·zero[c], so a group of per-channel quantized keys is read as stored.
-/// Eight lanes (channel c in lane c mod 8), fused multiply-adds, then hsum8.
-void tp_packed_logits(const float *qs, float bias, const uint8_t *codes, int rows, int dim, int bits, float *out);
+/// `dim` a multiple of 8) of one group of per-channel quantized keys (f16 `scales` and `zeros`, one per channel):
+/// qs = q·scale (into `qs`, dim floats) and bias = Σ_c q[c]·zero[c] (eight lanes of fused multiply-adds, hsum8),
+/// then out[j] = Σ_c qs[c]·code[j][c] + bias for j < rows (eight lanes, fused multiply-adds, hsum8).
+void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *zeros, const uint8_t *codes,
+                      int rows, int dim, int bits, float *qs, float *out);
 
 /// out[c] = Σ_j w[j]·(scale[j][g]·code[j][c] + zero[j][g]) over rows of packed codes quantized per token in
 /// groups of `group` channels (g = c / group; scales and zeros f16, [rows, dim / group]). `zero_sums` holds
