@@ -29,6 +29,8 @@ public struct EvaluationReport: Sendable {
         /// Cache bytes at the longest context, and the saving against a dense f16 cache over every measurement.
         public var cacheBytes: Int
         public var saving: Double
+        /// Bits per stored key or value element at the longest context (nil for results files that predate it).
+        public var bitsPerElement: Double?
     }
 
     public let results: EvaluationResults
@@ -68,6 +70,8 @@ public struct EvaluationReport: Sendable {
         let averaged = firstModeGroups.map { $0.reduce(0, +) / Double($0.count) }
         let bytes = ppl.map { ($0.context, $0.cacheBytes, $0.denseBytes) } + answers.map { ($0.context, $0.cacheBytes, $0.denseBytes) }
         let atLongest = bytes.filter { $0.0 == longest }.map(\.1)
+        let bits = (ppl.filter { $0.context == longest }.compactMap(\.bitsPerElement)
+            + answers.filter { $0.context == longest }.compactMap(\.bitsPerElement))
         let total = bytes.reduce(0) { $0 + $1.1 }, dense = bytes.reduce(0) { $0 + $1.2 }
         func mean(_ values: [Double]) -> Double? { values.isEmpty ? nil : values.reduce(0, +) / Double(values.count) }
         func bootstrap(_ values: [Double]) -> [Double]? {
@@ -91,7 +95,8 @@ public struct EvaluationReport: Sendable {
                    averageScore: mean(averaged), averageInterval: averageInterval.map { [$0.lowerBound, $0.upperBound] },
                    averageSamples: firstModeGroups.reduce(0) { $0 + $1.count },
                    cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
-                   saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0)
+                   saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0,
+                   bitsPerElement: mean(bits))
     }
 
     /// "task/mode" keys of the score columns, in plan order.
@@ -108,7 +113,8 @@ public struct EvaluationReport: Sendable {
                      + "\(plan.continuation) tokens × \(plan.samples) sample(s); seed \(plan.seed). "
                      + "Ratio = fraction of each head's tokens removed. Task scores are the share of expected answers found "
                      + "(agnostic: the question comes after compression; aware: the press sees it). Bytes are measured cache bytes "
-                     + "(keys, values, positions) at the longest context; saving is against a dense f16 cache of keys and values. "
+                     + "(keys, values, scales, positions) at the longest context; saving is against a dense f16 cache of keys and values; "
+                     + "bits/element: bits the cache spends per key or value element it holds, everything counted. "
                      + "Scores show their 95% Wilson interval and sample count: [low–high] n=…; averages, PPL ratios and KL their "
                      + "95% bootstrap interval (\(ConfidenceInterval.resamples) resamples). Split: \(plan.split.rawValue).", "",
                      "## Summary", ""]
@@ -117,8 +123,8 @@ public struct EvaluationReport: Sendable {
         header += columns.map { $0.replacingOccurrences(of: "/", with: ", ") }
         align += columns.map { _ in "---:" }
         if columns.count > 1 { header.append("average (\(plan.modes.first?.rawValue ?? ""))"); align.append("---:") }
-        header += ["cache bytes", "saved vs f16"]
-        align += ["---:", "---:"]
+        header += ["cache bytes", "saved vs f16", "bits/element"]
+        align += ["---:", "---:", "---:"]
         lines += [row(header), row(align)]
         for r in rows {
             var cells = [r.press, format(r.ratio, 3)]
@@ -128,7 +134,7 @@ public struct EvaluationReport: Sendable {
             }
             cells += columns.map { key in r.scores[key].map { withInterval($0, r.intervals[key], r.counts[key]) } ?? "—" }
             if columns.count > 1 { cells.append(r.averageScore.map { withInterval($0, r.averageInterval, r.averageSamples) } ?? "—") }
-            cells += [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%"]
+            cells += [mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%", r.bitsPerElement.map { format($0, 2) } ?? "—"]
             lines.append(row(cells))
         }
         if hasPerplexity {

@@ -13,6 +13,10 @@ public struct PerplexityRecord: Sendable, Codable, Equatable {
     public var kl: Double
     public var cacheBytes: Int
     public var denseBytes: Int
+    /// Bits per key or value element the cache spends after the press (codes, scales, positions: all of it), and
+    /// each layer's exact bytes (older result files have neither).
+    public var bitsPerElement: Double?
+    public var layerBytes: [Int]?
     /// Per scored token: KL(full ‖ this), and Δp of the actual next token (`TokenDivergence`); how many tokens
     /// kept the full cache's top-1 token. Absent in results written before they were recorded.
     public var tokenKL: [Double]?
@@ -44,6 +48,10 @@ public struct AnswerRecord: Sendable, Codable, Equatable {
     public var score: Double
     public var cacheBytes: Int
     public var denseBytes: Int
+    /// Bits per key or value element the cache spends after the press (codes, scales, positions: all of it), and
+    /// each layer's exact bytes (older result files have neither).
+    public var bitsPerElement: Double?
+    public var layerBytes: [Int]?
 
     public init(task: EvaluationPlan.Task, press: String, ratio: Double, context: Int, depth: Double, sample: Int?,
                 mode: EvaluationPlan.Mode, expected: [String], answer: String, score: Double, cacheBytes: Int, denseBytes: Int) {

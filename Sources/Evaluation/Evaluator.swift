@@ -171,6 +171,8 @@ public final class Evaluator {
             let cache = base.copy()
             try press?.compress(cache)
             let bytes = cache.byteCount
+            let bits = cache.bitsPerElement
+            let layerBytes = cache.layers.map(\.byteCount)
             let logProbabilities = press == nil ? reference : try logProbabilities(inputs, cache: cache, rows: targets.count)
             var nll = 0.0
             var divergences: [TokenDivergence] = []
@@ -183,6 +185,8 @@ public final class Evaluator {
             var record = PerplexityRecord(press: spec, ratio: ratio, context: context.count, sample: sample, tokens: targets.count,
                                           nll: nll, ppl: exp(nll), kl: kl, cacheBytes: bytes,
                                           denseBytes: cache.denseF16ByteCount(tokens: context.count))
+            record.bitsPerElement = bits
+            record.layerBytes = layerBytes
             record.tokenKL = divergences.map(\.kl)
             record.tokenDeltaP = divergences.map(\.deltaP)
             record.sameTop = divergences.filter(\.sameTop).count
@@ -226,13 +230,18 @@ public final class Evaluator {
             try press?.compress(cache)
             cache.statistics = nil
             let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
+            let bits = cache.bitsPerElement
+            let layerBytes = cache.layers.map(\.byteCount)
             // Once an answer holds every expected string its score is final, so generation stops there.
             let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache,
                                              until: { sample.score($0) >= 1 }).text
-            records.append(AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
-                                        sample: sample.sample, mode: mode,
-                                        expected: sample.expected, answer: answer, score: sample.score(answer),
-                                        cacheBytes: bytes, denseBytes: dense))
+            var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
+                                      sample: sample.sample, mode: mode,
+                                      expected: sample.expected, answer: answer, score: sample.score(answer),
+                                      cacheBytes: bytes, denseBytes: dense)
+            record.bitsPerElement = bits
+            record.layerBytes = layerBytes
+            records.append(record)
             step()
         }
         return records
