@@ -132,6 +132,29 @@ public final class HeadCache {
         return lowIndices + highIndices
     }
 
+    /// Stores this head's own tokens in one segment `make` builds from their rows and positions (by position);
+    /// new tokens then go to an f16 tail. Returns the old press index of each token in the new order.
+    public func storeOwnTokens(_ make: (_ keys: [[Float]], _ values: [[Float]], _ positions: [Int32]) -> any KVSegment)
+        -> [Int] {
+        let own = pressableSegments.filter { $0.sharedStorage == nil }
+        var keys: [[Float]] = []
+        var values: [[Float]] = []
+        var positions: [Int32] = []
+        for segment in own {
+            for i in 0 ..< segment.count {
+                keys.append(segment.key(i))
+                values.append(segment.value(i))
+            }
+            positions += segment.positions
+        }
+        let order = positions.indices.sorted { positions[$0] < positions[$1] }
+        let stored = make(order.map { keys[$0] }, order.map { values[$0] }, order.map { positions[$0] })
+        storage = .f16
+        tail = F16Segment(headDimension: headDimension)
+        segments = [stored, tail] + segments.filter { $0.sharedStorage != nil }
+        return order
+    }
+
     /// The segments presses may score and drop.
     public var pressableSegments: [any KVSegment] { segments.filter(\.isPressable) }
 

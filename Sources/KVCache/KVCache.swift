@@ -45,6 +45,13 @@ public final class KVCache {
         statistics?.retain(layer: layer, head: head, indices: order)
     }
 
+    /// Stores one head's tokens in the segment `make` builds (see `HeadCache.storeOwnTokens`); statistics follow.
+    public func storeOwnTokens(layer: Int, head: Int,
+                               _ make: (_ keys: [[Float]], _ values: [[Float]], _ positions: [Int32]) -> any KVSegment) {
+        let order = layers[layer].heads[head].storeOwnTokens(make)
+        statistics?.retain(layer: layer, head: head, indices: order)
+    }
+
     /// Bits the cache spends per key or value element it holds, everything counted (codes, scales, zero
     /// points, positions): 16.25 for an f16 cache of 64-value heads, whose positions add 0.25.
     public var bitsPerElement: Double {

@@ -31,6 +31,7 @@ public enum PressRegistry {
         MiKVPress.declaration,
         ZipCachePress.declaration,
         ZipVLPress.declaration,
+        MustafarPress.declaration,
     ]
 
     /// The declaration of the press named `name`.

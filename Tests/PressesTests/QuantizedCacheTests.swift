@@ -174,6 +174,37 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertLessThan(error(true), error(false) * 0.8, "rotation should cut the squared error")
     }
 
+    func testSparseRowsAttendAsTheirDenseFormAndKeepTheLargestValues() throws {
+        let queries = Self.rows(2, seed: 13)
+        for sparsity in [0.5, 0.7] {
+            let press = try MustafarPress(sparsity: sparsity)
+            let cache = Self.cache(.f16, tokens: 120)
+            let dense = cache.layers[0].heads[0].token(7).key
+            try press.compress(cache)
+            let head = cache.layers[0].heads[0]
+            let kept = press.kept(dimension: Self.d)
+            XCTAssertEqual(kept, sparsity == 0.5 ? 32 : 19)
+            XCTAssertEqual(head.count, 120, "every token is kept")
+            XCTAssertEqual(cache.byteCount, 120 * (2 * 8 + 2 * kept * 2 + 4), "bitmaps, kept f16 values, positions")
+            let pruned = head.token(7).key
+            XCTAssertEqual(pruned.filter { $0 != 0 }.count, kept)
+            let smallestKept = pruned.filter { $0 != 0 }.map(abs).min()!
+            let largestDropped = zip(dense, pruned).filter { $0.1 == 0 }.map { abs($0.0) }.max()!
+            XCTAssertGreaterThanOrEqual(smallestKept, Float(Float16(largestDropped)), "the largest magnitudes stay")
+            for kernel in Self.kernels {
+                let output = Self.attend(cache, queries: queries, at: 119, kernel: kernel)
+                let expected = Self.reference(cache, queries: queries, at: 119)
+                XCTAssertLessThan(zip(output, expected).map { abs($0 - $1) }.max()!, 2e-3, "sparsity \(sparsity) \(kernel)")
+            }
+            cache.retain(layer: 0, head: 0, indices: Array(stride(from: 0, to: 120, by: 2)))
+            XCTAssertEqual(cache.byteCount, 60 * (2 * 8 + 2 * kept * 2 + 4))
+            XCTAssertGreaterThan(cache.reindex(), 0)
+        }
+        for bad in ["mustafar:sparsity=1", "mustafar:sparsity=0", "mustafar:sparsity=-0.5"] {
+            XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5), bad)
+        }
+    }
+
     func testPackedCodesRoundTripAtEveryBitWidth() {
         let rows = 37
         for bits in PackedCodes.supportedBits {

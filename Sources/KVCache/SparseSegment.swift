@@ -1,0 +1,152 @@
+import Kernels
+
+/// Tokens whose keys and values keep only their largest-magnitude elements (Mustafar's unstructured pruning):
+/// each row holds `kept` of its `headDimension` values, stored as a bitmap of where they are and the values
+/// themselves in f16, in channel order. Attention reads that form directly: a logit sums the query at the kept
+/// channels times the kept values; a weighted sum adds each kept value into its channel. Both kernel paths run the
+/// same scalar loop (sparse gathers gain nothing from 8-lane vectors at 64 channels).
+public final class SparseSegment: KVSegment, RewritableSegment {
+    public let headDimension: Int
+    /// Values kept per row.
+    public let kept: Int
+    private let words: Int
+    private var keyMasks: ContiguousArray<UInt64> = []      // [count, words]
+    private var keyValues: ContiguousArray<UInt16> = []     // f16 bits, [count, kept]
+    private var valueMasks: ContiguousArray<UInt64> = []
+    private var valueValues: ContiguousArray<UInt16> = []
+    public private(set) var positions: ContiguousArray<Int32> = []
+
+    public init(headDimension: Int, kept: Int) {
+        precondition(kept >= 1 && kept <= headDimension)
+        self.headDimension = headDimension
+        self.kept = kept
+        words = (headDimension + 63) / 64
+    }
+
+    public var count: Int { positions.count }
+    public var isPressable: Bool { true }
+    public var sharedStorage: AnyObject? { nil }
+
+    /// Bitmaps (one bit per channel, whole bytes), kept values in f16, positions.
+    public var byteCount: Int {
+        let maskBytes = (headDimension + 7) / 8
+        return count * (2 * maskBytes + 2 * kept * 2 + 4)
+    }
+
+    /// Appends one token, pruning its key and value to their `kept` largest magnitudes.
+    public func append(key: [Float], value: [Float], position: Int32) {
+        precondition((positions.last ?? Int32.min) < position, "positions ascend within a segment")
+        keyMasks.append(contentsOf: repeatElement(0, count: words))
+        valueMasks.append(contentsOf: repeatElement(0, count: words))
+        keyValues.append(contentsOf: repeatElement(0, count: kept))
+        valueValues.append(contentsOf: repeatElement(0, count: kept))
+        positions.append(position)
+        write(count - 1, key: key, value: value)
+    }
+
+    public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
+                       scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        for j in tokens {
+            var sum: Float = 0
+            var n = 0
+            forEachKept(keyMasks, row: j) { channel in
+                sum += query[channel] * HalfConversion.float(fromBits: keyValues[j * kept + n])
+                n += 1
+            }
+            logits[j - tokens.lowerBound] = sum
+        }
+    }
+
+    public func weightedSum(weights: UnsafeMutablePointer<Float>, tokens: Range<Int>, order: SummationOrder,
+                            kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>,
+                            scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        output.update(repeating: 0, count: headDimension)
+        for j in tokens {
+            let weight = weights[j - tokens.lowerBound]
+            var n = 0
+            forEachKept(valueMasks, row: j) { channel in
+                output[channel] += weight * HalfConversion.float(fromBits: valueValues[j * kept + n])
+                n += 1
+            }
+        }
+    }
+
+    public func key(_ index: Int) -> [Float] { dense(keyMasks, keyValues, index) }
+    public func value(_ index: Int) -> [Float] { dense(valueMasks, valueValues, index) }
+
+    public func retain(indices: [Int]) {
+        keyMasks = ContiguousArray(indices.flatMap { keyMasks[$0 * words ..< ($0 + 1) * words] })
+        valueMasks = ContiguousArray(indices.flatMap { valueMasks[$0 * words ..< ($0 + 1) * words] })
+        keyValues = ContiguousArray(indices.flatMap { keyValues[$0 * kept ..< ($0 + 1) * kept] })
+        valueValues = ContiguousArray(indices.flatMap { valueValues[$0 * kept ..< ($0 + 1) * kept] })
+        positions = ContiguousArray(indices.map { positions[$0] })
+    }
+
+    /// A moved key is rotated densely and pruned again to its `kept` largest values.
+    public func reposition(_ newPositions: [Int32], rope: RoPE) {
+        let half = rope.dimensions / 2
+        var cos = [Float](repeating: 0, count: half)
+        var sin = cos
+        for i in 0 ..< count where newPositions[i] != positions[i] {
+            var row = key(i)
+            rope.table(position: Int(newPositions[i] - positions[i]), cos: &cos, sin: &sin)
+            rope.rotate(&row, heads: 1, headDimension: headDimension, cos: cos, sin: sin)
+            write(i, key: row, value: value(i))
+        }
+        positions = ContiguousArray(newPositions)
+    }
+
+    public func replace(_ index: Int, key: [Float], value: [Float]) { write(index, key: key, value: value) }
+
+    public func copy(sharing copies: SharedStorageCopies) -> any KVSegment {
+        let c = SparseSegment(headDimension: headDimension, kept: kept)
+        c.keyMasks = keyMasks
+        c.keyValues = keyValues
+        c.valueMasks = valueMasks
+        c.valueValues = valueValues
+        c.positions = positions
+        return c
+    }
+
+    /// The channels of the `kept` largest magnitudes of `row` (the lower channel first on ties), ascending.
+    static func largest(_ row: [Float], kept: Int) -> [Int] {
+        let order = row.indices.sorted { abs(row[$0]) != abs(row[$1]) ? abs(row[$0]) > abs(row[$1]) : $0 < $1 }
+        return order.prefix(kept).sorted()
+    }
+
+    private func write(_ index: Int, key: [Float], value: [Float]) {
+        for (row, isKey) in [(key, true), (value, false)] {
+            let channels = Self.largest(row, kept: kept)
+            var mask = [UInt64](repeating: 0, count: words)
+            for c in channels { mask[c / 64] |= 1 << UInt64(c % 64) }
+            for w in 0 ..< words {
+                if isKey { keyMasks[index * words + w] = mask[w] } else { valueMasks[index * words + w] = mask[w] }
+            }
+            for (n, c) in channels.enumerated() {
+                let bits = HalfConversion.bits(fromFloat: row[c])
+                if isKey { keyValues[index * kept + n] = bits } else { valueValues[index * kept + n] = bits }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func forEachKept(_ masks: ContiguousArray<UInt64>, row: Int, _ body: (Int) -> Void) {
+        for w in 0 ..< words {
+            var bits = masks[row * words + w]
+            while bits != 0 {
+                body(w * 64 + bits.trailingZeroBitCount)
+                bits &= bits - 1
+            }
+        }
+    }
+
+    private func dense(_ masks: ContiguousArray<UInt64>, _ values: ContiguousArray<UInt16>, _ index: Int) -> [Float] {
+        var row = [Float](repeating: 0, count: headDimension)
+        var n = 0
+        forEachKept(masks, row: index) { channel in
+            row[channel] = HalfConversion.float(fromBits: values[index * kept + n])
+            n += 1
+        }
+        return row
+    }
+}
