@@ -32,6 +32,7 @@ public enum PressRegistry {
         ZipCachePress.declaration,
         ZipVLPress.declaration,
         MustafarPress.declaration,
+        GEARPress.declaration,
     ]
 
     /// The declaration of the press named `name`.

@@ -224,7 +224,7 @@ final class PressTests: TinyModelTestCase {
         XCTAssertThrowsError(try PressRegistry.make("magic", ratio: 0.5)) {
             XCTAssertEqual(($0 as? PressError)?.description,
                            "unknown press 'magic' (known: random, knorm, streaming, h2o, a2sf, snapkv, tova, keyformer, "
-                               + "expected, adakv, pyramid, layer-adaptive, razor, duo, mass, compresskv, ems, minicache, cache-type, kivi, mikv, zipcache, zipvl, mustafar)")
+                               + "expected, adakv, pyramid, layer-adaptive, razor, duo, mass, compresskv, ems, minicache, cache-type, kivi, mikv, zipcache, zipvl, mustafar, gear)")
         }
         for bad in [-0.1, 1, 1.5, .nan] {
             XCTAssertThrowsError(try PressRegistry.make("knorm", ratio: bad)) {

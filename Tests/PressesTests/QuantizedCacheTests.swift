@@ -205,6 +205,41 @@ final class QuantizedCacheTests: XCTestCase {
         }
     }
 
+    func testGEARsCorrectionsLowerTheBackbonesErrorAndAttentionReadsAllThree() throws {
+        let queries = Self.rows(2, seed: 17)
+        let original = Self.cache(.f16, tokens: 96)
+        let exact = (0 ..< 96).map { original.layers[0].heads[0].token($0) }
+        func error(_ cache: KVCache) -> Float {
+            (0 ..< 96).reduce(0) { total, j in
+                let t = cache.layers[0].heads[0].token(j)
+                return total + zip(t.key, exact[j].key).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            }
+        }
+        let backboneOnly = original.copy()
+        try GEARPress(bits: 2, rank: 0, outliers: 0).compress(backboneOnly)
+        let gear = original.copy()
+        try GEARPress(bits: 2, rank: 4, outliers: 0.05).compress(gear)
+        XCTAssertLessThan(error(gear), error(backboneOnly) * 0.8, "outliers and the low-rank fit cut the error")
+        // Bytes: the 2-bit backbone (KIVI, 3 key groups) + per side A [96, 4] and B [64, 4] in f16 + 3 outliers a row.
+        let backbone = 2 * 96 * 64 * 2 / 8 + 3 * (64 * 4 + 4) + 96 * 2 * 4 + 96 * 4
+        XCTAssertEqual(gear.byteCount, backbone + 2 * ((96 * 4 + 64 * 4) * 2 + 96 * 3 * 3))
+        for kernel in Self.kernels {
+            let output = Self.attend(gear, queries: queries, at: 95, kernel: kernel)
+            let expected = Self.reference(gear, queries: queries, at: 95)
+            XCTAssertLessThan(zip(output, expected).map { abs($0 - $1) }.max()!, 2e-3, "\(kernel)")
+        }
+        let kept = Array(stride(from: 0, to: 96, by: 2))
+        let before = kept.map { gear.layers[0].heads[0].token($0).key }
+        gear.retain(layer: 0, head: 0, indices: kept)
+        XCTAssertEqual(kept.indices.map { gear.layers[0].heads[0].token($0).key }, before, "a kept token is the same token")
+        let after = Self.attend(gear, queries: queries, at: 95, kernel: .portable)
+        let expected = Self.reference(gear, queries: queries, at: 95)
+        XCTAssertLessThan(zip(after, expected).map { abs($0 - $1) }.max()!, 2e-3)
+        for bad in ["gear:bits=5", "gear:rank=-1", "gear:outliers=0.9", "gear:group=0"] {
+            XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5), bad)
+        }
+    }
+
     func testPackedCodesRoundTripAtEveryBitWidth() {
         let rows = 37
         for bits in PackedCodes.supportedBits {
