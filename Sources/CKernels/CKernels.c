@@ -503,7 +503,9 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_logits(const fl
     for (int j = 0; j < rows; j++) {
         const uint8_t *row = codes + j * row_bytes;
         __m256 acc = _mm256_setzero_ps();
-        for (int c = 0; c < dim; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qs + c), unpack8(row + c / 8 * bits, bits), acc);
+        for (int c = 0; c < dim; c += 8) {
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(qs + c), unpack8(row + c / 8 * bits, bits), acc);
+        }
         out[j] = hsum8(acc) + bias;
     }
 }

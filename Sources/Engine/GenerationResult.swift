@@ -36,7 +36,9 @@ public struct GenerationStatistics: Sendable, Codable {
 
     /// Each layer's bytes after the prompt, in KiB, on one line ("layer KiB: 0: 12.3, 1: 11.9, …").
     public var layerSummary: String {
-        let cells = layerBytesAfterPrompt.enumerated().map { String(format: "%d: %.1f", $0.offset, Double($0.element) / 1024) }
+        let cells = layerBytesAfterPrompt.enumerated().map { layer, bytes in
+            String(format: "%d: %.1f", layer, Double(bytes) / 1024)
+        }
         return "layer KiB: " + cells.joined(separator: ", ")
     }
 

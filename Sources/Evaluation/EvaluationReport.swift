@@ -113,7 +113,8 @@ public struct EvaluationReport: Sendable {
                      + "\(plan.continuation) tokens × \(plan.samples) sample(s); seed \(plan.seed). "
                      + "Ratio = fraction of each head's tokens removed. Task scores are the share of expected answers found "
                      + "(agnostic: the question comes after compression; aware: the press sees it). Bytes are measured cache bytes "
-                     + "(keys, values, scales, positions) at the longest context; saving is against a dense f16 cache of keys and values; "
+                     + "(keys, values, scales, positions) at the longest context; saving is against a dense f16 cache of "
+                     + "keys and values; "
                      + "bits/element: bits the cache spends per key or value element it holds, everything counted. "
                      + "Scores show their 95% Wilson interval and sample count: [low–high] n=…; averages, PPL ratios and KL their "
                      + "95% bootstrap interval (\(ConfidenceInterval.resamples) resamples). Split: \(plan.split.rawValue).", "",

@@ -138,7 +138,9 @@ struct TypedRows {
         var row = row
         if rotated { row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: dimension) } }
         row.withUnsafeBufferPointer { source in
-            out.withUnsafeMutableBytes { Self.encode(source.baseAddress!, type: type, dimension: dimension, into: $0.baseAddress!) }
+            out.withUnsafeMutableBytes { bytes in
+                Self.encode(source.baseAddress!, type: type, dimension: dimension, into: bytes.baseAddress!)
+            }
         }
         return out
     }

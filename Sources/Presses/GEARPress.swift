@@ -43,7 +43,8 @@ public struct GEARPress: KVPress {
     public func compress(_ cache: KVCache) throws {
         let d = cache.headDimension
         guard d % settings.group == 0 else {
-            throw PressError.invalidParameter(name: "group", reason: "\(settings.group) does not divide the head dimension \(d)")
+            let reason = "\(settings.group) does not divide the head dimension \(d)"
+            throw PressError.invalidParameter(name: "group", reason: reason)
         }
         guard settings.rank <= d else {
             throw PressError.invalidParameter(name: "rank", reason: "\(settings.rank) exceeds the head dimension \(d)")
