@@ -82,14 +82,8 @@ public final class CacheTypeSegment: AppendableSegment {
     /// Decodes each moved key, rotates it and encodes it again (a second rounding: re-indexing a quantized cache
     /// costs a little precision, as llama.cpp's context shift of a quantized cache does).
     public func reposition(_ newPositions: [Int32], rope: RoPE) {
-        let half = rope.dimensions / 2
-        var cos = [Float](repeating: 0, count: half)
-        var sin = cos
         for i in 0 ..< count where newPositions[i] != positions[i] {
-            var row = keys.row(i)
-            rope.table(position: Int(newPositions[i] - positions[i]), cos: &cos, sin: &sin)
-            rope.rotate(&row, heads: 1, headDimension: headDimension, cos: cos, sin: sin)
-            keys.replace(i, with: row)
+            keys.replace(i, with: rope.rotated(keys.row(i), by: Int(newPositions[i] - positions[i])))
         }
         positions = ContiguousArray(newPositions)
     }

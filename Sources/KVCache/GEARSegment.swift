@@ -60,14 +60,10 @@ public final class GEARSegment: KVSegment, RewritableSegment {
 
     /// Moved keys are rotated in full and the whole segment is encoded again (new ranges, factors and outliers).
     public func reposition(_ newPositions: [Int32], rope: RoPE) {
-        let half = rope.dimensions / 2
-        var cos = [Float](repeating: 0, count: half)
-        var sin = cos
         var keys = (0 ..< count).map(key)
         let values = (0 ..< count).map(value)
         for i in 0 ..< count where newPositions[i] != positions[i] {
-            rope.table(position: Int(newPositions[i] - positions[i]), cos: &cos, sin: &sin)
-            rope.rotate(&keys[i], heads: 1, headDimension: headDimension, cos: cos, sin: sin)
+            keys[i] = rope.rotated(keys[i], by: Int(newPositions[i] - positions[i]))
         }
         encode(keys: keys, values: values, positions: newPositions)
     }

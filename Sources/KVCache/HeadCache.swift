@@ -44,17 +44,10 @@ public final class HeadCache {
     public func setStorage(_ newStorage: KVStorage) {
         guard newStorage != storage else { return }
         let d = headDimension
-        let own = segments.filter { $0.sharedStorage == nil }
-        var keys: [Float] = []
-        var values: [Float] = []
-        var positions: [Int32] = []
-        for segment in own {
-            for i in 0 ..< segment.count {
-                keys += segment.key(i)
-                values += segment.value(i)
-            }
-            positions += segment.positions
-        }
+        let own = ownTokens()
+        let keys = own.keys.flatMap { $0 }
+        let values = own.values.flatMap { $0 }
+        let positions = own.positions
         storage = newStorage
         tail = Self.makeTail(newStorage, headDimension: d)
         segments = [tail] + segments.filter { $0.sharedStorage != nil }
@@ -86,17 +79,7 @@ public final class HeadCache {
     /// important ones, each by position), so statistics can follow.
     public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int) -> [Int] {
         let d = headDimension
-        let own = pressableSegments.filter { $0.sharedStorage == nil }
-        var keys: [[Float]] = []
-        var values: [[Float]] = []
-        var positions: [Int32] = []
-        for segment in own {
-            for i in 0 ..< segment.count {
-                keys.append(segment.key(i))
-                values.append(segment.value(i))
-            }
-            positions += segment.positions
-        }
+        let (keys, values, positions) = ownTokens()
         let byPosition = positions.indices.sorted { positions[$0] < positions[$1] }
         let lowIndices = byPosition.filter { !important.contains($0) }
         let highIndices = byPosition.filter { important.contains($0) }
@@ -136,23 +119,28 @@ public final class HeadCache {
     /// new tokens then go to an f16 tail. Returns the old press index of each token in the new order.
     public func storeOwnTokens(_ make: (_ keys: [[Float]], _ values: [[Float]], _ positions: [Int32]) -> any KVSegment)
         -> [Int] {
-        let own = pressableSegments.filter { $0.sharedStorage == nil }
-        var keys: [[Float]] = []
-        var values: [[Float]] = []
-        var positions: [Int32] = []
-        for segment in own {
-            for i in 0 ..< segment.count {
-                keys.append(segment.key(i))
-                values.append(segment.value(i))
-            }
-            positions += segment.positions
-        }
+        let (keys, values, positions) = ownTokens()
         let order = positions.indices.sorted { positions[$0] < positions[$1] }
         let stored = make(order.map { keys[$0] }, order.map { values[$0] }, order.map { positions[$0] })
         storage = .f16
         tail = F16Segment(headDimension: headDimension)
         segments = [stored, tail] + segments.filter { $0.sharedStorage != nil }
         return order
+    }
+
+    /// This head's own tokens (not those it shares), decoded, in press index order.
+    private func ownTokens() -> (keys: [[Float]], values: [[Float]], positions: [Int32]) {
+        var keys: [[Float]] = []
+        var values: [[Float]] = []
+        var positions: [Int32] = []
+        for segment in segments where segment.sharedStorage == nil {
+            for i in 0 ..< segment.count {
+                keys.append(segment.key(i))
+                values.append(segment.value(i))
+            }
+            positions += segment.positions
+        }
+        return (keys, values, positions)
     }
 
     /// The segments presses may score and drop.

@@ -84,14 +84,8 @@ public final class SparseSegment: KVSegment, RewritableSegment {
 
     /// A moved key is rotated densely and pruned again to its `kept` largest values.
     public func reposition(_ newPositions: [Int32], rope: RoPE) {
-        let half = rope.dimensions / 2
-        var cos = [Float](repeating: 0, count: half)
-        var sin = cos
         for i in 0 ..< count where newPositions[i] != positions[i] {
-            var row = key(i)
-            rope.table(position: Int(newPositions[i] - positions[i]), cos: &cos, sin: &sin)
-            rope.rotate(&row, heads: 1, headDimension: headDimension, cos: cos, sin: sin)
-            write(i, key: row, value: value(i))
+            write(i, key: rope.rotated(key(i), by: Int(newPositions[i] - positions[i])), value: value(i))
         }
         positions = ContiguousArray(newPositions)
     }

@@ -53,4 +53,15 @@ public struct RoPE: Sendable, Hashable {
             }
         }
     }
+
+    /// `row` (one head of `dimensions`-or-more values) rotated by `delta` positions: what re-indexing does to a
+    /// stored key whose position changes by `delta` (rotations add up).
+    public func rotated(_ row: [Float], by delta: Int) -> [Float] {
+        var cos = [Float](repeating: 0, count: dimensions / 2)
+        var sin = cos
+        table(position: delta, cos: &cos, sin: &sin)
+        var out = row
+        rotate(&out, heads: 1, headDimension: row.count, cos: cos, sin: sin)
+        return out
+    }
 }
