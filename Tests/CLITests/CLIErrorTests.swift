@@ -5,6 +5,29 @@ import XCTest
 
 /// Bad input: a one-line error naming the problem, a non-zero exit, nothing on stdout — never a crash or a hang.
 final class CLIErrorTests: XCTestCase {
+    func testBadCacheTypesAndPrecisionSettings() throws {
+        let model = try TinyModel().write()
+        try assertFails(["generate", "-m", model, "-p", "hi", "--cache-type-k", "q3_k"],
+                        mentioning: "unknown cache type 'q3_k'; choose one of f16, q8_0, q4_0, q4_1, q5_0, q5_1")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--kv-rotate"],
+                        mentioning: "--kv-rotate rotates quantized rows; give --cache-type-k or --cache-type-v too")
+        // The tiny model's heads have 16 values: no whole 32-value block.
+        try assertFails(["generate", "-m", model, "-p", "hi", "--cache-type-v", "q4_0"],
+                        mentioning: "cache type q4_0 needs a head dimension divisible by 32, not 16")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "kivi", "--cache-type-k", "q8_0"],
+                        mentioning: "--press kivi chooses how the cache is stored; drop --cache-type-k/--cache-type-v/--kv-rotate")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "kivi:bits=5"],
+                        mentioning: "invalid press parameter kivi: bits must be 2, 3, 4 or 8, got 5")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "kivi:group=0"],
+                        mentioning: "invalid press parameter kivi: group must be a multiple of 8 from 8 to 4096, got 0")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "kivi:residual=-1"],
+                        mentioning: "invalid press parameter kivi: residual must be between 0 and 1048576 tokens, got -1")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "mustafar:sparsity=1"],
+                        mentioning: "invalid press parameter sparsity: must be in (0, 1)")
+        try assertFails(["perplexity", "-m", model, "-f", model, "--kl-divergence-base", temporary("b.kld"),
+                         "--cache-type-k", "q8_0"], mentioning: "drop --cache-type-k/--cache-type-v")
+    }
+
     func testMissingFile() throws {
         try assertFails(["generate", "-m", "/nonexistent/model.gguf", "-p", "hi"], mentioning: "model file not found: /nonexistent/model.gguf")
     }
