@@ -585,6 +585,40 @@ TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, in
         for (int i = 0; i < dim; i++) out[i] += minimum_sums[i / 32];
 }
 
+TP_AVX2 void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
+                              int kept, float *out) {
+    for (int j = 0; j < rows; j++) {
+        const uint64_t *mask = masks + (long)j * words;
+        const uint16_t *v = values + (long)j * kept;
+        float sum = 0;
+        int n = 0;
+        for (int w = 0; w < words; w++) {
+            for (uint64_t bits = mask[w]; bits != 0; bits &= bits - 1) {
+                const float product = q[w * 64 + __builtin_ctzll(bits)] * _cvtsh_ss(v[n++]);
+                sum = sum + product;  // two roundings, as the Swift twin (no contraction into an FMA)
+            }
+        }
+        out[j] = sum;
+    }
+}
+
+TP_AVX2 void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_t *values, int rows,
+                                    int words, int kept, int dim, float *out) {
+    memset(out, 0, sizeof(float) * (size_t)dim);
+    for (int j = 0; j < rows; j++) {
+        const uint64_t *mask = masks + (long)j * words;
+        const uint16_t *v = values + (long)j * kept;
+        int n = 0;
+        for (int word = 0; word < words; word++) {
+            for (uint64_t bits = mask[word]; bits != 0; bits &= bits - 1) {
+                const int channel = word * 64 + __builtin_ctzll(bits);
+                const float product = w[j] * _cvtsh_ss(v[n++]);
+                out[channel] = out[channel] + product;
+            }
+        }
+    }
+}
+
 #else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
 
 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
@@ -600,6 +634,10 @@ void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *ze
                       int rows, int dim, int bits, float *qs, float *out) {}
 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
                        float *minimum_sums, float *out) {}
+void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
+                      int kept, float *out) {}
+void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_t *values, int rows,
+                            int words, int kept, int dim, float *out) {}
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                             int rows, int dim, int bits, int group, float *zero_sums, float *out) {}
 

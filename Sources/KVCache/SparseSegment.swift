@@ -1,10 +1,12 @@
+import CKernels
 import Kernels
 
 /// Tokens whose keys and values keep only their largest-magnitude elements (Mustafar's unstructured pruning):
 /// each row holds `kept` of its `headDimension` values, stored as a bitmap of where they are and the values
 /// themselves in f16, in channel order. Attention reads that form directly: a logit sums the query at the kept
-/// channels times the kept values; a weighted sum adds each kept value into its channel. Both kernel paths run the
-/// same scalar loop (sparse gathers gain nothing from 8-lane vectors at 64 channels).
+/// channels times the kept values; a weighted sum adds each kept value into its channel. The C kernels
+/// (`tp_sparse_logits`, `tp_sparse_weighted_sum`; scalar: gathers at 64 channels gain nothing from 8-lane vectors)
+/// and the Swift twin add in the same order and give the same bits.
 public final class SparseSegment: KVSegment, RewritableSegment {
     public let headDimension: Int
     /// Values kept per row.
@@ -46,11 +48,23 @@ public final class SparseSegment: KVSegment, RewritableSegment {
 
     public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
                        scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
+        guard !tokens.isEmpty else { return }
+        if kernel == .avx2 {
+            keyMasks.withUnsafeBufferPointer { masks in
+                keyValues.withUnsafeBufferPointer { values in
+                    tp_sparse_logits(query, masks.baseAddress! + tokens.lowerBound * words,
+                                     values.baseAddress! + tokens.lowerBound * kept, Int32(tokens.count), Int32(words),
+                                     Int32(kept), logits)
+                }
+            }
+            return
+        }
         for j in tokens {
             var sum: Float = 0
             var n = 0
             forEachKept(keyMasks, row: j) { channel in
-                sum += query[channel] * HalfConversion.float(fromBits: keyValues[j * kept + n])
+                let product = query[channel] * HalfConversion.float(fromBits: keyValues[j * kept + n])
+                sum = sum + product
                 n += 1
             }
             logits[j - tokens.lowerBound] = sum
@@ -60,12 +74,23 @@ public final class SparseSegment: KVSegment, RewritableSegment {
     public func weightedSum(weights: UnsafeMutablePointer<Float>, tokens: Range<Int>, order: SummationOrder,
                             kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>,
                             scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        if kernel == .avx2, !tokens.isEmpty {
+            valueMasks.withUnsafeBufferPointer { masks in
+                valueValues.withUnsafeBufferPointer { values in
+                    tp_sparse_weighted_sum(weights, masks.baseAddress! + tokens.lowerBound * words,
+                                           values.baseAddress! + tokens.lowerBound * kept, Int32(tokens.count),
+                                           Int32(words), Int32(kept), Int32(headDimension), output)
+                }
+            }
+            return
+        }
         output.update(repeating: 0, count: headDimension)
         for j in tokens {
             let weight = weights[j - tokens.lowerBound]
             var n = 0
             forEachKept(valueMasks, row: j) { channel in
-                output[channel] += weight * HalfConversion.float(fromBits: valueValues[j * kept + n])
+                let product = weight * HalfConversion.float(fromBits: valueValues[j * kept + n])
+                output[channel] = output[channel] + product
                 n += 1
             }
         }

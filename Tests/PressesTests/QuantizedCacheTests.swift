@@ -191,11 +191,12 @@ final class QuantizedCacheTests: XCTestCase {
             let smallestKept = pruned.filter { $0 != 0 }.map(abs).min()!
             let largestDropped = zip(dense, pruned).filter { $0.1 == 0 }.map { abs($0.0) }.max()!
             XCTAssertGreaterThanOrEqual(smallestKept, Float(Float16(largestDropped)), "the largest magnitudes stay")
-            for kernel in Self.kernels {
-                let output = Self.attend(cache, queries: queries, at: 119, kernel: kernel)
-                let expected = Self.reference(cache, queries: queries, at: 119)
+            let outputs = Self.kernels.map { Self.attend(cache, queries: queries, at: 119, kernel: $0) }
+            let expected = Self.reference(cache, queries: queries, at: 119)
+            for (output, kernel) in zip(outputs, Self.kernels) {
                 XCTAssertLessThan(zip(output, expected).map { abs($0 - $1) }.max()!, 2e-3, "sparsity \(sparsity) \(kernel)")
             }
+            XCTAssertEqual(outputs.first, outputs.last, "the C kernels give the Swift twin's bits")
             cache.retain(layer: 0, head: 0, indices: Array(stride(from: 0, to: 120, by: 2)))
             XCTAssertEqual(cache.byteCount, 60 * (2 * 8 + 2 * kept * 2 + 4))
             XCTAssertGreaterThan(cache.reindex(), 0)
@@ -223,18 +224,19 @@ final class QuantizedCacheTests: XCTestCase {
         // Bytes: the 2-bit backbone (KIVI, 3 key groups) + per side A [96, 4] and B [64, 4] in f16 + 3 outliers a row.
         let backbone = 2 * 96 * 64 * 2 / 8 + 3 * (64 * 4 + 4) + 96 * 2 * 4 + 96 * 4
         XCTAssertEqual(gear.byteCount, backbone + 2 * ((96 * 4 + 64 * 4) * 2 + 96 * 3 * 3))
-        for kernel in Self.kernels {
-            let output = Self.attend(gear, queries: queries, at: 95, kernel: kernel)
-            let expected = Self.reference(gear, queries: queries, at: 95)
+        let outputs = Self.kernels.map { Self.attend(gear, queries: queries, at: 95, kernel: $0) }
+        let expected = Self.reference(gear, queries: queries, at: 95)
+        for (output, kernel) in zip(outputs, Self.kernels) {
             XCTAssertLessThan(zip(output, expected).map { abs($0 - $1) }.max()!, 2e-3, "\(kernel)")
         }
+        XCTAssertEqual(outputs.first, outputs.last, "AVX2 and portable backbones give the same bits")
         let kept = Array(stride(from: 0, to: 96, by: 2))
         let before = kept.map { gear.layers[0].heads[0].token($0).key }
         gear.retain(layer: 0, head: 0, indices: kept)
         XCTAssertEqual(kept.indices.map { gear.layers[0].heads[0].token($0).key }, before, "a kept token is the same token")
         let after = Self.attend(gear, queries: queries, at: 95, kernel: .portable)
-        let expected = Self.reference(gear, queries: queries, at: 95)
-        XCTAssertLessThan(zip(after, expected).map { abs($0 - $1) }.max()!, 2e-3)
+        let expectedAfter = Self.reference(gear, queries: queries, at: 95)
+        XCTAssertLessThan(zip(after, expectedAfter).map { abs($0 - $1) }.max()!, 2e-3)
         for bad in ["gear:bits=5", "gear:rank=-1", "gear:outliers=0.9", "gear:group=0"] {
             XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5), bad)
         }

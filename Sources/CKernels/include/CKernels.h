@@ -61,4 +61,13 @@ void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *ze
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                             int rows, int dim, int bits, int group, float *zero_sums, float *out);
 
+/// Logits over pruned key rows (a bitmap of `words` 64-bit words per row, the kept values in f16, `kept` per row, in
+/// channel order): out[j] = Σ q[channel]·value over row j's kept channels, ascending, product then sum.
+void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
+                      int kept, float *out);
+
+/// out[c] = Σ_j w[j]·value_j[c] over pruned value rows (layout as `tp_sparse_logits`), rows in order.
+void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_t *values, int rows,
+                            int words, int kept, int dim, float *out);
+
 #endif
