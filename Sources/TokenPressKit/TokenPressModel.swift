@@ -59,6 +59,12 @@ public actor TokenPressModel {
     }
 
     /// The tokens of `text` (with the model's beginning-of-text token when it uses one).
+    /// Stores the keys and values of every cache made from now on as `storage`: llama.cpp's cache types
+    /// (`.cacheTypes(key: .q4_0, value: .q4_0, rotated: true)`) or KIVI. A precision press chooses its own.
+    public func useCacheStorage(_ storage: KVStorage) throws {
+        try engine.useCacheStorage(storage)
+    }
+
     public func tokenize(_ text: String) -> [Int] {
         engine.tokenizer.encode(text)
     }

@@ -59,6 +59,24 @@ final class TokenPressLibraryTests: XCTestCase {
         XCTAssertFalse(first.text.isEmpty)
     }
 
+    func testQuantizedCachesFromTheLibrary() async throws {
+        let model = try await Self.model()
+        let filler = String(repeating: "The grass is green and the sky is blue. ", count: 30)
+        let context = filler + "The secret code is 4817. " + filler
+        // A precision press on a document: every token kept at 4 bits.
+        let kivi = KIVIPress(settings: try KIVISettings(bits: 4, group: 32, residual: 32))
+        let document = try await model.compress(context: context, press: kivi)
+        XCTAssertLessThan(document.statistics.cacheBytesAfterPrompt, document.statistics.denseCacheBytesAfterPrompt * 45 / 100)
+        let answer = try await document.ask("What is the secret code?", maxTokens: 16)
+        XCTAssertTrue(answer.text.contains("4817"), answer.text)
+        // llama.cpp's cache types for every new cache of the model.
+        try await model.useCacheStorage(.cacheTypes(key: .q8_0, value: .q8_0, rotated: true))
+        let result = try await model.generate(context + "The secret code is", maxTokens: 4)
+        XCTAssertEqual(result.statistics.bitsPerElementAfterPrompt, 8.75, accuracy: 0.01)
+        XCTAssertEqual(result.statistics.layerBytesAfterPrompt.count, 30)
+        await XCTAssertThrowsErrorAsync(try await model.useCacheStorage(.kivi(try KIVISettings(group: 48))))
+    }
+
     func testCancellingAStreamStopsTheGeneration() async throws {
         let model = try await Self.model()
         let session = try await model.session()
@@ -98,4 +116,13 @@ final class TokenPressLibraryTests: XCTestCase {
         let reply = try await session.send("Hello", maxTokens: 2)
         XCTAssertEqual(reply.tokens.count, 2)
     }
+}
+
+/// XCTAssertThrowsError for an async expression.
+func XCTAssertThrowsErrorAsync<T>(_ expression: @autoclosure () async throws -> T, file: StaticString = #filePath,
+                                  line: UInt = #line) async {
+    do {
+        _ = try await expression()
+        XCTFail("expected an error", file: file, line: line)
+    } catch {}
 }
