@@ -174,7 +174,10 @@ def main():
              f"second half of each scored ({report['scored_tokens']} tokens); each engine against its own f16 cache "
              f"(PPL llama.cpp {report['llamacpp_f16_ppl']:.4f}, TokenPress {report['tokenpress_f16_ppl']:.4f}). "
              "Bytes: the cache after each window's first half; bits per element count everything (scales, "
-             "positions). Mean KL with a 95% bootstrap interval over the scored tokens.", "",
+             "positions; for an eviction press the evicted tokens count as 0). The cache types and `kivi` also store the "
+             "scored half quantized, as its tokens are appended; the presses applied after the first half (`mikv`, "
+             "`zipcache`, `zipvl`, the eviction presses) leave the scored tokens in f16. Mean KL with a 95% bootstrap "
+             "interval over the scored tokens.", "",
              "| setting | engine | bits/element | saved vs f16 | PPL ratio | mean KL [95%] | median KL | 99% KL | "
              "99.9% KL | max KL | same top-1 | RMS Δp |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
