@@ -155,7 +155,8 @@ def main():
     for label, extra in settings:
         r = tokenpress(args, text_file, ["--kl-divergence-base", base_file, "--kl-divergence"] + extra)
         rows.append({"engine": "TokenPress", "setting": label, "ppl": r["ppl"], "base_ppl": r["base_ppl"],
-                     "cache_bytes": r["cache_bytes"], "dense_f16_bytes": r["dense_f16_bytes"], **r["kl"]})
+                     "cache_bytes": r["cache_bytes"], "dense_f16_bytes": r["dense_f16_bytes"],
+                     "mean_interval": r["kl_mean_interval"], **r["kl"]})
         print(f"TokenPress {label}: mean KL {r['kl']['mean']:.6f}", file=sys.stderr)
 
     # TokenPress reports its interval (a bootstrap over the scored tokens); llama.cpp's is computed here the same way.

@@ -95,7 +95,8 @@ struct PerplexityCommand: ParsableCommand {
             if let d = result.divergence, let basePPL = result.basePPL {
                 fields["base_ppl"] = basePPL
                 let interval = ConfidenceInterval.bootstrapMean(result.tokenKL)
-                fields["kl"] = ["mean": d.meanKL, "mean_interval": [interval.lowerBound, interval.upperBound], "median": d.medianKL, "p99": d.kl99, "p99_9": d.kl999, "max": d.maxKL,
+                fields["kl_mean_interval"] = [interval.lowerBound, interval.upperBound]
+                fields["kl"] = ["mean": d.meanKL, "median": d.medianKL, "p99": d.kl99, "p99_9": d.kl999, "max": d.maxKL,
                                 "same_top_share": d.sameTopShare, "rms_delta_p": d.rmsDeltaP]
                 lines += [String(format: "PPL(full cache) %.4f, PPL ratio %.4f", basePPL, result.ppl / basePPL),
                           String(format: "Mean KLD: %.6f [%.6f–%.6f] (95%% bootstrap over the scored tokens)", d.meanKL,

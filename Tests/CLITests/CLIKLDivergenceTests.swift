@@ -30,6 +30,8 @@ final class CLIKLDivergenceTests: XCTestCase {
         let pressed = try klObject(common + ["--kl-divergence", "--press", "knorm", "--ratio", "0.75"])
         let kl = try XCTUnwrap(pressed["kl"] as? [String: Double])
         XCTAssertGreaterThan(kl["mean"] ?? 0, 0)
+        let interval = try XCTUnwrap(pressed["kl_mean_interval"] as? [Double])
+        XCTAssertTrue(interval[0] <= kl["mean"]! && kl["mean"]! <= interval[1], "the mean lies in its bootstrap interval")
         XCTAssertGreaterThanOrEqual(kl["max"] ?? 0, kl["p99_9"] ?? 1)
         XCTAssertGreaterThanOrEqual(kl["p99_9"] ?? 0, kl["p99"] ?? 1)
         XCTAssertGreaterThanOrEqual(kl["p99"] ?? 0, kl["median"] ?? 1)
