@@ -99,7 +99,7 @@ public final class HeadCache {
                 }
                 return f16
             case .bits(let bits):
-                let kivi = KIVISegment(headDimension: d, settings: try! KIVISettings(bits: bits, group: group, residual: 0))
+                let kivi = KIVISegment(headDimension: d, settings: KIVISettings(checkedBits: bits, group: group))
                 rowsK.withUnsafeBufferPointer { k in
                     rowsV.withUnsafeBufferPointer { v in
                         kivi.append(keys: k.baseAddress!, values: v.baseAddress!, tokens: indices.count, positions: at)

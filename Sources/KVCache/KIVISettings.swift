@@ -30,6 +30,15 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         self.residual = residual
     }
 
+    /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a
+    /// programming error, not bad input.
+    init(checkedBits bits: Int, group: Int) {
+        precondition(PackedCodes.supportedBits.contains(bits) && group >= 8 && group % 8 == 0, "unchecked KIVI settings")
+        self.bits = bits
+        self.group = group
+        residual = 0
+    }
+
     public var description: String { "kivi:bits=\(bits),group=\(group),residual=\(residual)" }
 
     /// Whether a head of `dimension` values splits into whole value groups.

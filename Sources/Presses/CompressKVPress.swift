@@ -20,7 +20,8 @@ public struct CompressKVPress: KVPress {
     public init(profile: HeadProfile, compressionRatio: Double, window: Int = Defaults.window) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
         guard profile.queryRetrieval != nil else {
-            throw PressError.invalidParameter(name: "profile", reason: "has no per-query-head scores; measure it again with tokenpress calibrate")
+            let reason = "has no per-query-head scores; measure it again with tokenpress calibrate"
+            throw PressError.invalidParameter(name: "profile", reason: reason)
         }
         self.profile = profile
         self.compressionRatio = compressionRatio
@@ -45,7 +46,8 @@ struct RetrievalHeadScorer: HeadScorerPress {
     func scores(layer: Int, head: Int, cache: KVCache) throws -> [Float] {
         let group = cache.layers[layer].spec.queryHeads(of: head)
         let retrieval = profile.queryRetrieval?[layer] ?? []
-        let chosen = group.max { (retrieval.indices.contains($0) ? retrieval[$0] : 0) < (retrieval.indices.contains($1) ? retrieval[$1] : 0) } ?? group.lowerBound
+        let score = { (head: Int) in retrieval.indices.contains(head) ? retrieval[head] : 0 }
+        let chosen = group.max { score($0) < score($1) } ?? group.lowerBound
         return try AttentionScoring.pooledWindowScores(cache, layer: layer, head: head, queryHeads: chosen ..< chosen + 1, window: window,
                                                        kernel: 5, press: self)
     }

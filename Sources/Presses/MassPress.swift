@@ -48,7 +48,8 @@ public struct MassPress: KVPress {
             for h in layer.heads.indices {
                 let head = layer.heads[h]
                 var scores = attention[h]
-                for j in AttentionScoring.tokensBeforeWindow(cache, layer: l, head: h, window: window) ..< head.count { scores[j] = .infinity }
+                let windowStart = AttentionScoring.tokensBeforeWindow(cache, layer: l, head: h, window: window)
+                for j in windowStart ..< head.count { scores[j] = .infinity }
                 let keep = max(budget, scores.filter(\.isInfinite).count)
                 guard keep < head.count else { continue }
                 cache.retain(layer: l, head: h, indices: TopK.indices(of: scores, count: keep))

@@ -35,8 +35,12 @@ public struct MiniCachePress: KVPress {
             throw PressError.invalidParameter(name: "angle", reason: "must be in [0, 180] degrees, got \(maximumAngle)")
         }
         if let startLayer, startLayer < 0 { throw PressError.invalidParameter(name: "start", reason: "must be ≥ 0, got \(startLayer)") }
-        guard (0 ... 1).contains(interpolation) else { throw PressError.invalidParameter(name: "t", reason: "must be in [0, 1], got \(interpolation)") }
-        guard (0 ... 1).contains(retained) else { throw PressError.invalidParameter(name: "retain", reason: "must be in [0, 1], got \(retained)") }
+        guard (0 ... 1).contains(interpolation) else {
+            throw PressError.invalidParameter(name: "t", reason: "must be in [0, 1], got \(interpolation)")
+        }
+        guard (0 ... 1).contains(retained) else {
+            throw PressError.invalidParameter(name: "retain", reason: "must be in [0, 1], got \(retained)")
+        }
         self.startLayer = startLayer
         self.interpolation = interpolation
         self.retained = retained
@@ -50,7 +54,8 @@ public struct MiniCachePress: KVPress {
 
     public func compress(_ cache: KVCache) throws {
         if let startLayer, startLayer >= cache.layers.count - 1 {
-            throw PressError.invalidParameter(name: "start", reason: "layer \(startLayer) has no next layer to merge with (the model has \(cache.layers.count))")
+            let reason = "layer \(startLayer) has no next layer to merge with (the model has \(cache.layers.count))"
+            throw PressError.invalidParameter(name: "start", reason: reason)
         }
         for first in pairs(layers: cache.layers.count) {
             for h in 0 ..< cache.kvHeads { merge(cache, firstLayer: first, head: h) }
@@ -90,9 +95,11 @@ public struct MiniCachePress: KVPress {
         let shared = SharedTokens(headDimension: a.headDimension)
         for m in merged {
             let (x, y) = tokens[m]
-            shared.append(keyDirection: Self.slerp(x.key, y.key, interpolation), valueDirection: Self.slerp(x.value, y.value, interpolation),
-                          keyMagnitudes: (Self.norm(x.key), Self.norm(y.key)), valueMagnitudes: (Self.norm(x.value), Self.norm(y.value)),
-                          position: Int(pa[pairs[m].0]))
+            let keyDirection = Self.slerp(x.key, y.key, interpolation)
+            let valueDirection = Self.slerp(x.value, y.value, interpolation)
+            shared.append(keyDirection: keyDirection, valueDirection: valueDirection,
+                          keyMagnitudes: (Self.norm(x.key), Self.norm(y.key)),
+                          valueMagnitudes: (Self.norm(x.value), Self.norm(y.value)), position: Int(pa[pairs[m].0]))
         }
         cache.share(shared, firstLayer: first, head: h, removing: (merged.map { pairs[$0].0 }, merged.map { pairs[$0].1 }))
     }

@@ -18,7 +18,9 @@ public struct SnapKVPress: HeadScorerPress {
 
     public init(compressionRatio: Double, window: Int = Defaults.window, kernel: Int = Defaults.kernel) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
-        guard kernel > 0, kernel % 2 == 1 else { throw PressError.invalidParameter(name: "kernel", reason: "must be a positive odd number, got \(kernel)") }
+        guard kernel > 0, kernel % 2 == 1 else {
+            throw PressError.invalidParameter(name: "kernel", reason: "must be a positive odd number, got \(kernel)")
+        }
         self.compressionRatio = compressionRatio
         self.window = window
         self.kernel = kernel

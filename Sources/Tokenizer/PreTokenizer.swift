@@ -75,7 +75,11 @@ public enum PreTokenizer: Sendable, Equatable {
     static func contraction(_ first: UInt32?, _ second: UInt32?) -> Int? {
         guard let first else { return nil }
         if first == 0x73 || first == 0x74 || first == 0x6D || first == 0x64 { return 2 }
-        if let second, (first == 0x72 && second == 0x65) || (first == 0x76 && second == 0x65) || (first == 0x6C && second == 0x6C) { return 3 }
+        // 're, 've, 'll
+        if let second, (first == 0x72 && second == 0x65) || (first == 0x76 && second == 0x65)
+            || (first == 0x6C && second == 0x6C) {
+            return 3
+        }
         return nil
     }
 

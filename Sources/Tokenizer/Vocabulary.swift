@@ -47,10 +47,12 @@ public struct Vocabulary: Sendable {
         let rawTypes = file.metadata[GGUFKey.Tokenizer.tokenTypes] == nil ? [] : try file.intArray(GGUFKey.Tokenizer.tokenTypes)
         let scores = file.metadata[GGUFKey.Tokenizer.scores] == nil ? [] : try file.floatArray(GGUFKey.Tokenizer.scores)
         guard rawTypes.isEmpty || rawTypes.count == tokens.count else {
-            throw TokenizerError.inconsistentVocabulary("\(GGUFKey.Tokenizer.tokenTypes) has \(rawTypes.count) entries for \(tokens.count) tokens")
+            let what = "\(GGUFKey.Tokenizer.tokenTypes) has \(rawTypes.count) entries for \(tokens.count) tokens"
+            throw TokenizerError.inconsistentVocabulary(what)
         }
         guard scores.isEmpty || scores.count == tokens.count else {
-            throw TokenizerError.inconsistentVocabulary("\(GGUFKey.Tokenizer.scores) has \(scores.count) entries for \(tokens.count) tokens")
+            let what = "\(GGUFKey.Tokenizer.scores) has \(scores.count) entries for \(tokens.count) tokens"
+            throw TokenizerError.inconsistentVocabulary(what)
         }
         self.init(
             tokens: tokens,
@@ -78,7 +80,9 @@ public struct Vocabulary: Sendable {
     /// End-of-generation ids: eos, eot, and control tokens with the usual end texts (as llama.cpp collects them).
     public var endOfGeneration: Set<Int> {
         var ids = Set([eos, eot].compactMap { $0 })
-        let endTexts: Set<String> = ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "</s>", "<|end_of_text|>"]
+        let endTexts: Set<String> = [
+            "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>", "</s>", "<|end_of_text|>",
+        ]
         for (i, t) in tokens.enumerated() where types[i] == .control && endTexts.contains(t) { ids.insert(i) }
         return ids
     }
