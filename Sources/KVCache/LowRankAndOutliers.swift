@@ -18,8 +18,6 @@ struct LowRankAndOutliers {
         self.outliers = outliers
     }
 
-    var rows: Int { rank > 0 ? factorA.count / rank : outlierChannels.count / max(outliers, 1) }
-
     var byteCount: Int { (factorA.count + factorB.count + outlierValues.count) * 2 + outlierChannels.count }
 
     /// Records each row's `outliers` largest magnitudes and returns the rows without them (zeros in their place).
