@@ -116,6 +116,47 @@ TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, 
     for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
 }
 
+// hsum8 of eight accumulators at once, with hsum8's additions in hsum8's order, so lane k equals hsum8(x[k]):
+// t = high half + low half, u = (t0 + t2, t1 + t3), then u0 + u1 — done for eight rows by shuffles.
+TP_AVX2 static inline __m256 hsum8x8(const __m256 x[8]) {
+    __m256 t[4];
+    for (int k = 0; k < 4; k++) {
+        const __m256 a = x[2 * k], b = x[2 * k + 1];
+        t[k] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    // [x0 u0 u1, x2 u0 u1 | x1 u0 u1, x3 u0 u1] and the same for x4..x7.
+    const __m256 u0 = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], 0x44), _mm256_shuffle_ps(t[0], t[1], 0xEE));
+    const __m256 u1 = _mm256_add_ps(_mm256_shuffle_ps(t[2], t[3], 0x44), _mm256_shuffle_ps(t[2], t[3], 0xEE));
+    // [x0, x2, x4, x6 | x1, x3, x5, x7], then in row order.
+    const __m256 s = _mm256_add_ps(_mm256_shuffle_ps(u0, u1, 0x88), _mm256_shuffle_ps(u0, u1, 0xDD));
+    return _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+// dot_rows for eight rows: the same accumulators in the same block order, reduced eight at a time (hsum8x8), so
+// results equal dot_rows'. Short rows (an attention head's 64 values are two blocks) spend most of a single-row
+// kernel's time in its horizontal sum.
+TP_AVX2 static inline __attribute__((always_inline)) void dot_rows8(int type_id, const uint8_t *row, long row_bytes,
+                                                                     int blocks, const int8_t *q, const float *scales,
+                                                                     const float *sums, float *out) {
+    __m256 acc[8];
+    float minimums[8];
+    for (int k = 0; k < 8; k++) {
+        acc[k] = _mm256_setzero_ps();
+        minimums[k] = 0;
+    }
+    for (int b = 0; b < blocks; b++) {
+        const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        for (int k = 0; k < 8; k++) {
+            float scale, minimum = 0;
+            const __m256i x = block_bytes(type_id, row + k * row_bytes, b, &scale, &minimum);
+            const __m256 xy = is_signed(type_id) ? lanes_signed(x, y) : lanes_unsigned(x, y);
+            if (has_minimum(type_id)) minimums[k] += minimum * sums[b];
+            acc[k] = _mm256_fmadd_ps(_mm256_set1_ps(scale * scales[b]), xy, acc[k]);
+        }
+    }
+    _mm256_storeu_ps(out, _mm256_add_ps(hsum8x8(acc), _mm256_loadu_ps(minimums)));
+}
+
 // GEMM_R rows × GEMM_T tokens at once: each weight block is decoded once for GEMM_T tokens and each activation
 // block loaded once for GEMM_R rows. Every (row, token) keeps its own accumulator in block order, so results equal
 // dot_rows'. Measured pp512 on 2 cores (tokens/s): 1×4 239, 2×2 286, 4×2 253, 4×4 ~300 (noisy), 2×4 ~300-320.
@@ -179,7 +220,13 @@ TP_AVX2 static inline __attribute__((always_inline)) void gemm_block(int type_id
                 for (; t < t_end; t++) {                                                                          \
                     const int8_t *q = quants + (long)t * blocks * 32;                                             \
                     const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;                     \
-                    for (int r = tile; r < tile_end; r += 4) {                                                    \
+                    int r = tile;                                                                                 \
+                    for (; blocks <= 4 && r + 8 <= tile_end; r += 8) {                                           \
+                        float result[8];                                                                          \
+                        dot_rows8(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks, q, s, m, result); \
+                        for (int k = 0; k < 8; k++) out[t * out_stride + r + k] = result[k];                      \
+                    }                                                                                             \
+                    for (; r < tile_end; r += 4) {                                                                \
                         int n = tile_end - r < 4 ? tile_end - r : 4;                                              \
                         float result[4];                                                                          \
                         if (n == 4) dot_rows(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, 4, blocks, q, s, m, result); \
@@ -559,30 +606,49 @@ TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const 
     }
 }
 
-TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
-                               float *minimum_sums, float *out) {
+// The accumulators of two blocks (64 channels) stay in registers over all rows; each channel still adds its rows'
+// weight·scale·code in row order with one rounding each (an FMA), as the Swift twin does.
+TP_AVX2 static inline __attribute__((always_inline)) void weighted_sum_q(int type_id, const void *rows, long row_bytes,
+                                                                          int count, int dim, const float *w,
+                                                                          float *minimum_sums, float *out) {
     const int blocks = dim / 32;
     const int signed_codes = is_signed(type_id);
-    memset(out, 0, sizeof(float) * (size_t)dim);
     memset(minimum_sums, 0, sizeof(float) * (size_t)blocks);
-    for (int j = 0; j < count; j++) {
-        const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
-        for (int b = 0; b < blocks; b++) {
-            float scale, minimum = 0;
-            const __m256i x = block_bytes(type_id, row, b, &scale, &minimum);
-            const __m256 weight = _mm256_set1_ps(w[j] * scale);
-            if (has_minimum(type_id)) minimum_sums[b] = fmaf(w[j], minimum, minimum_sums[b]);
-            const __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
-            for (int k = 0; k < 4; k++) {
-                const __m128i eight = k % 2 == 0 ? halves[k / 2] : _mm_srli_si128(halves[k / 2], 8);
-                const __m256i wide = signed_codes ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight);
-                float *o = out + 32 * b + 8 * k;
-                _mm256_storeu_ps(o, _mm256_fmadd_ps(weight, _mm256_cvtepi32_ps(wide), _mm256_loadu_ps(o)));
+    for (int b0 = 0; b0 < blocks; b0 += 2) {
+        const int pair = b0 + 1 < blocks ? 2 : 1;
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+        for (int j = 0; j < count; j++) {
+            const uint8_t *row = (const uint8_t *)rows + j * row_bytes;
+            for (int p = 0; p < pair; p++) {
+                float scale, minimum = 0;
+                const __m256i x = block_bytes(type_id, row, b0 + p, &scale, &minimum);
+                const __m256 weight = _mm256_set1_ps(w[j] * scale);
+                if (has_minimum(type_id)) minimum_sums[b0 + p] = fmaf(w[j], minimum, minimum_sums[b0 + p]);
+                const __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
+                for (int k = 0; k < 4; k++) {
+                    const __m128i eight = k % 2 == 0 ? halves[k / 2] : _mm_srli_si128(halves[k / 2], 8);
+                    const __m256i wide = signed_codes ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight);
+                    acc[4 * p + k] = _mm256_fmadd_ps(weight, _mm256_cvtepi32_ps(wide), acc[4 * p + k]);
+                }
             }
         }
+        for (int k = 0; k < 4 * pair; k++) _mm256_storeu_ps(out + 32 * b0 + 8 * k, acc[k]);
     }
     if (has_minimum(type_id))
         for (int i = 0; i < dim; i++) out[i] += minimum_sums[i / 32];
+}
+
+// One copy per format, so block_bytes' format switch folds away.
+TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
+                               float *minimum_sums, float *out) {
+    switch (type_id) {
+    case 2: weighted_sum_q(2, rows, row_bytes, count, dim, w, minimum_sums, out); break;
+    case 3: weighted_sum_q(3, rows, row_bytes, count, dim, w, minimum_sums, out); break;
+    case 6: weighted_sum_q(6, rows, row_bytes, count, dim, w, minimum_sums, out); break;
+    case 7: weighted_sum_q(7, rows, row_bytes, count, dim, w, minimum_sums, out); break;
+    default: weighted_sum_q(8, rows, row_bytes, count, dim, w, minimum_sums, out); break;
+    }
 }
 
 TP_AVX2 void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
