@@ -106,6 +106,9 @@ def main():
     parser.add_argument("--tokenpress", default=os.path.join(ROOT, ".build/release/tokenpress"))
     parser.add_argument("--json")
     parser.add_argument("--markdown")
+    parser.add_argument("--reuse-llamacpp", metavar="JSON",
+                        help="take llama.cpp's rows from an earlier --json report of the same model, --ctx and "
+                             "--windows, and run only TokenPress (no llama-cpp-python needed)")
     args = parser.parse_args()
     types = [t for t in args.types.split(",") if t]
 
@@ -117,6 +120,28 @@ def main():
     with open(text_file, "w", encoding="utf-8") as f:
         f.write(text)
 
+    rows = []
+    started = time.time()
+    if args.reuse_llamacpp:
+        rows, scored, llamacpp_ppl, build = reused_llamacpp_rows(args)
+    else:
+        rows, scored, llamacpp_ppl, build = llamacpp_side(args, text, types)
+    tokenpress_side(args, text_file, types, rows, scored, llamacpp_ppl, build, started)
+
+
+def reused_llamacpp_rows(args):
+    """llama.cpp's rows of an earlier report, refused when it measured another model, context or window count."""
+    with open(args.reuse_llamacpp) as f:
+        earlier = json.load(f)
+    for key, value in (("model", os.path.basename(args.model)), ("ctx", args.ctx), ("windows", args.windows)):
+        if earlier.get(key) != value:
+            sys.exit(f"{args.reuse_llamacpp} measured {key} {earlier.get(key)!r}, not {value!r}")
+    rows = [r for r in earlier["rows"] if r["engine"] == "llama.cpp"]
+    return rows, earlier["scored_tokens"], earlier["llamacpp_f16_ppl"], earlier["llamacpp_build"]
+
+
+def llamacpp_side(args, text, types):
+    """llama.cpp's f16 base, then each type against it, both ways (rotated and not)."""
     from llama_cpp import Llama
     vocab = Llama(model_path=args.model, vocab_only=True, verbose=False)
     tokens = vocab.tokenize(text.encode("utf-8"), add_bos=True, special=False)
@@ -124,7 +149,6 @@ def main():
     if len(tokens) < need:
         sys.exit(f"the text has {len(tokens)} tokens, fewer than {need}")
     rows = []
-    started = time.time()
 
     # llama.cpp: f16 base, then each type against it.
     base, targets = llamacpp_rows(args.model, tokens, args.ctx, args.windows, args.threads, "f16", "f16", False)
@@ -142,8 +166,12 @@ def main():
                          "base_ppl": math.exp(base_nll), "cache_bytes": cache_bytes,
                          "dense_f16_bytes": first * layers * kv_heads * 2 * 128, **d})
             print(f"llama.cpp {label}: mean KL {d['mean']:.6f}", file=sys.stderr)
+    build = "llama-cpp-python 0.3.36 built on this machine (AVX2, no AVX-512), flash attention on"
+    return rows, int(len(targets)), math.exp(base_nll), build
 
-    # TokenPress: its own f16 base file, then each type and each extra setting against it.
+
+def tokenpress_side(args, text_file, types, rows, scored, llamacpp_ppl, build, started):
+    """TokenPress's f16 base, each type both ways and each --press against it; then the report."""
     base_file = os.path.join(os.path.dirname(text_file), "base.kld")
     full = tokenpress(args, text_file, ["--kl-divergence-base", base_file])
     print(f"TokenPress f16: PPL {full['ppl']:.4f} over {full['tokens']} tokens", file=sys.stderr)
@@ -165,9 +193,9 @@ def main():
             low, high = bootstrap_mean(row.pop("kl_tokens"))
             row["mean_interval"] = [low, high]
     report = {"model": os.path.basename(args.model), "ctx": args.ctx, "windows": args.windows,
-              "scored_tokens": int(len(targets)), "llamacpp_f16_ppl": math.exp(base_nll),
+              "scored_tokens": scored, "llamacpp_f16_ppl": llamacpp_ppl,
               "tokenpress_f16_ppl": full["ppl"], "seconds": time.time() - started, "rows": rows,
-              "llamacpp_build": "llama-cpp-python 0.3.36 built on this machine (AVX2, no AVX-512), flash attention on"}
+              "llamacpp_build": build}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1, sort_keys=True)

@@ -13,6 +13,6 @@ public enum AttentionRow {
 
     /// Number of leading pressable tokens whose position is ≤ `position` (keys a query at `position` sees).
     public static func visibleCount(_ head: HeadCache, upTo position: Int) -> Int {
-        head.positions.withUnsafeBufferPointer { SegmentPositions.count($0, upTo: position) }
+        head.visibleCount(upTo: position)
     }
 }

@@ -7,7 +7,7 @@ public final class CacheTypeSegment: AppendableSegment {
     public let headDimension: Int
     private var keys: TypedRows
     private var values: TypedRows
-    public private(set) var positions: ContiguousArray<Int32> = []
+    public private(set) var positions: PositionRuns = []
 
     /// - Parameter rotated: quantized rows are stored Hadamard-rotated (see `TypedRows`); f16 rows never are.
     public init(headDimension: Int, keyType: CacheType, valueType: CacheType, rotated: Bool = false) {
@@ -24,7 +24,7 @@ public final class CacheTypeSegment: AppendableSegment {
 
     /// Key blocks, value blocks (scales and minimums inside them) and positions.
     public var byteCount: Int {
-        keys.bytes.count + values.bytes.count + positions.count * MemoryLayout<Int32>.size
+        keys.bytes.count + values.bytes.count + positions.byteCount
     }
 
     public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
@@ -45,7 +45,6 @@ public final class CacheTypeSegment: AppendableSegment {
     public func reserveCapacity(_ tokens: Int) {
         keys.reserveCapacity(tokens)
         values.reserveCapacity(tokens)
-        positions.reserveCapacity(tokens)
     }
 
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
@@ -76,7 +75,7 @@ public final class CacheTypeSegment: AppendableSegment {
     public func retain(indices: [Int]) {
         keys.retain(indices)
         values.retain(indices)
-        positions = ContiguousArray(indices.map { positions[$0] })
+        positions = PositionRuns(indices.map { positions[$0] })
     }
 
     /// Decodes each moved key, rotates it and encodes it again (a second rounding: re-indexing a quantized cache
@@ -85,7 +84,7 @@ public final class CacheTypeSegment: AppendableSegment {
         for i in 0 ..< count where newPositions[i] != positions[i] {
             keys.replace(i, with: rope.rotated(keys.row(i), by: Int(newPositions[i] - positions[i])))
         }
-        positions = ContiguousArray(newPositions)
+        positions = PositionRuns(newPositions)
     }
 
     public func copy(sharing copies: SharedStorageCopies) -> any KVSegment {

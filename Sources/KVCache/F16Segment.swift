@@ -6,7 +6,7 @@ public final class F16Segment: AppendableSegment {
     public let headDimension: Int
     private var keys: ContiguousArray<Float16> = []      // [count, headDimension]
     private var values: ContiguousArray<Float16> = []    // [count, headDimension]
-    public private(set) var positions: ContiguousArray<Int32> = []
+    public private(set) var positions: PositionRuns = []
 
     public init(headDimension: Int) {
         self.headDimension = headDimension
@@ -18,7 +18,7 @@ public final class F16Segment: AppendableSegment {
 
     /// Keys, values and positions.
     public var byteCount: Int {
-        (keys.count + values.count) * MemoryLayout<Float16>.size + positions.count * MemoryLayout<Int32>.size
+        (keys.count + values.count) * MemoryLayout<Float16>.size + positions.byteCount
     }
 
     public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
@@ -49,7 +49,6 @@ public final class F16Segment: AppendableSegment {
     public func reserveCapacity(_ tokens: Int) {
         keys.reserveCapacity(tokens * headDimension)
         values.reserveCapacity(tokens * headDimension)
-        positions.reserveCapacity(tokens)
     }
 
     public func append(key: UnsafePointer<Float>, value: UnsafePointer<Float>, position: Int) {
@@ -99,13 +98,13 @@ public final class F16Segment: AppendableSegment {
     public func retain(indices: [Int]) {
         keys = F16Rows.retain(indices, of: keys, dimension: headDimension)
         values = F16Rows.retain(indices, of: values, dimension: headDimension)
-        positions = ContiguousArray(indices.map { positions[$0] })
+        positions = PositionRuns(indices.map { positions[$0] })
     }
 
     public func reposition(_ newPositions: [Int32], rope: RoPE) {
         let delta = (0 ..< count).map { newPositions[$0] - positions[$0] }
         F16Rows.rotate(&keys, by: delta, dimension: headDimension, rope: rope)
-        positions = ContiguousArray(newPositions)
+        positions = PositionRuns(newPositions)
     }
 
     public func copy(sharing copies: SharedStorageCopies) -> any KVSegment {

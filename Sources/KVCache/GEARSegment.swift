@@ -27,7 +27,7 @@ public final class GEARSegment: KVSegment, RewritableSegment {
     }
 
     public var count: Int { backbone.count }
-    public var positions: ContiguousArray<Int32> { backbone.positions }
+    public var positions: PositionRuns { backbone.positions }
     public var isPressable: Bool { true }
     public var sharedStorage: AnyObject? { nil }
 

@@ -154,14 +154,20 @@ public final class HeadCache {
     public var isSharing: Bool { segments.contains { $0.sharedStorage != nil } }
 
     /// Positions of the pressable tokens, in press index order.
-    public var positions: ContiguousArray<Int32> {
-        let pressable = pressableSegments
-        if pressable.count == 1 { return pressable[0].positions }
-        return ContiguousArray(pressable.lazy.flatMap(\.positions))
+    public var positions: [Int32] {
+        pressableSegments.flatMap(\.positions)
+    }
+
+    /// Number of leading pressable tokens whose position is ≤ `position` (positions ascend over the pressable
+    /// segments, so this is each segment's own count, summed; no array is built).
+    public func visibleCount(upTo position: Int) -> Int {
+        pressableSegments.reduce(0) { $0 + $1.visibleCount(upTo: position) }
     }
 
     /// Exact bytes held: every segment's (shared storage is charged to one of the heads that read it).
     public var byteCount: Int { segments.reduce(0) { $0 + $1.byteCount } }
+    /// The part of `byteCount` positions take (runs of consecutive positions: `PositionRuns`).
+    public var positionBytes: Int { segments.reduce(0) { $0 + $1.positionBytes } }
 
     /// Makes this head read `segment` too, after the segments it has (e.g. tokens shared with another layer).
     public func attach(_ segment: any KVSegment) {

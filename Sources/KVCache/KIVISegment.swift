@@ -14,13 +14,13 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     public let settings: KIVISettings
     private let rowBytes: Int
     private var keyCodes: ContiguousArray<UInt8> = []        // [count, rowBytes]
-    private var keyGroupStarts: ContiguousArray<Int32> = []  // first token of each key group
+    private var keyGroupStarts: PositionRuns = []  // first token of each key group
     private var keyScales: ContiguousArray<UInt16> = []      // f16 bits, [groups, d]
     private var keyZeros: ContiguousArray<UInt16> = []
     private var valueCodes: ContiguousArray<UInt8> = []      // [count, rowBytes]
     private var valueScales: ContiguousArray<UInt16> = []    // f16 bits, [count, d / group]
     private var valueZeros: ContiguousArray<UInt16> = []
-    public private(set) var positions: ContiguousArray<Int32> = []
+    public private(set) var positions: PositionRuns = []
 
     public init(headDimension: Int, settings: KIVISettings) {
         precondition(headDimension % settings.group == 0 && headDimension % 8 == 0,
@@ -38,7 +38,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     /// Codes, key group scales, zero points and boundaries, value scales and zero points, positions.
     public var byteCount: Int {
         let halves = keyScales.count + keyZeros.count + valueScales.count + valueZeros.count
-        return keyCodes.count + valueCodes.count + halves * 2 + (keyGroupStarts.count + positions.count) * 4
+        return keyCodes.count + valueCodes.count + halves * 2 + keyGroupStarts.count * 4 + positions.byteCount
     }
 
     // MARK: Filling
@@ -161,7 +161,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         let groups = valueGroups
         var codes = ContiguousArray<UInt8>()
         var values = ContiguousArray<UInt8>()
-        var starts = ContiguousArray<Int32>()
+        var starts = PositionRuns()
         var scales = ContiguousArray<UInt16>()
         var zeros = ContiguousArray<UInt16>()
         var vScales = ContiguousArray<UInt16>()
@@ -190,7 +190,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         keyZeros = zeros
         valueScales = vScales
         valueZeros = vZeros
-        positions = ContiguousArray(indices.map { positions[$0] })
+        positions = PositionRuns(indices.map { positions[$0] })
     }
 
     /// Decodes each key group holding a moved token, rotates the moved keys and quantizes the group again (new
@@ -213,7 +213,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
             rows.withUnsafeBufferPointer { writeKeyGroup(group, rows: $0.baseAddress!, firstToken: range.lowerBound,
                                                          tokens: range.count) }
         }
-        positions = ContiguousArray(newPositions)
+        positions = PositionRuns(newPositions)
     }
 
     /// Overwrites token `index` (a merge): its value is quantized alone, its key group is quantized again.

@@ -27,6 +27,8 @@ public final class KVCache {
 
     /// Exact bytes of every layer's segments (keys, values, scales, zero points, positions, shared storage once).
     public var byteCount: Int { layers.reduce(0) { $0 + $1.byteCount } }
+    /// The part of `byteCount` positions take: 8 bytes per run of consecutive positions per head segment.
+    public var positionBytes: Int { layers.reduce(0) { $0 + $1.positionBytes } }
 
     /// Stores every head's tokens as `storage` from now on (the tokens held are stored again that way).
     public func setStorage(_ storage: KVStorage) {

@@ -22,7 +22,7 @@ public protocol KVSegment: AnyObject {
     var headDimension: Int { get }
     var count: Int { get }
     /// The original position of every token, ascending.
-    var positions: ContiguousArray<Int32> { get }
+    var positions: PositionRuns { get }
     /// Exact bytes this segment charges the head that holds it (storage shared by two heads is charged once).
     var byteCount: Int { get }
     /// Whether presses may score and drop these tokens (tokens shared with another layer are not).
@@ -93,20 +93,9 @@ public final class SharedStorageCopies {
 extension KVSegment {
     /// Number of leading tokens whose position is ≤ `position` (what a query at `position` may see).
     public func visibleCount(upTo position: Int) -> Int {
-        positions.withUnsafeBufferPointer { SegmentPositions.count($0, upTo: position) }
+        positions.count(upTo: position)
     }
-}
 
-/// Binary searches over ascending positions.
-public enum SegmentPositions {
-    /// Number of leading entries ≤ `position`.
-    public static func count(_ positions: UnsafeBufferPointer<Int32>, upTo position: Int) -> Int {
-        var low = 0
-        var high = positions.count
-        while low < high {
-            let mid = (low + high) / 2
-            if Int(positions[mid]) <= position { low = mid + 1 } else { high = mid }
-        }
-        return low
-    }
+    /// The part of `byteCount` its positions take (0 where another head is charged for the storage).
+    public var positionBytes: Int { byteCount == 0 ? 0 : positions.byteCount }
 }

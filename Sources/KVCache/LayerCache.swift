@@ -14,6 +14,7 @@ public final class LayerCache {
     }
 
     public var byteCount: Int { heads.reduce(0) { $0 + $1.byteCount } }
+    public var positionBytes: Int { heads.reduce(0) { $0 + $1.positionBytes } }
 
     /// Appends `tokens` tokens. `keys`, `values`: [tokens, kvHeads, headDimension].
     public func append(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, tokens: Int, firstPosition: Int) {

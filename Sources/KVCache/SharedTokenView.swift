@@ -16,7 +16,7 @@ public final class SharedTokenView: KVSegment {
 
     public var headDimension: Int { storage.headDimension }
     public var count: Int { storage.count }
-    public var positions: ContiguousArray<Int32> { storage.positions }
+    public var positions: PositionRuns { storage.positions }
     public var byteCount: Int { slot == 0 ? storage.byteCount : 0 }
     public var isPressable: Bool { false }
     public var sharedStorage: AnyObject? { storage }

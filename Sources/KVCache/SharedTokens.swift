@@ -10,7 +10,7 @@ public final class SharedTokens {
     private(set) var valueDirections: ContiguousArray<Float16> = []  // [count, headDimension]
     /// [count, 4]: key magnitude of slot 0, of slot 1, value magnitude of slot 0, of slot 1.
     private(set) var magnitudes: ContiguousArray<Float16> = []
-    public private(set) var positions: ContiguousArray<Int32> = []
+    public private(set) var positions: PositionRuns = []
 
     public init(headDimension: Int) {
         self.headDimension = headDimension
@@ -21,7 +21,7 @@ public final class SharedTokens {
     /// Exact bytes held: both directions, four magnitudes and the position of every token.
     public var byteCount: Int {
         (keyDirections.count + valueDirections.count + magnitudes.count) * MemoryLayout<Float16>.size
-            + positions.count * MemoryLayout<Int32>.size
+            + positions.byteCount
     }
 
     /// Appends a token after the last one (positions must ascend). Directions hold `headDimension` floats.
@@ -50,7 +50,7 @@ public final class SharedTokens {
         keyDirections = F16Rows.retain(indices, of: keyDirections, dimension: d)
         valueDirections = F16Rows.retain(indices, of: valueDirections, dimension: d)
         magnitudes = F16Rows.retain(indices, of: magnitudes, dimension: 4)
-        positions = ContiguousArray(indices.map { positions[$0] })
+        positions = PositionRuns(indices.map { positions[$0] })
     }
 
     /// Gives token i position `newPositions[i]` (ascending), rotating its key direction by the change: a rotation
@@ -58,7 +58,7 @@ public final class SharedTokens {
     func reposition(_ newPositions: [Int32], rope: RoPE) {
         let delta = (0 ..< count).map { newPositions[$0] - positions[$0] }
         F16Rows.rotate(&keyDirections, by: delta, dimension: headDimension, rope: rope)
-        positions = ContiguousArray(newPositions)
+        positions = PositionRuns(newPositions)
     }
 
     /// An independent deep copy.

@@ -16,7 +16,7 @@ public final class SparseSegment: KVSegment, RewritableSegment {
     private var keyValues: ContiguousArray<UInt16> = []     // f16 bits, [count, kept]
     private var valueMasks: ContiguousArray<UInt64> = []
     private var valueValues: ContiguousArray<UInt16> = []
-    public private(set) var positions: ContiguousArray<Int32> = []
+    public private(set) var positions: PositionRuns = []
 
     public init(headDimension: Int, kept: Int) {
         precondition(kept >= 1 && kept <= headDimension)
@@ -32,7 +32,7 @@ public final class SparseSegment: KVSegment, RewritableSegment {
     /// Bitmaps (one bit per channel, whole bytes), kept values in f16, positions.
     public var byteCount: Int {
         let maskBytes = (headDimension + 7) / 8
-        return count * (2 * maskBytes + 2 * kept * 2 + 4)
+        return count * (2 * maskBytes + 2 * kept * 2) + positions.byteCount
     }
 
     /// Appends one token, pruning its key and value to their `kept` largest magnitudes.
@@ -104,7 +104,7 @@ public final class SparseSegment: KVSegment, RewritableSegment {
         valueMasks = ContiguousArray(indices.flatMap { valueMasks[$0 * words ..< ($0 + 1) * words] })
         keyValues = ContiguousArray(indices.flatMap { keyValues[$0 * kept ..< ($0 + 1) * kept] })
         valueValues = ContiguousArray(indices.flatMap { valueValues[$0 * kept ..< ($0 + 1) * kept] })
-        positions = ContiguousArray(indices.map { positions[$0] })
+        positions = PositionRuns(indices.map { positions[$0] })
     }
 
     /// A moved key is rotated densely and pruned again to its `kept` largest values.
@@ -112,7 +112,7 @@ public final class SparseSegment: KVSegment, RewritableSegment {
         for i in 0 ..< count where newPositions[i] != positions[i] {
             write(i, key: rope.rotated(key(i), by: Int(newPositions[i] - positions[i])), value: value(i))
         }
-        positions = ContiguousArray(newPositions)
+        positions = PositionRuns(newPositions)
     }
 
     public func replace(_ index: Int, key: [Float], value: [Float]) { write(index, key: key, value: value) }

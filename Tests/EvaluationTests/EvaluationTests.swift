@@ -38,9 +38,15 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(none.perplexityRatio, 1)
         XCTAssertEqual(none.meanKL, 0)
         for r in results.perplexity {
-            // Each KV head keeps n − ⌊n·ratio⌋ tokens: 2 layers × 2 heads × 68 bytes per token.
+            // Each KV head keeps n − ⌊n·ratio⌋ tokens: 2 layers × 2 heads × 64 bytes of rows per token, and their
+            // positions: one run (8 bytes) for the full cache, never more than 4 bytes a token and a few runs.
             let kept = r.context - Int((Double(r.context) * r.ratio).rounded(.down))
-            XCTAssertEqual(r.cacheBytes, 4 * kept * 68, "\(r.press)@\(r.ratio)")
+            if r.ratio == 0 {
+                XCTAssertEqual(r.cacheBytes, 4 * (kept * 64 + 8), "\(r.press)")
+            } else {
+                XCTAssertGreaterThanOrEqual(r.cacheBytes, 4 * (kept * 64 + 8), "\(r.press)@\(r.ratio)")
+                XCTAssertLessThanOrEqual(r.cacheBytes, 4 * (kept * 68 + 40), "\(r.press)@\(r.ratio)")
+            }
             XCTAssertEqual(r.denseBytes, 4 * r.context * 64)
             XCTAssertEqual(r.tokens, 15)
             if r.ratio > 0 { XCTAssertGreaterThan(r.kl, 0, "compression changes the distributions") }

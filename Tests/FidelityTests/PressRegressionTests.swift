@@ -5,7 +5,8 @@ import Presses
 import XCTest
 
 /// Every press on the real model gives the tokens and the exact cache bytes recorded in `press_regression.json`
-/// (recorded on the AVX2 build before the attention seam; `TOKENPRESS_RECORD=1` rewrites it). A refactoring of the
+/// (tokens recorded on the AVX2 build before the attention seam; bytes re-recorded when positions became runs, every
+/// token unchanged; `TOKENPRESS_RECORD=1` rewrites it). A refactoring of the
 /// cache, the attention or the presses that changes which tokens a press keeps, or what it counts, fails here.
 final class PressRegressionTests: XCTestCase {
     struct Record: Codable, Equatable {

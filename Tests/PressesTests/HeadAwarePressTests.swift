@@ -40,7 +40,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
                 let counts = lengths(cache).joined()
                 XCTAssertLessThanOrEqual(counts.reduce(0, +), total, "\(name)@\(ratio) stays within the budget")
                 XCTAssertGreaterThanOrEqual(counts.reduce(0, +), total - 4, "\(name)@\(ratio) uses its budget")
-                XCTAssertEqual(cache.byteCount, counts.reduce(0, +) * Self.perToken, "bytes follow the real lengths")
+                XCTAssertEqual(cache.byteCount, counts.reduce(0, +) * Self.rowBytes + cache.positionBytes, "bytes follow the real lengths")
                 for layer in cache.layers {
                     for head in layer.heads { XCTAssertEqual(Array(head.positions), Array(head.positions).sorted()) }
                 }
@@ -89,7 +89,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
         XCTAssertEqual(Array(other.positions.suffix(28)), Array(72 ..< 100).map(Int32.init))
         let mean = (0 ..< 16).map { i in dropped.reduce(Float(0)) { $0 + $1.key[i] } / Float(dropped.count) }
         for (i, x) in other.token(4).key.enumerated() { XCTAssertEqual(x, mean[i], accuracy: 2e-3, "the mean of the dropped keys") }
-        XCTAssertEqual(cache.byteCount, 200 * Self.perToken, "the compensation token is counted like any token")
+        XCTAssertEqual(cache.byteCount, 200 * Self.rowBytes + cache.positionBytes, "the compensation token is counted like any token")
     }
 
     /// EMS merges what it evicts into the most similar kept token: same count and bytes as eviction, but kept
@@ -101,7 +101,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
         try press.compress(cache)
         let head = cache.layers[0].heads[0]
         XCTAssertEqual(head.count, 40)
-        XCTAssertEqual(cache.byteCount, 4 * 40 * Self.perToken, "merged entries cost what kept ones cost, nothing more")
+        XCTAssertEqual(cache.byteCount, 4 * 40 * Self.rowBytes + cache.positionBytes, "merged entries cost what kept ones cost, nothing more")
         var changed = 0
         for (k, position) in head.positions.enumerated() {
             let entry = head.token(k), original = originals[Int(position)]
@@ -150,7 +150,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
         let cache = try prefilled(tokens(120), for: press)
         try press.compress(cache)
         XCTAssertEqual(lengths(cache).joined().reduce(0, +), 4 * 30)
-        XCTAssertEqual(cache.byteCount, 4 * 30 * Self.perToken)
+        XCTAssertEqual(cache.byteCount, 4 * 30 * Self.rowBytes + cache.positionBytes)
     }
 
     /// ZipVL's rule: each layer keeps the fewest tokens holding τ of the attention mass, plus the window.
@@ -164,7 +164,7 @@ final class HeadAwarePressTests: TinyModelTestCase {
             let cache = try prefilled(tokens(120), for: press)
             try press.compress(cache)
             let counts = lengths(cache).joined()
-            XCTAssertEqual(cache.byteCount, counts.reduce(0, +) * Self.perToken)
+            XCTAssertEqual(cache.byteCount, counts.reduce(0, +) * Self.rowBytes + cache.positionBytes)
             for layer in cache.layers {
                 XCTAssertEqual(layer.heads[0].count, layer.heads[1].count, "one budget per layer")
                 for head in layer.heads { XCTAssertEqual(Array(head.positions.suffix(8)), Array(112 ..< 120).map(Int32.init), "the window stays") }

@@ -7,14 +7,14 @@ import XCTest
 
 /// MiniCache: two layers read one shared segment with their own magnitudes; its bytes are real and counted once.
 final class MiniCacheTests: TinyModelTestCase {
-    /// Bytes of one merged token of 16 dims: two f16 directions, four f16 magnitudes, an Int32 position.
-    static let perShared = 2 * 16 * 2 + 4 * 2 + 4
+    /// Bytes of one merged token of 16 dims: two f16 directions, four f16 magnitudes (positions: `positionBytes`).
+    static let sharedRowBytes = 2 * 16 * 2 + 4 * 2
 
     func testAdjacentLayersShareMergedTokensAndBytesAreExact() throws {
         let tokens = tokens(120)
         let cache = try prefilled(tokens)
         let before = cache.byteCount
-        XCTAssertEqual(before, 4 * 120 * Self.perToken)
+        XCTAssertEqual(before, 4 * (120 * Self.rowBytes + 8), "one run of positions per head")
         let original = cache.copy()
         try PressRegistry.make("minicache:start=0,retain=0.25,angle=180", ratio: 0).compress(cache)
         var shared = 0, own = 0
@@ -42,7 +42,8 @@ final class MiniCacheTests: TinyModelTestCase {
                 }
             }
         }
-        XCTAssertEqual(cache.byteCount, own * Self.perToken + shared * Self.perShared, "the shared segment is counted once")
+        XCTAssertEqual(cache.byteCount, own * Self.rowBytes + shared * Self.sharedRowBytes + cache.positionBytes,
+                       "the shared segment is counted once")
         XCTAssertLessThan(cache.byteCount, before)
         XCTAssertEqual(cache.retainedTokens, 4 * 120, "each layer still attends over all 120 tokens")
         // Copies keep the sharing and are independent.
@@ -53,7 +54,7 @@ final class MiniCacheTests: TinyModelTestCase {
         // Decoding goes on: new tokens go to each layer's own storage.
         _ = try engine.model.forward(tokens: [5], cache: cache, logits: .lastToken)
         XCTAssertEqual(cache.layers[1].heads[0].count, 31)
-        XCTAssertEqual(cache.byteCount, (own + 4) * Self.perToken + shared * Self.perShared)
+        XCTAssertEqual(cache.byteCount, (own + 4) * Self.rowBytes + shared * Self.sharedRowBytes + cache.positionBytes)
     }
 
     func testAfterEvictionAtEveryRatioBytesFollowOwnAndSharedTokens() throws {
@@ -71,7 +72,7 @@ final class MiniCacheTests: TinyModelTestCase {
             }
             for head in cache.layers[0].heads { shared += head.shared?.count ?? 0 }
             XCTAssertGreaterThan(shared, 0)
-            XCTAssertEqual(cache.byteCount, own * Self.perToken + shared * Self.perShared, "ratio \(ratio)")
+            XCTAssertEqual(cache.byteCount, own * Self.rowBytes + shared * Self.sharedRowBytes + cache.positionBytes, "ratio \(ratio)")
             XCTAssertLessThan(cache.byteCount, 4 * kept * Self.perToken, "merging saves on top of eviction")
             _ = try engine.model.forward(tokens: [5], cache: cache, logits: .lastToken)
         }
@@ -182,7 +183,7 @@ final class MiniCacheTests: TinyModelTestCase {
         XCTAssertThrowsError(try PressRegistry.make("minicache:start=1", ratio: 0).compress(tooDeep)) {
             XCTAssertTrue("\($0)".contains("no next layer"), "\($0)")
         }
-        XCTAssertEqual(tooDeep.byteCount, 4 * 20 * Self.perToken, "nothing changed")
+        XCTAssertEqual(tooDeep.byteCount, 4 * (20 * Self.rowBytes + 8), "nothing changed")
         // After an eviction press, only tokens both layers kept can merge; the rest stay in each layer.
         let press = try PressRegistry.make("streaming@0.5+minicache:start=0,retain=0,angle=180", ratio: 0)
         let cache = try prefilled(tokens(100))
@@ -192,7 +193,7 @@ final class MiniCacheTests: TinyModelTestCase {
             XCTAssertEqual(segment.count + cache.layers[0].heads[h].count, 50)
             XCTAssertEqual(segment.count, 50, "streaming keeps the same tokens in both layers, so all merge")
         }
-        XCTAssertEqual(cache.byteCount, 2 * 50 * Self.perShared, "one segment per pair and head")
+        XCTAssertEqual(cache.byteCount, 2 * 50 * Self.sharedRowBytes + cache.positionBytes, "one segment per pair and head")
     }
 }
 

@@ -185,7 +185,7 @@ final class QuantizedCacheTests: XCTestCase {
             let kept = press.kept(dimension: Self.d)
             XCTAssertEqual(kept, sparsity == 0.5 ? 32 : 19)
             XCTAssertEqual(head.count, 120, "every token is kept")
-            XCTAssertEqual(cache.byteCount, 120 * (2 * 8 + 2 * kept * 2 + 4), "bitmaps, kept f16 values, positions")
+            XCTAssertEqual(cache.byteCount, 120 * (2 * 8 + 2 * kept * 2) + 8, "bitmaps, kept f16 values, one run of positions")
             let pruned = head.token(7).key
             XCTAssertEqual(pruned.filter { $0 != 0 }.count, kept)
             let smallestKept = pruned.filter { $0 != 0 }.map(abs).min()!
@@ -198,7 +198,7 @@ final class QuantizedCacheTests: XCTestCase {
             }
             XCTAssertEqual(outputs.first, outputs.last, "the C kernels give the Swift twin's bits")
             cache.retain(layer: 0, head: 0, indices: Array(stride(from: 0, to: 120, by: 2)))
-            XCTAssertEqual(cache.byteCount, 60 * (2 * 8 + 2 * kept * 2 + 4))
+            XCTAssertEqual(cache.byteCount, 60 * (2 * 8 + 2 * kept * 2 + 4), "every other position: a list of 60")
             XCTAssertGreaterThan(cache.reindex(), 0)
         }
         for bad in ["mustafar:sparsity=1", "mustafar:sparsity=0", "mustafar:sparsity=-0.5"] {
@@ -222,7 +222,7 @@ final class QuantizedCacheTests: XCTestCase {
         try GEARPress(bits: 2, rank: 4, outliers: 0.05).compress(gear)
         XCTAssertLessThan(error(gear), error(backboneOnly) * 0.8, "outliers and the low-rank fit cut the error")
         // Bytes: the 2-bit backbone (KIVI, 3 key groups) + per side A [96, 4] and B [64, 4] in f16 + 3 outliers a row.
-        let backbone = 2 * 96 * 64 * 2 / 8 + 3 * (64 * 4 + 4) + 96 * 2 * 4 + 96 * 4
+        let backbone = 2 * 96 * 64 * 2 / 8 + 3 * (64 * 4 + 4) + 96 * 2 * 4 + 8
         XCTAssertEqual(gear.byteCount, backbone + 2 * ((96 * 4 + 64 * 4) * 2 + 96 * 3 * 3))
         let outputs = Self.kernels.map { Self.attend(gear, queries: queries, at: 95, kernel: $0) }
         let expected = Self.reference(gear, queries: queries, at: 95)
@@ -271,7 +271,7 @@ final class QuantizedCacheTests: XCTestCase {
         let n = 203
         for type in CacheType.allCases {
             let cache = Self.cache(.cacheTypes(key: type, value: type), tokens: n)
-            XCTAssertEqual(cache.byteCount, n * (2 * type.rowBytes(dimension: Self.d) + 4), "\(type)")
+            XCTAssertEqual(cache.byteCount, n * 2 * type.rowBytes(dimension: Self.d) + 8, "\(type): rows, one run of positions")
         }
         XCTAssertEqual(CacheType.q4_0.rowBytes(dimension: 64), 36)
         XCTAssertEqual(CacheType.q8_0.bitsPerValue, 8.5)
@@ -286,7 +286,7 @@ final class QuantizedCacheTests: XCTestCase {
             let keyGroups = 5 * (Self.d * 2 * 2 + 4)
             let valueGroups = quantized * (Self.d / 32) * 2 * 2
             let residual = 43 * (2 * Self.d * 2)
-            XCTAssertEqual(cache.byteCount, codes + keyGroups + valueGroups + residual + n * 4, "kivi \(bits)")
+            XCTAssertEqual(cache.byteCount, codes + keyGroups + valueGroups + residual + 2 * 8, "kivi \(bits): a run per segment")
         }
     }
 
@@ -487,7 +487,7 @@ final class PrecisionPressTests: TinyModelTestCase {
         let plain = try engine.generate(prompt: prompt, maxTokens: 6, sampling: .greedy)
         try engine.useCacheStorage(.cacheTypes(key: .q8_0, value: .q8_0))
         let q8 = try engine.generate(prompt: prompt, maxTokens: 6, sampling: .greedy)
-        XCTAssertEqual(q8.statistics.cacheBytesAfterPrompt, 2 * 120 * (2 * 34 + 4))
+        XCTAssertEqual(q8.statistics.cacheBytesAfterPrompt, 2 * (120 * 2 * 34 + 8), "rows and one run of positions a head")
         XCTAssertEqual(q8.tokens.count, 6)
         _ = plain
         // The tiny model's 16-value heads cannot hold 32-value blocks: a one-line error, not a crash.

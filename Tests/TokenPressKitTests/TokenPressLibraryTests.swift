@@ -72,7 +72,7 @@ final class TokenPressLibraryTests: XCTestCase {
         // llama.cpp's cache types for every new cache of the model.
         try await model.useCacheStorage(.cacheTypes(key: .q8_0, value: .q8_0, rotated: true))
         let result = try await model.generate(context + "The secret code is", maxTokens: 4)
-        XCTAssertEqual(result.statistics.bitsPerElementAfterPrompt, 8.75, accuracy: 0.01)
+        XCTAssertEqual(result.statistics.bitsPerElementAfterPrompt, 8.5, accuracy: 0.01, "q8_0 blocks; positions are one run a head")
         XCTAssertEqual(result.statistics.layerBytesAfterPrompt.count, 30)
         await XCTAssertThrowsErrorAsync(try await model.useCacheStorage(.kivi(try KIVISettings(group: 48))))
     }
