@@ -544,10 +544,24 @@ TP_AVX2 static inline __attribute__((always_inline)) __m256 unpack8(const uint8_
     return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
 }
 
+// Eight rows at a time share the query loads and one eight-way horizontal sum (hsum8x8: each row's result equals
+// the single-row hsum8); the remaining rows one at a time.
 TP_AVX2 static inline __attribute__((always_inline)) void packed_logits(const float *qs, float bias, const uint8_t *codes,
                                                                          int rows, int dim, int bits, float *out) {
     const long row_bytes = (long)dim * bits / 8;
-    for (int j = 0; j < rows; j++) {
+    int j = 0;
+    for (; j + 8 <= rows; j += 8) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+        for (int c = 0; c < dim; c += 8) {
+            const __m256 qc = _mm256_loadu_ps(qs + c);
+            for (int k = 0; k < 8; k++) {
+                acc[k] = _mm256_fmadd_ps(qc, unpack8(codes + (j + k) * row_bytes + c / 8 * bits, bits), acc[k]);
+            }
+        }
+        _mm256_storeu_ps(out + j, _mm256_add_ps(hsum8x8(acc), _mm256_set1_ps(bias)));
+    }
+    for (; j < rows; j++) {
         const uint8_t *row = codes + j * row_bytes;
         __m256 acc = _mm256_setzero_ps();
         for (int c = 0; c < dim; c += 8) {
@@ -574,24 +588,34 @@ TP_AVX2 void tp_packed_logits(const float *q, const uint16_t *scales, const uint
     }
 }
 
+// 64 channels at a time with their sums in registers over all rows; each channel still adds its rows in order with
+// one FMA each, and each group's zero point is summed once per row, as the Swift twin does.
 TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
     const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
     int group, float *zero_sums, float *out) {
     const long row_bytes = (long)dim * bits / 8;
     const int groups = dim / group;
-    memset(out, 0, sizeof(float) * (size_t)dim);
     memset(zero_sums, 0, sizeof(float) * (size_t)groups);
-    for (int j = 0; j < rows; j++) {
-        const uint8_t *row = codes + j * row_bytes;
-        for (int g = 0; g < groups; g++) {
-            const float a = w[j] * _cvtsh_ss(scales[(long)j * groups + g]);
-            zero_sums[g] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_sums[g]);
-            const __m256 av = _mm256_set1_ps(a);
-            for (int c = g * group; c < (g + 1) * group; c += 8) {
-                const __m256 x = unpack8(row + c / 8 * bits, bits);
-                _mm256_storeu_ps(out + c, _mm256_fmadd_ps(av, x, _mm256_loadu_ps(out + c)));
+    for (int c0 = 0; c0 < dim; c0 += 64) {
+        __m256 acc[8];
+        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+        for (int j = 0; j < rows; j++) {
+            const uint8_t *row = codes + j * row_bytes;
+            int current = -1;
+            __m256 av = _mm256_setzero_ps();
+            for (int k = 0; k < 8; k++) {
+                const int c = c0 + 8 * k;
+                if (c >= dim) break;
+                const int g = c / group;
+                if (g != current) {
+                    current = g;
+                    av = _mm256_set1_ps(w[j] * _cvtsh_ss(scales[(long)j * groups + g]));
+                    if (c == g * group) zero_sums[g] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_sums[g]);
+                }
+                acc[k] = _mm256_fmadd_ps(av, unpack8(row + c / 8 * bits, bits), acc[k]);
             }
         }
+        for (int k = 0; k < 8 && c0 + 8 * k < dim; k++) _mm256_storeu_ps(out + c0 + 8 * k, acc[k]);
     }
     for (int c = 0; c < dim; c++) out[c] += zero_sums[c / group];
 }
