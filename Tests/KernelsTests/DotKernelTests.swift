@@ -84,9 +84,13 @@ final class DotKernelTests: XCTestCase {
                     let matrix = WeightMatrix(format: format, rows: rows, columns: blocks * 32, data: raw.baseAddress!)
                     let matmul = MatMul()
                     input.withUnsafeBufferPointer { x in
-                        fast.withUnsafeMutableBufferPointer { matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!) }
+                        fast.withUnsafeMutableBufferPointer {
+                            matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!)
+                        }
                         matmul.useScalarKernels = true
-                        slow.withUnsafeMutableBufferPointer { matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!) }
+                        slow.withUnsafeMutableBufferPointer {
+                            matmul.multiply(matrix, input: x.baseAddress!, tokens: 3, output: $0.baseAddress!)
+                        }
                     }
                 }
                 XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "\(format.name) × \(blocks) blocks")

@@ -101,7 +101,8 @@ final class HeadAwarePressTests: TinyModelTestCase {
         try press.compress(cache)
         let head = cache.layers[0].heads[0]
         XCTAssertEqual(head.count, 40)
-        XCTAssertEqual(cache.byteCount, 4 * 40 * Self.rowBytes + cache.positionBytes, "merged entries cost what kept ones cost, nothing more")
+        XCTAssertEqual(cache.byteCount, 4 * 40 * Self.rowBytes + cache.positionBytes,
+                       "merged entries cost what kept ones cost, nothing more")
         var changed = 0
         for (k, position) in head.positions.enumerated() {
             let entry = head.token(k), original = originals[Int(position)]
