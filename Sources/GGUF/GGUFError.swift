@@ -27,7 +27,8 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
         case .notGGUF(let path): return "\(path) is not a GGUF file (bad magic number)"
         case .unsupportedVersion(let v): return "unsupported GGUF version \(v) (supported: 2, 3)"
         case .truncated(let what, let offset, let needed, let size):
-            return "GGUF file is truncated: reading \(shown(what, limit: 160)) needs \(needed) bytes at offset \(offset), but the file has \(size) bytes"
+            return "GGUF file is truncated: reading \(shown(what, limit: 160)) needs \(needed) bytes at offset \(offset), "
+                + "but the file has \(size) bytes"
         case .duplicateKey(let key): return "GGUF metadata key '\(shown(key))' appears more than once"
         case .duplicateTensor(let name): return "GGUF tensor '\(shown(name))' appears more than once"
         case .invalidValueType(let key, let id): return "GGUF metadata key '\(shown(key))' has unknown value type \(id)"
@@ -36,13 +37,16 @@ public enum GGUFError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unsupportedTensorType(let t, let id):
             let name = GGMLType.knownName(id).map { "\($0) (id \(id))" } ?? "unknown type id \(id)"
             return "tensor '\(shown(t))' has type \(name), which TokenPress does not support"
-        case .misalignedTensor(let t, let off, let a): return "GGUF tensor '\(shown(t))' data offset \(off) is not a multiple of the alignment \(a)"
+        case .misalignedTensor(let t, let off, let a):
+            return "GGUF tensor '\(shown(t))' data offset \(off) is not a multiple of the alignment \(a)"
         case .badTensorShape(let t, let reason): return "GGUF tensor '\(shown(t))' has a bad shape: \(reason)"
         case .tensorOutOfBounds(let t, let end, let size):
-            return "GGUF tensor '\(shown(t))' data ends at byte \(end), past the end of the file (\(size) bytes): the file is truncated or corrupt"
+            return "GGUF tensor '\(shown(t))' data ends at byte \(end), past the end of the file (\(size) bytes): "
+                + "the file is truncated or corrupt"
         case .invalidAlignment(let a): return "GGUF general.alignment \(a) is not a positive power of two"
         case .missingKey(let key): return "GGUF metadata key '\(shown(key))' is missing"
-        case .wrongValueType(let key, let expected, let found): return "GGUF metadata key '\(shown(key))' should be \(expected) but is \(found)"
+        case .wrongValueType(let key, let expected, let found):
+            return "GGUF metadata key '\(shown(key))' should be \(expected) but is \(found)"
         case .missingTensor(let name): return "GGUF tensor '\(shown(name))' is missing"
         case .overlappingTensors(let first, let second):
             return "GGUF tensors '\(shown(first))' and '\(shown(second))' overlap in the file: it is corrupt"

@@ -23,7 +23,9 @@ public struct EMSPress: KVPress {
     public init(compressionRatio: Double, window: Int = Defaults.window,
                 localWeight: Float = Defaults.localWeight) throws {
         guard window > 0 else { throw PressError.invalidParameter(name: "window", reason: "must be positive, got \(window)") }
-        guard (0 ... 1).contains(localWeight) else { throw PressError.invalidParameter(name: "local", reason: "must be in [0, 1], got \(localWeight)") }
+        guard (0 ... 1).contains(localWeight) else {
+            throw PressError.invalidParameter(name: "local", reason: "must be in [0, 1], got \(localWeight)")
+        }
         self.compressionRatio = compressionRatio
         self.window = window
         self.localWeight = localWeight

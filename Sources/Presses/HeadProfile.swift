@@ -41,7 +41,10 @@ public struct HeadProfile: Codable, Sendable, Equatable {
     public static func ranking(_ score: [[Float]]) -> [(layer: Int, head: Int)] {
         var all: [(layer: Int, head: Int, score: Float)] = []
         for (l, row) in score.enumerated() { for (h, s) in row.enumerated() { all.append((l, h, s)) } }
-        return all.sorted { $0.score != $1.score ? $0.score > $1.score : ($0.layer, $0.head) < ($1.layer, $1.head) }.map { ($0.layer, $0.head) }
+        let ranked = all.sorted { a, b in
+            a.score != b.score ? a.score > b.score : (a.layer, a.head) < (b.layer, b.head)
+        }
+        return ranked.map { ($0.layer, $0.head) }
     }
 
     /// The profile file that belongs next to `modelPath`.
@@ -54,7 +57,9 @@ public struct HeadProfile: Codable, Sendable, Equatable {
         do {
             let profile = try JSONDecoder().decode(HeadProfile.self, from: data)
             guard profile.layers > 0, profile.kvHeads > 0,
-                  [profile.echo, profile.induction, profile.passkey].allSatisfy({ $0.count == profile.layers && $0.allSatisfy { $0.count == profile.kvHeads } })
+                  [profile.echo, profile.induction, profile.passkey].allSatisfy({ grid in
+                       grid.count == profile.layers && grid.allSatisfy { $0.count == profile.kvHeads }
+                   })
             else { throw PressError.invalidParameter(name: "profile", reason: "\(path) has inconsistent shapes") }
             return profile
         } catch let error as PressError {
@@ -74,7 +79,8 @@ public struct HeadProfile: Codable, Sendable, Equatable {
     /// Refuses a profile measured on a model of another shape.
     public func check(layers: Int, kvHeads: Int) throws {
         guard layers == self.layers, kvHeads == self.kvHeads else {
-            throw PressError.invalidParameter(name: "profile", reason: "measured on \(self.layers) layers × \(self.kvHeads) KV heads, the model has \(layers) × \(kvHeads)")
+            let shape = "measured on \(self.layers) layers × \(self.kvHeads) KV heads, the model has \(layers) × \(kvHeads)"
+            throw PressError.invalidParameter(name: "profile", reason: shape)
         }
     }
 }

@@ -51,7 +51,11 @@ public struct LayerAdaptivePress: KVPress {
                     for l in free { raw[l] += left * max(errors[l], 1e-12) / weight }
                     left = 0
                 } else {
-                    for l in free where raw[l] + left * max(errors[l], 1e-12) / weight > high { left -= high - raw[l]; raw[l] = high; free.remove(l) }
+                    for l in free where raw[l] + left * max(errors[l], 1e-12) / weight > high {
+                        left -= high - raw[l]
+                        raw[l] = high
+                        free.remove(l)
+                    }
                 }
             }
         }

@@ -15,7 +15,8 @@ public enum PressError: Error, Equatable, CustomStringConvertible, Sendable {
         case .unknownParameter(let press, let name, let known):
             return "press \(press) has no parameter '\(name)' (known: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
         case .windowLargerThanPrompt(let press, let window, let tokens):
-            return "\(press): observation window of \(window) queries is larger than the \(tokens) prompt tokens seen; use a smaller window or a longer prompt"
+            return "\(press): observation window of \(window) queries is larger than the \(tokens) prompt tokens seen; "
+                + "use a smaller window or a longer prompt"
         case .missingStatistics(let press):
             return "\(press) needs attention statistics, but the cache has none (attach them with press.prepare(cache) before prefill)"
         }

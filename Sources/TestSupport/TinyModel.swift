@@ -63,7 +63,9 @@ public struct TinyModel {
         w.add(GGUFKey.Tokenizer.eosID, .uint32(UInt32(tokens.count - 1)))
         w.add(GGUFKey.Tokenizer.bosID, .uint32(UInt32(tokens.count - 3)))
         w.add(GGUFKey.Tokenizer.addBOS, .bool(false))
-        w.add(GGUFKey.Tokenizer.chatTemplate, .string("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}"))
+        let template = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content']"
+            + " + '<|im_end|>' + '\\n'}}{% endfor %}"
+        w.add(GGUFKey.Tokenizer.chatTemplate, .string(template))
 
         var random = TestRandom(seed: seed)
         let headDim = width / heads
