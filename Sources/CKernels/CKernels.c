@@ -675,6 +675,164 @@ TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, in
     }
 }
 
+// ---- Query heads of one KV head together (decode): each stored block is decoded once for all of them ----
+
+// Logits of `queries` (1 to 4) query heads over `count` key rows of a block format. Rows go in pairs; each
+// (row, query) keeps dot_rows8's accumulator over the blocks in order and eight rows are reduced together by
+// hsum8x8, so every logit has the bits of the one-query kernel.
+TP_AVX2 static inline __attribute__((always_inline)) void group_logits(int type_id, int queries, const uint8_t *rows,
+                                                                        long row_bytes, int count, int blocks,
+                                                                        const int8_t *quants, const float *scales,
+                                                                        const float *sums, float *out, long stride) {
+    for (int r0 = 0; r0 < count; r0 += 8) {
+        __m256 stage[4][8];
+        float minimums[4][8];
+        for (int p = 0; p < 8; p += 2) {
+            // Rows past the end repeat the last row; their results are not stored.
+            const int i0 = r0 + p < count ? r0 + p : count - 1;
+            const int i1 = r0 + p + 1 < count ? r0 + p + 1 : count - 1;
+            const uint8_t *row0 = rows + i0 * row_bytes, *row1 = rows + i1 * row_bytes;
+            __m256 acc[4][2];
+            float minimum_sums[4][2];
+            for (int g = 0; g < queries; g++) {
+                acc[g][0] = acc[g][1] = _mm256_setzero_ps();
+                minimum_sums[g][0] = minimum_sums[g][1] = 0;
+            }
+            for (int b = 0; b < blocks; b++) {
+                float s0, s1, m0 = 0, m1 = 0;
+                const __m256i x0 = block_bytes(type_id, row0, b, &s0, &m0);
+                const __m256i x1 = block_bytes(type_id, row1, b, &s1, &m1);
+                const __m256i a0 = is_signed(type_id) ? _mm256_sign_epi8(x0, x0) : x0;
+                const __m256i a1 = is_signed(type_id) ? _mm256_sign_epi8(x1, x1) : x1;
+                for (int g = 0; g < queries; g++) {
+                    const __m256i y = _mm256_loadu_si256((const __m256i *)(quants + (long)g * blocks * 32 + 32 * b));
+                    const float ys = scales[g * blocks + b];
+                    const __m256 xy0 = lanes_unsigned(a0, is_signed(type_id) ? _mm256_sign_epi8(y, x0) : y);
+                    const __m256 xy1 = lanes_unsigned(a1, is_signed(type_id) ? _mm256_sign_epi8(y, x1) : y);
+                    if (has_minimum(type_id)) {
+                        minimum_sums[g][0] += m0 * sums[g * blocks + b];
+                        minimum_sums[g][1] += m1 * sums[g * blocks + b];
+                    }
+                    acc[g][0] = _mm256_fmadd_ps(_mm256_set1_ps(s0 * ys), xy0, acc[g][0]);
+                    acc[g][1] = _mm256_fmadd_ps(_mm256_set1_ps(s1 * ys), xy1, acc[g][1]);
+                }
+            }
+            for (int g = 0; g < queries; g++) {
+                stage[g][p] = acc[g][0];
+                stage[g][p + 1] = acc[g][1];
+                minimums[g][p] = minimum_sums[g][0];
+                minimums[g][p + 1] = minimum_sums[g][1];
+            }
+        }
+        const int n = count - r0 < 8 ? count - r0 : 8;
+        for (int g = 0; g < queries; g++) {
+            float result[8];
+            _mm256_storeu_ps(result, _mm256_add_ps(hsum8x8(stage[g]), _mm256_loadu_ps(minimums[g])));
+            for (int k = 0; k < n; k++) out[g * stride + r0 + k] = result[k];
+        }
+    }
+}
+
+// Weighted value sums of `queries` (1 to 3) query heads over blocks [block_begin, block_end) of `count` rows: each
+// block is decoded to floats once and added to every query's accumulators with weight·scale, one FMA per row in
+// row order, the minimums' sums (fmaf) added last — weighted_sum_q's operations, so the same bits.
+TP_AVX2 static inline __attribute__((always_inline)) void group_weighted_sum(int type_id, int queries, const uint8_t *rows,
+                                                                              long row_bytes, int count, int block_begin,
+                                                                              int block_end, const float *w, long w_stride,
+                                                                              float *out, long out_stride) {
+    const int signed_codes = is_signed(type_id);
+    for (int b = block_begin; b < block_end; b++) {
+        __m256 acc[3][4];
+        float minimum_sums[3] = {0, 0, 0};
+        for (int g = 0; g < queries; g++)
+            for (int k = 0; k < 4; k++) acc[g][k] = _mm256_setzero_ps();
+        for (int j = 0; j < count; j++) {
+            float scale, minimum = 0;
+            const __m256i x = block_bytes(type_id, rows + j * row_bytes, b, &scale, &minimum);
+            const __m128i halves[2] = {_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1)};
+            __m256 codes[4];
+            for (int k = 0; k < 4; k++) {
+                const __m128i eight = k % 2 == 0 ? halves[k / 2] : _mm_srli_si128(halves[k / 2], 8);
+                codes[k] = _mm256_cvtepi32_ps(signed_codes ? _mm256_cvtepi8_epi32(eight) : _mm256_cvtepu8_epi32(eight));
+            }
+            for (int g = 0; g < queries; g++) {
+                const float wj = w[g * w_stride + j];
+                const __m256 weight = _mm256_set1_ps(wj * scale);
+                if (has_minimum(type_id)) minimum_sums[g] = fmaf(wj, minimum, minimum_sums[g]);
+                for (int k = 0; k < 4; k++) acc[g][k] = _mm256_fmadd_ps(weight, codes[k], acc[g][k]);
+            }
+        }
+        for (int g = 0; g < queries; g++) {
+            float *o = out + g * out_stride + 32 * b;
+            for (int k = 0; k < 4; k++) _mm256_storeu_ps(o + 8 * k, acc[g][k]);
+            if (has_minimum(type_id))
+                for (int i = 0; i < 32; i++) o[i] += minimum_sums[g];
+        }
+    }
+}
+
+// One copy per format and group size, so the switches fold away.
+#define TP_GROUP_FOR(TYPE)                                                                                        \
+    TP_AVX2 static void group_logits_##TYPE(int queries, const uint8_t *rows, long row_bytes, int count, int blocks, \
+                                            const int8_t *quants, const float *scales, const float *sums,          \
+                                            float *out, long stride) {                                            \
+        switch (queries) {                                                                                        \
+        case 1: group_logits(TYPE, 1, rows, row_bytes, count, blocks, quants, scales, sums, out, stride); break;  \
+        case 2: group_logits(TYPE, 2, rows, row_bytes, count, blocks, quants, scales, sums, out, stride); break;  \
+        case 3: group_logits(TYPE, 3, rows, row_bytes, count, blocks, quants, scales, sums, out, stride); break;  \
+        default: group_logits(TYPE, 4, rows, row_bytes, count, blocks, quants, scales, sums, out, stride); break; \
+        }                                                                                                         \
+    }                                                                                                             \
+    TP_AVX2 static void group_weighted_sum_##TYPE(int queries, const uint8_t *rows, long row_bytes, int count,     \
+                                                  int begin, int end, const float *w, long w_stride, float *out,   \
+                                                  long out_stride) {                                              \
+        switch (queries) {                                                                                        \
+        case 1: group_weighted_sum(TYPE, 1, rows, row_bytes, count, begin, end, w, w_stride, out, out_stride); break; \
+        case 2: group_weighted_sum(TYPE, 2, rows, row_bytes, count, begin, end, w, w_stride, out, out_stride); break; \
+        default: group_weighted_sum(TYPE, 3, rows, row_bytes, count, begin, end, w, w_stride, out, out_stride); break; \
+        }                                                                                                         \
+    }
+TP_GROUP_FOR(2)
+TP_GROUP_FOR(3)
+TP_GROUP_FOR(6)
+TP_GROUP_FOR(7)
+TP_GROUP_FOR(8)
+
+TP_AVX2 void tp_group_logits_q(int type_id, const void *rows, long row_bytes, int count, int blocks, int queries,
+                               const int8_t *quants, const float *scales, const float *sums, float *out, long stride) {
+    if (count <= 0) return;
+    for (int g0 = 0; g0 < queries; g0 += 4) {
+        const int n = queries - g0 < 4 ? queries - g0 : 4;
+        const int8_t *q = quants + (long)g0 * blocks * 32;
+        const float *s = scales + g0 * blocks, *m = sums + g0 * blocks;
+        float *o = out + g0 * stride;
+        switch (type_id) {
+        case 2: group_logits_2(n, rows, row_bytes, count, blocks, q, s, m, o, stride); break;
+        case 3: group_logits_3(n, rows, row_bytes, count, blocks, q, s, m, o, stride); break;
+        case 6: group_logits_6(n, rows, row_bytes, count, blocks, q, s, m, o, stride); break;
+        case 7: group_logits_7(n, rows, row_bytes, count, blocks, q, s, m, o, stride); break;
+        default: group_logits_8(n, rows, row_bytes, count, blocks, q, s, m, o, stride); break;
+        }
+    }
+}
+
+TP_AVX2 void tp_group_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int block_begin,
+                                     int block_end, int queries, const float *w, long w_stride, float *out,
+                                     long out_stride) {
+    for (int g0 = 0; g0 < queries; g0 += 3) {
+        const int n = queries - g0 < 3 ? queries - g0 : 3;
+        const float *wg = w + g0 * w_stride;
+        float *o = out + g0 * out_stride;
+        switch (type_id) {
+        case 2: group_weighted_sum_2(n, rows, row_bytes, count, block_begin, block_end, wg, w_stride, o, out_stride); break;
+        case 3: group_weighted_sum_3(n, rows, row_bytes, count, block_begin, block_end, wg, w_stride, o, out_stride); break;
+        case 6: group_weighted_sum_6(n, rows, row_bytes, count, block_begin, block_end, wg, w_stride, o, out_stride); break;
+        case 7: group_weighted_sum_7(n, rows, row_bytes, count, block_begin, block_end, wg, w_stride, o, out_stride); break;
+        default: group_weighted_sum_8(n, rows, row_bytes, count, block_begin, block_end, wg, w_stride, o, out_stride); break;
+        }
+    }
+}
+
 TP_AVX2 void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
                               int kept, float *out) {
     for (int j = 0; j < rows; j++) {
@@ -726,6 +884,10 @@ void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count,
                        float *minimum_sums, float *out) {}
 void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,
                       int kept, float *out) {}
+void tp_group_logits_q(int type_id, const void *rows, long row_bytes, int count, int blocks, int queries,
+                       const int8_t *quants, const float *scales, const float *sums, float *out, long stride) {}
+void tp_group_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int block_begin,
+                             int block_end, int queries, const float *w, long w_stride, float *out, long out_stride) {}
 void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_t *values, int rows,
                             int words, int kept, int dim, float *out) {}
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,

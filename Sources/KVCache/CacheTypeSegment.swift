@@ -3,7 +3,7 @@ import Kernels
 /// A head's own tokens with keys and values each stored as a llama.cpp cache type (`--cache-type-k q8_0
 /// --cache-type-v q4_0`): rows are encoded as they are appended, so the cache never holds them in f16, and
 /// attention reads the stored blocks. An f16/f16 head uses `F16Segment` instead (llama.cpp's exact f16 path).
-public final class CacheTypeSegment: AppendableSegment {
+public final class CacheTypeSegment: AppendableSegment, GroupedSegment {
     public let headDimension: Int
     private var keys: TypedRows
     private var values: TypedRows
@@ -37,6 +37,23 @@ public final class CacheTypeSegment: AppendableSegment {
                             scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         values.weightedSum(weights: weights, tokens: tokens, order: order, kernel: kernel, lanes: lanes,
                            scratch: scratch, into: output)
+    }
+
+    /// Both sides stored as unrotated blocks (f16 sides keep llama.cpp's exact f16 path, query by query).
+    public var attendsGroups: Bool { keys.attendsGroups && values.attendsGroups }
+    public var channelBlock: Int { 32 }
+
+    public func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
+                            scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int) {
+        keys.groupLogits(queries: queries, count: count, tokens: tokens, kernel: kernel, scratch: scratch, into: logits,
+                         stride: stride)
+    }
+
+    public func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, count: Int, tokens: Range<Int>,
+                                 channels: Range<Int>, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                                 into output: UnsafeMutablePointer<Float>) {
+        values.groupWeightedSum(weights: weights, stride: stride, count: count, tokens: tokens, channels: channels,
+                                kernel: kernel, scratch: scratch, into: output)
     }
 
     public func key(_ index: Int) -> [Float] { keys.row(index) }

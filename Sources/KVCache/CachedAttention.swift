@@ -15,15 +15,23 @@ public enum CachedAttention {
     ///   - output: [tokens, queryHeads, headDimension].
     ///   - kernel: the kernels to use (by default the AVX2 ones when this CPU has them).
     ///   - scratch: reusable working memory (nothing is allocated when it is large enough already).
+    ///   - groupQueries: one token over segments that can do so reads each KV head once for its query heads
+    ///     (`GroupedDecodeAttention`, same bits); false makes every query head read its KV head itself.
     public static func compute(layer: LayerCache, queries: UnsafePointer<Float>, tokens: Int,
                                positions: UnsafePointer<Int>, output: UnsafeMutablePointer<Float>,
-                               kernel: AttentionKernel? = nil, scratch: ScratchBuffer = ScratchBuffer()) {
+                               kernel: AttentionKernel? = nil, scratch: ScratchBuffer = ScratchBuffer(),
+                               groupQueries: Bool = true) {
         let spec = layer.spec
         let kvHeads = spec.kvHeads
         let group = spec.groupSize
         let queryHeads = spec.queryHeads
         let d = spec.headDimension
         let kernel = kernel ?? AttentionKernel.forRows(of: d)
+        if tokens == 1 && groupQueries && GroupedDecodeAttention.applies(to: layer) {
+            GroupedDecodeAttention.compute(layer: layer, queries: queries, position: positions[0], output: output,
+                                           kernel: kernel, scratch: scratch)
+            return
+        }
         let order: SummationOrder = tokens == 1 ? .vectorDot : .tiled
         let longest = layer.heads.reduce(0) { max($0, $1.attendedCount) }
         let items = kvHeads * tokens * group

@@ -133,6 +133,38 @@ struct TypedRows {
         if rotated { HadamardRotation.rotate(output, count: d) }
     }
 
+    /// Whether `groupLogits` and `groupWeightedSum` apply: block formats, stored unrotated (a rotation mixes
+    /// channels, so value sums could not be split by channel).
+    var attendsGroups: Bool { type.format != nil && !rotated }
+
+    func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
+                     scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int) {
+        guard !tokens.isEmpty, let format = type.format, !rotated else {
+            preconditionFailure("grouped logits need unrotated block rows")
+        }
+        bytes.withUnsafeBytes { raw in
+            BlockRows.groupLogits(queries: queries, queryCount: count, rows: raw.baseAddress! + tokens.lowerBound * rowBytes,
+                                  count: tokens.count, dimension: dimension, format: format, kernel: kernel,
+                                  scratch: scratch, into: logits, stride: stride)
+        }
+    }
+
+    func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, count: Int, tokens: Range<Int>,
+                          channels: Range<Int>, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                          into output: UnsafeMutablePointer<Float>) {
+        guard let format = type.format, !rotated, channels.lowerBound % 32 == 0, channels.upperBound % 32 == 0 else {
+            preconditionFailure("grouped value sums need unrotated block rows and whole blocks")
+        }
+        bytes.withUnsafeBytes { raw in
+            // No rows (an empty first segment) still writes its zero sums.
+            let first = (raw.baseAddress ?? UnsafeRawPointer(bitPattern: 16)!) + tokens.lowerBound * rowBytes
+            BlockRows.groupWeightedSum(weights: weights, stride: stride, queryCount: count, rows: first,
+                                       count: tokens.count, blocks: channels.lowerBound / 32 ..< channels.upperBound / 32,
+                                       dimension: dimension, format: format, kernel: kernel, scratch: scratch,
+                                       into: output)
+        }
+    }
+
     private func encoded(_ row: [Float]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: rowBytes)
         var row = row

@@ -152,6 +152,58 @@ final class QuantizedCacheTests: XCTestCase {
         }
     }
 
+    /// Decoding reads each KV head once for all its query heads (`GroupedDecodeAttention`: logits split by rows,
+    /// value sums by channels). Outputs must have the bits of every query head reading the rows itself, for every
+    /// block format and a mix, group sizes that the kernels split (3, 5), long and short heads, head dimensions
+    /// 64 and 128, a sliding window, and both kernels.
+    func testGroupedDecodeGivesTheBitsOfQueryByQueryAttention() {
+        let storages: [KVStorage] = CacheType.allCases.filter { $0 != .f16 }.map { .cacheTypes(key: $0, value: $0) }
+            + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q5_0, value: .q8_0)]
+        let shapes: [(d: Int, group: Int, window: Int?)] = [(64, 3, nil), (128, 5, nil), (64, 2, 100)]
+        for storage in storages {
+            for shape in shapes {
+                let spec = AttentionSpec(headDimension: shape.d, queryHeads: 2 * shape.group, kvHeads: 2, scale: 0.125,
+                                         rope: RoPE(dimensions: shape.d, base: 10_000), slidingWindow: shape.window)
+                let cache = KVCache(specs: [spec])
+                cache.setStorage(storage)
+                let tokens = 611
+                let keys = Self.rows(tokens * 2, seed: 3, d: shape.d)
+                let values = Self.rows(tokens * 2, seed: 4, d: shape.d)
+                keys.withUnsafeBufferPointer { k in
+                    values.withUnsafeBufferPointer { v in
+                        cache.layers[0].append(keys: k.baseAddress!, values: v.baseAddress!, tokens: tokens, firstPosition: 0)
+                    }
+                }
+                // The second head keeps fewer tokens, so the heads' logits differ in length.
+                cache.layers[0].heads[1].retain(indices: Array(stride(from: 0, to: tokens, by: 3)))
+                XCTAssertTrue(GroupedDecodeAttention.applies(to: cache.layers[0]), "\(storage)")
+                let queries = Self.rows(2 * shape.group, seed: 5, d: shape.d)
+                for kernel in Self.kernels {
+                    for position in [610, 257, 0] {
+                        var grouped = [Float](repeating: .nan, count: queries.count)
+                        var separate = grouped
+                        queries.withUnsafeBufferPointer { q in
+                            [position].withUnsafeBufferPointer { p in
+                                grouped.withUnsafeMutableBufferPointer { o in
+                                    CachedAttention.compute(layer: cache.layers[0], queries: q.baseAddress!, tokens: 1,
+                                                            positions: p.baseAddress!, output: o.baseAddress!, kernel: kernel)
+                                }
+                                separate.withUnsafeMutableBufferPointer { o in
+                                    CachedAttention.compute(layer: cache.layers[0], queries: q.baseAddress!, tokens: 1,
+                                                            positions: p.baseAddress!, output: o.baseAddress!, kernel: kernel,
+                                                            groupQueries: false)
+                                }
+                            }
+                        }
+                        let label = "\(storage) \(shape) \(kernel) at \(position)"
+                        XCTAssertEqual(grouped, separate, label)
+                        XCTAssertFalse(grouped.contains { !$0.isFinite }, label)
+                    }
+                }
+            }
+        }
+    }
+
     func testRotationIsItsOwnInverseAndHelpsKeysWithOutlierChannels() {
         var x = Self.rows(1, seed: 4)
         let original = x

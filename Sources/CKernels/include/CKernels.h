@@ -48,6 +48,19 @@ void tp_swiglu(float *gate, const float *up, int count);
 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
                        float *minimum_sums, float *out);
 
+/// Logits of `queries` query heads sharing one KV head, over `count` rows of a block format (types as
+/// tp_matmul_q8, `blocks` blocks a row): out[g·stride + j] = dot(row j, query g), with query g's int8 quants at
+/// quants + g·blocks·32 and its scales and sums at g·blocks. Each block is decoded once for all queries; every
+/// logit has the bits tp_matmul_q8 gives that query alone.
+void tp_group_logits_q(int type_id, const void *rows, long row_bytes, int count, int blocks, int queries,
+                       const int8_t *quants, const float *scales, const float *sums, float *out, long stride);
+
+/// tp_weighted_sum_q for `queries` query heads at once (weights of query g at w + g·w_stride, its output at
+/// out + g·out_stride), over blocks [block_begin, block_end) of the rows only (channels 32·block_begin up to
+/// 32·block_end): each block is decoded once for all queries, with tp_weighted_sum_q's bits.
+void tp_group_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int block_begin,
+                             int block_end, int queries, const float *w, long w_stride, float *out, long out_stride);
+
 /// Attention logits over rows of packed codes (`bits` 2, 3, 4 or 8; eight codes in `bits` bytes, little-endian;
 /// `dim` a multiple of 8) of one group of per-channel quantized keys (f16 `scales` and `zeros`, one per channel):
 /// qs = q·scale (into `qs`, dim floats) and bias = Σ_c q[c]·zero[c] (eight lanes of fused multiply-adds, hsum8),
