@@ -55,7 +55,8 @@ public struct Benchmark {
                     progress: (Int) -> Void = { _ in }) throws -> Result {
         let needed = test.depth + max(test.promptTokens, test.generatedTokens)
         guard needed <= engine.contextLength else {
-            throw EngineError.invalidParameter(name: "test \(test.name)", reason: "needs \(needed) tokens, more than the context of \(engine.contextLength)")
+            let reason = "needs \(needed) tokens, more than the context of \(engine.contextLength)"
+            throw EngineError.invalidParameter(name: "test \(test.name)", reason: reason)
         }
         var samples: [Double] = []
         var cacheBytes = 0

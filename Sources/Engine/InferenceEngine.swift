@@ -20,8 +20,9 @@ public final class InferenceEngine {
         model = try ModelRegistry.load(file)
         tokenizer = try Tokenizer(file: file)
         guard tokenizer.vocabulary.count == model.configuration.vocabularySize else {
+            let rows = model.configuration.vocabularySize
             throw TokenizerError.inconsistentVocabulary(
-                "\(tokenizer.vocabulary.count) tokens in tokenizer.ggml.tokens but \(model.configuration.vocabularySize) rows in token_embd.weight")
+                "\(tokenizer.vocabulary.count) tokens in tokenizer.ggml.tokens but \(rows) rows in token_embd.weight")
         }
     }
 

@@ -69,7 +69,8 @@ public final class GGUFFile: @unchecked Sendable {
             let typeID = try cursor.read(UInt32.self, "type of '\(name)'")
             guard let type = GGMLType(rawValue: typeID) else { throw GGUFError.unsupportedTensorType(tensor: name, typeID: typeID) }
             guard dims[0] % type.blockElements == 0 else {
-                throw GGUFError.badTensorShape(tensor: name, reason: "row length \(dims[0]) is not a multiple of the \(type.name) block size \(type.blockElements)")
+                let reason = "row length \(dims[0]) is not a multiple of the \(type.name) block size \(type.blockElements)"
+                throw GGUFError.badTensorShape(tensor: name, reason: reason)
             }
             let offset = try cursor.read(UInt64.self, "data offset of '\(name)'")
             guard index.updateValue(raw.count, forKey: name) == nil else { throw GGUFError.duplicateTensor(name) }
@@ -86,9 +87,13 @@ public final class GGUFFile: @unchecked Sendable {
             guard t.offset % UInt64(alignment) == 0 else {
                 throw GGUFError.misalignedTensor(tensor: t.name, offset: Int(clamping: t.offset), alignment: alignment)
             }
-            guard t.offset <= UInt64(fileSize) else { throw GGUFError.tensorOutOfBounds(tensor: t.name, end: Int(clamping: t.offset), fileSize: fileSize) }
+            guard t.offset <= UInt64(fileSize) else {
+                throw GGUFError.tensorOutOfBounds(tensor: t.name, end: Int(clamping: t.offset), fileSize: fileSize)
+            }
             let start = dataStart + Int(t.offset)
-            guard start + byteCount <= fileSize else { throw GGUFError.tensorOutOfBounds(tensor: t.name, end: start + byteCount, fileSize: fileSize) }
+            guard start + byteCount <= fileSize else {
+                throw GGUFError.tensorOutOfBounds(tensor: t.name, end: start + byteCount, fileSize: fileSize)
+            }
             return GGUFTensorInfo(name: t.name, dimensions: t.dims, type: t.type, fileOffset: start, byteCount: byteCount)
         }
         try Self.checkNoOverlap(tensors)
@@ -132,10 +137,13 @@ public final class GGUFFile: @unchecked Sendable {
         case .array:
             guard depth < 8 else { throw GGUFError.invalidValueType(key: key, typeID: typeID) }
             let elementTypeID = try cursor.read(UInt32.self, "array type of '\(key)'")
-            guard let elementType = GGUFValueType(rawValue: elementTypeID) else { throw GGUFError.invalidValueType(key: key, typeID: elementTypeID) }
+            guard let elementType = GGUFValueType(rawValue: elementTypeID) else {
+                throw GGUFError.invalidValueType(key: key, typeID: elementTypeID)
+            }
             let count = try cursor.read(UInt64.self, "array length of '\(key)'")
             guard count <= UInt64(cursor.bytes.count - cursor.offset) else {
-                throw GGUFError.truncated(what: "array '\(key)'", offset: cursor.offset, needed: Int(clamping: count), fileSize: cursor.bytes.count)
+                throw GGUFError.truncated(what: "array '\(key)'", offset: cursor.offset, needed: Int(clamping: count),
+                                          fileSize: cursor.bytes.count)
             }
             var values: [GGUFValue] = []
             values.reserveCapacity(Int(count))
@@ -190,29 +198,32 @@ public final class GGUFFile: @unchecked Sendable {
     }
 
     public func stringArray(_ key: String) throws -> [String] {
-        let v = try value(key)
-        guard case .array(_, let values) = v else { throw GGUFError.wrongValueType(key: key, expected: "an array of strings", found: v.type.name) }
-        return try values.map {
-            guard case .string(let s) = $0 else { throw GGUFError.wrongValueType(key: key, expected: "an array of strings", found: "an array of \($0.type.name)") }
+        try array(key, of: "strings") { value in
+            guard case .string(let s) = value else { return nil }
             return s
         }
     }
 
     public func intArray(_ key: String) throws -> [Int] {
-        let v = try value(key)
-        guard case .array(_, let values) = v else { throw GGUFError.wrongValueType(key: key, expected: "an array of integers", found: v.type.name) }
-        return try values.map {
-            guard let i = $0.intValue else { throw GGUFError.wrongValueType(key: key, expected: "an array of integers", found: "an array of \($0.type.name)") }
-            return i
-        }
+        try array(key, of: "integers") { $0.intValue }
     }
 
     public func floatArray(_ key: String) throws -> [Float] {
+        try array(key, of: "numbers") { $0.doubleValue.map { Float($0) } }
+    }
+
+    /// The array at `key` with every element converted by `element` (nil: the element has the wrong type).
+    private func array<Element>(_ key: String, of kind: String, _ element: (GGUFValue) -> Element?) throws -> [Element] {
         let v = try value(key)
-        guard case .array(_, let values) = v else { throw GGUFError.wrongValueType(key: key, expected: "an array of numbers", found: v.type.name) }
+        let expected = "an array of \(kind)"
+        guard case .array(_, let values) = v else {
+            throw GGUFError.wrongValueType(key: key, expected: expected, found: v.type.name)
+        }
         return try values.map {
-            guard let d = $0.doubleValue else { throw GGUFError.wrongValueType(key: key, expected: "an array of numbers", found: "an array of \($0.type.name)") }
-            return Float(d)
+            guard let converted = element($0) else {
+                throw GGUFError.wrongValueType(key: key, expected: expected, found: "an array of \($0.type.name)")
+            }
+            return converted
         }
     }
 

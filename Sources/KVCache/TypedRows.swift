@@ -139,9 +139,8 @@ struct TypedRows {
 
     func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
                      scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int) {
-        guard !tokens.isEmpty, let format = type.format, !rotated else {
-            preconditionFailure("grouped logits need unrotated block rows")
-        }
+        guard let format = type.format, !rotated else { preconditionFailure("grouped logits need unrotated block rows") }
+        guard !tokens.isEmpty else { return }
         bytes.withUnsafeBytes { raw in
             BlockRows.groupLogits(queries: queries, queryCount: count, rows: raw.baseAddress! + tokens.lowerBound * rowBytes,
                                   count: tokens.count, dimension: dimension, format: format, kernel: kernel,

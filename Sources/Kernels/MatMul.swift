@@ -64,7 +64,8 @@ public final class MatMul {
         return same ? Int32(format.typeID) : nil
     }
 
-    private func multiplyQuantized(_ weights: WeightMatrix, format: any Q8DotFormat.Type, tokens: Int, output: UnsafeMutablePointer<Float>) {
+    private func multiplyQuantized(_ weights: WeightMatrix, format: any Q8DotFormat.Type, tokens: Int,
+                                   output: UnsafeMutablePointer<Float>) {
         let blocks = weights.columns / 32
         let rows = weights.rows
         let activations = self.activations
@@ -97,7 +98,8 @@ public final class MatMul {
         }
     }
 
-    private func multiplyDequantized(_ weights: WeightMatrix, input: UnsafePointer<Float>, tokens: Int, output: UnsafeMutablePointer<Float>) {
+    private func multiplyDequantized(_ weights: WeightMatrix, input: UnsafePointer<Float>, tokens: Int,
+                                     output: UnsafeMutablePointer<Float>) {
         let columns = weights.columns, rows = weights.rows
         let typeID = Int32(weights.format.typeID)
         if KernelDispatch.useAVX2 && !useScalarKernels && (12 ... 14).contains(typeID) {

@@ -9,7 +9,9 @@ public enum VectorMath {
         var i = 0
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
         while i + 16 <= count {
-            acc += ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let x = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let y = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc += x * y
             i += 16
         }
         var sum = acc.sum()
@@ -31,7 +33,8 @@ public enum VectorMath {
         let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
         let a = SIMD16<Float>(repeating: alpha)
         while i + 16 <= count {
-            let v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) + a * rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let xs = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            let v = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) + a * xs
             ry.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
             i += 16
         }

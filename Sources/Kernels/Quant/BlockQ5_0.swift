@@ -21,7 +21,9 @@ public enum BlockQ5_0: Q8DotFormat {
         Q8Dot.dot(row: row, activations: a, blocks: blocks, blockBytes: blockBytes, minimumOffset: nil) { p in
             let (h0, h1) = Q8Dot.highBits(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
             let packed = p.loadUnaligned(fromByteOffset: 6, as: SIMD16<UInt8>.self)
-            return ((SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0) &- 16, (SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1) &- 16)
+            let low = (SIMD16<Int16>(truncatingIfNeeded: packed & 0x0F) | h0) &- 16
+            let high = (SIMD16<Int16>(truncatingIfNeeded: packed &>> 4) | h1) &- 16
+            return (low, high)
         }
     }
 
