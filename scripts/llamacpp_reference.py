@@ -4,12 +4,17 @@
 Run by hand, never in CI (building llama-cpp-python takes ~10 minutes):
     python3 -m pip install llama-cpp-python==0.3.36
     python3 scripts/llamacpp_reference.py MODEL.gguf Tests/FidelityTests/Fixtures
+    python3 scripts/llamacpp_reference.py gemma-3-270m-q4_k_m.gguf Tests/FidelityTests/Fixtures/gemma3 \
+        --texts Tests/FidelityTests/Fixtures
+(the texts are read from --texts, default the fixtures folder; the prompts follow the model's chat format)
 
 Writes, into the fixtures folder:
     tokens.json      llama.cpp's tokenization of tokenizer_text.txt (special tokens parsed)
     greedy.json      48 greedy tokens for each of several prompts
     perplexity.json  perplexity of the first 1,024 tokens of perplexity_text.txt in one window,
                      every token after the first scored (as `tokenpress perplexity --ctx 1024`)
+    logits.json      the 32 largest logits (ids and values) at every position of a short prompt
+    build.txt        llama.cpp's system info line (which SIMD build made the fixtures)
 With --bench it also prints prefill and decode tokens/s at a 512-token prompt (2 threads).
 """
 import json
@@ -28,6 +33,15 @@ GREEDY_PROMPTS = [
     "Once upon a time, in a small village by the mountains,",
     "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nWhat is 12 times 7?<|im_end|>\n<|im_start|>assistant\n",
 ]
+GEMMA_PROMPTS = [
+    "The capital of France is",
+    "<start_of_turn>user\nWrite a short poem about the sea.<end_of_turn>\n<start_of_turn>model\n",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "Once upon a time, in a small village by the mountains,",
+    "<start_of_turn>user\nWhat is 12 times 7?<end_of_turn>\n<start_of_turn>model\n",
+]
+LOGITS_PROMPT = "The capital of France is Paris, and the capital of Italy is"
+LOGITS_TOP = 32
 GREEDY_TOKENS = 48
 PPL_TOKENS = 1024
 
@@ -55,24 +69,50 @@ def greedy(llm, prompt_tokens):
     return out
 
 
+def top_logits(llm, prompt):
+    """The LOGITS_TOP largest logits at every position of `prompt`, as {ids, values} per position."""
+    scorer = load(llm.model_path, 512, logits_all=True)
+    tokens = scorer.tokenize(prompt.encode("utf-8"), add_bos=scorer._model.add_bos_token(), special=True)
+    scorer.eval(tokens)
+    rows = []
+    for i in range(len(tokens)):
+        row = scorer.scores[i]
+        ids = np.argsort(-row)[:LOGITS_TOP]
+        rows.append({"ids": [int(t) for t in ids], "values": [float(row[t]) for t in ids]})
+    return {"prompt": prompt, "prompt_ids": tokens, "top": LOGITS_TOP, "positions": rows}
+
+
 def main():
+    import llama_cpp
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     model, fixtures = args[0], args[1]
+    texts = fixtures
+    if "--texts" in sys.argv:
+        texts = sys.argv[sys.argv.index("--texts") + 1]
+        args = [a for a in args if a != texts]
+    os.makedirs(fixtures, exist_ok=True)
     llm = load(model, 4096)
+    architecture = llm.metadata.get("general.architecture", "llama")
+    prompts = GEMMA_PROMPTS if architecture.startswith("gemma") else GREEDY_PROMPTS
+    info = llama_cpp.llama_print_system_info().decode()
+    open(os.path.join(fixtures, "build.txt"), "w").write(f"llama-cpp-python {llama_cpp.__version__}: {info}\n")
 
-    text = open(os.path.join(fixtures, "tokenizer_text.txt"), encoding="utf-8", newline="").read()
+    json.dump(top_logits(llm, LOGITS_PROMPT), open(os.path.join(fixtures, "logits.json"), "w"))
+    print(f"logits.json: top {LOGITS_TOP} logits at every position of {LOGITS_PROMPT!r}")
+
+    text = open(os.path.join(texts, "tokenizer_text.txt"), encoding="utf-8", newline="").read()
     ids = llm.tokenize(text.encode("utf-8"), add_bos=llm._model.add_bos_token(), special=True)
     json.dump({"source": "tokenizer_text.txt", "ids": ids}, open(os.path.join(fixtures, "tokens.json"), "w"))
     print(f"tokens.json: {len(ids)} tokens")
 
     cases = []
-    for prompt in GREEDY_PROMPTS:
+    for prompt in prompts:
         prompt_ids = llm.tokenize(prompt.encode("utf-8"), add_bos=llm._model.add_bos_token(), special=True)
         cases.append({"prompt": prompt, "prompt_ids": prompt_ids, "generated": greedy(llm, prompt_ids)})
         print(f"greedy: {prompt[:40]!r} -> {len(cases[-1]['generated'])} tokens")
     json.dump({"max_tokens": GREEDY_TOKENS, "cases": cases}, open(os.path.join(fixtures, "greedy.json"), "w"), indent=1)
 
-    ppl_text = open(os.path.join(fixtures, "perplexity_text.txt"), encoding="utf-8", newline="").read()
+    ppl_text = open(os.path.join(texts, "perplexity_text.txt"), encoding="utf-8", newline="").read()
     del llm
     scorer = load(model, 2048, logits_all=True)
     tokens = scorer.tokenize(ppl_text.encode("utf-8"), add_bos=scorer._model.add_bos_token(), special=True)[:PPL_TOKENS]

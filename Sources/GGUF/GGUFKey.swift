@@ -18,6 +18,11 @@ public enum GGUFKey {
     public static func ropeFreqBase(_ arch: String) -> String { "\(arch).rope.freq_base" }
     public static func ropeDimensionCount(_ arch: String) -> String { "\(arch).rope.dimension_count" }
     public static func vocabSize(_ arch: String) -> String { "\(arch).vocab_size" }
+    public static func slidingWindow(_ arch: String) -> String { "\(arch).attention.sliding_window" }
+    public static func slidingWindowPattern(_ arch: String) -> String { "\(arch).attention.sliding_window_pattern" }
+    public static func ropeFreqBaseSlidingWindow(_ arch: String) -> String { "\(arch).rope.freq_base_swa" }
+    public static func ropeScalingFactor(_ arch: String) -> String { "\(arch).rope.scaling.factor" }
+    public static func finalLogitSoftcapping(_ arch: String) -> String { "\(arch).final_logit_softcapping" }
 
     public enum Tokenizer {
         public static let model = "tokenizer.ggml.model"
@@ -53,4 +58,8 @@ public enum GGUFTensorName {
     public static func feedForwardGate(_ layer: Int) -> String { "blk.\(layer).ffn_gate.weight" }
     public static func feedForwardUp(_ layer: Int) -> String { "blk.\(layer).ffn_up.weight" }
     public static func feedForwardDown(_ layer: Int) -> String { "blk.\(layer).ffn_down.weight" }
+    public static func attentionQueryNorm(_ layer: Int) -> String { "blk.\(layer).attn_q_norm.weight" }
+    public static func attentionKeyNorm(_ layer: Int) -> String { "blk.\(layer).attn_k_norm.weight" }
+    public static func attentionPostNorm(_ layer: Int) -> String { "blk.\(layer).post_attention_norm.weight" }
+    public static func feedForwardPostNorm(_ layer: Int) -> String { "blk.\(layer).post_ffw_norm.weight" }
 }

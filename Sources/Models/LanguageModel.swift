@@ -16,6 +16,18 @@ public struct ModelConfiguration: Sendable, Equatable {
     public var ropeDimension: Int
 }
 
+extension ModelConfiguration {
+    /// Checks a batch before it runs: every id inside the vocabulary, and room for it in the context.
+    func checkBatch(_ tokens: [Int], nextPosition: Int) throws {
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabularySize }) {
+            throw ModelError.invalidHyperparameter(key: "token", reason: "id \(bad) is outside the vocabulary of \(vocabularySize)")
+        }
+        guard nextPosition + tokens.count <= contextLength else {
+            throw ModelError.contextOverflow(tokens: nextPosition + tokens.count, context: contextLength)
+        }
+    }
+}
+
 /// Which rows of logits a forward pass returns.
 public enum LogitsRequest: Sendable {
     case lastToken

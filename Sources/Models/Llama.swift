@@ -147,12 +147,7 @@ public final class Llama: LanguageModel {
         let c = configuration
         let n = tokens.count
         guard n > 0 else { return [] }
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= c.vocabularySize }) {
-            throw ModelError.invalidHyperparameter(key: "token", reason: "id \(bad) is outside the vocabulary of \(c.vocabularySize)")
-        }
-        guard cache.nextPosition + n <= c.contextLength else {
-            throw ModelError.contextOverflow(tokens: cache.nextPosition + n, context: c.contextLength)
-        }
+        try c.checkBatch(tokens, nextPosition: cache.nextPosition)
         let width = c.embeddingLength
         let qDim = c.headCount * c.headDimension
         let kvDim = c.kvHeadCount * c.headDimension
@@ -161,8 +156,7 @@ public final class Llama: LanguageModel {
         // Views into one reused buffer: x, normed, projected [n, width]; q, attended [n, heads, headDim];
         // k, v [n, kvHeads, headDim]; gate, up [n, ff].
         let sizes = [n * width, n * width, n * width, n * qDim, n * qDim, n * kvDim, n * kvDim, n * ff, n * ff]
-        var base = activations.floats(sizes.reduce(0, +))
-        let views = sizes.map { size -> Buffer in defer { base += size }; return Buffer(p: base) }
+        let views = scratchViews(activations, sizes: sizes)
         let (x, normed, projected, q, attended, k, v) = (views[0], views[1], views[2], views[3], views[4], views[5], views[6])
         let (gate, up) = (views[7], views[8])
 
@@ -201,20 +195,11 @@ public final class Llama: LanguageModel {
     }
 
     private func normalize(_ x: Buffer, into y: Buffer, weight: [Float], tokens: Int) {
-        let width = configuration.embeddingLength, epsilon = configuration.rmsEpsilon
-        weight.withUnsafeBufferPointer { w in
-            for t in 0 ..< tokens {
-                RMSNorm.apply(x.p + t * width, weight: w.baseAddress!, epsilon: epsilon, output: y.p + t * width, count: width)
-            }
-        }
+        let c = configuration
+        RowOperations.normalize(x, into: y, weight: weight, rows: tokens, width: c.embeddingLength, epsilon: c.rmsEpsilon)
     }
 
     private func add(_ source: Buffer, into destination: Buffer, count: Int) {
-        for i in 0 ..< count { destination.p[i] += source.p[i] }
+        RowOperations.add(source, into: destination, count: count)
     }
-}
-
-/// A view of part of the scratch buffer (no copy-on-write checks in the hot loop).
-struct Buffer {
-    let p: UnsafeMutablePointer<Float>
 }

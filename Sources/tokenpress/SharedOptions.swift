@@ -4,7 +4,8 @@ import Foundation
 
 /// `-m MODEL`, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: [.customShort("m"), .long], help: "Path to a GGUF model (default: SmolLM2-135M-Instruct Q4_1, fetched on first use).")
+    @Option(name: [.customShort("m"), .long],
+            help: "A GGUF file, or a model name from `tokenpress models` (gemma3-270m, smollm2-135m) fetched on first use (default: smollm2-135m).")
     var model: String?
 
     @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Worker threads (default: all cores).")
@@ -16,7 +17,7 @@ struct ModelOptions: ParsableArguments {
 
     /// The model path, fetching the default model if none was given.
     func resolvedPath() throws -> String {
-        if let model { return model }
+        if let model { return try NamedModel.resolve(model) { Console.status($0) } }
         return try DefaultModel.path { Console.status($0) }
     }
 
