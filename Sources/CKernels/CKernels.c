@@ -348,6 +348,118 @@ TP_AVX2 static inline float dot_f32(const float *a, const float *b, int n) {
     return sum;
 }
 
+// ---- K-quant rows on 8-bit activations (Q8_K: per 256 values an f32 scale, int8 quants, int16 sums of 16) ----
+// The integer sums are exact in any order; the float steps follow llama.cpp's AVX2 build: Q4_K as its repacked
+// 8-row kernels (per block acc += isum·(dx·dy) and mins += imin·(dmin·dy), fused; the row is acc − mins), Q6_K as
+// ggml_vec_dot_q6_K_q8_K (eight lane sums per block, fused into eight accumulators, then hsum).
+
+TP_AVX2 static inline int32_t hsum_epi32(__m256i x) {
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4E));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xB1));
+    return _mm_cvtsi128_si32(t);
+}
+
+// One Q4_K row against one token's Q8_K activations.
+TP_AVX2 static float dot_q4_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    float acc = 0, mins = 0;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 144;
+        const uint8_t *sc = x + 4;
+        const int8_t *q8 = aq + b * 256;
+        const int16_t *bs = asums + b * 16;
+        int32_t isum = 0, imin = 0;
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
+            const __m256i q_lo = _mm256_and_si256(bits, low);
+            const __m256i q_hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+            const __m256i a_lo = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair));
+            const __m256i a_hi = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair + 32));
+            const __m256i ones = _mm256_set1_epi16(1);
+            const int32_t dot_lo = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q_lo, a_lo), ones));
+            const int32_t dot_hi = hsum_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q_hi, a_hi), ones));
+            for (int half = 0; half < 2; half++) {
+                const int j = 2 * pair + half;
+                int scale, minimum;
+                if (j < 4) {
+                    scale = sc[j] & 63;
+                    minimum = sc[j + 4] & 63;
+                } else {
+                    scale = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
+                    minimum = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+                }
+                isum += scale * (half == 0 ? dot_lo : dot_hi);
+                imin += minimum * (bs[2 * j] + bs[2 * j + 1]);
+            }
+        }
+        const float dy = ad[b];
+        acc = fmaf((float)isum, half_to_float(x) * dy, acc);
+        mins = fmaf((float)imin, half_to_float(x + 2) * dy, mins);
+    }
+    return acc - mins;
+}
+
+// One Q6_K row against one token's Q8_K activations.
+TP_AVX2 static float dot_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums) {
+    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+    __m256 acc = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 210;
+        const uint8_t *ql = x;
+        const uint8_t *qh = x + 128;
+        const int8_t *sc = (const int8_t *)(x + 192);
+        const int8_t *q8 = aq + b * 256;
+        const float d = ad[b] * half_to_float(x + 208);
+        const __m256i sums = _mm256_loadu_si256((const __m256i *)(asums + b * 16));
+        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sums, scales16), 5);
+        __m256i sumi = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
+            const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
+            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4));
+            q[1] = _mm256_or_si256(_mm256_and_si256(bits2, m15),
+                                   _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2));
+            q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
+                                   _mm256_and_si256(high, _mm256_set1_epi8(48)));
+            q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
+                                   _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2));
+            for (int k = 0; k < 4; k++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 128 * half + 32 * k));
+                const int s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
+                const __m256i scale = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
+                const __m256i products = _mm256_maddubs_epi16(q[k], a);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, products));
+            }
+        }
+        sumi = _mm256_sub_epi32(sumi, offset);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc);
+}
+
+TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                          const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out,
+                          long out_stride) {
+    if (type_id != 12 && type_id != 14) return 0;
+    for (int r = row_begin; r < row_end; r++) {
+        const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+        for (int t = 0; t < tokens; t++) {
+            const float *d = ad + (long)t * blocks;
+            const int8_t *q = aq + (long)t * blocks * 256;
+            const int16_t *sums = asums + (long)t * blocks * 16;
+            out[t * out_stride + r] = type_id == 12 ? dot_q4_k_q8_k(row, blocks, d, q, sums)
+                                                    : dot_q6_k_q8_k(row, blocks, d, q, sums);
+        }
+    }
+    return 1;
+}
+
 TP_AVX2 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
                              const float *input, int tokens, float *out, long out_stride, float *scratch) {
     if (type_id < 12 || type_id > 14) return 0;
@@ -877,6 +989,9 @@ void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, int dim, 
 void tp_softmax(float *x, int count, float scale) {}
 int tp_matmul_kquant(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int columns,
                      const float *input, int tokens, float *out, long out_stride, float *scratch) { return 0; }
+int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                  const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out,
+                  long out_stride) { return 0; }
 void tp_swiglu(float *gate, const float *up, int count) {}
 void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *zeros, const uint8_t *codes,
                       int rows, int dim, int bits, float *qs, float *out) {}

@@ -5,6 +5,7 @@ import CKernels
 /// the others dequantize each weight row once and reuse it for every token.
 public final class MatMul {
     private let activations = Q8Activations()
+    private let kActivations = Q8KActivations()
     /// Use the scalar twins (for tests of the portable path).
     public var useScalarKernels = false
 
@@ -18,6 +19,9 @@ public final class MatMul {
         if let format = weights.format as? any Q8DotFormat.Type {
             activations.quantize(input, rows: tokens, rowLength: weights.columns)
             multiplyQuantized(weights, format: format, tokens: tokens, output: output)
+        } else if Self.usesQ8K(weights.format) {
+            kActivations.quantize(input, rows: tokens, rowLength: weights.columns)
+            multiplyQ8K(weights, tokens: tokens, output: output)
         } else {
             multiplyDequantized(weights, input: input, tokens: tokens, output: output)
         }
@@ -94,6 +98,35 @@ public final class MatMul {
                     }
                 }
                 tileStart = tileEnd
+            }
+        }
+    }
+
+    /// Q4_K and Q6_K (most of a Q4_K_M file's K-quant rows) multiply Q8_K activations in integers, as llama.cpp.
+    static func usesQ8K(_ format: any QuantFormat.Type) -> Bool {
+        format == BlockQ4_K.self || format == BlockQ6_K.self
+    }
+
+    private func multiplyQ8K(_ weights: WeightMatrix, tokens: Int, output: UnsafeMutablePointer<Float>) {
+        let rows = weights.rows
+        let blocks = weights.columns / Q8KActivations.blockSize
+        let a = kActivations
+        if KernelDispatch.useAVX2 && !useScalarKernels {
+            let typeID = Int32(weights.format.typeID)
+            ParallelFor.run(rows, minimumChunk: 8) { range in
+                _ = tp_matmul_q8k(typeID, weights.data, weights.rowBytes, Int32(range.lowerBound),
+                                  Int32(range.upperBound), Int32(blocks), a.scales, a.quants, a.sums, Int32(tokens),
+                                  output, rows)
+            }
+            return
+        }
+        let dot = weights.format == BlockQ4_K.self ? KQuantDot.q4K : KQuantDot.q6K
+        ParallelFor.run(rows, minimumChunk: 8) { range in
+            for r in range {
+                for t in 0 ..< tokens {
+                    output[t * rows + r] = dot(weights.row(r), blocks, a.scales + t * blocks,
+                                               a.quants + t * blocks * 256, a.sums + t * blocks * 16)
+                }
             }
         }
     }

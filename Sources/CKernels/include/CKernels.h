@@ -18,6 +18,12 @@ void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begi
                   const int8_t *quants, const float *scales, const float *sums, int tokens,
                   float *out, long out_stride);
 
+/// Q4_K (type 12) or Q6_K (14) rows row_begin..<row_end times `tokens` tokens of Q8_K activations (`blocks` blocks
+/// of 256 a row: scales ad[t·blocks + b], quants aq[(t·blocks + b)·256 ...], sums of 16 asums[(t·blocks + b)·16 ...]),
+/// with the float steps of llama.cpp's AVX2 build. Returns 0 (nothing written) for other types.
+int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
+                  const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out, long out_stride);
+
 /// K-quant weights (12 Q4_K, 13 Q5_K, 14 Q6_K) times f32 activations: each weight row is decoded to f32 once
 /// (into `scratch`, `columns` floats) and dotted with every token's activations [tokens, columns].
 /// Returns 0 (and does nothing) for other types.
