@@ -67,6 +67,18 @@ final class Gemma3FidelityTests: XCTestCase {
         }
     }
 
+    /// The portable kernels (what a CPU without AVX2 runs) give llama.cpp's greedy tokens too.
+    func testPortableKernelsReproduceLlamaCppGreedyTokens() throws {
+        let engine = try ReferenceModel.gemma3()
+        let data = try ReferenceModel.fixture("gemma3/greedy.json")
+        let fixture = try JSONDecoder().decode(LlamaCppFidelityTests.GreedyFixture.self, from: data)
+        let saved = KernelDispatch.forcePortable
+        KernelDispatch.forcePortable = true
+        defer { KernelDispatch.forcePortable = saved }
+        let c = fixture.cases[1]
+        XCTAssertEqual(try greedy(engine, prompt: c.prompt_ids, count: 12), Array(c.generated.prefix(12)))
+    }
+
     private func greedy(_ engine: InferenceEngine, prompt: [Int], count: Int) throws -> [Int] {
         let model = engine.model
         let cache = model.makeCache()
