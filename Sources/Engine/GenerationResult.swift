@@ -17,6 +17,9 @@ public struct GenerationStatistics: Sendable, Codable {
     /// Exact cache bytes once the prompt is in (after any press), and what a dense f16 cache would take.
     public var cacheBytesAfterPrompt = 0
     public var denseCacheBytesAfterPrompt = 0
+    /// Of the dense bytes, what sliding-window layers released (Gemma 3's local layers): saved by the model's own
+    /// attention pattern, not by a press.
+    public var windowSavedBytesAfterPrompt = 0
     /// The largest exact cache size seen after the prompt (bounded when a decoding press is used).
     public var peakCacheBytes = 0
     /// Bits per key or value element the cache spends once the prompt is in (codes, scales, positions: all of it).
@@ -46,8 +49,9 @@ public struct GenerationStatistics: Sendable, Codable {
     public var cacheSummary: String {
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
         let bits = String(format: "%.2f", bitsPerElementAfterPrompt)
-        return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt)); \(bits) bits "
-            + "per element), peak: \(kib(peakCacheBytes))"
+        let window = windowSavedBytesAfterPrompt > 0 ? "; sliding windows saved \(kib(windowSavedBytesAfterPrompt))" : ""
+        return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))\(window); "
+            + "\(bits) bits per element), peak: \(kib(peakCacheBytes))"
             + (positionReindexings > 0 ? ", positions re-indexed \(positionReindexings)×" : "")
     }
 }

@@ -107,6 +107,7 @@ public final class InferenceEngine {
         result.statistics.prefillSeconds = prefillTime.seconds
         result.statistics.cacheBytesAfterPrompt = cache.byteCount
         result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
+        result.statistics.windowSavedBytesAfterPrompt = cache.windowSavedBytes
         result.statistics.peakCacheBytes = peak
         result.statistics.bitsPerElementAfterPrompt = cache.bitsPerElement
         result.statistics.layerBytesAfterPrompt = cache.layers.map(\.byteCount)

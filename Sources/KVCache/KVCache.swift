@@ -10,6 +10,10 @@ public final class KVCache {
     public var nextPosition = 0
     /// Attention statistics the model records for presses that asked for them (nil: none recorded).
     public var statistics: AttentionStatistics?
+    /// Tokens sliding-window layers released (summed over their heads), see `advance(by:)`.
+    public internal(set) var windowReleasedTokens = 0
+    /// Whether sliding-window layers release the tokens no later query sees (false keeps them: for tests).
+    public var releasesOutsideWindows = true
 
     /// A cache for layers that attend as `specs` say (one per layer; the model supplies them).
     public init(specs: [AttentionSpec]) {
@@ -103,6 +107,8 @@ public final class KVCache {
         let copies = SharedStorageCopies()
         let c = KVCache(copying: layers.map { $0.copy(sharing: copies) })
         c.nextPosition = nextPosition
+        c.windowReleasedTokens = windowReleasedTokens
+        c.releasesOutsideWindows = releasesOutsideWindows
         c.statistics = statistics?.copy()
         return c
     }
@@ -114,6 +120,7 @@ public final class KVCache {
     public func removeAll() {
         for layer in layers { for head in layer.heads { head.removeAll() } }
         nextPosition = 0
+        windowReleasedTokens = 0
         if let s = statistics {
             statistics = AttentionStatistics(needs: s.needs, layers: layers.count, kvHeads: kvHeads, momentSkip: s.momentSkip)
         }

@@ -208,7 +208,7 @@ public final class Gemma3: LanguageModel {
             normalize(projected, into: projected, weight: block.feedForwardPostNorm, rows: n, width: width)
             RowOperations.add(projected, into: x, count: n * width)
         }
-        cache.nextPosition += n
+        cache.advance(by: n)
 
         let first = request == .lastToken ? n - 1 : 0
         let rows = n - first

@@ -180,7 +180,7 @@ public final class Llama: LanguageModel {
             matmul.multiply(block.down, input: gate.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)
         }
-        cache.nextPosition += n
+        cache.advance(by: n)
 
         let first = request == .lastToken ? n - 1 : 0
         let rows = n - first
