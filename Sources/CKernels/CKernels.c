@@ -91,6 +91,17 @@ TP_AVX2 static inline __attribute__((always_inline)) __m256i block_bytes(int typ
     }
 }
 
+// Bytes per block of each Q8-dot format.
+static inline int block_stride(int type_id) {
+    switch (type_id) {
+    case 2: return 18;
+    case 3: return 20;
+    case 6: return 22;
+    case 7: return 24;
+    default: return 34;
+    }
+}
+
 static inline int is_signed(int type_id) { return type_id == 2 || type_id == 6 || type_id == 8; }
 
 static inline int has_minimum(int type_id) { return type_id == 3 || type_id == 7; }
@@ -104,6 +115,12 @@ TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, 
     float minimums[4] = {0, 0, 0, 0};
     for (int b = 0; b < blocks; b++) {
         const __m256i y = _mm256_loadu_si256((const __m256i *)(q + 32 * b));
+        // The same block of the next four rows: four row streams at once outrun the hardware prefetcher (decode
+        // of Gemma 3 270M, whose 168 MB output matrix is most of a token: 18 → 28 tokens/s). A prefetch past the
+        // last row is only a hint and never faults.
+        for (int k = 0; k < 4; k++) {
+            _mm_prefetch((const char *)(row + (4 + k) * row_bytes + block_stride(type_id) * b), _MM_HINT_T0);
+        }
         for (int k = 0; k < 4; k++) {
             if (k >= count) break;
             float scale, minimum = 0;
