@@ -5,7 +5,8 @@ import Foundation
 /// `-m MODEL`, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
     @Option(name: [.customShort("m"), .long],
-            help: "A GGUF file, or a model name from `tokenpress models` (gemma3-270m, smollm2-135m) fetched on first use (default: smollm2-135m).")
+            help: ArgumentHelp("A GGUF file, or a model name from `tokenpress models` (gemma3-270m, smollm2-135m) "
+                               + "fetched on first use (default: smollm2-135m)."))
     var model: String?
 
     @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Worker threads (default: all cores).")

@@ -31,7 +31,9 @@ final class KQuantDotTests: XCTestCase {
             let matmul = MatMul()
             matmul.useScalarKernels = scalar
             input.withUnsafeBufferPointer { x in
-                output.withUnsafeMutableBufferPointer { matmul.multiply(weights, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!) }
+                output.withUnsafeMutableBufferPointer {
+                    matmul.multiply(weights, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!)
+                }
             }
         }
         return output
