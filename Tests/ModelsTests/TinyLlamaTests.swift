@@ -136,7 +136,14 @@ final class TinyLlamaTests: XCTestCase {
         let p = NSTemporaryDirectory() + "/mamba-\(UUID().uuidString).gguf"
         try w.write(to: p)
         XCTAssertThrowsError(try InferenceEngine(modelPath: p)) {
-            XCTAssertEqual(($0 as? ModelError)?.description, "unsupported model architecture 'mamba' (supported: llama)")
+            XCTAssertEqual(($0 as? ModelError)?.description, "unsupported model architecture 'mamba' (supported: gemma3, llama)")
+        }
+
+        // A gemma3 file without Gemma's extra norms is refused with the first missing tensor named.
+        var gemma = TinyModel()
+        gemma.architecture = "gemma3"
+        XCTAssertThrowsError(try InferenceEngine(modelPath: try gemma.write())) {
+            XCTAssertTrue("\($0)".contains("blk.0.attn_q_norm.weight"), "\($0)")
         }
 
         var missing = GGUFWriter()
