@@ -175,15 +175,10 @@ public final class Gemma3: LanguageModel {
         guard n > 0 else { return [] }
         try c.checkBatch(tokens, nextPosition: cache.nextPosition)
         let width = c.embeddingLength
-        let qDim = c.headCount * c.headDimension
-        let kvDim = c.kvHeadCount * c.headDimension
         let ff = c.feedForwardLength
-
-        // x, normed, projected [n, width]; q, attended [n, heads, headDim]; k, v [n, kvHeads, headDim]; gate, up [n, ff].
-        let sizes = [n * width, n * width, n * width, n * qDim, n * qDim, n * kvDim, n * kvDim, n * ff, n * ff]
-        let views = scratchViews(activations, sizes: sizes)
-        let (x, normed, projected, q, attended, k, v) = (views[0], views[1], views[2], views[3], views[4], views[5], views[6])
-        let (gate, up) = (views[7], views[8])
+        let scratch = BlockScratch(activations, configuration: c, tokens: n)
+        let (x, normed, projected, q, attended) = (scratch.x, scratch.normed, scratch.projected, scratch.q, scratch.attended)
+        let (k, v, gate, up) = (scratch.k, scratch.v, scratch.gate, scratch.up)
 
         for (t, token) in tokens.enumerated() {
             tokenEmbedding.dequantizeRow(token, into: x.p + t * width)
@@ -210,13 +205,8 @@ public final class Gemma3: LanguageModel {
         }
         cache.advance(by: n)
 
-        let first = request == .lastToken ? n - 1 : 0
-        let rows = n - first
-        normalize(Buffer(p: x.p + first * width), into: normed, weight: outputNorm, rows: rows, width: width)
-        var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
-        logits.withUnsafeMutableBufferPointer {
-            matmul.multiply(output, input: normed.p, tokens: rows, output: $0.baseAddress!)
-        }
+        var logits = matmul.logits(hidden: x, tokens: n, request: request, outputNorm: outputNorm, output: output,
+                                   normed: normed, configuration: c)
         if let cap = finalLogitSoftCap {
             let inverse = 1 / cap
             for i in logits.indices { logits[i] = tanhf(logits[i] * inverse) * cap }

@@ -28,11 +28,42 @@ struct Buffer {
     let p: UnsafeMutablePointer<Float>
 }
 
-/// Carves one reused scratch allocation into consecutive views of the given sizes.
-func scratchViews(_ scratch: ScratchBuffer, sizes: [Int]) -> [Buffer] {
-    var base = scratch.floats(sizes.reduce(0, +))
-    return sizes.map { size -> Buffer in
-        defer { base += size }
-        return Buffer(p: base)
+/// The activations of one forward pass of `tokens` tokens, as views into one reused allocation: x, normed,
+/// projected [n, width]; q, attended [n, heads, headDim]; k, v [n, kvHeads, headDim]; gate, up [n, ff].
+struct BlockScratch {
+    let x, normed, projected, q, attended, k, v, gate, up: Buffer
+
+    init(_ scratch: ScratchBuffer, configuration c: ModelConfiguration, tokens n: Int) {
+        let width = n * c.embeddingLength
+        let qDim = n * c.headCount * c.headDimension
+        let kvDim = n * c.kvHeadCount * c.headDimension
+        let ff = n * c.feedForwardLength
+        var base = scratch.floats(3 * width + 2 * qDim + 2 * kvDim + 2 * ff)
+        func take(_ size: Int) -> Buffer {
+            defer { base += size }
+            return Buffer(p: base)
+        }
+        (x, normed, projected) = (take(width), take(width), take(width))
+        (q, attended) = (take(qDim), take(qDim))
+        (k, v) = (take(kvDim), take(kvDim))
+        (gate, up) = (take(ff), take(ff))
+    }
+}
+
+extension MatMul {
+    /// The logits of the rows `request` asks for: the final RMSNorm of their hidden states (`hidden`, [n, width])
+    /// into `normed`, then the output matrix.
+    func logits(hidden: Buffer, tokens n: Int, request: LogitsRequest, outputNorm: [Float], output: WeightMatrix,
+                normed: Buffer, configuration c: ModelConfiguration) -> [Float] {
+        let width = c.embeddingLength
+        let first = request == .lastToken ? n - 1 : 0
+        let rows = n - first
+        RowOperations.normalize(Buffer(p: hidden.p + first * width), into: normed, weight: outputNorm, rows: rows,
+                                width: width, epsilon: c.rmsEpsilon)
+        var logits = [Float](repeating: 0, count: rows * c.vocabularySize)
+        logits.withUnsafeMutableBufferPointer {
+            multiply(output, input: normed.p, tokens: rows, output: $0.baseAddress!)
+        }
+        return logits
     }
 }

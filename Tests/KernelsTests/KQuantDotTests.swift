@@ -5,7 +5,7 @@ import XCTest
 /// Q4_K and Q6_K rows on Q8_K activations: the AVX2 kernel against its portable twin (bit for bit) and both against
 /// a float reference (within the 8-bit activation error).
 final class KQuantDotTests: XCTestCase {
-    static let formats: [any QuantFormat.Type] = [BlockQ4_K.self, BlockQ6_K.self]
+    static var formats: [any QuantFormat.Type] { [BlockQ4_K.self, BlockQ6_K.self] }
 
     /// Random blocks with sane f16 scales at their offsets (Q4_K: d and dmin first; Q6_K: d last).
     static func randomRows(_ format: any QuantFormat.Type, rows: Int, blocks: Int, generator: inout SplitMix) -> [UInt8] {
