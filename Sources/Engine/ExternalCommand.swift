@@ -28,7 +28,8 @@ public enum ExternalCommand {
         let output = capture ? pipe.fileHandleForReading.readDataToEndOfFile() : Data()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw ExternalCommandError(status: process.terminationStatus, description: "\(what) failed with exit code \(process.terminationStatus)")
+            let status = process.terminationStatus
+            throw ExternalCommandError(status: status, description: "\(what) failed with exit code \(status)")
         }
         return output
     }

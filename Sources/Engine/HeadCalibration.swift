@@ -74,7 +74,9 @@ public struct HeadCalibration {
                                                + "What is the pass key? The pass key is", addSpecial: false)
         let window = 8
         let prompt = head + answer + question
-        guard prompt.count < engine.contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: engine.contextLength) }
+        guard prompt.count < engine.contextLength else {
+            throw EngineError.promptTooLong(tokens: prompt.count, context: engine.contextLength)
+        }
         let cache = engine.model.makeCache()
         cache.statistics = AttentionStatistics(needs: AttentionNeeds(window: window), layers: cache.layers.count, kvHeads: cache.kvHeads)
         _ = try engine.prefill(prompt, cache: cache)
@@ -137,7 +139,10 @@ extension HeadProfile {
             // A default-place profile from before per-query-head scores existed is measured again.
             if profile.queryRetrieval != nil || path != nil { return profile }
         }
-        if path != nil { throw PressError.invalidParameter(name: "profile", reason: "\(file) does not exist (run tokenpress calibrate -o \(file))") }
+        if path != nil {
+            let reason = "\(file) does not exist (run tokenpress calibrate -o \(file))"
+            throw PressError.invalidParameter(name: "profile", reason: reason)
+        }
         log("Measuring the head profile of \((modelPath as NSString).lastPathComponent) (once; saved to \(file)) ...")
         let profile = try HeadCalibration(engine: engine).run(model: (modelPath as NSString).lastPathComponent, progress: progress)
         do {

@@ -14,12 +14,12 @@ extension KVCache {
             guard let window = layer.spec.slidingWindow else { continue }
             let firstNeeded = nextPosition - window + 1
             for (h, head) in layer.heads.enumerated() {
-                let positions = head.positions
-                let stale = positions.prefix { Int($0) < firstNeeded }.count
-                guard stale >= Self.releaseRun || (stale > 0 && stale == positions.count) else { continue }
-                let kept = positions.indices.filter { Int(positions[$0]) >= firstNeeded }
-                retain(layer: l, head: h, indices: kept)
-                windowReleasedTokens += positions.count - kept.count
+                // Positions ascend over a head's tokens, so the stale ones lead: counted without building a list.
+                let stale = head.visibleCount(upTo: firstNeeded - 1)
+                let count = head.count
+                guard stale >= Self.releaseRun || (stale > 0 && stale == count) else { continue }
+                retain(layer: l, head: h, indices: Array(stale ..< count))
+                windowReleasedTokens += stale
             }
         }
     }
