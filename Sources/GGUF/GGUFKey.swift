@@ -22,6 +22,7 @@ public enum GGUFKey {
     public static func slidingWindowPattern(_ arch: String) -> String { "\(arch).attention.sliding_window_pattern" }
     public static func ropeFreqBaseSlidingWindow(_ arch: String) -> String { "\(arch).rope.freq_base_swa" }
     public static func ropeScalingFactor(_ arch: String) -> String { "\(arch).rope.scaling.factor" }
+    public static func ropeScalingType(_ arch: String) -> String { "\(arch).rope.scaling.type" }
     public static func finalLogitSoftcapping(_ arch: String) -> String { "\(arch).final_logit_softcapping" }
 
     public enum Tokenizer {
@@ -48,6 +49,8 @@ public enum GGUFTensorName {
     public static let tokenEmbedding = "token_embd.weight"
     public static let outputNorm = "output_norm.weight"
     public static let output = "output.weight"
+    /// Llama 3's RoPE frequency factors (one per rotated pair), shared by every layer.
+    public static let ropeFrequencies = "rope_freqs.weight"
 
     public static func attentionNorm(_ layer: Int) -> String { "blk.\(layer).attn_norm.weight" }
     public static func attentionQuery(_ layer: Int) -> String { "blk.\(layer).attn_q.weight" }
@@ -58,6 +61,10 @@ public enum GGUFTensorName {
     public static func feedForwardGate(_ layer: Int) -> String { "blk.\(layer).ffn_gate.weight" }
     public static func feedForwardUp(_ layer: Int) -> String { "blk.\(layer).ffn_up.weight" }
     public static func feedForwardDown(_ layer: Int) -> String { "blk.\(layer).ffn_down.weight" }
+    public static func attentionQueryBias(_ layer: Int) -> String { "blk.\(layer).attn_q.bias" }
+    public static func attentionKeyBias(_ layer: Int) -> String { "blk.\(layer).attn_k.bias" }
+    public static func attentionValueBias(_ layer: Int) -> String { "blk.\(layer).attn_v.bias" }
+    public static func attentionOutputBias(_ layer: Int) -> String { "blk.\(layer).attn_output.bias" }
     public static func attentionQueryNorm(_ layer: Int) -> String { "blk.\(layer).attn_q_norm.weight" }
     public static func attentionKeyNorm(_ layer: Int) -> String { "blk.\(layer).attn_k_norm.weight" }
     public static func attentionPostNorm(_ layer: Int) -> String { "blk.\(layer).post_attention_norm.weight" }

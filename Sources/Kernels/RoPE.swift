@@ -14,11 +14,25 @@ public struct RoPE: Sendable, Hashable {
     public let dimensions: Int
     public let base: Float
     public let layout: RoPELayout
+    /// Divides pair i's angle (Llama 3's `rope_freqs.weight`: long wavelengths slowed for a longer context).
+    public let frequencyFactors: [Float]?
+    /// Multiplies every angle (linear RoPE scaling: 1 / the file's scaling factor).
+    public let frequencyScale: Float
 
-    public init(dimensions: Int, base: Float, layout: RoPELayout = .adjacentPairs) {
+    public init(dimensions: Int, base: Float, layout: RoPELayout = .adjacentPairs, frequencyFactors: [Float]? = nil,
+                frequencyScale: Float = 1) {
+        precondition(frequencyFactors.map { $0.count == dimensions / 2 } ?? true, "one frequency factor per pair")
         self.dimensions = dimensions
         self.base = base
         self.layout = layout
+        self.frequencyFactors = frequencyFactors
+        self.frequencyScale = frequencyScale
+    }
+
+    /// Pair i's angle per position, in double precision (for presses that reason about rotations, not for keys).
+    public func angularFrequency(pair i: Int) -> Double {
+        let factor = Double(frequencyFactors?[i] ?? 1)
+        return pow(Double(base), -2 * Double(i) / Double(dimensions)) / factor * Double(frequencyScale)
     }
 
     /// The pair of dimensions pair `i` turns, in `layout`.
@@ -31,9 +45,12 @@ public struct RoPE: Sendable, Hashable {
     public func table(position: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
         let scale = powf(base, -2 / Float(dimensions))
         var theta = Float(position)
+        let scaled = frequencyFactors != nil || frequencyScale != 1
         for i in 0 ..< dimensions / 2 {
-            cos[i] = Foundation.cos(theta)
-            sin[i] = Foundation.sin(theta)
+            // ggml's order: the angle divided by the pair's factor, then multiplied by the frequency scale.
+            let angle = scaled ? frequencyScale * (theta / (frequencyFactors?[i] ?? 1)) : theta
+            cos[i] = Foundation.cos(angle)
+            sin[i] = Foundation.sin(angle)
             theta *= scale
         }
     }

@@ -115,7 +115,7 @@ public final class Gemma3: LanguageModel {
     public init(file: GGUFFile) throws {
         let arch = try file.string(GGUFKey.architecture)
         let c = try ModelConfiguration(llama: file, architecture: arch)
-        try Self.rejectRopeScaling(file, architecture: arch)
+        let scaling = try RoPEScaling(file: file, architecture: arch, ropeDimension: c.ropeDimension)
         let w = WeightLoader(file: file)
         self.file = file
         configuration = c
@@ -126,7 +126,7 @@ public final class Gemma3: LanguageModel {
             ? try w.matrix(GGUFTensorName.output, columns: c.embeddingLength, rows: c.vocabularySize)
             : tokenEmbedding
         layout = try Gemma3LayerLayout(file: file, architecture: arch, layers: c.layerCount)
-        specs = Self.attentionSpecs(c, layout: layout)
+        specs = Self.attentionSpecs(c, layout: layout, scaling: scaling)
         let cap = try file.optionalFloat(GGUFKey.finalLogitSoftcapping(arch)) ?? 0
         guard cap.isFinite, cap >= 0 else {
             let reason = "\(cap) is not a finite non-negative number"
@@ -135,28 +135,24 @@ public final class Gemma3: LanguageModel {
         finalLogitSoftCap = cap > 0 ? cap : nil
     }
 
-    /// Per layer: local layers see their window with the local RoPE base, global layers everything with the file's.
+    /// Per layer: local layers see their window with the local RoPE base, unscaled; global layers everything with
+    /// the file's base and RoPE scaling (linear by 8 in the 4B–27B files), as llama.cpp's graph for gemma3.
     /// The logit scale is 1/√headDim (Gemma's query_pre_attn_scalar for every size but 27B, which scales by
     /// 1/√(width/heads)); llama.cpp multiplies the queries by it, which gives the same bits for the power-of-two
     /// head dimensions Gemma 3 uses.
-    static func attentionSpecs(_ c: ModelConfiguration, layout: Gemma3LayerLayout) -> [AttentionSpec] {
+    static func attentionSpecs(_ c: ModelConfiguration, layout: Gemma3LayerLayout,
+                               scaling: RoPEScaling) -> [AttentionSpec] {
         let is27B = c.layerCount == 62
         let scaleDimension = is27B ? c.embeddingLength / c.headCount : c.headDimension
         let scale = 1 / Float(scaleDimension).squareRoot()
         return (0 ..< c.layerCount).map { layer in
             let local = layout.isLocal[layer]
-            let base = local ? layout.localRopeBase : c.ropeBase
-            let rope = RoPE(dimensions: c.ropeDimension, base: base, layout: .neoxHalves)
+            let rope = local
+                ? RoPE(dimensions: c.ropeDimension, base: layout.localRopeBase, layout: .neoxHalves)
+                : scaling.rope(dimensions: c.ropeDimension, base: c.ropeBase, layout: .neoxHalves)
             return AttentionSpec(headDimension: c.headDimension, queryHeads: c.headCount, kvHeads: c.kvHeadCount,
                                  scale: scale, rope: rope, slidingWindow: local ? layout.window : nil)
         }
-    }
-
-    /// Linear RoPE scaling (the 4B–27B files' global layers) is not implemented: refuse rather than answer wrongly.
-    private static func rejectRopeScaling(_ file: GGUFFile, architecture arch: String) throws {
-        let key = GGUFKey.ropeScalingFactor(arch)
-        guard let factor = try file.optionalFloat(key), factor != 0, factor != 1 else { return }
-        throw ModelError.invalidHyperparameter(key: key, reason: "RoPE scaling by \(factor) is not supported yet")
     }
 
     public func attentionSpec(layer: Int) -> AttentionSpec { specs[layer] }

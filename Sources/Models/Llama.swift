@@ -1,4 +1,5 @@
-// Based on: LLaMA: Open and Efficient Foundation Language Models (llama.cpp's `llama` graph, f16 KV cache).
+// Based on: LLaMA: Open and Efficient Foundation Language Models (llama.cpp's `llama` graph, f16 KV cache);
+// The Llama 3 Herd of Models (RoPE frequency factors). Qwen2.swift and Qwen3.swift declare the variants it also runs.
 import Foundation
 import GGUF
 import Kernels
@@ -72,25 +73,40 @@ extension ModelConfiguration {
 
 // MARK: Weights
 
-/// One transformer block's weights: attention (norm, q, k, v, output) then MLP (norm, gate, up, down).
+/// One transformer block's weights: attention (norm, q, k, v, output) then MLP (norm, gate, up, down), with the
+/// biases and Q/K norms its variant reads.
 struct LlamaBlock {
     let attentionNorm: [Float]          // [width]
     let query: WeightMatrix             // [heads·headDim, width]
     let key: WeightMatrix               // [kvHeads·headDim, width]
     let value: WeightMatrix             // [kvHeads·headDim, width]
+    let queryBias: [Float]?             // [heads·headDim]
+    let keyBias: [Float]?               // [kvHeads·headDim]
+    let valueBias: [Float]?             // [kvHeads·headDim]
+    let queryNorm: [Float]?             // [headDim], shared by every query head
+    let keyNorm: [Float]?               // [headDim]
     let attentionOutput: WeightMatrix   // [width, heads·headDim]
+    let outputBias: [Float]?            // [width]
     let feedForwardNorm: [Float]        // [width]
     let gate: WeightMatrix              // [ff, width]
     let up: WeightMatrix                // [ff, width]
     let down: WeightMatrix              // [width, ff]
 
-    init(_ w: WeightLoader, layer i: Int, _ c: ModelConfiguration) throws {
+    init(_ w: WeightLoader, layer i: Int, _ c: ModelConfiguration, variant: LlamaVariant) throws {
         let qDim = c.headCount * c.headDimension, kvDim = c.kvHeadCount * c.headDimension
+        let biases = variant.queryKeyValueBiases
+        let norms = variant.queryKeyNorms
         attentionNorm = try w.vector(GGUFTensorName.attentionNorm(i), count: c.embeddingLength)
         query = try w.matrix(GGUFTensorName.attentionQuery(i), columns: c.embeddingLength, rows: qDim)
         key = try w.matrix(GGUFTensorName.attentionKey(i), columns: c.embeddingLength, rows: kvDim)
         value = try w.matrix(GGUFTensorName.attentionValue(i), columns: c.embeddingLength, rows: kvDim)
+        queryBias = try w.vector(GGUFTensorName.attentionQueryBias(i), count: qDim, biases)
+        keyBias = try w.vector(GGUFTensorName.attentionKeyBias(i), count: kvDim, biases)
+        valueBias = try w.vector(GGUFTensorName.attentionValueBias(i), count: kvDim, biases)
+        queryNorm = try w.vector(GGUFTensorName.attentionQueryNorm(i), count: c.headDimension, norms)
+        keyNorm = try w.vector(GGUFTensorName.attentionKeyNorm(i), count: c.headDimension, norms)
         attentionOutput = try w.matrix(GGUFTensorName.attentionOutput(i), columns: qDim, rows: c.embeddingLength)
+        outputBias = try w.vector(GGUFTensorName.attentionOutputBias(i), count: c.embeddingLength, variant.outputBias)
         feedForwardNorm = try w.vector(GGUFTensorName.feedForwardNorm(i), count: c.embeddingLength)
         gate = try w.matrix(GGUFTensorName.feedForwardGate(i), columns: c.embeddingLength, rows: c.feedForwardLength)
         up = try w.matrix(GGUFTensorName.feedForwardUp(i), columns: c.embeddingLength, rows: c.feedForwardLength)
@@ -101,6 +117,7 @@ struct LlamaBlock {
 // MARK: Model
 
 /// The llama architecture: RMSNorm, RoPE, grouped-query attention, SwiGLU; tied embeddings when `output.weight` is absent.
+/// Also runs the architectures that differ from it only in the tensors a `LlamaVariant` names (qwen2, qwen3).
 /// One instance runs one stream at a time (it owns scratch buffers).
 public final class Llama: LanguageModel {
     public let configuration: ModelConfiguration
@@ -117,19 +134,24 @@ public final class Llama: LanguageModel {
     /// Activations, reused across calls so steady-state decoding allocates nothing.
     private let activations = ScratchBuffer()
 
-    public init(file: GGUFFile) throws {
+    public convenience init(file: GGUFFile) throws {
+        try self.init(file: file, variant: .llama)
+    }
+
+    public init(file: GGUFFile, variant: LlamaVariant) throws {
         let arch = try file.string(GGUFKey.architecture)
         let c = try ModelConfiguration(llama: file, architecture: arch)
         let w = WeightLoader(file: file)
         self.file = file
         configuration = c
         tokenEmbedding = try w.matrix(GGUFTensorName.tokenEmbedding, columns: c.embeddingLength, rows: c.vocabularySize)
-        blocks = try (0 ..< c.layerCount).map { try LlamaBlock(w, layer: $0, c) }
+        blocks = try (0 ..< c.layerCount).map { try LlamaBlock(w, layer: $0, c, variant: variant) }
         outputNorm = try w.vector(GGUFTensorName.outputNorm, count: c.embeddingLength)
         output = w.has(GGUFTensorName.output)
             ? try w.matrix(GGUFTensorName.output, columns: c.embeddingLength, rows: c.vocabularySize)
             : tokenEmbedding
-        let rope = RoPE(dimensions: c.ropeDimension, base: c.ropeBase, layout: .adjacentPairs)
+        let scaling = try RoPEScaling(file: file, architecture: arch, ropeDimension: c.ropeDimension)
+        let rope = scaling.rope(dimensions: c.ropeDimension, base: c.ropeBase, layout: variant.ropeLayout)
         spec = .scaledDotProduct(headDimension: c.headDimension, queryHeads: c.headCount, kvHeads: c.kvHeadCount, rope: rope)
     }
 
@@ -162,9 +184,19 @@ public final class Llama: LanguageModel {
             // Attention
             normalize(x, into: normed, weight: block.attentionNorm, tokens: n)
             matmul.multiply([block.query, block.key, block.value], input: normed.p, tokens: n, outputs: [q.p, k.p, v.p])
+            RowOperations.addBias(block.queryBias, to: q, rows: n)
+            RowOperations.addBias(block.keyBias, to: k, rows: n)
+            RowOperations.addBias(block.valueBias, to: v, rows: n)
+            if let queryNorm = block.queryNorm, let keyNorm = block.keyNorm {
+                let epsilon = c.rmsEpsilon
+                let d = c.headDimension
+                RowOperations.normalize(q, into: q, weight: queryNorm, rows: n * c.headCount, width: d, epsilon: epsilon)
+                RowOperations.normalize(k, into: k, weight: keyNorm, rows: n * c.kvHeadCount, width: d, epsilon: epsilon)
+            }
             attention.attend(layer: layer, cache: cache, queries: q.p, keys: k.p, values: v.p, tokens: n,
                              output: attended.p)
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
+            RowOperations.addBias(block.outputBias, to: projected, rows: n)
             add(projected, into: x, count: n * width)
 
             // MLP

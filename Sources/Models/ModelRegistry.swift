@@ -5,7 +5,9 @@ public enum ModelRegistry {
     public typealias Loader = @Sendable (GGUFFile) throws -> any LanguageModel
 
     public static let loaders: [String: Loader] = [
-        "llama": { try Llama(file: $0) },
+        "llama": { try Llama(file: $0, variant: .llama) },
+        "qwen2": { try Llama(file: $0, variant: .qwen2) },
+        "qwen3": { try Llama(file: $0, variant: .qwen3) },
         "gemma3": { try Gemma3(file: $0) },
     ]
 

@@ -17,6 +17,16 @@ enum RowOperations {
         for i in 0 ..< count { destination.p[i] += source.p[i] }
     }
 
+    /// Adds `bias` to each of `rows` rows of `bias.count` floats (nothing when there is no bias).
+    static func addBias(_ bias: [Float]?, to x: Buffer, rows: Int) {
+        guard let bias else { return }
+        let width = bias.count
+        for t in 0 ..< rows {
+            let row = x.p + t * width
+            for i in 0 ..< width { row[i] += bias[i] }
+        }
+    }
+
     /// x ·= factor, element by element.
     static func scale(_ x: Buffer, by factor: Float, count: Int) {
         for i in 0 ..< count { x.p[i] *= factor }

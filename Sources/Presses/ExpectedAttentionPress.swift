@@ -92,7 +92,7 @@ public struct ExpectedAttentionPress: HeadScorerPress {
     public func averageRotation(rope: RoPE, start: Int, dimension d: Int) -> [(cos: Float, sin: Float)] {
         let pairs = min(rope.dimensions, d) / 2
         return (0 ..< pairs).map { i in
-            let theta = pow(Double(rope.base), -2 * Double(i) / Double(rope.dimensions))
+            let theta = rope.angularFrequency(pair: i)
             var c = 0.0, s = 0.0
             for p in start ..< start + futurePositions { c += cos(Double(p) * theta); s += sin(Double(p) * theta) }
             return (Float(c / Double(futurePositions)), Float(s / Double(futurePositions)))

@@ -9,12 +9,16 @@ public enum PreTokenizer: Sendable, Equatable {
     /// Llama 3 (`llama-bpe`): case-insensitive contractions, `[^\r\n\p{L}\p{N}]?\p{L}+`, digit runs of at most
     /// `maxDigits`, punctuation with trailing newlines, newline runs, whitespace. Qwen2 is the same with 1 digit.
     case llama3(maxDigits: Int)
+    /// llama.cpp's default (`default`, or no `tokenizer.ggml.pre`): runs of punctuation and `$+<=>^~|` apart
+    /// first, then GPT-2 within each piece, then digit runs apart, then ASCII digits in threes from the left.
+    case llamaDefault
 
     public static let supportedNames = ["default", "gpt2", "smollm", "starcoder", "refact", "llama-bpe", "llama3", "qwen2"]
 
     public init(name: String) throws {
         switch name {
-        case "default", "gpt2", "gpt-2": self = .gpt2
+        case "default": self = .llamaDefault
+        case "gpt2", "gpt-2": self = .gpt2
         case "smollm", "starcoder", "refact": self = .digitsThenGPT2
         case "llama-bpe", "llama3", "llama-v3": self = .llama3(maxDigits: 3)
         case "qwen2": self = .llama3(maxDigits: 1)
@@ -33,6 +37,8 @@ public enum PreTokenizer: Sendable, Equatable {
             for piece in Self.isolateDigits(scalars) { Self.splitGPT2(scalars, piece, into: &ranges) }
         case .llama3(let maxDigits):
             Self.splitLlama3(scalars, 0 ..< scalars.count, maxDigits: maxDigits, into: &ranges)
+        case .llamaDefault:
+            Self.splitLlamaDefault(scalars, into: &ranges)
         }
         return ranges.map { r in
             var s = String.UnicodeScalarView()
@@ -167,5 +173,72 @@ public enum PreTokenizer: Sendable, Equatable {
             if spaces > 0 { emit(pos + spaces); continue }  // \s+
             emit(pos + 1)
         }
+    }
+
+    // MARK: llama.cpp's default
+
+    /// Each of llama.cpp's four expressions splits every piece the one before left, keeping what it did not match.
+    static func splitLlamaDefault(_ s: [Unicode.Scalar], into out: inout [Range<Int>]) {
+        for piece in runs(s, 0 ..< s.count, where: isDefaultPunctuation) {
+            var words: [Range<Int>] = []
+            splitGPT2(s, piece, into: &words)
+            for word in words {
+                for part in runs(s, word, where: { flags($0).isNumber }) {
+                    out.append(contentsOf: asciiDigitTriples(s, part))
+                }
+            }
+        }
+    }
+
+    /// `[\p{P}\$\+<=>\^~\|]`: Unicode punctuation plus the ASCII symbols llama.cpp lists (not the backtick).
+    static func isDefaultPunctuation(_ c: Unicode.Scalar) -> Bool {
+        switch c.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+             .finalPunctuation, .otherPunctuation:
+            return true
+        default:
+            return "$+<=>^~|".unicodeScalars.contains(c)
+        }
+    }
+
+    /// `range` cut into maximal runs of scalars that satisfy `test` and the spans between them.
+    static func runs(_ s: [Unicode.Scalar], _ range: Range<Int>, where test: (Unicode.Scalar) -> Bool) -> [Range<Int>] {
+        var pieces: [Range<Int>] = []
+        var start = range.lowerBound
+        var i = range.lowerBound
+        while i < range.upperBound {
+            guard test(s[i]) else {
+                i += 1
+                continue
+            }
+            var end = i + 1
+            while end < range.upperBound && test(s[end]) { end += 1 }
+            if start < i { pieces.append(start ..< i) }
+            pieces.append(i ..< end)
+            start = end
+            i = end
+        }
+        if start < range.upperBound { pieces.append(start ..< range.upperBound) }
+        return pieces
+    }
+
+    /// `[0-9][0-9][0-9]` matched left to right: each three ASCII digits a piece, the rest between them.
+    static func asciiDigitTriples(_ s: [Unicode.Scalar], _ range: Range<Int>) -> [Range<Int>] {
+        func isDigit(_ i: Int) -> Bool { i < range.upperBound && (0x30 ... 0x39).contains(s[i].value) }
+        var pieces: [Range<Int>] = []
+        var start = range.lowerBound
+        var i = range.lowerBound
+        while i < range.upperBound {
+            if isDigit(i) && isDigit(i + 1) && isDigit(i + 2) {
+                if start < i { pieces.append(start ..< i) }
+                pieces.append(i ..< i + 3)
+                i += 3
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        if start < range.upperBound { pieces.append(start ..< range.upperBound) }
+        return pieces
     }
 }

@@ -136,7 +136,7 @@ final class TinyLlamaTests: XCTestCase {
         let p = NSTemporaryDirectory() + "/mamba-\(UUID().uuidString).gguf"
         try w.write(to: p)
         XCTAssertThrowsError(try InferenceEngine(modelPath: p)) {
-            XCTAssertEqual(($0 as? ModelError)?.description, "unsupported model architecture 'mamba' (supported: gemma3, llama)")
+            XCTAssertEqual(($0 as? ModelError)?.description, "unsupported model architecture 'mamba' (supported: gemma3, llama, qwen2, qwen3)")
         }
 
         // A gemma3 file without Gemma's extra norms is refused with the first missing tensor named.
