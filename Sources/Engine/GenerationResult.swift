@@ -20,6 +20,8 @@ public struct GenerationStatistics: Sendable, Codable {
     /// Of the dense bytes, what sliding-window layers released (Gemma 3's local layers): saved by the model's own
     /// attention pattern, not by a press.
     public var windowSavedBytesAfterPrompt = 0
+    /// What the press freed once the prompt was in: the cache's bytes before it ran less its bytes after.
+    public var pressSavedBytesAfterPrompt = 0
     /// The largest exact cache size seen after the prompt (bounded when a decoding press is used).
     public var peakCacheBytes = 0
     /// Bits per key or value element the cache spends once the prompt is in (codes, scales, positions: all of it).
@@ -49,7 +51,8 @@ public struct GenerationStatistics: Sendable, Codable {
     public var cacheSummary: String {
         let kib = { (bytes: Int) in String(format: "%.1f KiB", Double(bytes) / 1024) }
         let bits = String(format: "%.2f", bitsPerElementAfterPrompt)
-        let window = windowSavedBytesAfterPrompt > 0 ? "; sliding windows saved \(kib(windowSavedBytesAfterPrompt))" : ""
+        var window = windowSavedBytesAfterPrompt > 0 ? "; sliding windows saved \(kib(windowSavedBytesAfterPrompt))" : ""
+        if pressSavedBytesAfterPrompt != 0 { window += "; press saved \(kib(pressSavedBytesAfterPrompt))" }
         return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))\(window); "
             + "\(bits) bits per element), peak: \(kib(peakCacheBytes))"
             + (positionReindexings > 0 ? ", positions re-indexed \(positionReindexings)×" : "")

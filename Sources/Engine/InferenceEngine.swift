@@ -102,7 +102,9 @@ public final class InferenceEngine {
             // The last prompt token must run again to give fresh logits.
             if cache.nextPosition >= prompt.count { cache.removeAll() }
             logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache, press: press, peakBytes: &peak)
+            let unpressed = cache.byteCount
             if let press { try finishPrompt(cache, press: press) }
+            result.statistics.pressSavedBytesAfterPrompt = unpressed - cache.byteCount
         }
         result.statistics.prefillSeconds = prefillTime.seconds
         result.statistics.cacheBytesAfterPrompt = cache.byteCount

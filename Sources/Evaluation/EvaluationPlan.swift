@@ -67,6 +67,8 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     /// Chooses the text stretches and the magic numbers.
     public var seed: UInt64 = 0
     public var split: Split = .test
+    /// Which layers the presses compress (`PressedLayers`: global, all or a list); global skips sliding-window layers.
+    public var pressLayers = "global"
 
     public init(presses: [String], ratios: [Double]) {
         self.presses = presses
@@ -75,9 +77,10 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case presses, ratios, tasks, modes, contexts, depths, continuation, samples, answerTokens, seed, split
+        case pressLayers
     }
 
-    /// Decodes results files written before `split` existed as the test split.
+    /// Decodes results files written before `split` existed as the test split, and before `pressLayers` as global.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         presses = try c.decode([String].self, forKey: .presses)
@@ -91,6 +94,7 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         answerTokens = try c.decode(Int.self, forKey: .answerTokens)
         seed = try c.decode(UInt64.self, forKey: .seed)
         split = try c.decodeIfPresent(Split.self, forKey: .split) ?? .test
+        pressLayers = try c.decodeIfPresent(String.self, forKey: .pressLayers) ?? "global"
     }
 
     /// Prompts the plan prefills (perplexity stretches, then question prompts), in sweep order.

@@ -38,8 +38,11 @@ public final class Evaluator {
             }
         }
         filler = engine.tokenizer.encode(HaystackText.half(haystack, plan.split), addSpecial: false, parseSpecial: false)
+        let pressed = try PressedLayers(parsing: plan.pressLayers)
+        let specs = engine.model.attentionSpecs
         presses = try plan.configurations.map { c in
-            (c.press, c.ratio, c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile))
+            let press = c.press == "none" ? nil : try PressRegistry.make(c.press, ratio: c.ratio, profile: profile)
+            return (c.press, c.ratio, try pressed.restrict(press, specs: specs))
         }
         needs = presses.reduce(AttentionNeeds.none) { $0.union($1.press?.needs ?? .none) }
         try Self.validate(plan, for: engine)

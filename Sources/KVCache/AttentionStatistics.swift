@@ -37,6 +37,31 @@ public final class AttentionStatistics {
         return c
     }
 
+    /// A copy holding only `chosen` layers' statistics, renumbered 0 ..< chosen.count (a view's statistics).
+    func selecting(layers chosen: [Int]) -> AttentionStatistics {
+        let c = AttentionStatistics(needs: needs, layers: chosen.count, kvHeads: kvHeads, momentSkip: momentSkip)
+        let slots = chosen.flatMap { layer in (0 ..< kvHeads).map { layer * kvHeads + $0 } }
+        c.windows = chosen.map { windows[$0] }
+        c.sums = sums.map { perHead in slots.map { perHead[$0] } }
+        c.noise = noise.map { perHead in slots.map { perHead[$0] } }
+        c.moments = chosen.map { moments[$0] }
+        return c
+    }
+
+    /// Takes back the statistics of `chosen` layers from `view` (made by `selecting(layers: chosen)`).
+    func replace(layers chosen: [Int], from view: AttentionStatistics) {
+        for (index, layer) in chosen.enumerated() {
+            windows[layer] = view.windows[index]
+            moments[layer] = view.moments[index]
+            for head in 0 ..< kvHeads {
+                for a in sums.indices {
+                    sums[a][layer * kvHeads + head] = view.sums[a][index * kvHeads + head]
+                    noise[a][layer * kvHeads + head] = view.noise[a][index * kvHeads + head]
+                }
+            }
+        }
+    }
+
     /// Bytes held (not part of the KV cache: scoring state that a press without statistics does not need).
     public var byteCount: Int {
         let floats = windows.reduce(0) { $0 + $1.rows.count } + sums.joined().reduce(0) { $0 + $1.count }

@@ -4,6 +4,8 @@ import Kernels
 /// so compression can shorten any head without the model knowing.
 public final class KVCache {
     public let layers: [LayerCache]
+    /// The model's index of each layer here: 0 ..< layers.count, except in a view (`view(layers:)`).
+    public let modelLayers: [Int]
     public let kvHeads: Int
     public let headDimension: Int
     /// Positions consumed so far (the next token's position), whatever the cache retained.
@@ -21,12 +23,34 @@ public final class KVCache {
         kvHeads = specs[0].kvHeads
         headDimension = specs[0].headDimension
         layers = specs.map { LayerCache(spec: $0) }
+        modelLayers = Array(specs.indices)
     }
 
-    private init(copying layers: [LayerCache]) {
+    private init(copying layers: [LayerCache], modelLayers: [Int]) {
         self.layers = layers
+        self.modelLayers = modelLayers
         kvHeads = layers[0].spec.kvHeads
         headDimension = layers[0].spec.headDimension
+    }
+
+    /// A cache over some of this cache's layers (indices into `layers`, ascending), sharing their storage: what a
+    /// press does to the view's layers it does to this cache's. The view holds a copy of those layers' statistics;
+    /// `absorbStatistics(of:layers:)` brings them back once the press has run.
+    public func view(layers chosen: [Int]) -> KVCache {
+        precondition(!chosen.isEmpty && chosen == chosen.sorted() && chosen.allSatisfy(layers.indices.contains),
+                     "a view needs ascending layer indices of this cache")
+        let v = KVCache(copying: chosen.map { layers[$0] }, modelLayers: chosen.map { modelLayers[$0] })
+        v.nextPosition = nextPosition
+        v.windowReleasedTokens = windowReleasedTokens
+        v.releasesOutsideWindows = releasesOutsideWindows
+        v.statistics = statistics?.selecting(layers: chosen)
+        return v
+    }
+
+    /// Takes back the statistics of the layers `view` (made by `view(layers: chosen)`) holds, after a press ran on it.
+    public func absorbStatistics(of view: KVCache, layers chosen: [Int]) {
+        guard let statistics, let viewed = view.statistics else { return }
+        statistics.replace(layers: chosen, from: viewed)
     }
 
     /// Exact bytes of every layer's segments (keys, values, scales, zero points, positions, shared storage once).
@@ -105,7 +129,7 @@ public final class KVCache {
     /// copied once and read by both copies, as in the original.
     public func copy() -> KVCache {
         let copies = SharedStorageCopies()
-        let c = KVCache(copying: layers.map { $0.copy(sharing: copies) })
+        let c = KVCache(copying: layers.map { $0.copy(sharing: copies) }, modelLayers: modelLayers)
         c.nextPosition = nextPosition
         c.windowReleasedTokens = windowReleasedTokens
         c.releasesOutsideWindows = releasesOutsideWindows

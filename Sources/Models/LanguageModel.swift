@@ -54,7 +54,10 @@ public protocol LanguageModel: AnyObject {
 }
 
 extension LanguageModel {
+    /// Every layer's `attentionSpec(layer:)`, in order.
+    public var attentionSpecs: [AttentionSpec] { (0 ..< configuration.layerCount).map { attentionSpec(layer: $0) } }
+
     public func makeCache() -> KVCache {
-        KVCache(specs: (0 ..< configuration.layerCount).map { attentionSpec(layer: $0) })
+        KVCache(specs: attentionSpecs)
     }
 }

@@ -29,7 +29,7 @@ public struct CompressKVPress: KVPress {
     }
 
     public func compress(_ cache: KVCache) throws {
-        try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+        let profile = try self.profile.selecting(for: cache)
         let scorer = RetrievalHeadScorer(profile: profile, compressionRatio: compressionRatio, window: window)
         try LayerAdaptivePress(scorer: scorer, compressionRatio: compressionRatio, window: window).compress(cache)
     }

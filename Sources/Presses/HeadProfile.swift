@@ -1,4 +1,5 @@
 import Foundation
+import KVCache
 
 /// How much each KV head retrieves from far back in the context, measured once per model by
 /// `tokenpress calibrate` (RazorAttention's echo and induction scores on a repeated random sequence, and the
@@ -74,6 +75,23 @@ public struct HeadProfile: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         return try encoder.encode(self)
+    }
+
+    /// The rows of the layers `cache` holds (all of them, or a view's `modelLayers`), after checking the profile
+    /// was measured on a model of the cache's shape.
+    public func selecting(for cache: KVCache) throws -> HeadProfile {
+        let isView = cache.modelLayers != Array(cache.layers.indices)
+        try check(layers: isView ? layers : cache.layers.count, kvHeads: cache.kvHeads)
+        guard isView else { return self }
+        guard let last = cache.modelLayers.last, last < layers else {
+            let reason = "measured on \(layers) layers, the cache holds layer \(cache.modelLayers.last ?? 0)"
+            throw PressError.invalidParameter(name: "profile", reason: reason)
+        }
+        let rows = cache.modelLayers
+        var selected = HeadProfile(model: model, echo: rows.map { echo[$0] }, induction: rows.map { induction[$0] },
+                                   passkey: rows.map { passkey[$0] })
+        selected.queryRetrieval = queryRetrieval.map { all in rows.map { all[$0] } }
+        return selected
     }
 
     /// Refuses a profile measured on a model of another shape.

@@ -33,7 +33,7 @@ public struct RazorPress: KVPress {
 
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
-        try profile.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+        let profile = try self.profile.selecting(for: cache)
         let heads = cache.layers.count * cache.kvHeads
         let n = cache.longestPressableHead
         let target = heads * Budget.kept(n, ratio: compressionRatio)

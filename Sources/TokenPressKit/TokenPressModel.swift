@@ -12,6 +12,7 @@ public actor TokenPressModel {
     /// actor, so only its one-at-a-time calls ever touch them.
     private var chats: [Int: ChatSession] = [:]
     private var contexts: [Int: CompressedContext] = [:]
+    private var pressedLayers = PressedLayers.global
     private var nextIdentifier = 0
     /// The model file's path.
     public nonisolated let path: String
@@ -66,6 +67,13 @@ public actor TokenPressModel {
         try engine.useCacheStorage(storage)
     }
 
+    /// Which layers the presses given to `generate`, `stream` and `compress` compress from now on: `.global`
+    /// (the default) leaves sliding-window layers alone, as kvpress does for Gemma 3; `.all`; or `.list([...])`.
+    public func pressLayers(_ layers: PressedLayers) throws {
+        _ = try layers.layers(specs: engine.model.attentionSpecs)
+        pressedLayers = layers
+    }
+
     public func tokenize(_ text: String) -> [Int] {
         engine.tokenizer.encode(text)
     }
@@ -101,7 +109,8 @@ public actor TokenPressModel {
     public func compress(context: String, press: (any KVPress)?, chat: Bool = true) throws -> Document {
         let render = try engine.promptRenderer(chat: chat)
         let opening = try QuestionPrompt(context: context, question: "", render: render)
-        let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: press)
+        let restricted = try pressedLayers.restrict(press, specs: engine.model.attentionSpecs)
+        let compressed = try CompressedContext(engine: engine, contextPart: opening.contextPart, press: restricted)
         let identifier = newIdentifier()
         contexts[identifier] = compressed
         let handle = ModelHandle(model: self, identifier: identifier)
@@ -112,7 +121,8 @@ public actor TokenPressModel {
     func generate(_ prompt: String, maxTokens: Int, sampling: SamplingParameters, stopStrings: [String],
                   press: (any KVPress)?, onText: @Sendable (String) -> Void) throws -> GenerationResult {
         let tokens = engine.tokenizer.encode(prompt)
+        let restricted = try pressedLayers.restrict(press, specs: engine.model.attentionSpecs)
         return try engine.generate(prompt: tokens, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
-                                   press: press, onText: onText, until: GenerationStream.untilCancelled)
+                                   press: restricted, onText: onText, until: GenerationStream.untilCancelled)
     }
 }

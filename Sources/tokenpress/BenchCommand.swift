@@ -34,6 +34,9 @@ struct BenchCommand: ParsableCommand {
             help: "Fraction of tokens the --press presses remove, in [0, 1) (default: 0.5).")
     var ratioOption: Double?
     var ratio: Double { ratioOption ?? PressOptions.defaultRatio }
+    @Option(name: .customLong("press-layers"),
+            help: "Layers the presses compress: global (default: not sliding-window layers), all, or 0,5,11.")
+    var pressLayers = "global"
     @OptionGroup var cacheOptions: CacheOptions
     @Flag(name: .long, help: "Print a JSON array of {test, press, threads, tokens_per_second, stddev, samples, cache_bytes, ...}.")
     var json = false
@@ -66,8 +69,12 @@ struct BenchCommand: ParsableCommand {
             if press.contains(where: PressRegistry.needsProfile) {
                 headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, log: { Console.status($0) })
             }
-            let presses: [(any KVPress)?] = try press.isEmpty ? [nil]
-                : press.map { $0 == "none" ? nil : try PressRegistry.make($0, ratio: ratio, profile: headProfile) }
+            let layers = try PressedLayers(parsing: pressLayers)
+            let specs = engine.model.attentionSpecs
+            let presses: [(any KVPress)?] = try press.isEmpty ? [nil] : press.map { spec in
+                let made = spec == "none" ? nil : try PressRegistry.make(spec, ratio: ratio, profile: headProfile)
+                return try layers.restrict(made, specs: specs)
+            }
             var tests: [Benchmark.Test] = []
             for d in depthList {
                 tests += promptSizes.filter { $0 > 0 }.map { Benchmark.Test(promptTokens: $0, depth: d) }

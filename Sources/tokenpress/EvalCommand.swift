@@ -68,6 +68,9 @@ struct EvalCommand: ParsableCommand {
         discussion: "test reads the first half of the haystack text and RULER's samples from seed 42; calibration the second "
             + "half and RULER's samples from seed 1000 over the essays rotated by half. Tune on calibration, report on test."))
     var split = "test"
+    @Option(name: .customLong("press-layers"), help: ArgumentHelp(
+        "Layers the presses compress: global (default: not sliding-window layers, as kvpress on Gemma 3), all, or 0,5,11."))
+    var pressLayers = "global"
     @Option(name: .long, help: "Filler text file (default: RULER's Paul Graham essays, fetched on first use).")
     var haystack: String?
     @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
@@ -130,6 +133,7 @@ struct EvalCommand: ParsableCommand {
             throw CLIError("--split must be test or calibration, got '\(split)'")
         }
         plan.split = split
+        plan.pressLayers = try PressedLayers(parsing: pressLayers).description
         return plan
     }
 
@@ -179,6 +183,7 @@ struct EvalCommand: ParsableCommand {
         arguments += ["--contexts", contexts, "--depths", depths, "--continuation", String(continuation)]
         arguments += ["--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue, "--haystack", haystackPath]
         if let profilePath { arguments += ["--profile", profilePath] }
+        arguments += ["--press-layers", plan.pressLayers]
         if noChat { arguments.append("--no-chat") }
         for press in presses { arguments += ["--press", press] }
         return arguments

@@ -32,18 +32,29 @@ struct PressOptions: ParsableArguments {
     var chunkSize: Int?
     @Option(name: .long, help: "Head profile for razor and duo (default: next to the model, measured on first use).")
     var profile: String?
+    @Option(name: .customLong("press-layers"), help: ArgumentHelp(
+        "Layers the press compresses: global, all, or indices such as 0,5,11.",
+        discussion: "global (the default) leaves sliding-window layers (Gemma 3's local layers) uncompressed, as kvpress "
+            + "does: they hold at most their window already. On models without such layers it is every layer."))
+    var pressLayers = "global"
 
     /// Checks the options without a model (a placeholder profile stands in for the real one).
     func validatePress() throws {
         _ = try makePress(profile: HeadProfile.placeholder)
+        let layers = try PressedLayers(parsing: pressLayers)
+        if press == nil, layers != .global { throw CLIError("--press-layers needs --press") }
     }
 
-    /// The press, with the model's head profile when it needs one.
+    /// The press, with the model's head profile when it needs one, on the layers `--press-layers` names.
     func makePress(engine: InferenceEngine, modelPath: String) throws -> (any KVPress)? {
-        guard let press, PressRegistry.needsProfile(press) else { return try makePress(profile: nil) }
+        let layers = try PressedLayers(parsing: pressLayers)
+        let specs = engine.model.attentionSpecs
+        guard let press, PressRegistry.needsProfile(press) else {
+            return try layers.restrict(try makePress(profile: nil), specs: specs)
+        }
         let headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: modelPath, path: profile, log: { Console.status($0) },
                                                           progress: { Console.progress("calibrate", done: $0, total: $1) })
-        return try makePress(profile: headProfile)
+        return try layers.restrict(try makePress(profile: headProfile), specs: specs)
     }
 
     func makePress(profile headProfile: HeadProfile?) throws -> (any KVPress)? {
