@@ -28,6 +28,33 @@ final class CLIErrorTests: XCTestCase {
                          "--cache-type-k", "q8_0"], mentioning: "drop --cache-type-k/--cache-type-v")
     }
 
+    func testBadPressLayers() throws {
+        let model = try TinyModel().write()
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--press-layers", "odd"],
+                        mentioning: "invalid press parameter press-layers: expected global, all or layer indices such as "
+                            + "0,5,11; got 'odd'")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--press-layers", "1,7"],
+                        mentioning: "invalid press parameter press-layers: layer 7 does not exist: the model has 2 layers (0 ... 1)")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press-layers", "all"], mentioning: "--press-layers needs --press")
+        try assertFails(["eval", "-m", model, "--press", "knorm", "--press-layers", "-1"],
+                        mentioning: "invalid press parameter press-layers")
+    }
+
+    /// `--press-layers 1` presses layer 1 only: layer 0 keeps every token of the prompt.
+    func testPressLayersChooseWhatIsPressed() throws {
+        let model = try TinyModel().write()
+        let prompt = String(repeating: "hello world ", count: 30)
+        let r = try CLIRunner.run(["generate", "-m", model, "-p", prompt, "-n", "1", "--press", "knorm", "--ratio", "0.5",
+                                   "--press-layers", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.hasPrefix("layer KiB: ") })
+        let cells = line.dropFirst("layer KiB: ".count).split(separator: ",")
+        let values = cells.compactMap { cell in cell.split(separator: ":").last.flatMap { Double($0.dropFirst()) } }
+        XCTAssertEqual(values.count, 2)
+        XCTAssertGreaterThan(values[0], 1.8 * values[1], "layer 0 unpressed, layer 1 halved: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("press saved"), r.stderr)
+    }
+
     func testMissingFile() throws {
         try assertFails(["generate", "-m", "/nonexistent/model.gguf", "-p", "hi"], mentioning: "model file not found: /nonexistent/model.gguf")
     }
