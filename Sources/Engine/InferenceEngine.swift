@@ -98,14 +98,15 @@ public final class InferenceEngine {
         let clock = ContinuousClock()
         var logits: [Float] = []
         var peak = cache.byteCount
+        var unpressedBytes = 0
         let prefillTime = try clock.measure {
             // The last prompt token must run again to give fresh logits.
             if cache.nextPosition >= prompt.count { cache.removeAll() }
             logits = try prefill(Array(prompt[cache.nextPosition...]), cache: cache, press: press, peakBytes: &peak)
-            let unpressed = cache.byteCount
+            unpressedBytes = cache.byteCount
             if let press { try finishPrompt(cache, press: press) }
-            result.statistics.pressSavedBytesAfterPrompt = unpressed - cache.byteCount
         }
+        result.statistics.pressSavedBytesAfterPrompt = unpressedBytes - cache.byteCount
         result.statistics.prefillSeconds = prefillTime.seconds
         result.statistics.cacheBytesAfterPrompt = cache.byteCount
         result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
