@@ -460,13 +460,122 @@ TP_AVX2 static float dot_q6_k_q8_k(const uint8_t *row, int blocks, const float *
     return hsum8(acc);
 }
 
+// dot_q4_k_q8_k for four tokens at once: the row's nibbles, scales and mins are decoded once per block, and each
+// 32-value chunk's products are scaled in the integer lanes (madd by the chunk's scale) so one horizontal sum per
+// block and token remains. The integer sums are the same integers; the float steps are dot_q4_k_q8_k's, per token.
+TP_AVX2 static void dot4_q4_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums, float out[4]) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    float acc[4] = {0, 0, 0, 0}, mins[4] = {0, 0, 0, 0};
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 144;
+        const uint8_t *sc = x + 4;
+        __m256i q[8], scale[8];
+        int16_t minimum[16];
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            if (j < 4) {
+                s = sc[j] & 63;
+                m = sc[j + 4] & 63;
+            } else {
+                s = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
+                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            }
+            scale[j] = _mm256_set1_epi16((short)s);
+            minimum[2 * j] = minimum[2 * j + 1] = (int16_t)m;
+        }
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
+            q[2 * pair] = _mm256_and_si256(bits, low);
+            q[2 * pair + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+        }
+        const __m256i mins16 = _mm256_loadu_si256((const __m256i *)minimum);
+        const float dx = half_to_float(x), dmin = half_to_float(x + 2);
+        for (int t = 0; t < 4; t++) {
+            const long block = (long)t * blocks + b;
+            const int8_t *q8 = aq + block * 256;
+            __m256i sumi = _mm256_setzero_si256();
+            for (int j = 0; j < 8; j++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 32 * j));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[j], a), scale[j]));
+            }
+            const __m256i bs = _mm256_loadu_si256((const __m256i *)(asums + block * 16));
+            const int32_t isum = hsum_epi32(sumi);
+            const int32_t imin = hsum_epi32(_mm256_madd_epi16(bs, mins16));
+            const float dy = ad[block];
+            acc[t] = fmaf((float)isum, dx * dy, acc[t]);
+            mins[t] = fmaf((float)imin, dmin * dy, mins[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = acc[t] - mins[t];
+}
+
+// dot_q6_k_q8_k for four tokens at once: the row's 6-bit values and scale vectors built once per block.
+TP_AVX2 static void dot4_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums, float out[4]) {
+    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+    __m256 acc[4];
+    for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 210;
+        const uint8_t *ql = x;
+        const uint8_t *qh = x + 128;
+        const int8_t *sc = (const int8_t *)(x + 192);
+        const float d6 = half_to_float(x + 208);
+        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        __m256i q[8], scale[8];
+        for (int half = 0; half < 2; half++) {
+            const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
+            const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
+            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
+            __m256i *h = q + 4 * half;
+            h[0] = _mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4));
+            h[1] = _mm256_or_si256(_mm256_and_si256(bits2, m15),
+                                   _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2));
+            h[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
+                                   _mm256_and_si256(high, _mm256_set1_epi8(48)));
+            h[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
+                                   _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2));
+            for (int k = 0; k < 4; k++) {
+                const short s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
+                scale[4 * half + k] = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
+            }
+        }
+        for (int t = 0; t < 4; t++) {
+            const long block = (long)t * blocks + b;
+            const int8_t *q8 = aq + block * 256;
+            const float d = ad[block] * d6;
+            const __m256i sums = _mm256_loadu_si256((const __m256i *)(asums + block * 16));
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(sums, scales16), 5);
+            __m256i sumi = _mm256_setzero_si256();
+            for (int k = 0; k < 8; k++) {
+                const __m256i a = _mm256_loadu_si256((const __m256i *)(q8 + 32 * k));
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale[k], _mm256_maddubs_epi16(q[k], a)));
+            }
+            sumi = _mm256_sub_epi32(sumi, offset);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc[t]);
+        }
+    }
+    for (int t = 0; t < 4; t++) out[t] = hsum8(acc[t]);
+}
+
 TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out,
                           long out_stride) {
     if (type_id != 12 && type_id != 14) return 0;
     for (int r = row_begin; r < row_end; r++) {
         const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
-        for (int t = 0; t < tokens; t++) {
+        int t = 0;
+        for (; t + 4 <= tokens; t += 4) {
+            const float *d = ad + (long)t * blocks;
+            const int8_t *q = aq + (long)t * blocks * 256;
+            const int16_t *sums = asums + (long)t * blocks * 16;
+            float result[4];
+            if (type_id == 12) dot4_q4_k_q8_k(row, blocks, d, q, sums, result);
+            else dot4_q6_k_q8_k(row, blocks, d, q, sums, result);
+            for (int k = 0; k < 4; k++) out[(t + k) * out_stride + r] = result[k];
+        }
+        for (; t < tokens; t++) {
             const float *d = ad + (long)t * blocks;
             const int8_t *q = aq + (long)t * blocks * 256;
             const int16_t *sums = asums + (long)t * blocks * 16;

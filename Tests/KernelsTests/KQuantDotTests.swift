@@ -43,7 +43,7 @@ final class KQuantDotTests: XCTestCase {
         try XCTSkipUnless(KernelDispatch.useAVX2, "this CPU runs the portable path only")
         var generator = SplitMix(seed: 3)
         for format in Self.formats {
-            for (blocks, tokens) in [(1, 1), (3, 2), (8, 5)] {
+            for (blocks, tokens) in [(1, 1), (3, 2), (8, 5), (2, 9)] {
                 let rows = 12
                 let bytes = Self.randomRows(format, rows: rows, blocks: blocks, generator: &generator)
                 let input = (0 ..< tokens * blocks * 256).map { _ in Float(Int(generator.next() % 2001) - 1000) / 250 }
