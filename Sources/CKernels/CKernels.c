@@ -2,12 +2,14 @@
 #include "CKernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define TP_X86 1
 #define TP_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TP_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
 #else
 #define TP_X86 0
 #endif
@@ -20,6 +22,22 @@ int tp_has_avx2(void) {
     return 0;
 #endif
 }
+
+int tp_has_avx512(void) {
+#if TP_X86
+    __builtin_cpu_init();
+    return tp_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+#else
+    return 0;
+#endif
+}
+
+// Whether the batched Q8-dot matmul may use its AVX-512 VNNI tiles: -1 until read from TOKENPRESS_NO_AVX512;
+// tests turn them off to compare with AVX2.
+static int use_avx512 = -1;
+
+void tp_use_avx512(int enabled) { use_avx512 = enabled; }
 
 #if TP_X86
 
@@ -260,9 +278,142 @@ TP_MATMUL_FOR(6)
 TP_MATMUL_FOR(7)
 TP_MATMUL_FOR(8)
 
+// ---- The same tiles with AVX-512 VNNI: two tokens per 512-bit register ----
+// Each half of a register holds one (row, token) pair's eight lanes. A lane of vpdpbusd is the exact sum of the
+// four products that lane of maddubs + madd sums (no pair of Q8 products reaches the int16 bound), the float steps
+// per lane are gemm_block's, and each half is reduced by hsum8: every result has the AVX2 kernel's bits.
+#define GEMM512_R 4
+
+TP_AVX512 static inline __m512i twice(__m256i x) { return _mm512_inserti64x4(_mm512_castsi256_si512(x), x, 1); }
+
+TP_AVX512 static inline __m512 pair_ps(float low, float high) {
+    const __m512d both = _mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(low)), _mm256_castps_pd(_mm256_set1_ps(high)), 1);
+    return _mm512_castpd_ps(both);
+}
+
+TP_AVX512 static inline __m256 high_half(__m512 x) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)); }
+
+// Weight block b as unsigned codes (what block_bytes gives, plus the format's offset for the signed formats: Q4_0
+// and Q5_0 store codes 0–15 and 0–31 around 8 and 16; Q8_0 values move up by 128), so that vpdpbusd needs no sign
+// trick: Σ x·y = Σ (x + offset)·y − offset·Σ y, every term an exact integer.
+TP_AVX512 static inline __attribute__((always_inline)) __m256i block_codes(int type_id, const uint8_t *row, int b,
+                                                                            float *scale, float *minimum) {
+    const uint8_t *p;
+    switch (type_id) {
+    case 2: p = row + 18 * b; *scale = half_to_float(p); return nibbles(p + 2);
+    case 6: p = row + 22 * b; *scale = half_to_float(p); return _mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2));
+    case 8: p = row + 34 * b; *scale = half_to_float(p);
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), _mm256_set1_epi8((char)0x80));
+    default: return block_bytes(type_id, row, b, scale, minimum);
+    }
+}
+
+static inline int code_offset(int type_id) { return type_id == 2 ? 8 : type_id == 6 ? 16 : type_id == 8 ? 128 : 0; }
+
+// GEMM512_R rows × 4 tokens (two pairs).
+TP_AVX512 static inline __attribute__((always_inline)) void gemm_block512(int type_id, const uint8_t *row, long row_bytes,
+                                                                           int blocks, const int8_t *q, const float *scales,
+                                                                           const float *sums, float *out, long out_stride) {
+    __m512 acc[GEMM512_R][2];
+    float minimums[GEMM512_R][4];
+    for (int r = 0; r < GEMM512_R; r++) {
+        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+        for (int t = 0; t < 4; t++) minimums[r][t] = 0;
+    }
+    const int offset = code_offset(type_id);
+    for (int b = 0; b < blocks; b++) {
+        __m512i y[2], start[2];
+        __m512 ys[2];
+        for (int p = 0; p < 2; p++) {
+            const int8_t *q0 = q + (long)(2 * p) * blocks * 32 + 32 * b, *q1 = q0 + (long)blocks * 32;
+            y[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q0)),
+                                      _mm256_loadu_si256((const __m256i *)q1), 1);
+            ys[p] = pair_ps(scales[(long)(2 * p) * blocks + b], scales[(long)(2 * p + 1) * blocks + b]);
+            // −offset · (the lane's four y), where each lane's sum of products starts.
+            start[p] = _mm512_setzero_si512();
+            if (offset) {
+                const __m512i ysum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)offset), y[p]);
+                start[p] = _mm512_sub_epi32(start[p], ysum);
+            }
+        }
+        for (int r = 0; r < GEMM512_R; r++) {
+            float scale, minimum = 0;
+            const __m512i x = twice(block_codes(type_id, row + r * row_bytes, b, &scale, &minimum));
+            const __m512 d = _mm512_set1_ps(scale);
+            for (int p = 0; p < 2; p++) {
+                const __m512 xy = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start[p], x, y[p]));
+                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(d, ys[p]), xy, acc[r][p]);
+            }
+            if (has_minimum(type_id))
+                for (int t = 0; t < 4; t++) minimums[r][t] += minimum * sums[(long)t * blocks + b];
+        }
+    }
+    for (int r = 0; r < GEMM512_R; r++) {
+        for (int p = 0; p < 2; p++) {
+            out[(2 * p) * out_stride + r] = hsum8(_mm512_castps512_ps256(acc[r][p])) + minimums[r][2 * p];
+            out[(2 * p + 1) * out_stride + r] = hsum8(high_half(acc[r][p])) + minimums[r][2 * p + 1];
+        }
+    }
+}
+
+// Tiles of 16 rows × 16 tokens as matmul_TYPE; what the 4-row blocks do not cover goes to the AVX2 tiles.
+#define TP_MATMUL512_FOR(TYPE)                                                                                    \
+    TP_AVX512 static void matmul512_##TYPE(const void *weights, long row_bytes, int row_begin, int row_end,      \
+                                           int blocks, const int8_t *quants, const float *scales,                \
+                                           const float *sums, int tokens, float *out, long out_stride) {         \
+        for (int t0 = 0; t0 < tokens; t0 += 16) {                                                                 \
+            const int count = t0 + 16 < tokens ? 16 : tokens - t0;                                                \
+            const int8_t *q = quants + (long)t0 * blocks * 32;                                                    \
+            const float *s = scales + (long)t0 * blocks, *m = sums + (long)t0 * blocks;                           \
+            if (count < 16) {                                                                                     \
+                matmul_##TYPE(weights, row_bytes, row_begin, row_end, blocks, q, s, m, count,                    \
+                              out + t0 * out_stride, out_stride);                                                 \
+                continue;                                                                                         \
+            }                                                                                                     \
+            for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
+                const int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                   \
+                int r = tile;                                                                                     \
+                for (; r + GEMM512_R <= tile_end; r += GEMM512_R)                                                 \
+                    for (int t = 0; t < 16; t += 4)                                                               \
+                        gemm_block512(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks,          \
+                                      q + (long)t * blocks * 32, s + (long)t * blocks, m + (long)t * blocks,      \
+                                      out + (t0 + t) * out_stride + r, out_stride);                               \
+                if (r < tile_end)                                                                                 \
+                    matmul_##TYPE(weights, row_bytes, r, tile_end, blocks, q, s, m, 16, out + t0 * out_stride,    \
+                                  out_stride);                                                                    \
+            }                                                                                                     \
+        }                                                                                                         \
+    }
+TP_MATMUL512_FOR(2)
+TP_MATMUL512_FOR(3)
+TP_MATMUL512_FOR(6)
+TP_MATMUL512_FOR(7)
+TP_MATMUL512_FOR(8)
+
+// Batches of 16 tokens or more take the AVX-512 tiles when the CPU has them (and tests have not turned them off).
+static int take_avx512(int tokens) {
+    static int has = -1;
+    if (has < 0) has = tp_has_avx512();
+    if (use_avx512 < 0) {
+        const char *off = getenv("TOKENPRESS_NO_AVX512");
+        use_avx512 = !(off && strcmp(off, "1") == 0);
+    }
+    return has && use_avx512 && tokens >= 16;
+}
+
 TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const int8_t *quants, const float *scales, const float *sums, int tokens,
                           float *out, long out_stride) {
+    if (take_avx512(tokens)) {
+        switch (type_id) {
+        case 2: matmul512_2(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        case 3: matmul512_3(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        case 6: matmul512_6(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        case 7: matmul512_7(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        default: matmul512_8(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        }
+        return;
+    }
     // Tiles of 16 rows × 16 tokens stay in L1.
     switch (type_id) {
     case 2: matmul_2(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;

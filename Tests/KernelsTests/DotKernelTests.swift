@@ -98,6 +98,41 @@ final class DotKernelTests: XCTestCase {
         }
     }
 
+    /// Batches of 16 tokens or more on a CPU with AVX-512 VNNI take the 512-bit tiles (two tokens per register,
+    /// codes offset to unsigned for vpdpbusd): the same bits as the AVX2 tiles and the portable twin, for every
+    /// Q8-dot format, rows that fill 4-row blocks or not, and token counts that fill 16-token tiles or not.
+    func testAVX512TilesGiveTheAVX2Bits() throws {
+        try XCTSkipUnless(KernelDispatch.useAVX2 && KernelDispatch.cpuHasAVX512, "this CPU has no AVX-512 VNNI")
+        defer { KernelDispatch.allowAVX512 = true }
+        var generator = SplitMix(seed: 11)
+        for format in Self.formats {
+            for (blocks, tokens) in [(2, 16), (8, 21), (3, 35)] {
+                let rows = 37
+                let data = (0 ..< rows).flatMap { _ in Self.randomRow(format, blocks: blocks, generator: &generator) }
+                let input = (0 ..< tokens * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }
+                var results: [[UInt32]] = []
+                for (avx512, scalar) in [(true, false), (false, false), (false, true)] {
+                    KernelDispatch.allowAVX512 = avx512
+                    var out = [Float](repeating: .nan, count: tokens * rows)
+                    data.withUnsafeBytes { raw in
+                        let matrix = WeightMatrix(format: format, rows: rows, columns: blocks * 32, data: raw.baseAddress!)
+                        let matmul = MatMul()
+                        matmul.useScalarKernels = scalar
+                        input.withUnsafeBufferPointer { x in
+                            out.withUnsafeMutableBufferPointer {
+                                matmul.multiply(matrix, input: x.baseAddress!, tokens: tokens, output: $0.baseAddress!)
+                            }
+                        }
+                    }
+                    results.append(out.map(\.bitPattern))
+                }
+                let label = "\(format.name), \(blocks) blocks, \(tokens) tokens"
+                XCTAssertEqual(results[0], results[1], "AVX-512 against AVX2: " + label)
+                XCTAssertEqual(results[1], results[2], "AVX2 against portable: " + label)
+            }
+        }
+    }
+
     /// The trap-free rounding used to quantize activations equals the library's round-half-even over the range
     /// quantized values take (|y| ≤ 127, and a margin): every 16th float, and every tie k + ½ with its neighbours.
     func testActivationRoundingIsRoundHalfEven() {

@@ -10,6 +10,11 @@
 
 /// 1 when the CPU supports AVX2, FMA and F16C (the kernels below may then be called), else 0.
 int tp_has_avx2(void);
+/// Whether this CPU has AVX-512 F/BW/VL/VNNI: tp_matmul_q8 then multiplies batches of 16 tokens or more in 512-bit
+/// tiles, with the AVX2 kernel's bits.
+int tp_has_avx512(void);
+/// Allows (1) or forbids (0) those tiles; tests forbid them to compare with the AVX2 tiles.
+void tp_use_avx512(int enabled);
 
 /// out[t * out_stride + r] = dot(weight row r, activation row t) for r in [row_begin, row_end), t in [0, tokens).
 /// Weights: `type_id` is GGML's (2 Q4_0, 3 Q4_1, 6 Q5_0, 7 Q5_1, 8 Q8_0), rows of `blocks` blocks, `row_bytes` apart.
