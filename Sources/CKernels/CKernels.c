@@ -310,50 +310,77 @@ TP_AVX512 static inline __attribute__((always_inline)) __m256i block_codes(int t
 
 static inline int code_offset(int type_id) { return type_id == 2 ? 8 : type_id == 6 ? 16 : type_id == 8 ? 128 : 0; }
 
-// GEMM512_R rows × 4 tokens (two pairs).
-TP_AVX512 static inline __attribute__((always_inline)) void gemm_block512(int type_id, const uint8_t *row, long row_bytes,
-                                                                           int blocks, const int8_t *q, const float *scales,
-                                                                           const float *sums, float *out, long out_stride) {
-    __m512 acc[GEMM512_R][2];
-    float minimums[GEMM512_R][4];
-    for (int r = 0; r < GEMM512_R; r++) {
-        acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-        for (int t = 0; t < 4; t++) minimums[r][t] = 0;
-    }
-    const int offset = code_offset(type_id);
+// A pair of tokens' activation block as the 512-bit tiles read it: their int8 values side by side, where each lane's
+// sum starts (−offset · the lane's four values, see block_codes) and their scales, each repeated over its half.
+typedef struct {
+    __m512i y;
+    __m512i start;
+    __m512 ys;
+} TokenPairBlock;
+
+// The 8 token pairs of a 16-token tile, block by block: pack[b * 8 + p].
+TP_AVX512 static void pack_token_pairs(const int8_t *q, const float *scales, int blocks, int offset,
+                                       TokenPairBlock *pack) {
     for (int b = 0; b < blocks; b++) {
-        __m512i y[2], start[2];
-        __m512 ys[2];
-        for (int p = 0; p < 2; p++) {
+        for (int p = 0; p < 8; p++) {
             const int8_t *q0 = q + (long)(2 * p) * blocks * 32 + 32 * b, *q1 = q0 + (long)blocks * 32;
-            y[p] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q0)),
-                                      _mm256_loadu_si256((const __m256i *)q1), 1);
-            ys[p] = pair_ps(scales[(long)(2 * p) * blocks + b], scales[(long)(2 * p + 1) * blocks + b]);
-            // −offset · (the lane's four y), where each lane's sum of products starts.
-            start[p] = _mm512_setzero_si512();
+            TokenPairBlock *pair = pack + (long)b * 8 + p;
+            pair->y = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q0)),
+                                         _mm256_loadu_si256((const __m256i *)q1), 1);
+            pair->ys = pair_ps(scales[(long)(2 * p) * blocks + b], scales[(long)(2 * p + 1) * blocks + b]);
+            pair->start = _mm512_setzero_si512();
             if (offset) {
-                const __m512i ysum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)offset), y[p]);
-                start[p] = _mm512_sub_epi32(start[p], ysum);
+                const __m512i ysum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)offset), pair->y);
+                pair->start = _mm512_sub_epi32(pair->start, ysum);
             }
         }
+    }
+}
+
+// GEMM512_R rows × 8 tokens (pairs pair0 ... pair0 + 3 of the packed tile).
+TP_AVX512 static inline __attribute__((always_inline)) void gemm_block512(int type_id, const uint8_t *row, long row_bytes,
+                                                                           int blocks, const TokenPairBlock *pack,
+                                                                           int pair0, const float *sums, float *out,
+                                                                           long out_stride) {
+    __m512 acc[GEMM512_R][4];
+    float minimums[GEMM512_R][8];
+    for (int r = 0; r < GEMM512_R; r++) {
+        for (int p = 0; p < 4; p++) acc[r][p] = _mm512_setzero_ps();
+        for (int t = 0; t < 8; t++) minimums[r][t] = 0;
+    }
+    for (int b = 0; b < blocks; b++) {
+        const TokenPairBlock *pairs = pack + (long)b * 8 + pair0;
         for (int r = 0; r < GEMM512_R; r++) {
             float scale, minimum = 0;
             const __m512i x = twice(block_codes(type_id, row + r * row_bytes, b, &scale, &minimum));
             const __m512 d = _mm512_set1_ps(scale);
-            for (int p = 0; p < 2; p++) {
-                const __m512 xy = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start[p], x, y[p]));
-                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(d, ys[p]), xy, acc[r][p]);
+            for (int p = 0; p < 4; p++) {
+                const __m512 xy = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(pairs[p].start, x, pairs[p].y));
+                acc[r][p] = _mm512_fmadd_ps(_mm512_mul_ps(d, pairs[p].ys), xy, acc[r][p]);
             }
             if (has_minimum(type_id))
-                for (int t = 0; t < 4; t++) minimums[r][t] += minimum * sums[(long)t * blocks + b];
+                for (int t = 0; t < 8; t++) minimums[r][t] += minimum * sums[(long)t * blocks + b];
         }
     }
     for (int r = 0; r < GEMM512_R; r++) {
-        for (int p = 0; p < 2; p++) {
+        for (int p = 0; p < 4; p++) {
             out[(2 * p) * out_stride + r] = hsum8(_mm512_castps512_ps256(acc[r][p])) + minimums[r][2 * p];
             out[(2 * p + 1) * out_stride + r] = hsum8(high_half(acc[r][p])) + minimums[r][2 * p + 1];
         }
     }
+}
+
+// The packed pairs of this thread's current tile (grown as needed, kept for the thread's next call).
+static __thread TokenPairBlock *pair_pack;
+static __thread long pair_pack_blocks;
+
+static TokenPairBlock *pair_pack_for(int blocks) {
+    if (blocks > pair_pack_blocks) {
+        free(pair_pack);
+        pair_pack = aligned_alloc(64, (size_t)blocks * 8 * sizeof(TokenPairBlock));
+        pair_pack_blocks = pair_pack ? blocks : 0;
+    }
+    return pair_pack;
 }
 
 // Tiles of 16 rows × 16 tokens as matmul_TYPE; what the 4-row blocks do not cover goes to the AVX2 tiles.
@@ -361,23 +388,24 @@ TP_AVX512 static inline __attribute__((always_inline)) void gemm_block512(int ty
     TP_AVX512 static void matmul512_##TYPE(const void *weights, long row_bytes, int row_begin, int row_end,      \
                                            int blocks, const int8_t *quants, const float *scales,                \
                                            const float *sums, int tokens, float *out, long out_stride) {         \
+        TokenPairBlock *pack = pair_pack_for(blocks);                                                             \
         for (int t0 = 0; t0 < tokens; t0 += 16) {                                                                 \
             const int count = t0 + 16 < tokens ? 16 : tokens - t0;                                                \
             const int8_t *q = quants + (long)t0 * blocks * 32;                                                    \
             const float *s = scales + (long)t0 * blocks, *m = sums + (long)t0 * blocks;                           \
-            if (count < 16) {                                                                                     \
+            if (count < 16 || !pack) {                                                                            \
                 matmul_##TYPE(weights, row_bytes, row_begin, row_end, blocks, q, s, m, count,                    \
                               out + t0 * out_stride, out_stride);                                                 \
                 continue;                                                                                         \
             }                                                                                                     \
+            pack_token_pairs(q, s, blocks, code_offset(TYPE), pack);                                              \
             for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
                 const int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                   \
                 int r = tile;                                                                                     \
                 for (; r + GEMM512_R <= tile_end; r += GEMM512_R)                                                 \
-                    for (int t = 0; t < 16; t += 4)                                                               \
-                        gemm_block512(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks,          \
-                                      q + (long)t * blocks * 32, s + (long)t * blocks, m + (long)t * blocks,      \
-                                      out + (t0 + t) * out_stride + r, out_stride);                               \
+                    for (int t = 0; t < 16; t += 8)                                                               \
+                        gemm_block512(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks, pack,    \
+                                      t / 2, m + (long)t * blocks, out + (t0 + t) * out_stride + r, out_stride);  \
                 if (r < tile_end)                                                                                 \
                     matmul_##TYPE(weights, row_bytes, r, tile_end, blocks, q, s, m, 16, out + t0 * out_stride,    \
                                   out_stride);                                                                    \
