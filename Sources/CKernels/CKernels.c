@@ -818,6 +818,25 @@ TP_AVX2 void tp_scores_f16(const float *q, const uint16_t *keys, int count, int 
         }
         return;
     }
+    if (order == 0 && dim % 8 == 0) {
+        // Four keys at a time: four independent FMA chains instead of one waiting on itself; each key's chain is
+        // tp_dot_f16's, in its order.
+        int j = 0;
+        for (; j + 4 <= count; j += 4) {
+            const uint16_t *k = keys + (long)j * dim;
+            __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+            for (int i = 0; i < dim; i += 8) {
+                const __m256 qi = _mm256_loadu_ps(q + i);
+                for (int n = 0; n < 4; n++) {
+                    const __m256 kv = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + (long)n * dim + i)));
+                    acc[n] = _mm256_fmadd_ps(qi, kv, acc[n]);
+                }
+            }
+            for (int n = 0; n < 4; n++) scores[j + n] = hsum8(acc[n]);
+        }
+        for (; j < count; j++) scores[j] = tp_dot_f16(q, keys + (long)j * dim, dim, order);
+        return;
+    }
     for (int j = 0; j < count; j++) scores[j] = tp_dot_f16(q, keys + (long)j * dim, dim, order);
 }
 
@@ -841,12 +860,14 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
     } else
     for (int a = 0; a < accumulators; a++) {
         float *acc = scratch + a * dim;
-        if (dim == 64) {
+        if (dim % 64 == 0) {
+          // 64 channels at a time in registers (each channel's sum over the tokens keeps its order).
+          for (int c = 0; c < dim; c += 64, acc += 64) {
             __m256 r0 = _mm256_setzero_ps(), r1 = r0, r2 = r0, r3 = r0, r4 = r0, r5 = r0, r6 = r0, r7 = r0;
             for (int j = a; j < count; j += accumulators) {
                 // The weight as llama.cpp converts it for the f16 product: rounded to f16.
                 const __m256 wj = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(w[j], 0)));
-                const __m128i *vj = (const __m128i *)(v + (long)j * 64);
+                const __m128i *vj = (const __m128i *)(v + (long)j * dim + c);
                 r0 = _mm256_fmadd_ps(wj, _mm256_cvtph_ps(_mm_loadu_si128(vj + 0)), r0);
                 r1 = _mm256_fmadd_ps(wj, _mm256_cvtph_ps(_mm_loadu_si128(vj + 1)), r1);
                 r2 = _mm256_fmadd_ps(wj, _mm256_cvtph_ps(_mm_loadu_si128(vj + 2)), r2);
@@ -858,7 +879,8 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
             }
             _mm256_storeu_ps(acc, r0); _mm256_storeu_ps(acc + 8, r1); _mm256_storeu_ps(acc + 16, r2); _mm256_storeu_ps(acc + 24, r3);
             _mm256_storeu_ps(acc + 32, r4); _mm256_storeu_ps(acc + 40, r5); _mm256_storeu_ps(acc + 48, r6); _mm256_storeu_ps(acc + 56, r7);
-            continue;
+          }
+          continue;
         }
         memset(acc, 0, sizeof(float) * dim);
         for (int j = a; j < count; j += accumulators) {
@@ -870,7 +892,29 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
             }
         }
     }
-    for (int i = 0; i < dim; i++) {
+    // The accumulators' reduction for eight channels at once, with hsum8's (order 0) or reduce4x8's (order 1)
+    // additions per channel, in their pairing.
+    int i0 = 0;
+    for (; dim % 8 == 0 && i0 < dim; i0 += 8) {
+        const float *base = scratch + i0;
+        if (order == 0) {
+            __m256 t[4];
+            for (int k = 0; k < 4; k++)
+                t[k] = _mm256_add_ps(_mm256_loadu_ps(base + (k + 4) * dim), _mm256_loadu_ps(base + k * dim));
+            _mm256_storeu_ps(out + i0, _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3])));
+        } else {
+            __m256 x[8];
+            for (int l = 0; l < 8; l++) {
+                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(base + l * dim), _mm256_loadu_ps(base + (16 + l) * dim));
+                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(base + (8 + l) * dim), _mm256_loadu_ps(base + (24 + l) * dim));
+                x[l] = _mm256_add_ps(a, b);
+            }
+            __m256 t[4];
+            for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(x[l], x[l + 4]);
+            _mm256_storeu_ps(out + i0, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
+        }
+    }
+    for (int i = i0; i < dim; i++) {
         if (order == 0) {
             __m256 lanes = _mm256_set_ps(scratch[7 * dim + i], scratch[6 * dim + i], scratch[5 * dim + i], scratch[4 * dim + i],
                                          scratch[3 * dim + i], scratch[2 * dim + i], scratch[1 * dim + i], scratch[0 * dim + i]);
