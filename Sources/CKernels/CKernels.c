@@ -738,28 +738,175 @@ TP_AVX2 static void dot4_q6_k_q8_k(const uint8_t *row, int blocks, const float *
     for (int t = 0; t < 4; t++) out[t] = hsum8(acc[t]);
 }
 
+// ---- Q4_K and Q6_K with AVX-512: dot4_q4_k_q8_k / dot4_q6_k_q8_k for eight tokens, two per 512-bit register ----
+// The integer sums are the same integers (each half of a register holds one token's lanes); the float steps per
+// token are the AVX2 kernels', in their order.
+
+TP_AVX512 static inline __m512i token_pair(const void *first, const void *second) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)first)),
+                              _mm256_loadu_si256((const __m256i *)second), 1);
+}
+
+TP_AVX512 static inline __m256i high_half_epi32(__m512i x) { return _mm512_extracti64x4_epi64(x, 1); }
+
+// Eight vectors' lane sums as one vector (lane k: the sum of v[k]'s lanes); exact integers, so any order.
+TP_AVX512 static inline __m256i sums8_epi32(const __m256i v[8]) {
+    const __m256i b0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i b1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(b0, b1, 0x20), _mm256_permute2x128_si256(b0, b1, 0x31));
+}
+
+// The float steps of dot_q4_k_q8_k for eight tokens side by side: lane t is token t's fmaf(isum, dx·dy, acc).
+TP_AVX512 static void dot8_q4_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                     const int16_t *asums, float out[8]) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
+    const __m256i token_offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(blocks));
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 144;
+        const uint8_t *sc = x + 4;
+        __m512i q[8], scale[8];
+        int16_t minimum[16];
+        for (int j = 0; j < 8; j++) {
+            int s, m;
+            if (j < 4) {
+                s = sc[j] & 63;
+                m = sc[j + 4] & 63;
+            } else {
+                s = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
+                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            }
+            scale[j] = _mm512_set1_epi16((short)s);
+            minimum[2 * j] = minimum[2 * j + 1] = (int16_t)m;
+        }
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
+            q[2 * pair] = twice(_mm256_and_si256(bits, low));
+            q[2 * pair + 1] = twice(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low));
+        }
+        const __m512i mins16 = twice(_mm256_loadu_si256((const __m256i *)minimum));
+        __m256i isums[8], imins[8];
+        for (int p = 0; p < 4; p++) {
+            const long first = (long)(2 * p) * blocks + b, second = first + blocks;
+            __m512i sumi = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++) {
+                const __m512i a = token_pair(aq + first * 256 + 32 * j, aq + second * 256 + 32 * j);
+                sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(_mm512_maddubs_epi16(q[j], a), scale[j]));
+            }
+            const __m512i imin = _mm512_madd_epi16(token_pair(asums + first * 16, asums + second * 16), mins16);
+            isums[2 * p] = _mm512_castsi512_si256(sumi);
+            isums[2 * p + 1] = high_half_epi32(sumi);
+            imins[2 * p] = _mm512_castsi512_si256(imin);
+            imins[2 * p + 1] = high_half_epi32(imin);
+        }
+        const __m256 dy = _mm256_i32gather_ps(ad + b, token_offsets, 4);
+        const __m256 dxdy = _mm256_mul_ps(_mm256_set1_ps(half_to_float(x)), dy);
+        const __m256 dmindy = _mm256_mul_ps(_mm256_set1_ps(half_to_float(x + 2)), dy);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums8_epi32(isums)), dxdy, acc);
+        mins = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums8_epi32(imins)), dmindy, mins);
+    }
+    _mm256_storeu_ps(out, _mm256_sub_ps(acc, mins));
+}
+
+TP_AVX512 static void dot8_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                     const int16_t *asums, float out[8]) {
+    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+    __m512 acc[4];
+    for (int p = 0; p < 4; p++) acc[p] = _mm512_setzero_ps();
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 210;
+        const uint8_t *ql = x;
+        const uint8_t *qh = x + 128;
+        const int8_t *sc = (const int8_t *)(x + 192);
+        const float d6 = half_to_float(x + 208);
+        const __m512i scales16 = twice(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)));
+        __m512i q[8], scale[8];
+        for (int half = 0; half < 2; half++) {
+            const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
+            const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
+            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
+            __m512i *h = q + 4 * half;
+            h[0] = twice(_mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4)));
+            h[1] = twice(_mm256_or_si256(_mm256_and_si256(bits2, m15),
+                                         _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2)));
+            h[2] = twice(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
+                                         _mm256_and_si256(high, _mm256_set1_epi8(48))));
+            h[3] = twice(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
+                                         _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2)));
+            for (int k = 0; k < 4; k++) {
+                const short s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
+                scale[4 * half + k] = twice(_mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0,
+                                                              s1, s1, s1, s1, s1, s1, s1, s1));
+            }
+        }
+        for (int p = 0; p < 4; p++) {
+            const long first = (long)(2 * p) * blocks + b, second = first + blocks;
+            const __m512 d = pair_ps(ad[first] * d6, ad[second] * d6);
+            const __m512i sums = token_pair(asums + first * 16, asums + second * 16);
+            const __m512i offset = _mm512_slli_epi32(_mm512_madd_epi16(sums, scales16), 5);
+            __m512i sumi = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++) {
+                const __m512i a = token_pair(aq + first * 256 + 32 * k, aq + second * 256 + 32 * k);
+                sumi = _mm512_add_epi32(sumi, _mm512_madd_epi16(scale[k], _mm512_maddubs_epi16(q[k], a)));
+            }
+            sumi = _mm512_sub_epi32(sumi, offset);
+            acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sumi), acc[p]);
+        }
+    }
+    for (int p = 0; p < 4; p++) {
+        out[2 * p] = hsum8(_mm512_castps512_ps256(acc[p]));
+        out[2 * p + 1] = hsum8(high_half(acc[p]));
+    }
+}
+
+// Rows × tokens in groups of eight tokens; returns the first token not done.
+TP_AVX512 static int matmul512_q8k(int type_id, const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums, int tokens, float *out, long out_stride) {
+    int t = 0;
+    for (; t + 8 <= tokens; t += 8) {
+        float result[8];
+        const float *d = ad + (long)t * blocks;
+        const int8_t *q = aq + (long)t * blocks * 256;
+        const int16_t *sums = asums + (long)t * blocks * 16;
+        if (type_id == 12) dot8_q4_k_q8_k(row, blocks, d, q, sums, result);
+        else dot8_q6_k_q8_k(row, blocks, d, q, sums, result);
+        for (int k = 0; k < 8; k++) out[(t + k) * out_stride] = result[k];
+    }
+    return t;
+}
+
 TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out,
                           long out_stride) {
     if (type_id != 12 && type_id != 14) return 0;
-    for (int r = row_begin; r < row_end; r++) {
-        const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
-        int t = 0;
-        for (; t + 4 <= tokens; t += 4) {
-            const float *d = ad + (long)t * blocks;
-            const int8_t *q = aq + (long)t * blocks * 256;
-            const int16_t *sums = asums + (long)t * blocks * 16;
-            float result[4];
-            if (type_id == 12) dot4_q4_k_q8_k(row, blocks, d, q, sums, result);
-            else dot4_q6_k_q8_k(row, blocks, d, q, sums, result);
-            for (int k = 0; k < 4; k++) out[(t + k) * out_stride + r] = result[k];
-        }
-        for (; t < tokens; t++) {
-            const float *d = ad + (long)t * blocks;
-            const int8_t *q = aq + (long)t * blocks * 256;
-            const int16_t *sums = asums + (long)t * blocks * 16;
-            out[t * out_stride + r] = type_id == 12 ? dot_q4_k_q8_k(row, blocks, d, q, sums)
-                                                    : dot_q6_k_q8_k(row, blocks, d, q, sums);
+    // Tiles of 16 tokens: their activations stay in L1 while the rows stream past (each row once per tile).
+    const int wide = take_avx512(tokens);
+    for (int t0 = 0; t0 < tokens; t0 += 16) {
+        const int t_end = t0 + 16 < tokens ? t0 + 16 : tokens;
+        const float *ad0 = ad + (long)t0 * blocks;
+        const int8_t *aq0 = aq + (long)t0 * blocks * 256;
+        const int16_t *as0 = asums + (long)t0 * blocks * 16;
+        float *out0 = out + t0 * out_stride;
+        const int count = t_end - t0;
+        for (int r = row_begin; r < row_end; r++) {
+            const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+            int t = wide ? matmul512_q8k(type_id, row, blocks, ad0, aq0, as0, count, out0 + r, out_stride) : 0;
+            for (; t + 4 <= count; t += 4) {
+                float result[4];
+                const float *d = ad0 + (long)t * blocks;
+                const int8_t *q = aq0 + (long)t * blocks * 256;
+                const int16_t *sums = as0 + (long)t * blocks * 16;
+                if (type_id == 12) dot4_q4_k_q8_k(row, blocks, d, q, sums, result);
+                else dot4_q6_k_q8_k(row, blocks, d, q, sums, result);
+                for (int k = 0; k < 4; k++) out0[(t + k) * out_stride + r] = result[k];
+            }
+            for (; t < count; t++) {
+                const float *d = ad0 + (long)t * blocks;
+                const int8_t *q = aq0 + (long)t * blocks * 256;
+                const int16_t *sums = as0 + (long)t * blocks * 16;
+                out0[t * out_stride + r] = type_id == 12 ? dot_q4_k_q8_k(row, blocks, d, q, sums)
+                                                         : dot_q6_k_q8_k(row, blocks, d, q, sums);
+            }
         }
     }
     return 1;

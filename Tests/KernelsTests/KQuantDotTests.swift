@@ -43,15 +43,21 @@ final class KQuantDotTests: XCTestCase {
         try XCTSkipUnless(KernelDispatch.useAVX2, "this CPU runs the portable path only")
         var generator = SplitMix(seed: 3)
         for format in Self.formats {
-            for (blocks, tokens) in [(1, 1), (3, 2), (8, 5), (2, 9)] {
+            // 19 and 24 tokens reach the AVX-512 groups of eight where the CPU has them; both tile kinds are checked.
+            for (blocks, tokens) in [(1, 1), (3, 2), (8, 5), (2, 9), (3, 19), (1, 24)] {
                 let rows = 12
                 let bytes = Self.randomRows(format, rows: rows, blocks: blocks, generator: &generator)
                 let input = (0 ..< tokens * blocks * 256).map { _ in Float(Int(generator.next() % 2001) - 1000) / 250 }
-                let fast = Self.multiply(format, bytes: bytes, rows: rows, columns: blocks * 256, input: input, tokens: tokens,
-                                         scalar: false)
                 let slow = Self.multiply(format, bytes: bytes, rows: rows, columns: blocks * 256, input: input, tokens: tokens,
                                          scalar: true)
-                XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), "\(format.name), \(blocks) blocks, \(tokens) tokens")
+                for avx512 in [true, false] {
+                    KernelDispatch.allowAVX512 = avx512
+                    defer { KernelDispatch.allowAVX512 = true }
+                    let fast = Self.multiply(format, bytes: bytes, rows: rows, columns: blocks * 256, input: input,
+                                             tokens: tokens, scalar: false)
+                    let label = "\(format.name), \(blocks) blocks, \(tokens) tokens, AVX-512 allowed: \(avx512)"
+                    XCTAssertEqual(fast.map(\.bitPattern), slow.map(\.bitPattern), label)
+                }
             }
         }
     }
