@@ -5,7 +5,7 @@ Run by hand, never in CI (it needs llama-cpp-python, whose build takes ~10 minut
     python3 -m pip install llama-cpp-python==0.3.36 gguf
     python3 scripts/make_tiny_architectures.py Tests/FidelityTests/Fixtures/architectures
 
-For each model (qwen2, qwen3, llama3, gemma3-scaled) it writes, into the folder:
+For each model (qwen2, qwen3, llama3, llama-q5k: Llama 3 with Q5_K matrices, gemma3-scaled) it writes, into the folder:
     NAME.gguf   the model: 2 blocks (Gemma: 6, five local and one global), width 64, Q8_0 matrices, f32 norms and biases, a byte-level BPE vocabulary
                 trained on tokenizer_text.txt (so the pre-tokenizer and merges matter), the architecture's
                 special tokens and pre-tokenizer name
@@ -115,6 +115,10 @@ MODELS = {
                           tied=True, gemma=True, layers=6, linear_scaling=8.0,
                           specials=["<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"], bos="<bos>",
                           eos="<end_of_turn>"),
+    "llama-q5k": dict(arch="llama", pre="llama-bpe", head_dim=64, rope_base=5e5, biases=False, qk_norm=False,
+                      tied=True, width=256, ff=256, layers=1, matrix_type="Q5_K",
+                      specials=["<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+                                "<|eot_id|>"], bos="<|begin_of_text|>", eos="<|eot_id|>"),
 }
 
 PROMPTS = {
@@ -133,14 +137,15 @@ def write_model(path, spec, merges, seed):
     w = gguf.GGUFWriter(path, arch)
     w.add_name("tiny-random-" + os.path.basename(path).removesuffix(".gguf"))
     layers = spec.get("layers", LAYERS)
+    width, ff = spec.get("width", WIDTH), spec.get("ff", FF)
     w.add_block_count(layers)
     w.add_context_length(CONTEXT)
-    w.add_embedding_length(WIDTH)
-    w.add_feed_forward_length(FF)
+    w.add_embedding_length(width)
+    w.add_feed_forward_length(ff)
     w.add_head_count(HEADS)
     w.add_head_count_kv(KV_HEADS)
     head_dim = spec["head_dim"]
-    if head_dim != WIDTH // HEADS:
+    if head_dim != width // HEADS:
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
     w.add_rope_freq_base(spec["rope_base"])
@@ -163,21 +168,32 @@ def write_model(path, spec, merges, seed):
     r = Random(seed)
     q_dim, kv_dim = HEADS * head_dim, KV_HEADS * head_dim
 
-    def matrix(name, rows, columns, scale):
+    def matrix(name, rows, columns, scale, kind="Q8_0"):
+        if kind == "Q5_K":
+            # Random Q5_K blocks (176 bytes: d, dmin, 12 bytes of 6-bit scales and mins, 32 high bits, 128 low
+            # nibbles) with small positive f16 d and dmin: every byte pattern is a valid block.
+            blocks = r.generator.integers(0, 256, size=(rows, columns // 256, 176), dtype=np.uint8)
+            d = (r.generator.uniform(0.5, 1.5, size=(rows, columns // 256)) * scale / 64).astype(np.float16)
+            dmin = (r.generator.uniform(0.5, 1.5, size=(rows, columns // 256)) * scale / 64).astype(np.float16)
+            blocks[:, :, 0:2] = d.view(np.uint8).reshape(rows, columns // 256, 2)
+            blocks[:, :, 2:4] = dmin.view(np.uint8).reshape(rows, columns // 256, 2)
+            w.add_tensor(name, blocks.reshape(rows, -1), raw_dtype=QType.Q5_K)
+            return
         values = r.normal((rows, columns), scale)
         w.add_tensor(name, gguf.quants.quantize(values, QType.Q8_0), raw_dtype=QType.Q8_0)
 
     def vector(name, values):
         w.add_tensor(name, values)
 
-    matrix("token_embd.weight", len(tokens), WIDTH, 0.5)
+    kind = spec.get("matrix_type", "Q8_0")
+    matrix("token_embd.weight", len(tokens), width, 0.5)
     if spec.get("rope_freqs"):
         vector("rope_freqs.weight", llama3_rope_factors(spec["rope_base"], head_dim))
     for i in range(layers):
-        vector(f"blk.{i}.attn_norm.weight", r.norm(WIDTH))
-        matrix(f"blk.{i}.attn_q.weight", q_dim, WIDTH, 0.2)
-        matrix(f"blk.{i}.attn_k.weight", kv_dim, WIDTH, 0.2)
-        matrix(f"blk.{i}.attn_v.weight", kv_dim, WIDTH, 0.2)
+        vector(f"blk.{i}.attn_norm.weight", r.norm(width))
+        matrix(f"blk.{i}.attn_q.weight", q_dim, width, 0.2, kind)
+        matrix(f"blk.{i}.attn_k.weight", kv_dim, width, 0.2, kind)
+        matrix(f"blk.{i}.attn_v.weight", kv_dim, width, 0.2, kind)
         if spec["biases"]:
             vector(f"blk.{i}.attn_q.bias", r.normal(q_dim, 0.5))
             vector(f"blk.{i}.attn_k.bias", r.normal(kv_dim, 0.5))
@@ -185,18 +201,18 @@ def write_model(path, spec, merges, seed):
         if spec["qk_norm"]:
             vector(f"blk.{i}.attn_q_norm.weight", r.norm(head_dim))
             vector(f"blk.{i}.attn_k_norm.weight", r.norm(head_dim))
-        matrix(f"blk.{i}.attn_output.weight", WIDTH, q_dim, 0.2)
+        matrix(f"blk.{i}.attn_output.weight", width, q_dim, 0.2, kind)
         if spec.get("gemma"):
-            vector(f"blk.{i}.post_attention_norm.weight", r.norm(WIDTH))
-        vector(f"blk.{i}.ffn_norm.weight", r.norm(WIDTH))
-        matrix(f"blk.{i}.ffn_gate.weight", FF, WIDTH, 0.2)
-        matrix(f"blk.{i}.ffn_up.weight", FF, WIDTH, 0.2)
-        matrix(f"blk.{i}.ffn_down.weight", WIDTH, FF, 0.2)
+            vector(f"blk.{i}.post_attention_norm.weight", r.norm(width))
+        vector(f"blk.{i}.ffn_norm.weight", r.norm(width))
+        matrix(f"blk.{i}.ffn_gate.weight", ff, width, 0.2, kind)
+        matrix(f"blk.{i}.ffn_up.weight", ff, width, 0.2, kind)
+        matrix(f"blk.{i}.ffn_down.weight", width, ff, 0.2, kind)
         if spec.get("gemma"):
-            vector(f"blk.{i}.post_ffw_norm.weight", r.norm(WIDTH))
-    vector("output_norm.weight", r.norm(WIDTH))
+            vector(f"blk.{i}.post_ffw_norm.weight", r.norm(width))
+    vector("output_norm.weight", r.norm(width))
     if not spec["tied"]:
-        matrix("output.weight", len(tokens), WIDTH, 0.5)
+        matrix("output.weight", len(tokens), width, 0.5)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

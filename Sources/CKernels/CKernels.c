@@ -597,6 +597,55 @@ TP_AVX2 static float dot_q4_k_q8_k(const uint8_t *row, int blocks, const float *
     return acc - mins;
 }
 
+// One Q5_K row against one token's Q8_K activations, as ggml_vec_dot_q5_K_q8_K (AVX2): eight lane sums per block
+// (lane L: elements 4L..4L+3 of every 32, each sub-block's products times its scale) fused into eight
+// accumulators, and the minimums as one fused scalar sum added after the horizontal sum.
+TP_AVX2 static float dot_q5_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
+                                   const int16_t *asums) {
+    const __m256i low = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    __m256 acc = _mm256_setzero_ps();
+    float minimums = 0;
+    for (int b = 0; b < blocks; b++) {
+        const uint8_t *x = row + b * 176;
+        const uint8_t *sc = x + 4;
+        const int8_t *q8 = aq + b * 256;
+        const int16_t *bs = asums + b * 16;
+        const float d = ad[b] * half_to_float(x);
+        const float dmin = -ad[b] * half_to_float(x + 2);
+        int scale[8];
+        int32_t imin = 0;
+        for (int j = 0; j < 8; j++) {
+            int m;
+            if (j < 4) {
+                scale[j] = sc[j] & 63;
+                m = sc[j + 4] & 63;
+            } else {
+                scale[j] = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
+                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
+            }
+            imin += m * (bs[2 * j] + bs[2 * j + 1]);
+        }
+        minimums = fmaf(dmin, (float)imin, minimums);
+        const __m256i high = _mm256_loadu_si256((const __m256i *)(x + 16));
+        __m256i sumi = _mm256_setzero_si256();
+        for (int pair = 0; pair < 4; pair++) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 48 + 32 * pair));
+            const __m256i b0 = _mm256_set1_epi8((char)(1 << (2 * pair))), b1 = _mm256_set1_epi8((char)(2 << (2 * pair)));
+            const __m256i h0 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high, b0), b0), sixteen);
+            const __m256i h1 = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(high, b1), b1), sixteen);
+            const __m256i q0 = _mm256_or_si256(_mm256_and_si256(bits, low), h0);
+            const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low), h1);
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair));
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair + 32));
+            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, a0), _mm256_set1_epi16((short)scale[2 * pair]));
+            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16((short)scale[2 * pair + 1]));
+            sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    return hsum8(acc) + minimums;
+}
+
 // One Q6_K row against one token's Q8_K activations.
 TP_AVX2 static float dot_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
                                    const int16_t *asums) {
@@ -878,7 +927,7 @@ TP_AVX512 static int matmul512_q8k(int type_id, const uint8_t *row, int blocks, 
 TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const float *ad, const int8_t *aq, const int16_t *asums, int tokens, float *out,
                           long out_stride) {
-    if (type_id != 12 && type_id != 14) return 0;
+    if (type_id < 12 || type_id > 14) return 0;
     // Tiles of 16 tokens: their activations stay in L1 while the rows stream past (each row once per tile).
     const int wide = take_avx512(tokens);
     for (int t0 = 0; t0 < tokens; t0 += 16) {
@@ -890,6 +939,13 @@ TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int 
         const int count = t_end - t0;
         for (int r = row_begin; r < row_end; r++) {
             const uint8_t *row = (const uint8_t *)weights + r * row_bytes;
+            if (type_id == 13) {  // Q5_K: one token at a time
+                for (int t = 0; t < count; t++) {
+                    const long first = (long)t * blocks;
+                    out0[t * out_stride + r] = dot_q5_k_q8_k(row, blocks, ad0 + first, aq0 + first * 256, as0 + first * 16);
+                }
+                continue;
+            }
             int t = wide ? matmul512_q8k(type_id, row, blocks, ad0, aq0, as0, count, out0 + r, out_stride) : 0;
             for (; t + 4 <= count; t += 4) {
                 float result[4];

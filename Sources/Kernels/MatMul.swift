@@ -102,9 +102,9 @@ public final class MatMul {
         }
     }
 
-    /// Q4_K and Q6_K (most of a Q4_K_M file's K-quant rows) multiply Q8_K activations in integers, as llama.cpp.
+    /// Q4_K, Q5_K and Q6_K (the rows of Q4_K_M and Q5_K_M files) multiply Q8_K activations in integers, as llama.cpp.
     static func usesQ8K(_ format: any QuantFormat.Type) -> Bool {
-        format == BlockQ4_K.self || format == BlockQ6_K.self
+        format == BlockQ4_K.self || format == BlockQ5_K.self || format == BlockQ6_K.self
     }
 
     private func multiplyQ8K(_ weights: WeightMatrix, tokens: Int, output: UnsafeMutablePointer<Float>) {
@@ -120,7 +120,8 @@ public final class MatMul {
             }
             return
         }
-        let dot = weights.format == BlockQ4_K.self ? KQuantDot.q4K : KQuantDot.q6K
+        let dot = weights.format == BlockQ4_K.self ? KQuantDot.q4K
+            : weights.format == BlockQ5_K.self ? KQuantDot.q5K : KQuantDot.q6K
         ParallelFor.run(rows, minimumChunk: 8) { range in
             for r in range {
                 for t in 0 ..< tokens {

@@ -9,7 +9,7 @@ import XCTest
 /// pre-tokenizer, Gemma 3 with linear RoPE scaling on its global layer), against llama.cpp's figures for the same
 /// files (`scripts/make_tiny_architectures.py`; `Fixtures/architectures/build.txt` names the llama.cpp build).
 final class ArchitectureFidelityTests: XCTestCase {
-    static let names = ["qwen2", "qwen3", "llama3", "gemma3-scaled"]
+    static let names = ["qwen2", "qwen3", "llama3", "gemma3-scaled", "llama-q5k"]
 
     struct Position: Decodable {
         let ids: [Int]
@@ -125,6 +125,8 @@ final class ArchitectureFidelityTests: XCTestCase {
             case "qwen2", "qwen3":
                 XCTAssertEqual(last.rope.layout, .neoxHalves)
                 XCTAssertNil(last.rope.frequencyFactors)
+            case "llama-q5k":
+                XCTAssertEqual(last.rope.layout, .adjacentPairs)
             default:
                 XCTFail("unknown fixture \(name)")
             }

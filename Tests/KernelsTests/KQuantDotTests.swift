@@ -2,16 +2,16 @@ import Kernels
 import Sampling
 import XCTest
 
-/// Q4_K and Q6_K rows on Q8_K activations: the AVX2 kernel against its portable twin (bit for bit) and both against
+/// Q4_K, Q5_K and Q6_K rows on Q8_K activations: the AVX2 kernel against its portable twin (bit for bit) and both against
 /// a float reference (within the 8-bit activation error).
 final class KQuantDotTests: XCTestCase {
-    static var formats: [any QuantFormat.Type] { [BlockQ4_K.self, BlockQ6_K.self] }
+    static var formats: [any QuantFormat.Type] { [BlockQ4_K.self, BlockQ5_K.self, BlockQ6_K.self] }
 
-    /// Random blocks with sane f16 scales at their offsets (Q4_K: d and dmin first; Q6_K: d last).
+    /// Random blocks with sane f16 scales at their offsets (Q4_K, Q5_K: d and dmin first; Q6_K: d last).
     static func randomRows(_ format: any QuantFormat.Type, rows: Int, blocks: Int, generator: inout SplitMix) -> [UInt8] {
         let blockBytes = format.blockBytes
         var bytes = (0 ..< rows * blocks * blockBytes).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
-        let halfOffsets = format == BlockQ4_K.self ? [0, 2] : [208]
+        let halfOffsets = format == BlockQ6_K.self ? [208] : [0, 2]
         for b in 0 ..< rows * blocks {
             for offset in halfOffsets {
                 let value = Float16(Float(generator.next() % 2000) / 200_000 + 0.0001)

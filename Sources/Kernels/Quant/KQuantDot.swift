@@ -1,8 +1,9 @@
-/// Q4_K and Q6_K rows dotted with Q8_K activations in integers — the portable twins of `tp_matmul_q8k`, with the
-/// float steps of llama.cpp's AVX2 build so both paths give its bits. Integer sums are exact in any order; only the
-/// float accumulation must follow llama.cpp's: for Q4_K its repacked kernels (per block, fused acc += isum·(dx·dy)
-/// and mins += imin·(dmin·dy); the row is acc − mins), for Q6_K `ggml_vec_dot_q6_K_q8_K` (eight lane sums per
-/// block, each lane holding elements 4L ..< 4L + 4 of every 32, fused into eight accumulators, then hsum).
+/// Q4_K, Q5_K and Q6_K rows dotted with Q8_K activations in integers — the portable twins of `tp_matmul_q8k`, with
+/// the float steps of llama.cpp's AVX2 build so both paths give its bits. Integer sums are exact in any order; only
+/// the float accumulation must follow llama.cpp's: for Q4_K its repacked kernels (per block, fused acc += isum·(dx·dy)
+/// and mins += imin·(dmin·dy); the row is acc − mins), for Q5_K and Q6_K their `ggml_vec_dot_*_q8_K` (eight lane
+/// sums per block, each lane holding elements 4L ..< 4L + 4 of every 32, fused into eight accumulators, then hsum;
+/// Q5_K adds its minimums as one fused scalar sum).
 public enum KQuantDot {
     /// - Parameters:
     ///   - row: `blocks` Q4_K blocks (144 bytes each).
@@ -34,6 +35,47 @@ public enum KQuantDot {
             mins = mins.addingProduct(Float(imin), loadHalf(x, 2) * dy)
         }
         return acc - mins
+    }
+
+    /// - Parameter row: `blocks` Q5_K blocks (176 bytes each: f16 d, f16 dmin, scales[12], qh[32], qs[128]).
+    public static func q5K(row: UnsafeRawPointer, blocks: Int, scales: UnsafePointer<Float>,
+                           quants: UnsafePointer<Int8>, sums: UnsafePointer<Int16>) -> Float {
+        var acc = [Float](repeating: 0, count: 8)
+        var minimums: Float = 0
+        for b in 0 ..< blocks {
+            let x = row + b * BlockQ5_K.blockBytes
+            let q8 = quants + b * 256
+            let groupSums = sums + b * 16
+            let d = scales[b] * loadHalf(x, 0)
+            let dmin = -scales[b] * loadHalf(x, 2)
+            var imin: Int32 = 0
+            for s in 0 ..< 8 {
+                let minimum = Int32(KQuantScales.scaleMin(s, x + 4).min)
+                imin += minimum * (Int32(groupSums[2 * s]) + Int32(groupSums[2 * s + 1]))
+            }
+            minimums = minimums.addingProduct(dmin, Float(imin))
+            for lane in 0 ..< 8 {
+                var sumi: Int32 = 0
+                for s in 0 ..< 8 {
+                    let scale = Int32(KQuantScales.scaleMin(s, x + 4).scale)
+                    var dot: Int32 = 0
+                    for e in 4 * lane ..< 4 * lane + 4 {
+                        dot += Int32(q5Code(x, subBlock: s, element: e)) * Int32(q8[32 * s + e])
+                    }
+                    sumi += scale * dot
+                }
+                acc[lane] = acc[lane].addingProduct(d, Float(sumi))
+            }
+        }
+        return Q8Dot.horizontalSumScalar(acc) + minimums
+    }
+
+    /// The 5-bit code (0...31) of element `element` of 32-value sub-block `subBlock` of a Q5_K block.
+    @inline(__always)
+    static func q5Code(_ x: UnsafeRawPointer, subBlock s: Int, element e: Int) -> UInt8 {
+        let low = x.load(fromByteOffset: 48 + 32 * (s / 2) + e, as: UInt8.self) >> (s % 2 == 0 ? 0 : 4) & 0x0F
+        let high = x.load(fromByteOffset: 16 + e, as: UInt8.self) >> s & 1
+        return low | high << 4
     }
 
     /// - Parameter row: `blocks` Q6_K blocks (210 bytes each: ql[128], qh[64], int8 scales[16], f16 d).
