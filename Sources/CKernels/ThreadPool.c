@@ -22,18 +22,32 @@ static int thread_count = 1;   // including the caller
 static int workers_started = 0;
 static atomic_int generation;   // bumped for every job
 static atomic_int sleepers;
-static atomic_int next_chunk;
+// One word says which job runs, how many chunks it has and which chunk is next: job number (bits 32–63), chunk
+// count (16–31), next unclaimed chunk (0–15). A worker claims a chunk only by advancing the word it read, so the
+// count it compares with and the job it runs always belong together: a worker still leaving one job cannot take a
+// chunk of the next (with a separate counter and count it once ran a chunk of the next job twice and counted it,
+// and the caller could return while a chunk still ran: "closure argument was escaped").
+static _Atomic unsigned long long ticket;
+static unsigned int job_number;
 static atomic_int finished_chunks;
-static tp_job_fn current_job;
-static void *current_context;
-static int current_chunks;
+static _Atomic(tp_job_fn) current_job;
+static _Atomic(void *) current_context;
 static _Thread_local int inside_job;
 
 static void work(void) {
-    int chunk;
     inside_job = 1;
-    while ((chunk = atomic_fetch_add_explicit(&next_chunk, 1, memory_order_acq_rel)) < current_chunks) {
-        current_job(current_context, chunk);
+    for (;;) {
+        unsigned long long seen = atomic_load_explicit(&ticket, memory_order_acquire);
+        const int chunks = (int)((seen >> 16) & 0xFFFF);
+        const int chunk = (int)(seen & 0xFFFF);
+        if (chunk >= chunks) break;
+        // The job's function and context, published before its ticket; still this job's if the claim succeeds,
+        // since the next job is published only after every chunk of this one is claimed and finished.
+        const tp_job_fn job = atomic_load_explicit(&current_job, memory_order_relaxed);
+        void *const context = atomic_load_explicit(&current_context, memory_order_relaxed);
+        if (!atomic_compare_exchange_weak_explicit(&ticket, &seen, seen + 1, memory_order_acq_rel,
+                                                   memory_order_acquire)) continue;
+        job(context, chunk);
         atomic_fetch_add_explicit(&finished_chunks, 1, memory_order_acq_rel);
     }
     inside_job = 0;
@@ -79,17 +93,19 @@ static void start_workers(void) {
 
 void tp_pool_run(tp_job_fn job, void *context, int chunks) {
     if (chunks <= 0) return;
-    if (inside_job || thread_count <= 1 || chunks == 1) {
+    // (More chunks than the ticket can count run here in the caller: Swift asks for at most 4 per thread.)
+    if (inside_job || thread_count <= 1 || chunks == 1 || chunks > 0xFFFF) {
         for (int i = 0; i < chunks; i++) job(context, i);
         return;
     }
     pthread_mutex_lock(&run_lock);
     start_workers();
-    current_job = job;
-    current_context = context;
-    current_chunks = chunks;
+    atomic_store_explicit(&current_job, job, memory_order_relaxed);
+    atomic_store_explicit(&current_context, context, memory_order_relaxed);
     atomic_store(&finished_chunks, 0);
-    atomic_store(&next_chunk, 0);
+    job_number++;
+    atomic_store_explicit(&ticket, (unsigned long long)job_number << 32 | (unsigned long long)chunks << 16,
+                          memory_order_release);
     atomic_fetch_add_explicit(&generation, 1, memory_order_release);
     if (atomic_load(&sleepers) > 0) {
         pthread_mutex_lock(&lock);
