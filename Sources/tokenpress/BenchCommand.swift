@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import GGUF
 import Kernels
 import Presses
 
@@ -128,7 +129,8 @@ struct BenchCommand: ParsableCommand {
                 out += " |\n"
             }
             if let peak {
-                out += String(format: "\npeak resident memory: %.1f MiB (weights are memory-mapped)\n", Double(peak) / 1_048_576)
+                let weights = MemoryMappedFile.readsIntoMemory ? "weights read into memory" : "weights are memory-mapped"
+                out += String(format: "\npeak resident memory: %.1f MiB (\(weights))\n", Double(peak) / 1_048_576)
             }
             Console.out(out)
         }

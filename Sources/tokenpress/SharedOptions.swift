@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import GGUF
 
 /// `-m MODEL`, shared by every command that runs a model.
 struct ModelOptions: ParsableArguments {
@@ -11,6 +12,12 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: [.customShort("t"), .long], parsing: .unconditional, help: "Worker threads (default: all cores).")
     var threads: Int?
+
+    @Flag(name: .customLong("no-mmap"), help: ArgumentHelp(
+        "Read the model into memory instead of mapping it (as llama.cpp's --no-mmap).",
+        discussion: "On Linux the copy is backed by huge pages: decoding streams every weight per token, and fewer TLB "
+            + "misses made Gemma 3 270M decode about 6% faster. Costs the model's size in private memory."))
+    var noMmap = false
 
     func validateThreads() throws {
         if let threads, !(1 ... 256).contains(threads) { throw CLIError("--threads must be between 1 and 256, got \(threads)") }
@@ -25,6 +32,7 @@ struct ModelOptions: ParsableArguments {
     func loadEngine() throws -> InferenceEngine {
         try validateThreads()
         if let threads { Kernels.ParallelFor.threads = threads }
+        if noMmap { MemoryMappedFile.readsIntoMemory = true }
         return try InferenceEngine(modelPath: try resolvedPath())
     }
 }

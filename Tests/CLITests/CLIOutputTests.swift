@@ -61,6 +61,20 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertLessThanOrEqual(kib, (Double(4 * (30 * 68 + 40)) / 1024 * 10).rounded(.up) / 10, line)
     }
 
+    /// `--no-mmap` reads the model into memory: the same text as the mapped file, and bench says which it was.
+    func testNoMmapGivesTheSameGeneration() throws {
+        let model = try TinyModel().write()
+        let arguments = ["generate", "-m", model, "-p", "hello world", "-n", "12", "--temp", "0"]
+        let mapped = try CLIRunner.run(arguments)
+        let read = try CLIRunner.run(arguments + ["--no-mmap"])
+        XCTAssertEqual(mapped.status, 0, mapped.stderr)
+        XCTAssertEqual(read.status, 0, read.stderr)
+        XCTAssertEqual(read.stdout, mapped.stdout)
+        let bench = try CLIRunner.run(["bench", "-m", model, "-p", "8", "-n", "0", "-r", "1", "--no-mmap"])
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        XCTAssertTrue(bench.stdout.contains("(weights read into memory)"), bench.stdout)
+    }
+
     func testQuestionsShareOneCompressedContext() throws {
         var tiny = TinyModel()
         tiny.context = 1024
