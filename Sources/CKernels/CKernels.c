@@ -287,11 +287,13 @@ TP_MATMUL_FOR(8)
 TP_AVX512 static inline __m512i twice(__m256i x) { return _mm512_inserti64x4(_mm512_castsi256_si512(x), x, 1); }
 
 TP_AVX512 static inline __m512 pair_ps(float low, float high) {
-    const __m512d both = _mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(low)), _mm256_castps_pd(_mm256_set1_ps(high)), 1);
-    return _mm512_castpd_ps(both);
+    const __m512d low8 = _mm512_castps_pd(_mm512_set1_ps(low));
+    return _mm512_castpd_ps(_mm512_insertf64x4(low8, _mm256_castps_pd(_mm256_set1_ps(high)), 1));
 }
 
-TP_AVX512 static inline __m256 high_half(__m512 x) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1)); }
+TP_AVX512 static inline __m256 high_half(__m512 x) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+}
 
 // Weight block b as unsigned codes (what block_bytes gives, plus the format's offset for the signed formats: Q4_0
 // and Q5_0 store codes 0–15 and 0–31 around 8 and 16; Q8_0 values move up by 128), so that vpdpbusd needs no sign
@@ -330,7 +332,8 @@ TP_AVX512 static void pack_token_pairs(const int8_t *q, const float *scales, int
             pair->ys = pair_ps(scales[(long)(2 * p) * blocks + b], scales[(long)(2 * p + 1) * blocks + b]);
             pair->start = _mm512_setzero_si512();
             if (offset) {
-                const __m512i ysum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8((char)offset), pair->y);
+                const __m512i offsets = _mm512_set1_epi8((char)offset);
+                const __m512i ysum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), offsets, pair->y);
                 pair->start = _mm512_sub_epi32(pair->start, ysum);
             }
         }
@@ -338,10 +341,9 @@ TP_AVX512 static void pack_token_pairs(const int8_t *q, const float *scales, int
 }
 
 // GEMM512_R rows × 8 tokens (pairs pair0 ... pair0 + 3 of the packed tile).
-TP_AVX512 static inline __attribute__((always_inline)) void gemm_block512(int type_id, const uint8_t *row, long row_bytes,
-                                                                           int blocks, const TokenPairBlock *pack,
-                                                                           int pair0, const float *sums, float *out,
-                                                                           long out_stride) {
+TP_AVX512 static inline __attribute__((always_inline))
+void gemm_block512(int type_id, const uint8_t *row, long row_bytes, int blocks, const TokenPairBlock *pack, int pair0,
+                   const float *sums, float *out, long out_stride) {
     __m512 acc[GEMM512_R][4];
     float minimums[GEMM512_R][8];
     for (int r = 0; r < GEMM512_R; r++) {
@@ -433,13 +435,16 @@ TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int 
                           const int8_t *quants, const float *scales, const float *sums, int tokens,
                           float *out, long out_stride) {
     if (take_avx512(tokens)) {
+#define TP_MATMUL512_CALL(TYPE) \
+        matmul512_##TYPE(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride)
         switch (type_id) {
-        case 2: matmul512_2(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
-        case 3: matmul512_3(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
-        case 6: matmul512_6(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
-        case 7: matmul512_7(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
-        default: matmul512_8(weights, row_bytes, row_begin, row_end, blocks, quants, scales, sums, tokens, out, out_stride); break;
+        case 2: TP_MATMUL512_CALL(2); break;
+        case 3: TP_MATMUL512_CALL(3); break;
+        case 6: TP_MATMUL512_CALL(6); break;
+        case 7: TP_MATMUL512_CALL(7); break;
+        default: TP_MATMUL512_CALL(8); break;
         }
+#undef TP_MATMUL512_CALL
         return;
     }
     // Tiles of 16 rows × 16 tokens stay in L1.
@@ -475,6 +480,16 @@ static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *scale, uint8_t
     } else {
         *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
         *minimum = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+// The eight 6-bit scales of a Q4_K or Q5_K block, and its eight mins each written twice (one per sum of 16 activations).
+static inline void k4_scales_mins(const uint8_t *sc, int scale[8], int16_t minimum_pairs[16]) {
+    for (int j = 0; j < 8; j++) {
+        uint8_t s, m;
+        scale_min_k4(j, sc, &s, &m);
+        scale[j] = s;
+        minimum_pairs[2 * j] = minimum_pairs[2 * j + 1] = m;
     }
 }
 
@@ -613,18 +628,10 @@ TP_AVX2 static float dot_q5_k_q8_k(const uint8_t *row, int blocks, const float *
         const float d = ad[b] * half_to_float(x);
         const float dmin = -ad[b] * half_to_float(x + 2);
         int scale[8];
+        int16_t minimum[16];
+        k4_scales_mins(sc, scale, minimum);
         int32_t imin = 0;
-        for (int j = 0; j < 8; j++) {
-            int m;
-            if (j < 4) {
-                scale[j] = sc[j] & 63;
-                m = sc[j + 4] & 63;
-            } else {
-                scale[j] = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
-                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-            }
-            imin += m * (bs[2 * j] + bs[2 * j + 1]);
-        }
+        for (int k = 0; k < 16; k++) imin += minimum[k] * bs[k];
         minimums = fmaf(dmin, (float)imin, minimums);
         const __m256i high = _mm256_loadu_si256((const __m256i *)(x + 16));
         __m256i sumi = _mm256_setzero_si256();
@@ -637,8 +644,10 @@ TP_AVX2 static float dot_q5_k_q8_k(const uint8_t *row, int blocks, const float *
             const __m256i q1 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low), h1);
             const __m256i a0 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair));
             const __m256i a1 = _mm256_loadu_si256((const __m256i *)(q8 + 64 * pair + 32));
-            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, a0), _mm256_set1_epi16((short)scale[2 * pair]));
-            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), _mm256_set1_epi16((short)scale[2 * pair + 1]));
+            const __m256i s0 = _mm256_set1_epi16((short)scale[2 * pair]);
+            const __m256i s1 = _mm256_set1_epi16((short)scale[2 * pair + 1]);
+            const __m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(q0, a0), s0);
+            const __m256i p1 = _mm256_madd_epi16(_mm256_maddubs_epi16(q1, a1), s1);
             sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
@@ -699,19 +708,10 @@ TP_AVX2 static void dot4_q4_k_q8_k(const uint8_t *row, int blocks, const float *
         const uint8_t *x = row + b * 144;
         const uint8_t *sc = x + 4;
         __m256i q[8], scale[8];
+        int scales[8];
         int16_t minimum[16];
-        for (int j = 0; j < 8; j++) {
-            int s, m;
-            if (j < 4) {
-                s = sc[j] & 63;
-                m = sc[j + 4] & 63;
-            } else {
-                s = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
-                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-            }
-            scale[j] = _mm256_set1_epi16((short)s);
-            minimum[2 * j] = minimum[2 * j + 1] = (int16_t)m;
-        }
+        k4_scales_mins(sc, scales, minimum);
+        for (int j = 0; j < 8; j++) scale[j] = _mm256_set1_epi16((short)scales[j]);
         for (int pair = 0; pair < 4; pair++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
             q[2 * pair] = _mm256_and_si256(bits, low);
@@ -810,24 +810,16 @@ TP_AVX512 static void dot8_q4_k_q8_k(const uint8_t *row, int blocks, const float
                                      const int16_t *asums, float out[8]) {
     const __m256i low = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
-    const __m256i token_offsets = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(blocks));
+    const __m256i tokens = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i token_offsets = _mm256_mullo_epi32(tokens, _mm256_set1_epi32(blocks));
     for (int b = 0; b < blocks; b++) {
         const uint8_t *x = row + b * 144;
         const uint8_t *sc = x + 4;
         __m512i q[8], scale[8];
+        int scales[8];
         int16_t minimum[16];
-        for (int j = 0; j < 8; j++) {
-            int s, m;
-            if (j < 4) {
-                s = sc[j] & 63;
-                m = sc[j + 4] & 63;
-            } else {
-                s = (sc[j + 4] & 0x0F) | ((sc[j - 4] >> 6) << 4);
-                m = (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4);
-            }
-            scale[j] = _mm512_set1_epi16((short)s);
-            minimum[2 * j] = minimum[2 * j + 1] = (int16_t)m;
-        }
+        k4_scales_mins(sc, scales, minimum);
+        for (int j = 0; j < 8; j++) scale[j] = _mm512_set1_epi16((short)scales[j]);
         for (int pair = 0; pair < 4; pair++) {
             const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
             q[2 * pair] = twice(_mm256_and_si256(bits, low));
@@ -942,7 +934,8 @@ TP_AVX2 int tp_matmul_q8k(int type_id, const void *weights, long row_bytes, int 
             if (type_id == 13) {  // Q5_K: one token at a time
                 for (int t = 0; t < count; t++) {
                     const long first = (long)t * blocks;
-                    out0[t * out_stride + r] = dot_q5_k_q8_k(row, blocks, ad0 + first, aq0 + first * 256, as0 + first * 16);
+                    const float value = dot_q5_k_q8_k(row, blocks, ad0 + first, aq0 + first * 256, as0 + first * 16);
+                    out0[t * out_stride + r] = value;
                 }
                 continue;
             }
@@ -1108,8 +1101,9 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
         } else {
             __m256 x[8];
             for (int l = 0; l < 8; l++) {
-                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(base + l * dim), _mm256_loadu_ps(base + (16 + l) * dim));
-                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(base + (8 + l) * dim), _mm256_loadu_ps(base + (24 + l) * dim));
+                const float *row = base + l * dim;
+                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(row), _mm256_loadu_ps(row + 16 * dim));
+                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(row + 8 * dim), _mm256_loadu_ps(row + 24 * dim));
                 x[l] = _mm256_add_ps(a, b);
             }
             __m256 t[4];

@@ -132,8 +132,9 @@ public struct EvaluationReport: Sendable {
         if splitsSaving {
             header += ["saved by windows", "saved by press"]
             align += ["---:", "---:"]
-            lines.insert("Presses compress the \(plan.pressLayers) layers (`--press-layers`); sliding-window layers hold "
-                         + "only their window in every row, the full cache's included.", at: lines.count - 2)
+            let note = "Presses compress the \(plan.pressLayers) layers (`--press-layers`); sliding-window layers "
+                + "hold only their window in every row, the full cache's included."
+            lines.insert(note, at: lines.count - 2)
             lines.insert("", at: lines.count - 2)
         }
         lines += [row(header), row(align)]

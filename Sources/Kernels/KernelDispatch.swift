@@ -16,7 +16,8 @@ public enum KernelDispatch {
     nonisolated(unsafe) public static var forcePortable = ProcessInfo.processInfo.environment["TOKENPRESS_PORTABLE"] == "1"
 
     /// Set false to keep batched matmuls on the AVX2 tiles (tests compare the two).
-    nonisolated(unsafe) public static var allowAVX512 = ProcessInfo.processInfo.environment["TOKENPRESS_NO_AVX512"] != "1" {
+    nonisolated(unsafe) public static var allowAVX512 =
+        ProcessInfo.processInfo.environment["TOKENPRESS_NO_AVX512"] != "1" {
         didSet { tp_use_avx512(allowAVX512 ? 1 : 0) }
     }
 

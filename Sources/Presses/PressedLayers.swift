@@ -42,7 +42,8 @@ public enum PressedLayers: Sendable, Equatable, CustomStringConvertible {
             return global.isEmpty ? Array(specs.indices) : global
         case .list(let indices):
             if let bad = indices.first(where: { $0 >= specs.count }) {
-                let reason = "layer \(bad) does not exist: the model has \(specs.count) layers (0 ... \(specs.count - 1))"
+                let last = specs.count - 1
+                let reason = "layer \(bad) does not exist: the model has \(specs.count) layers (0 ... \(last))"
                 throw PressError.invalidParameter(name: "press-layers", reason: reason)
             }
             return indices

@@ -69,7 +69,8 @@ struct EvalCommand: ParsableCommand {
             + "half and RULER's samples from seed 1000 over the essays rotated by half. Tune on calibration, report on test."))
     var split = "test"
     @Option(name: .customLong("press-layers"), help: ArgumentHelp(
-        "Layers the presses compress: global (default: not sliding-window layers, as kvpress on Gemma 3), all, or 0,5,11."))
+        "Layers the presses compress: global (default: not sliding-window layers, as kvpress on Gemma 3), all, "
+            + "or 0,5,11."))
     var pressLayers = "global"
     @Option(name: .long, help: "Filler text file (default: RULER's Paul Graham essays, fetched on first use).")
     var haystack: String?

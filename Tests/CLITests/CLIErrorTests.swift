@@ -34,8 +34,10 @@ final class CLIErrorTests: XCTestCase {
                         mentioning: "invalid press parameter press-layers: expected global, all or layer indices such as "
                             + "0,5,11; got 'odd'")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "knorm", "--press-layers", "1,7"],
-                        mentioning: "invalid press parameter press-layers: layer 7 does not exist: the model has 2 layers (0 ... 1)")
-        try assertFails(["generate", "-m", model, "-p", "hi", "--press-layers", "all"], mentioning: "--press-layers needs --press")
+                        mentioning: "invalid press parameter press-layers: layer 7 does not exist: "
+                            + "the model has 2 layers (0 ... 1)")
+        try assertFails(["generate", "-m", model, "-p", "hi", "--press-layers", "all"],
+                        mentioning: "--press-layers needs --press")
         try assertFails(["eval", "-m", model, "--press", "knorm", "--press-layers", "-1"],
                         mentioning: "invalid press parameter press-layers")
     }

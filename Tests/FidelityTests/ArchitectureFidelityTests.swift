@@ -97,7 +97,8 @@ final class ArchitectureFidelityTests: XCTestCase {
                 KernelDispatch.forcePortable = portable
                 defer { KernelDispatch.forcePortable = saved }
                 let kernels = portable ? "portable" : "native"
-                let decode = compare(try logits(engine, fixture.prompt_ids, oneAtATime: true), with: fixture.one_at_a_time)
+                let decoded = try logits(engine, fixture.prompt_ids, oneAtATime: true)
+                let decode = compare(decoded, with: fixture.one_at_a_time)
                 XCTAssertEqual(decode.sameTopToken, fixture.prompt_ids.count, "\(name) \(kernels) decode")
                 XCTAssertEqual(decode.maxDifference, 0, "\(name) \(kernels) decode")
                 let batched = compare(try logits(engine, fixture.prompt_ids, oneAtATime: false), with: fixture.batched)
