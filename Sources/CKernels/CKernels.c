@@ -701,12 +701,22 @@ TP_AVX2 static float dot_q6_k_q8_k(const uint8_t *row, int blocks, const float *
     return hsum8(acc);
 }
 
+// A Q4_K block's 256 4-bit values as eight vectors of 32 (sub-block j: low nibbles of bytes 32(j/2)…, high nibbles
+// for odd j).
+TP_AVX2 static inline void q4_k_values(const uint8_t *x, __m256i q[8]) {
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    for (int pair = 0; pair < 4; pair++) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
+        q[2 * pair] = _mm256_and_si256(bits, low);
+        q[2 * pair + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
+    }
+}
+
 // dot_q4_k_q8_k for four tokens at once: the row's nibbles, scales and mins are decoded once per block, and each
 // 32-value chunk's products are scaled in the integer lanes (madd by the chunk's scale) so one horizontal sum per
 // block and token remains. The integer sums are the same integers; the float steps are dot_q4_k_q8_k's, per token.
 TP_AVX2 static void dot4_q4_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
                                    const int16_t *asums, float out[4]) {
-    const __m256i low = _mm256_set1_epi8(0x0F);
     float acc[4] = {0, 0, 0, 0}, mins[4] = {0, 0, 0, 0};
     for (int b = 0; b < blocks; b++) {
         const uint8_t *x = row + b * 144;
@@ -716,11 +726,7 @@ TP_AVX2 static void dot4_q4_k_q8_k(const uint8_t *row, int blocks, const float *
         int16_t minimum[16];
         k4_scales_mins(sc, scales, minimum);
         for (int j = 0; j < 8; j++) scale[j] = _mm256_set1_epi16((short)scales[j]);
-        for (int pair = 0; pair < 4; pair++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
-            q[2 * pair] = _mm256_and_si256(bits, low);
-            q[2 * pair + 1] = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low);
-        }
+        q4_k_values(x, q);
         const __m256i mins16 = _mm256_loadu_si256((const __m256i *)minimum);
         const float dx = half_to_float(x), dmin = half_to_float(x + 2);
         for (int t = 0; t < 4; t++) {
@@ -742,37 +748,42 @@ TP_AVX2 static void dot4_q4_k_q8_k(const uint8_t *row, int blocks, const float *
     for (int t = 0; t < 4; t++) out[t] = acc[t] - mins[t];
 }
 
+// A Q6_K block's 256 values as eight vectors of 32 (stored +32), and for each the pair of int8 scales of its two
+// 16-value halves as sixteen int16 lanes.
+TP_AVX2 static inline void q6_k_values(const uint8_t *x, __m256i q[8], __m256i scale[8]) {
+    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
+    const uint8_t *ql = x, *qh = x + 128;
+    const int8_t *sc = (const int8_t *)(x + 192);
+    for (int half = 0; half < 2; half++) {
+        const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
+        const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
+        const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
+        __m256i *h = q + 4 * half;
+        h[0] = _mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4));
+        h[1] = _mm256_or_si256(_mm256_and_si256(bits2, m15),
+                               _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2));
+        h[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
+                               _mm256_and_si256(high, _mm256_set1_epi8(48)));
+        h[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
+                               _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2));
+        for (int k = 0; k < 4; k++) {
+            const short s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
+            scale[4 * half + k] = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
+        }
+    }
+}
+
 // dot_q6_k_q8_k for four tokens at once: the row's 6-bit values and scale vectors built once per block.
 TP_AVX2 static void dot4_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
                                    const int16_t *asums, float out[4]) {
-    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
     __m256 acc[4];
     for (int t = 0; t < 4; t++) acc[t] = _mm256_setzero_ps();
     for (int b = 0; b < blocks; b++) {
         const uint8_t *x = row + b * 210;
-        const uint8_t *ql = x;
-        const uint8_t *qh = x + 128;
-        const int8_t *sc = (const int8_t *)(x + 192);
         const float d6 = half_to_float(x + 208);
-        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + 192)));
         __m256i q[8], scale[8];
-        for (int half = 0; half < 2; half++) {
-            const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
-            const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
-            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
-            __m256i *h = q + 4 * half;
-            h[0] = _mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4));
-            h[1] = _mm256_or_si256(_mm256_and_si256(bits2, m15),
-                                   _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2));
-            h[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
-                                   _mm256_and_si256(high, _mm256_set1_epi8(48)));
-            h[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
-                                   _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2));
-            for (int k = 0; k < 4; k++) {
-                const short s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
-                scale[4 * half + k] = _mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0, s1, s1, s1, s1, s1, s1, s1, s1);
-            }
-        }
+        q6_k_values(x, q, scale);
         for (int t = 0; t < 4; t++) {
             const long block = (long)t * blocks + b;
             const int8_t *q8 = aq + block * 256;
@@ -812,7 +823,6 @@ TP_AVX512 static inline __m256i sums8_epi32(const __m256i v[8]) {
 // The float steps of dot_q4_k_q8_k for eight tokens side by side: lane t is token t's fmaf(isum, dx·dy, acc).
 TP_AVX512 static void dot8_q4_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
                                      const int16_t *asums, float out[8]) {
-    const __m256i low = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps(), mins = _mm256_setzero_ps();
     const __m256i tokens = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256i token_offsets = _mm256_mullo_epi32(tokens, _mm256_set1_epi32(blocks));
@@ -824,11 +834,9 @@ TP_AVX512 static void dot8_q4_k_q8_k(const uint8_t *row, int blocks, const float
         int16_t minimum[16];
         k4_scales_mins(sc, scales, minimum);
         for (int j = 0; j < 8; j++) scale[j] = _mm512_set1_epi16((short)scales[j]);
-        for (int pair = 0; pair < 4; pair++) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)(x + 16 + 32 * pair));
-            q[2 * pair] = twice(_mm256_and_si256(bits, low));
-            q[2 * pair + 1] = twice(_mm256_and_si256(_mm256_srli_epi16(bits, 4), low));
-        }
+        __m256i values[8];
+        q4_k_values(x, values);
+        for (int j = 0; j < 8; j++) q[j] = twice(values[j]);
         const __m512i mins16 = twice(_mm256_loadu_si256((const __m256i *)minimum));
         __m256i isums[8], imins[8];
         for (int p = 0; p < 4; p++) {
@@ -855,34 +863,18 @@ TP_AVX512 static void dot8_q4_k_q8_k(const uint8_t *row, int blocks, const float
 
 TP_AVX512 static void dot8_q6_k_q8_k(const uint8_t *row, int blocks, const float *ad, const int8_t *aq,
                                      const int16_t *asums, float out[8]) {
-    const __m256i m3 = _mm256_set1_epi8(3), m15 = _mm256_set1_epi8(15);
     __m512 acc[4];
     for (int p = 0; p < 4; p++) acc[p] = _mm512_setzero_ps();
     for (int b = 0; b < blocks; b++) {
         const uint8_t *x = row + b * 210;
-        const uint8_t *ql = x;
-        const uint8_t *qh = x + 128;
-        const int8_t *sc = (const int8_t *)(x + 192);
         const float d6 = half_to_float(x + 208);
-        const __m512i scales16 = twice(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)));
+        const __m512i scales16 = twice(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(x + 192))));
+        __m256i values[8], scales[8];
+        q6_k_values(x, values, scales);
         __m512i q[8], scale[8];
-        for (int half = 0; half < 2; half++) {
-            const __m256i bits1 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half));
-            const __m256i bits2 = _mm256_loadu_si256((const __m256i *)(ql + 64 * half + 32));
-            const __m256i high = _mm256_loadu_si256((const __m256i *)(qh + 32 * half));
-            __m512i *h = q + 4 * half;
-            h[0] = twice(_mm256_or_si256(_mm256_and_si256(bits1, m15), _mm256_slli_epi16(_mm256_and_si256(high, m3), 4)));
-            h[1] = twice(_mm256_or_si256(_mm256_and_si256(bits2, m15),
-                                         _mm256_slli_epi16(_mm256_and_si256(high, _mm256_set1_epi8(12)), 2)));
-            h[2] = twice(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), m15),
-                                         _mm256_and_si256(high, _mm256_set1_epi8(48))));
-            h[3] = twice(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), m15),
-                                         _mm256_srli_epi16(_mm256_and_si256(high, _mm256_set1_epi8((char)0xC0)), 2)));
-            for (int k = 0; k < 4; k++) {
-                const short s0 = sc[8 * half + 2 * k], s1 = sc[8 * half + 2 * k + 1];
-                scale[4 * half + k] = twice(_mm256_setr_epi16(s0, s0, s0, s0, s0, s0, s0, s0,
-                                                              s1, s1, s1, s1, s1, s1, s1, s1));
-            }
+        for (int k = 0; k < 8; k++) {
+            q[k] = twice(values[k]);
+            scale[k] = twice(scales[k]);
         }
         for (int p = 0; p < 4; p++) {
             const long first = (long)(2 * p) * blocks + b, second = first + blocks;
