@@ -80,9 +80,11 @@ public struct HeadProfile: Codable, Sendable, Equatable {
     /// The rows of the layers `cache` holds (all of them, or a view's `modelLayers`), after checking the profile
     /// was measured on a model of the cache's shape.
     public func selecting(for cache: KVCache) throws -> HeadProfile {
-        let isView = cache.modelLayers != Array(cache.layers.indices)
-        try check(layers: isView ? layers : cache.layers.count, kvHeads: cache.kvHeads)
-        guard isView else { return self }
+        guard cache.modelLayers != Array(cache.layers.indices) else {
+            try check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+            return self
+        }
+        try check(layers: layers, kvHeads: cache.kvHeads)
         guard let last = cache.modelLayers.last, last < layers else {
             let reason = "measured on \(layers) layers, the cache holds layer \(cache.modelLayers.last ?? 0)"
             throw PressError.invalidParameter(name: "profile", reason: reason)

@@ -48,16 +48,16 @@ public enum KQuantDot {
             let groupSums = sums + b * 16
             let d = scales[b] * loadHalf(x, 0)
             let dmin = -scales[b] * loadHalf(x, 2)
+            let scaleMins = (0 ..< 8).map { KQuantScales.scaleMin($0, x + 4) }
             var imin: Int32 = 0
             for s in 0 ..< 8 {
-                let minimum = Int32(KQuantScales.scaleMin(s, x + 4).min)
-                imin += minimum * (Int32(groupSums[2 * s]) + Int32(groupSums[2 * s + 1]))
+                imin += Int32(scaleMins[s].min) * (Int32(groupSums[2 * s]) + Int32(groupSums[2 * s + 1]))
             }
             minimums = minimums.addingProduct(dmin, Float(imin))
             for lane in 0 ..< 8 {
                 var sumi: Int32 = 0
                 for s in 0 ..< 8 {
-                    let scale = Int32(KQuantScales.scaleMin(s, x + 4).scale)
+                    let scale = Int32(scaleMins[s].scale)
                     var dot: Int32 = 0
                     for e in 4 * lane ..< 4 * lane + 4 {
                         dot += Int32(q5Code(x, subBlock: s, element: e)) * Int32(q8[32 * s + e])
