@@ -73,6 +73,16 @@ final class CLIOutputTests: XCTestCase {
         let bench = try CLIRunner.run(["bench", "-m", model, "-p", "8", "-n", "0", "-r", "1", "--no-mmap"])
         XCTAssertEqual(bench.status, 0, bench.stderr)
         XCTAssertTrue(bench.stdout.contains("(weights read into memory)"), bench.stdout)
+        // A truncated file read into memory is refused as the mapped one is: one line, non-zero exit.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: model))
+        let cut = NSTemporaryDirectory() + "/cut-\(UUID().uuidString).gguf"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: cut))
+        let broken = try CLIRunner.run(["generate", "-m", cut, "-p", "hi", "--no-mmap"])
+        XCTAssertNotEqual(broken.status, 0)
+        XCTAssertTrue(broken.stdout.isEmpty, broken.stdout)
+        let lines = broken.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, broken.stderr)
+        XCTAssertTrue(lines.first?.hasPrefix("Error: ") ?? false, broken.stderr)
     }
 
     func testQuestionsShareOneCompressedContext() throws {
