@@ -127,29 +127,59 @@ public struct HeadCalibration {
     }
 }
 
+/// The held-out text the target allocator's sensitivities are measured on, and how reports name it.
+public struct CalibrationText: Sendable {
+    public var text: String
+    public var description: String
+
+    public init(text: String, description: String) {
+        self.text = text
+        self.description = description
+    }
+}
+
 extension HeadProfile {
-    /// The profile at `path` (default: next to the model), measured and saved first if it does not exist yet.
+    /// The profile at `path` (default: next to the model), measured and saved first if it does not exist yet; with
+    /// `sensitivityText`, its head sensitivities too (measured on that text and saved into the profile once).
     public static func loadOrCalibrate(engine: InferenceEngine, modelPath: String, path: String? = nil,
+                                       sensitivityText: (() throws -> CalibrationText)? = nil,
                                        log: (String) -> Void, progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadProfile {
         let file = path ?? HeadProfile.path(forModel: modelPath)
+        var profile = try loadOrMeasure(engine: engine, modelPath: modelPath, file: file, explicit: path != nil, log: log,
+                                        progress: progress)
+        guard let sensitivityText, profile.sensitivity == nil else { return profile }
+        let text = try sensitivityText()
+        log("Measuring how much each head's tokens cost at each precision (once; saved to \(file)) ...")
+        profile.sensitivity = try SensitivityCalibration(engine: engine).run(text: text.text, describing: text.description,
+                                                                             progress: progress)
+        save(profile, to: file, log: log)
+        return profile
+    }
+
+    private static func loadOrMeasure(engine: InferenceEngine, modelPath: String, file: String, explicit: Bool,
+                                      log: (String) -> Void, progress: (Int, Int) -> Void) throws -> HeadProfile {
         let c = engine.model.configuration
         if FileManager.default.fileExists(atPath: file) {
             let profile = try HeadProfile.load(file)
             try profile.check(layers: c.layerCount, kvHeads: c.kvHeadCount)
             // A default-place profile from before per-query-head scores existed is measured again.
-            if profile.queryRetrieval != nil || path != nil { return profile }
+            if profile.queryRetrieval != nil || explicit { return profile }
         }
-        if path != nil {
+        if explicit {
             let reason = "\(file) does not exist (run tokenpress calibrate -o \(file))"
             throw PressError.invalidParameter(name: "profile", reason: reason)
         }
         log("Measuring the head profile of \((modelPath as NSString).lastPathComponent) (once; saved to \(file)) ...")
         let profile = try HeadCalibration(engine: engine).run(model: (modelPath as NSString).lastPathComponent, progress: progress)
+        save(profile, to: file, log: log)
+        return profile
+    }
+
+    private static func save(_ profile: HeadProfile, to file: String, log: (String) -> Void) {
         do {
             try OutputFile(file, option: "--profile").write(try profile.json())
         } catch {
             log("Could not save the profile to \(file) (\(error)); it will be measured again next time.")
         }
-        return profile
     }
 }

@@ -45,3 +45,13 @@ public enum HaystackText {
         return String(part).trimmingCharacters(in: .whitespaces)
     }
 }
+
+extension HaystackText {
+    /// The text head sensitivities are measured on: the start of the essays' calibration split (never read by the
+    /// test split's reports), fetched first if needed.
+    public static func sensitivityText(log: (String) -> Void) throws -> CalibrationText {
+        let whole = try String(contentsOfFile: try path(log: log), encoding: .utf8)
+        let text = String(half(whole, .calibration).prefix(60_000))
+        return CalibrationText(text: text, description: "Paul Graham essays (RULER's haystack), calibration split")
+    }
+}

@@ -78,11 +78,18 @@ public final class HeadCache {
     /// an f16 tail. Returns the old press index of each token in the new press order (the low ones, then the
     /// important ones, each by position), so statistics can follow.
     public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int) -> [Int] {
+        let all = 0 ..< count
+        let tiers = [(low, all.filter { !important.contains($0) }), (high, all.filter { important.contains($0) })]
+        return storeTiers(tiers.map { (precision: $0.0, indices: $0.1) }, group: group)
+    }
+
+    /// Stores this head's own tokens in one segment per tier, at the tier's precision (`group` tokens per KIVI key
+    /// group, channels per value group), each tier's tokens by position; tokens in no tier are dropped. New tokens
+    /// then go to an f16 tail. Returns the old press index of each kept token in the new press order (tier by tier),
+    /// so statistics can follow.
+    public func storeTiers(_ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int) -> [Int] {
         let d = headDimension
         let (keys, values, positions) = ownTokens()
-        let byPosition = positions.indices.sorted { positions[$0] < positions[$1] }
-        let lowIndices = byPosition.filter { !important.contains($0) }
-        let highIndices = byPosition.filter { important.contains($0) }
         func segment(_ indices: [Int], _ precision: TokenPrecision) -> any KVSegment {
             let rowsK = indices.flatMap { keys[$0] }
             let rowsV = indices.flatMap { values[$0] }
@@ -108,11 +115,14 @@ public final class HeadCache {
                 return kivi
             }
         }
+        let ordered = tiers.filter { !$0.indices.isEmpty }.map { tier in
+            (tier.precision, tier.indices.sorted { (positions[$0], $0) < (positions[$1], $1) })
+        }
         let shared = segments.filter { $0.sharedStorage != nil }
         storage = .f16
         tail = F16Segment(headDimension: d)
-        segments = [segment(lowIndices, low), segment(highIndices, high), tail] + shared
-        return lowIndices + highIndices
+        segments = ordered.map { segment($0.1, $0.0) } + [tail] + shared
+        return ordered.flatMap { $0.1 }
     }
 
     /// Stores this head's own tokens in one segment `make` builds from their rows and positions (by position);

@@ -75,6 +75,13 @@ public final class KVCache {
         statistics?.retain(layer: layer, head: head, indices: order)
     }
 
+    /// Stores one head's tokens one segment per tier (see `HeadCache.storeTiers`), dropping those in no tier; its
+    /// statistics follow the new order.
+    public func storeTiers(layer: Int, head: Int, _ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int) {
+        let order = layers[layer].heads[head].storeTiers(tiers, group: group)
+        statistics?.retain(layer: layer, head: head, indices: order)
+    }
+
     /// Stores one head's tokens in the segment `make` builds (see `HeadCache.storeOwnTokens`); statistics follow.
     public func storeOwnTokens(layer: Int, head: Int,
                                _ make: (_ keys: [[Float]], _ values: [[Float]], _ positions: [Int32]) -> any KVSegment) {

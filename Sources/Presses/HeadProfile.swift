@@ -18,6 +18,9 @@ public struct HeadProfile: Codable, Sendable, Equatable {
     /// [layer][queryHead]: echo + induction of each query head (for presses that pick query heads within a group;
     /// absent from profiles measured before it existed).
     public var queryRetrieval: [[Float]]?
+    /// Output KL per unit of attention mass at each storage option, per head (the target allocator's cost model;
+    /// absent until a target is first used or `tokenpress calibrate --sensitivity` measures it).
+    public var sensitivity: HeadSensitivity?
 
     public init(model: String, echo: [[Float]], induction: [[Float]], passkey: [[Float]]) {
         self.model = model
@@ -62,6 +65,7 @@ public struct HeadProfile: Codable, Sendable, Equatable {
                        grid.count == profile.layers && grid.allSatisfy { $0.count == profile.kvHeads }
                    })
             else { throw PressError.invalidParameter(name: "profile", reason: "\(path) has inconsistent shapes") }
+            try profile.sensitivity?.check(layers: profile.layers, kvHeads: profile.kvHeads)
             return profile
         } catch let error as PressError {
             throw error
@@ -93,6 +97,7 @@ public struct HeadProfile: Codable, Sendable, Equatable {
         var selected = HeadProfile(model: model, echo: rows.map { echo[$0] }, induction: rows.map { induction[$0] },
                                    passkey: rows.map { passkey[$0] })
         selected.queryRetrieval = queryRetrieval.map { all in rows.map { all[$0] } }
+        selected.sensitivity = sensitivity?.selecting(rows)
         return selected
     }
 

@@ -33,6 +33,7 @@ public enum PressRegistry {
         ZipVLPress.declaration,
         MustafarPress.declaration,
         GEARPress.declaration,
+        TargetPress.declaration,
     ]
 
     /// The declaration of the press named `name`.
@@ -61,6 +62,11 @@ public enum PressRegistry {
     /// Whether `specification` names a press that needs a head profile.
     public static func needsProfile(_ specification: String) -> Bool {
         profileNames.contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
+    }
+
+    /// Whether `specification` names a press that needs the head profile's sensitivities (the target press).
+    public static func needsSensitivity(_ specification: String) -> Bool {
+        specification.range(of: "\\btarget\\b", options: .regularExpression) != nil
     }
 
     /// The press a specification names (composed when it joins several with `+`).

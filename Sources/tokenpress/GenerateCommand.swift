@@ -72,10 +72,11 @@ struct GenerateCommand: ParsableCommand {
             let engine = try modelOptions.loadEngine()
             try cacheOptions.apply(to: engine)
             let tokens = engine.tokenizer.encode(try engine.promptRenderer(chat: chat)(text))
-            let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
+            let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path, reserve: count)
             let result = try engine.generate(prompt: tokens, maxTokens: count, sampling: sampling.parameters, stopStrings: stops,
                                              press: press) { Console.out($0) }
             Console.out("\n")
+            pressOptions.report(press)
             Console.status(result.statistics.summary + " | stop: \(result.stopReason.rawValue)")
             // Where the bytes are, when a press or cache type made layers differ from the dense cache.
             if press != nil || cacheOptions.isSet { Console.status(result.statistics.layerSummary) }
@@ -86,14 +87,17 @@ struct GenerateCommand: ParsableCommand {
     func answerQuestions(context: String) throws {
         let engine = try modelOptions.loadEngine()
         try cacheOptions.apply(to: engine)
-        let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path)
         let render = try engine.promptRenderer(chat: chat)
         let split = try questions.map { try QuestionPrompt(context: context, question: $0, render: render) }
+        // A memory target keeps room for the longest question and the answer.
+        let questionTokens = split.map { engine.tokenizer.encode($0.questionPart, addSpecial: false).count }.max() ?? 0
+        let press = try pressOptions.makePress(engine: engine, modelPath: engine.file.path, reserve: questionTokens + count)
         // Query-agnostic: prefill and compress the context once, each question on a copy of that cache.
         let context = try queryAware ? nil : CompressedContext(engine: engine, contextPart: split[0].contextPart, press: press)
         if let context {
             let summary = context.statistics.cacheSummary
             Console.status("context: \(context.tokens.count) tokens, prefilled and compressed once | " + summary)
+            pressOptions.report(press)
         }
         for (i, q) in split.enumerated() {
             Console.out("\(i > 0 ? "\n" : "")## \(q.question)\n")

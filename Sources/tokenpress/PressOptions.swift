@@ -1,5 +1,6 @@
 import ArgumentParser
 import Engine
+import Evaluation
 import Presses
 
 /// `--press` and its companions, shared by the commands that compress a cache.
@@ -37,24 +38,74 @@ struct PressOptions: ParsableArguments {
         discussion: "global (the default) leaves sliding-window layers (Gemma 3's local layers) uncompressed, as kvpress "
             + "does: they hold at most their window already. On models without such layers it is every layer."))
     var pressLayers = "global"
+    @Option(name: .customLong("kv-memory"), help: ArgumentHelp(
+        "Keep the KV cache within this size: 24MiB, 512KiB, or a share of the prompt's dense f16 cache (25%, 0.25).",
+        discussion: "The target allocator chooses per layer, KV head and group of 32 tokens whether to keep them at f16, "
+            + "at 8, 4, 3 or 2 bits, or to evict them, by predicted KL per byte (the model's per-head sensitivities, "
+            + "measured once on the essays' calibration split and saved in the head profile, weighted by the prompt's "
+            + "attention). generate keeps room for -n generated tokens inside the target.",
+        valueName: "size"))
+    var kvMemory: String?
+    @Option(name: .customLong("max-kl"), parsing: .unconditional, help: ArgumentHelp(
+        "Keep the smallest KV cache whose predicted mean KL to the full cache stays at or below this (nats).",
+        valueName: "nats"))
+    var maxKL: Double?
+    @Flag(name: .long, help: "With --kv-memory or --max-kl: print the plan per layer (tokens at each precision, bytes, predicted KL).")
+    var explain = false
 
     /// Checks the options without a model (a placeholder profile stands in for the real one).
     func validatePress() throws {
+        if let target = try target() {
+            if press != nil || budget != nil || decodeBudget != nil || chunkSize != nil || ratioOption != nil {
+                throw CLIError("give either --press (with its options) or a target (--kv-memory, --max-kl), not both")
+            }
+            if kvMemory != nil, maxKL != nil { throw CLIError("give either --kv-memory or --max-kl, not both") }
+            _ = target
+        } else if explain {
+            throw CLIError("--explain needs --kv-memory or --max-kl")
+        }
         _ = try makePress(profile: HeadProfile.placeholder)
         let layers = try PressedLayers(parsing: pressLayers)
         if press == nil, layers != .global { throw CLIError("--press-layers needs --press") }
     }
 
-    /// The press, with the model's head profile when it needs one, on the layers `--press-layers` names.
-    func makePress(engine: InferenceEngine, modelPath: String) throws -> (any KVPress)? {
+    /// The target `--kv-memory` or `--max-kl` names, if any.
+    func target() throws -> CompressionTarget? {
+        if let kvMemory { return try CompressionTarget.memory(kvMemory) }
+        if let maxKL { return try CompressionTarget.meanKL(maxKL) }
+        return nil
+    }
+
+    /// The press, with the model's head profile when it needs one, on the layers `--press-layers` names; with a
+    /// target, the target press keeping room for `reserve` generated tokens.
+    func makePress(engine: InferenceEngine, modelPath: String, reserve: Int = 0) throws -> (any KVPress)? {
         let layers = try PressedLayers(parsing: pressLayers)
         let specs = engine.model.attentionSpecs
+        if let target = try target() {
+            let headProfile = try Self.profile(engine: engine, modelPath: modelPath, path: profile, sensitivity: true)
+            return try TargetPress(target: target, sensitivity: headProfile.sensitivity, reserveTokens: reserve)
+        }
         guard let press, PressRegistry.needsProfile(press) else {
             return try layers.restrict(try makePress(profile: nil), specs: specs)
         }
-        let headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: modelPath, path: profile, log: { Console.status($0) },
-                                                          progress: { Console.progress("calibrate", done: $0, total: $1) })
+        let headProfile = try Self.profile(engine: engine, modelPath: modelPath, path: profile,
+                                           sensitivity: PressRegistry.needsSensitivity(press))
         return try layers.restrict(try makePress(profile: headProfile), specs: specs)
+    }
+
+    /// The model's head profile, measured on first use (with its sensitivities when `sensitivity`).
+    static func profile(engine: InferenceEngine, modelPath: String, path: String?, sensitivity: Bool) throws -> HeadProfile {
+        let text: (() throws -> CalibrationText)? = sensitivity ? { try HaystackText.sensitivityText(log: { Console.status($0) }) } : nil
+        return try HeadProfile.loadOrCalibrate(engine: engine, modelPath: modelPath, path: path, sensitivityText: text,
+                                               log: { Console.status($0) },
+                                               progress: { Console.progress("calibrate", done: $0, total: $1) })
+    }
+
+    /// Prints the plan of a target press (one line; the per-layer table with --explain).
+    func report(_ press: (any KVPress)?) {
+        guard let plan = (press as? TargetPress)?.plans.last else { return }
+        Console.status(plan.summary)
+        if explain { Console.status("plan per layer:\n" + plan.table) }
     }
 
     func makePress(profile headProfile: HeadProfile?) throws -> (any KVPress)? {

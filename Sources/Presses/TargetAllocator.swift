@@ -1,0 +1,176 @@
+import Foundation
+
+/// Turns a target into a plan: for every KV head, which of its tokens stay f16, which are stored at 8, 4, 3 or 2
+/// bits and which are evicted, so that the cache meets a byte budget with the least predicted KL (or a KL bound
+/// with the fewest bytes).
+///
+/// The cost model: storing tokens of head h at option o costs `rate(h, o) × mass` of predicted KL (rates measured
+/// once per model, `HeadSensitivity`; masses from the prompt's own attention, `TokenMass`) and the option's exact
+/// bytes. Each head's tokens outside its floors (the first `sinks` and last `recent` positions, always f16, so no
+/// head is emptied) are ranked by mass and cut into groups of `group` tokens. On each head's lower convex hull of
+/// (bytes per token, rate) every step down costs more KL per byte freed than the one before, so taking all
+/// groups' steps in order of KL per byte (ties by layer, head, group) is the greedy by marginal KL per byte, and
+/// exact for the fractional problem. Deterministic: no randomness, a total order on steps.
+public struct TargetAllocator: Sendable {
+    public var sinks: Int
+    public var recent: Int
+    public var group: Int
+
+    public enum Defaults {
+        public static let sinks = 4
+        public static let recent = 32
+        public static let group = 32
+    }
+
+    public init(sinks: Int = Defaults.sinks, recent: Int = Defaults.recent, group: Int = Defaults.group) {
+        self.sinks = sinks
+        self.recent = recent
+        self.group = group
+    }
+
+    /// One KV head as the allocator sees it.
+    public struct HeadInput: Sendable {
+        public var layer: Int
+        public var head: Int
+        /// Normalized attention mass of each token the head holds (press index order).
+        public var mass: [Double]
+        /// Position of each token the head holds.
+        public var positions: [Int32]
+        public var headDimension: Int
+        /// Predicted KL per unit of mass for each option of `StorageOption.ladder` (nil: not available).
+        public var rates: [Double?]
+
+        public init(layer: Int, head: Int, mass: [Double], positions: [Int32], headDimension: Int, rates: [Double?]) {
+            self.layer = layer
+            self.head = head
+            self.mass = mass
+            self.positions = positions
+            self.headDimension = headDimension
+            self.rates = rates
+        }
+    }
+
+    /// The plan and, for every head, the ladder index of the option each of its tokens gets.
+    public struct Result: Sendable {
+        public var plan: AllocationPlan
+        public var options: [[Int]]
+    }
+
+    /// Plans `heads` for `target`. `dense` is the prompt's dense f16 cache (for shares), `current` what the cache
+    /// holds now, `reserve` bytes kept free for tokens generated later, `fixed` bytes of the cache the plan does not
+    /// touch, and `scale` multiplies predictions (`HeadSensitivity.scale`).
+    public func plan(_ heads: [HeadInput], target: CompressionTarget, dense: Int, current: Int, reserve: Int = 0,
+                     fixed: Int = 0, scale: Double = 1) throws -> Result {
+        let ladder = StorageOption.ladder
+        var options = heads.map { [Int](repeating: 0, count: $0.mass.count) }
+        var counts = heads.map { head -> [Int] in
+            var c = [Int](repeating: 0, count: ladder.count)
+            c[0] = head.mass.count
+            return c
+        }
+        func headBytes(_ i: Int) -> Int {
+            ladder.indices.reduce(0) { sum, o in
+                sum + ladder[o].segmentBytes(tokens: counts[i][o], headDimension: heads[i].headDimension, group: group)
+            }
+        }
+        var bytes = heads.indices.map(headBytes)
+        var total = bytes.reduce(fixed, +)
+        var predicted = 0.0
+        var plan = AllocationPlan(target: target, denseBytes: dense, startBytes: current, reserveBytes: reserve,
+                                  ladder: ladder)
+        let budget = target.budget(dense: dense).map { $0 - reserve }
+        if let budget, budget >= current {
+            plan.note = "the target \(target) (\(CompressionTarget.format(bytes: budget + reserve))) is not below the "
+                + "cache's \(CompressionTarget.format(bytes: current + reserve)): nothing compressed"
+            plan.finish(heads: heads, counts: nil, bytes: nil, predicted: [], estimatedBytes: current, scale: scale)
+            return Result(plan: plan, options: options)
+        }
+        let (steps, groups) = self.steps(heads)
+        var headKL = [Double](repeating: 0, count: heads.count)
+        var met = budget.map { total <= $0 } ?? false
+        for step in steps where !met {
+            let (i, g) = (step.head, step.group)
+            let members = groups[i][g]
+            let delta = step.klPerByte * step.bytesFreed * scale
+            if case .meanKL(let bound) = target, predicted + delta > bound { break }
+            for t in members { options[i][t] = step.to }
+            counts[i][step.from] -= members.count
+            counts[i][step.to] += members.count
+            total -= bytes[i]
+            bytes[i] = headBytes(i)
+            total += bytes[i]
+            predicted += delta
+            headKL[i] += delta
+            if let budget { met = total <= budget }
+        }
+        if let budget, total > budget {
+            let floors = "keeping each head's \(sinks) first and \(recent) last tokens at f16"
+            let reason = "\(target) leaves \(CompressionTarget.format(bytes: max(0, budget))) for the prompt; the smallest "
+                + "cache the allocator can make (\(floors)) takes \(CompressionTarget.format(bytes: total))"
+            throw PressError.invalidParameter(name: "kv-memory", reason: reason)
+        }
+        plan.finish(heads: heads, counts: counts, bytes: bytes, predicted: headKL, estimatedBytes: total, scale: scale)
+        return Result(plan: plan, options: options)
+    }
+
+    struct Step {
+        var klPerByte: Double
+        var bytesFreed: Double
+        var head: Int
+        var group: Int
+        var from: Int
+        var to: Int
+    }
+
+    /// Every head's groups (token indices, least mass first) and every step down every group's hull, in the
+    /// order the greedy takes them.
+    func steps(_ heads: [HeadInput]) -> (steps: [Step], groups: [[[Int]]]) {
+        var steps: [Step] = []
+        var groups: [[[Int]]] = []
+        for (i, head) in heads.enumerated() {
+            let byPosition = head.positions.indices.sorted { (head.positions[$0], $0) < (head.positions[$1], $1) }
+            let floor = Set(byPosition.prefix(sinks) + byPosition.suffix(recent))
+            let candidates = head.mass.indices.filter { !floor.contains($0) }
+                .sorted { (head.mass[$0], $0) < (head.mass[$1], $1) }
+            let chunks = stride(from: 0, to: candidates.count, by: group).map {
+                Array(candidates[$0 ..< min($0 + group, candidates.count)])
+            }
+            groups.append(chunks)
+            let hull = self.hull(head)
+            for (g, chunk) in chunks.enumerated() {
+                let mass = chunk.reduce(0) { $0 + head.mass[$1] }
+                for k in 1 ..< max(1, hull.count) {
+                    let (a, b) = (hull[k - 1], hull[k])
+                    let perToken = rate(a, head) - rate(b, head)
+                    let freed = perToken * Double(chunk.count)
+                    let klPerByte = (head.rates[b]! - head.rates[a]!) * mass / freed
+                    steps.append(Step(klPerByte: klPerByte, bytesFreed: freed, head: i, group: g, from: a, to: b))
+                }
+            }
+        }
+        steps.sort { ($0.klPerByte, $0.head, $0.group, $0.from) < ($1.klPerByte, $1.head, $1.group, $1.from) }
+        return (steps, groups)
+    }
+
+    private func rate(_ option: Int, _ head: HeadInput) -> Double {
+        StorageOption.ladder[option].bytesPerToken(headDimension: head.headDimension, group: group)
+    }
+
+    /// Ladder indices on the lower convex hull of (bytes per token, KL rate) from f16 down to the cheapest
+    /// available option: each step costs more KL per byte than the previous one.
+    func hull(_ head: HeadInput) -> [Int] {
+        let available = StorageOption.ladder.indices.filter { head.rates[$0] != nil }
+        guard available.first == 0 else { return [] }
+        var hull = [0]
+        while let current = hull.last {
+            let cheaper = available.filter { rate($0, head) < rate(current, head) }
+            guard !cheaper.isEmpty else { break }
+            let slope = { (o: Int) in
+                (head.rates[o]! - head.rates[current]!) / (self.rate(current, head) - self.rate(o, head))
+            }
+            let best = cheaper.min { (slope($0), $0) < (slope($1), $1) }!
+            hull.append(best)
+        }
+        return hull
+    }
+}

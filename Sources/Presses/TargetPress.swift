@@ -1,0 +1,166 @@
+import Foundation
+import KVCache
+
+/// Meets a user's target — a memory budget or a mean-KL bound — by spending tokens and bits per layer, head and
+/// token group where the prompt's attention needs them (`TargetAllocator`): the flagship of section D of the
+/// methods. Rates come from the model's head profile (`HeadSensitivity`), masses from the prompt's last queries.
+/// The last plan is kept in `plans` for `--explain` and reports.
+public struct TargetPress: KVPress {
+    public let target: CompressionTarget
+    public let sensitivity: HeadSensitivity?
+    public let allocator: TargetAllocator
+    /// Tokens to be generated after the prompt: their f16 rows are kept free inside a memory target.
+    public let reserveTokens: Int
+    public let plans: PlanLog
+
+    public var description: String { "target(\(target))" }
+    public var needs: AttentionNeeds { TokenMass.needs(window: sensitivity?.massWindow ?? Defaults.massWindow) }
+
+    public enum Defaults {
+        public static let massWindow = 32
+    }
+
+    public init(target: CompressionTarget, sensitivity: HeadSensitivity?, allocator: TargetAllocator = TargetAllocator(),
+                reserveTokens: Int = 0, plans: PlanLog = PlanLog()) throws {
+        guard reserveTokens >= 0 else {
+            throw PressError.invalidParameter(name: "reserve", reason: "must be ≥ 0 tokens, got \(reserveTokens)")
+        }
+        guard allocator.sinks >= 0, allocator.recent >= 0 else {
+            throw PressError.invalidParameter(name: "sinks/recent", reason: "must be ≥ 0")
+        }
+        if let sensitivity, allocator.recent < sensitivity.massWindow {
+            let reason = "must be at least the \(sensitivity.massWindow) queries attention mass is measured over, "
+                + "got \(allocator.recent)"
+            throw PressError.invalidParameter(name: "recent", reason: reason)
+        }
+        self.target = target
+        self.sensitivity = sensitivity
+        self.allocator = allocator
+        self.reserveTokens = reserveTokens
+        self.plans = plans
+    }
+
+    /// The same target, keeping room for `tokens` generated tokens (the plans go to the same log).
+    public func reserving(_ tokens: Int) throws -> TargetPress {
+        try TargetPress(target: target, sensitivity: sensitivity, allocator: allocator, reserveTokens: tokens, plans: plans)
+    }
+
+    public func compress(_ cache: KVCache) throws {
+        let start = Date()
+        guard let sensitivity else {
+            let reason = "needs the model's head sensitivities (tokenpress calibrate --sensitivity)"
+            throw PressError.invalidParameter(name: "target", reason: reason)
+        }
+        guard !cache.layers.contains(where: { $0.heads.contains(where: \.isSharing) }) else {
+            throw PressError.invalidParameter(name: "target", reason: "cannot plan a cache whose layers share tokens (minicache)")
+        }
+        let rates = cache.modelLayers.map { sensitivity.klPerMass.indices.contains($0) ? $0 : -1 }
+        guard !rates.contains(-1), sensitivity.kvHeads == cache.kvHeads else {
+            try sensitivity.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+            return
+        }
+        let masses = try TokenMass.perHead(cache, window: sensitivity.massWindow)
+        var heads: [TargetAllocator.HeadInput] = []
+        for (l, layer) in cache.layers.enumerated() {
+            for (h, head) in layer.heads.enumerated() {
+                let optionRates = StorageOption.ladder.map {
+                    sensitivity.rate(layer: cache.modelLayers[l], head: h, option: $0)
+                }
+                heads.append(.init(layer: cache.modelLayers[l], head: h, mass: masses[l][h], positions: Array(head.positions),
+                                   headDimension: head.headDimension, rates: optionRates))
+            }
+        }
+        let tailBytes = cache.layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + 4 * $1.headDimension } }
+        let reserve = reserveTokens * tailBytes + (reserveTokens > 0 ? 8 * heads.count : 0)
+        let result = try allocator.plan(heads, target: target, dense: cache.denseF16ByteCount(tokens: cache.longestPressableHead),
+                                        current: cache.byteCount, reserve: reserve, scale: sensitivity.scale)
+        var plan = result.plan
+        if plan.compresses {
+            for (i, input) in heads.enumerated() where result.options[i].contains(where: { $0 != 0 }) {
+                let l = cache.modelLayers.firstIndex(of: input.layer)!
+                let tiers = StorageOption.ladder.indices.compactMap { o -> (precision: TokenPrecision, indices: [Int])? in
+                    guard let precision = StorageOption.ladder[o].precision else { return nil }
+                    return (precision, result.options[i].indices.filter { result.options[i][$0] == o })
+                }
+                cache.storeTiers(layer: l, head: input.head, tiers, group: allocator.group)
+            }
+        }
+        plan.measuredBytes = cache.byteCount
+        plan.milliseconds = Date().timeIntervalSince(start) * 1000
+        plans.record(plan)
+    }
+}
+
+/// The plans a target press made, newest last (a press is a value shared across copies; its log is one object).
+public final class PlanLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var recorded: [AllocationPlan] = []
+
+    public init() {}
+
+    public func record(_ plan: AllocationPlan) {
+        lock.lock()
+        recorded.append(plan)
+        lock.unlock()
+    }
+
+    public var last: AllocationPlan? {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded.last
+    }
+
+    public var all: [AllocationPlan] {
+        lock.lock()
+        defer { lock.unlock() }
+        return recorded
+    }
+}
+
+extension TargetPress {
+    public static let declaration = PressDeclaration(
+        name: "target", family: .profile,
+        summary: "meets a memory or KL target: per layer, head and group of 32 tokens (ranked by the prompt's attention "
+            + "mass) f16, 8/4/3/2-bit KIVI codes or evicted, greedily by predicted KL per byte from the profile's "
+            + "per-head sensitivities; give exactly one of `memory`, `bytes`, `kl` (CLI: --kv-memory, --max-kl)",
+        statistics: "last queries", paper: "— (TokenPress)",
+        parameters: [
+            PressParameter(key: "memory", kind: .real, defaultValue: nil, defaultDescription: "—",
+                           meaning: "share of the prompt's dense f16 cache to keep at most, e.g. 0.25"),
+            PressParameter(key: "bytes", kind: .integer, defaultValue: nil, defaultDescription: "—",
+                           meaning: "bytes of KV cache to keep at most"),
+            PressParameter(key: "kl", kind: .real, defaultValue: nil, defaultDescription: "—",
+                           meaning: "predicted mean KL to the full cache to stay within"),
+            .integer("reserve", 0, "generated tokens to keep room for inside a memory target"),
+            .integer("sinks", TargetAllocator.Defaults.sinks, "first tokens of every head kept at f16"),
+            .integer("recent", TargetAllocator.Defaults.recent, "last tokens of every head kept at f16"),
+        ],
+        ignoresRatio: true,
+        factory: .profile { profile, arguments in
+            let given = ["memory", "bytes", "kl"].filter { arguments.given[$0] != nil }
+            guard given.count == 1 else {
+                throw PressError.invalidParameter(name: "target", reason: "give exactly one of memory, bytes and kl")
+            }
+            let target: CompressionTarget
+            switch given[0] {
+            case "memory":
+                let share = arguments.real("memory")
+                guard share.isFinite, share > 0 else {
+                    throw PressError.invalidParameter(name: "memory", reason: "must be a share above 0, got \(share)")
+                }
+                target = .share(share)
+            case "bytes":
+                let bytes = try arguments.integer("bytes")
+                guard bytes > 0 else {
+                    throw PressError.invalidParameter(name: "bytes", reason: "must be more than 0, got \(bytes)")
+                }
+                target = .bytes(bytes)
+            default:
+                target = try CompressionTarget.meanKL(arguments.real("kl"), option: "kl")
+            }
+            let allocator = TargetAllocator(sinks: try arguments.integer("sinks"), recent: try arguments.integer("recent"),
+                                            group: profile.sensitivity?.group ?? TargetAllocator.Defaults.group)
+            return try TargetPress(target: target, sensitivity: profile.sensitivity, allocator: allocator,
+                                   reserveTokens: try arguments.integer("reserve"))
+        })
+}
