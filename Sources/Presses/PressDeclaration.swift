@@ -16,6 +16,9 @@ public struct PressDeclaration: Sendable {
         case threshold
         /// Keeps tokens and stores them at fewer bits (composes with the eviction presses).
         case precision
+        /// Meets a memory or quality target by choosing tokens and bits per head (reads the profile's sensitivities;
+        /// not part of default sweeps, which compare presses at ratios).
+        case target
     }
 
     /// Builds the press from parsed arguments (and, by family, the wrapped scorer or the head profile).

@@ -56,17 +56,19 @@ public enum PressRegistry {
     /// Presses that merge what they evict instead of dropping it.
     public static var mergingNames: [String] { names(of: .merging) }
     /// Presses that ignore the ratio (their rule decides how much they free).
-    public static var ratioFreeNames: [String] { declarations.filter(\.ignoresRatio).map(\.name) }
-    public static var names: [String] { declarations.map(\.name) }
+    public static var ratioFreeNames: [String] { swept.filter(\.ignoresRatio).map(\.name) }
+    /// The presses sweeps compare at ratios: every press but the target press, which takes a target instead.
+    public static var names: [String] { swept.map(\.name) }
+    private static var swept: [PressDeclaration] { declarations.filter { $0.family != .target } }
 
     /// Whether `specification` names a press that needs a head profile.
     public static func needsProfile(_ specification: String) -> Bool {
-        profileNames.contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
+        (profileNames + names(of: .target)).contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
     }
 
     /// Whether `specification` names a press that needs the head profile's sensitivities (the target press).
     public static func needsSensitivity(_ specification: String) -> Bool {
-        specification.range(of: "\\btarget\\b", options: .regularExpression) != nil
+        names(of: .target).contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
     }
 
     /// The press a specification names (composed when it joins several with `+`).

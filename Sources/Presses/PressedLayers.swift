@@ -53,6 +53,8 @@ public enum PressedLayers: Sendable, Equatable, CustomStringConvertible {
     /// `press` restricted to the chosen layers; the press itself when they are every layer (or there is none).
     public func restrict(_ press: (any KVPress)?, specs: [AttentionSpec]) throws -> (any KVPress)? {
         guard let press else { return nil }
+        // A target is about the whole cache: its plan spans every layer.
+        if press is TargetPress { return press }
         let chosen = try layers(specs: specs)
         guard chosen.count < specs.count else { return press }
         let label = self == .global ? "global layers" : "layers \(chosen.map(String.init).joined(separator: ","))"

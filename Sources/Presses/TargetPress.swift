@@ -119,7 +119,7 @@ public final class PlanLog: @unchecked Sendable {
 
 extension TargetPress {
     public static let declaration = PressDeclaration(
-        name: "target", family: .profile,
+        name: "target", family: .target,
         summary: "meets a memory or KL target: per layer, head and group of 32 tokens (ranked by the prompt's attention "
             + "mass) f16, 8/4/3/2-bit KIVI codes or evicted, greedily by predicted KL per byte from the profile's "
             + "per-head sensitivities; give exactly one of `memory`, `bytes`, `kl` (CLI: --kv-memory, --max-kl)",

@@ -68,7 +68,8 @@ struct BenchCommand: ParsableCommand {
             try cacheOptions.apply(to: engine)
             var headProfile: HeadProfile?
             if press.contains(where: PressRegistry.needsProfile) {
-                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, log: { Console.status($0) })
+                headProfile = try PressOptions.profile(engine: engine, modelPath: engine.file.path, path: nil,
+                                                       sensitivity: press.contains(where: PressRegistry.needsSensitivity))
             }
             let layers = try PressedLayers(parsing: pressLayers)
             let specs = engine.model.attentionSpecs

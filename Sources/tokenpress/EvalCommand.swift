@@ -33,6 +33,15 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customLong("press"), help: "A press specification to evaluate (repeatable; default: every registered press).")
     var presses: [String] = []
+    @Option(name: .customLong("kv-memory"), help: ArgumentHelp(
+        "Also evaluate the target allocator at these memory targets (comma-separated or repeated): 24MiB, 25%, 0.25.",
+        discussion: "Each becomes the press target:memory=SHARE or target:bytes=N (see generate --kv-memory); with no "
+            + "--press, only the targets and the full cache are evaluated.", valueName: "sizes"))
+    var kvMemory: [String] = []
+    @Option(name: .customLong("max-kl"), help: ArgumentHelp(
+        "Also evaluate the target allocator at these predicted mean-KL bounds (comma-separated or repeated).",
+        valueName: "nats"))
+    var maxKL: [String] = []
     @Option(name: .long, help: "Ratios (fraction of tokens removed), comma-separated.")
     var ratios = "0.25,0.5,0.75"
     @Option(name: .long, help: ArgumentHelp(
@@ -98,8 +107,26 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("resume-from"), help: .hidden)
     var resumeFrom: String?
 
+    /// `--kv-memory` and `--max-kl` as target press specifications.
+    func targetSpecifications() throws -> [String] {
+        let memory = try kvMemory.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> String in
+            switch try CompressionTarget.memory(text) {
+            case .share(let share): return "target:memory=\(share)"
+            case .bytes(let bytes): return "target:bytes=\(bytes)"
+            case .meanKL: preconditionFailure("a memory size is not a KL bound")
+            }
+        }
+        let kl = try maxKL.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> String in
+            guard let value = Double(text) else { throw CLIError("--max-kl takes numbers, got '\(text)'") }
+            _ = try CompressionTarget.meanKL(value)
+            return "target:kl=\(value)"
+        }
+        return memory + kl
+    }
+
     func makePlan() throws -> EvaluationPlan {
-        let pressList = presses.isEmpty ? PressRegistry.names : presses
+        let targets = try targetSpecifications()
+        let pressList = (presses.isEmpty && targets.isEmpty ? PressRegistry.names : presses) + targets
         let placeholder = HeadProfile.placeholder
         for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0, profile: placeholder) }
         let ratioList = try parse(ratios, "--ratios", expecting: "a number") { Double($0) }
@@ -247,9 +274,8 @@ struct EvalCommand: ParsableCommand {
             let template = noChat ? nil : try engine.file.optionalString("tokenizer.chat_template").map { try ChatTemplate(template: $0) }
             var headProfile: HeadProfile?
             if plan.presses.contains(where: PressRegistry.needsProfile) {
-                headProfile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: engine.file.path, path: profile,
-                                                              log: { Console.status($0) },
-                                                              progress: { Console.progress("calibrate", done: $0, total: $1) })
+                headProfile = try PressOptions.profile(engine: engine, modelPath: engine.file.path, path: profile,
+                                                       sensitivity: plan.presses.contains(where: PressRegistry.needsSensitivity))
             }
             let haystackPath = try haystack ?? HaystackText.path { Console.status($0) }
             let text = try givenText ?? readUTF8File(haystackPath)

@@ -86,6 +86,7 @@ struct PerplexityCommand: ParsableCommand {
                 Console.progress("perplexity", done: $0, total: $1)
             }
             try output?.write(record.encoded())
+            pressOptions.report(press)
             var fields: [String: Any] = ["tokens": result.tokens, "ppl": result.ppl, "nll": result.negativeLogLikelihood,
                                          "windows": result.windows, "cache_bytes": result.cacheBytes, "dense_f16_bytes": result.denseBytes]
             let how = press == nil ? "" : " and compressed"
