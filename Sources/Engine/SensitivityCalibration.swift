@@ -28,6 +28,11 @@ public struct SensitivityCalibration {
         guard prompt > allocator.sinks + allocator.recent + massWindow, continuationTokens >= 2 else {
             throw EngineError.invalidParameter(name: "calibration", reason: "the model's context is too short")
         }
+        var allocator = self.allocator
+        allocator.group = TargetAllocator.group(forHeadDimension: engine.model.makeCache().headDimension)
+        guard engine.model.makeCache().headDimension % 8 == 0 else {
+            throw EngineError.invalidParameter(name: "calibration", reason: "the model's head dimension is not a multiple of 8")
+        }
         let tokens = engine.tokenizer.encode(text)
         let span = prompt + continuationTokens
         let count = min(windows, tokens.count / span)
@@ -47,7 +52,8 @@ public struct SensitivityCalibration {
                     for (o, option) in options.enumerated() {
                         progress(w * trials + (l * c.kvHeadCount + h) * options.count + o, count * trials)
                         let trial = read.cache.copy()
-                        let changed = change(trial, layer: l, head: h, option: option, masses: read.masses[l][h])
+                        let changed = change(trial, layer: l, head: h, option: option, masses: read.masses[l][h],
+                                             allocator: allocator)
                         kl[l][h][o] += try meanKL(trial, continuation: read.continuation, reference: read.reference)
                         mass[l][h][o] += changed
                     }
@@ -67,7 +73,8 @@ public struct SensitivityCalibration {
                 let trial = read.cache.copy()
                 trial.statistics = read.cache.statistics?.copy()
                 let press = try TargetPress(target: .share(share), sensitivity: sensitivity, allocator: allocator)
-                try press.compress(trial)
+                // A share below what the floors take on these windows (short prompts) says nothing: skipped.
+                guard (try? press.compress(trial)) != nil else { continue }
                 trial.statistics = nil
                 let measured = try meanKL(trial, continuation: read.continuation, reference: read.reference)
                 if let predicted = press.plans.last?.predictedKL, predicted > 0, measured > 0 {
@@ -95,7 +102,8 @@ public struct SensitivityCalibration {
     }
 
     /// Stores one head's tokens at `option` in `cache` (statistics dropped); returns the mass of the tokens changed.
-    func change(_ cache: KVCache, layer: Int, head: Int, option: StorageOption, masses: [Double]) -> Double {
+    func change(_ cache: KVCache, layer: Int, head: Int, option: StorageOption, masses: [Double],
+                allocator: TargetAllocator) -> Double {
         cache.statistics = nil
         let held = cache.layers[layer].heads[head]
         let positions = Array(held.positions)

@@ -22,7 +22,7 @@ public enum CompressionTarget: Sendable, Equatable, CustomStringConvertible {
     /// (a plain number below 1 is a share). Anything else, zero or negative is a one-line error naming the option.
     public static func memory(_ text: String, option: String = "--kv-memory") throws -> CompressionTarget {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
-        func invalid(_ why: String) -> PressError { .invalidParameter(name: option, reason: why) }
+        func invalid(_ why: String) -> PressError { .invalidTarget(option: option, reason: why) }
         let units: [(String, Double)] = [("GiB", 1_073_741_824), ("MiB", 1_048_576), ("KiB", 1024), ("GB", 1e9), ("MB", 1e6),
                                          ("KB", 1e3), ("kB", 1e3), ("B", 1), ("%", 0.01)]
         var number = trimmed
@@ -44,9 +44,9 @@ public enum CompressionTarget: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Parses `--max-kl`: a positive finite number (nats).
-    public static func meanKL(_ value: Double, option: String = "--max-kl") throws -> CompressionTarget {
+    public static func klBound(_ value: Double, option: String = "--max-kl") throws -> CompressionTarget {
         guard value.isFinite, value > 0 else {
-            throw PressError.invalidParameter(name: option, reason: "must be a positive number of nats, got \(value)")
+            throw PressError.invalidTarget(option: option, reason: "must be a positive number of nats, got \(value)")
         }
         return .meanKL(value)
     }

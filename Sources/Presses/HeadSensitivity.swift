@@ -42,7 +42,7 @@ public struct HeadSensitivity: Codable, Sendable, Equatable {
 
     /// Refuses rates of the wrong shape or with values that are not finite.
     public func check(layers: Int, kvHeads: Int) throws {
-        guard self.layers == layers, self.kvHeads == kvHeads,
+        guard self.layers == layers, self.kvHeads == kvHeads, klPerMass.allSatisfy({ $0.count == kvHeads }),
               klPerMass.allSatisfy({ $0.allSatisfy { $0.count == options.count && $0.allSatisfy(\.isFinite) } }),
               scale.isFinite, scale > 0, massWindow > 0, group >= 8, group % 8 == 0
         else {

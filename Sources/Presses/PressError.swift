@@ -6,6 +6,8 @@ public enum PressError: Error, Equatable, CustomStringConvertible, Sendable {
     case unknownParameter(press: String, name: String, known: [String])
     case windowLargerThanPrompt(press: String, window: Int, tokens: Int)
     case missingStatistics(press: String)
+    /// A memory or KL target (`--kv-memory`, `--max-kl`) that cannot be met or is not one.
+    case invalidTarget(option: String, reason: String)
 
     public var description: String {
         switch self {
@@ -17,6 +19,8 @@ public enum PressError: Error, Equatable, CustomStringConvertible, Sendable {
         case .windowLargerThanPrompt(let press, let window, let tokens):
             return "\(press): observation window of \(window) queries is larger than the \(tokens) prompt tokens seen; "
                 + "use a smaller window or a longer prompt"
+        case .invalidTarget(let option, let reason):
+            return "\(option): \(reason)"
         case .missingStatistics(let press):
             return "\(press) needs attention statistics, but the cache has none (attach them with press.prepare(cache) before prefill)"
         }

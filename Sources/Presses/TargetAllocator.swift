@@ -28,6 +28,12 @@ public struct TargetAllocator: Sendable {
         self.group = group
     }
 
+    /// The largest of 32, 16 and 8 tokens per group that divides a head of `dimension` values (KIVI's value groups
+    /// are channels of one row).
+    public static func group(forHeadDimension dimension: Int) -> Int {
+        [Defaults.group, 16, 8].first { dimension % $0 == 0 } ?? 8
+    }
+
     /// One KV head as the allocator sees it.
     public struct HeadInput: Sendable {
         public var layer: Int
@@ -79,7 +85,9 @@ public struct TargetAllocator: Sendable {
         var plan = AllocationPlan(target: target, denseBytes: dense, startBytes: current, reserveBytes: reserve,
                                   ladder: ladder)
         let budget = target.budget(dense: dense).map { $0 - reserve }
-        if let budget, budget >= current {
+        var asksNothing = budget.map { $0 >= current } ?? false
+        if case .share(let share) = target, share >= 1 { asksNothing = true }
+        if let budget, asksNothing {
             plan.note = "the target \(target) (\(CompressionTarget.format(bytes: budget + reserve))) is not below the "
                 + "cache's \(CompressionTarget.format(bytes: current + reserve)): nothing compressed"
             plan.finish(heads: heads, counts: nil, bytes: nil, predicted: [], estimatedBytes: current, scale: scale)
@@ -107,7 +115,7 @@ public struct TargetAllocator: Sendable {
             let floors = "keeping each head's \(sinks) first and \(recent) last tokens at f16"
             let reason = "\(target) leaves \(CompressionTarget.format(bytes: max(0, budget))) for the prompt; the smallest "
                 + "cache the allocator can make (\(floors)) takes \(CompressionTarget.format(bytes: total))"
-            throw PressError.invalidParameter(name: "kv-memory", reason: reason)
+            throw PressError.invalidTarget(option: "target", reason: reason)
         }
         plan.finish(heads: heads, counts: counts, bytes: bytes, predicted: headKL, estimatedBytes: total, scale: scale)
         return Result(plan: plan, options: options)
@@ -158,7 +166,7 @@ public struct TargetAllocator: Sendable {
 
     /// Ladder indices on the lower convex hull of (bytes per token, KL rate) from f16 down to the cheapest
     /// available option: each step costs more KL per byte than the previous one.
-    func hull(_ head: HeadInput) -> [Int] {
+    public func hull(_ head: HeadInput) -> [Int] {
         let available = StorageOption.ladder.indices.filter { head.rates[$0] != nil }
         guard available.first == 0 else { return [] }
         var hull = [0]

@@ -59,6 +59,13 @@ public struct TargetPress: KVPress {
             try sensitivity.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
             return
         }
+        // The groups the rates were measured with (they fit this model's heads).
+        var allocator = self.allocator
+        allocator.group = sensitivity.group
+        guard cache.headDimension % allocator.group == 0 else {
+            let reason = "the sensitivities' group of \(allocator.group) does not divide the head dimension \(cache.headDimension)"
+            throw PressError.invalidParameter(name: "profile", reason: reason)
+        }
         let masses = try TokenMass.perHead(cache, window: sensitivity.massWindow)
         var heads: [TargetAllocator.HeadInput] = []
         for (l, layer) in cache.layers.enumerated() {
@@ -156,7 +163,7 @@ extension TargetPress {
                 }
                 target = .bytes(bytes)
             default:
-                target = try CompressionTarget.meanKL(arguments.real("kl"), option: "kl")
+                target = try CompressionTarget.klBound(arguments.real("kl"), option: "kl")
             }
             let allocator = TargetAllocator(sinks: try arguments.integer("sinks"), recent: try arguments.integer("recent"),
                                             group: profile.sensitivity?.group ?? TargetAllocator.Defaults.group)

@@ -118,7 +118,7 @@ struct EvalCommand: ParsableCommand {
         }
         let kl = try maxKL.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> String in
             guard let value = Double(text) else { throw CLIError("--max-kl takes numbers, got '\(text)'") }
-            _ = try CompressionTarget.meanKL(value)
+            _ = try CompressionTarget.klBound(value)
             return "target:kl=\(value)"
         }
         return memory + kl

@@ -72,7 +72,7 @@ struct PressOptions: ParsableArguments {
     /// The target `--kv-memory` or `--max-kl` names, if any.
     func target() throws -> CompressionTarget? {
         if let kvMemory { return try CompressionTarget.memory(kvMemory) }
-        if let maxKL { return try CompressionTarget.meanKL(maxKL) }
+        if let maxKL { return try CompressionTarget.klBound(maxKL) }
         return nil
     }
 
