@@ -5,7 +5,8 @@ import Presses
 /// Measures a model's `HeadSensitivity`, the per-head rates of the target allocator's cost model: on windows of a
 /// held-out text, one KV head at a time has its tokens stored at each `StorageOption` (quantized: every token but
 /// its floors; evicted: the least attended half of them), a continuation is scored teacher-forced, and the mean
-/// KL(full ‖ changed) divided by the attention mass the changed tokens held is that head's rate for the option.
+/// KL(full ‖ changed) divided by the attention mass the evicted tokens held, or by the share of the head's tokens
+/// quantized, is that head's rate for the option.
 /// Then whole plans at 12.5%, 25% and 50% of the f16 cache are measured on the same windows, and the ratio of
 /// measured to predicted KL (geometric mean) becomes the rates' `scale`.
 public struct SensitivityCalibration {
@@ -52,10 +53,14 @@ public struct SensitivityCalibration {
                     for (o, option) in options.enumerated() {
                         progress(w * trials + (l * c.kvHeadCount + h) * options.count + o, count * trials)
                         let trial = read.cache.copy()
-                        let changed = change(trial, layer: l, head: h, option: option, masses: read.masses[l][h],
+                        let masses = read.masses[l][h]
+                        let changed = change(trial, layer: l, head: h, option: option, masses: masses,
                                              allocator: allocator)
+                        let weight = option == .evicted
+                            ? changed.reduce(0) { $0 + masses[$1] }
+                            : Double(changed.count) / Double(masses.count)
                         kl[l][h][o] += try meanKL(trial, continuation: read.continuation, reference: read.reference)
-                        mass[l][h][o] += changed
+                        mass[l][h][o] += weight
                     }
                 }
             }
@@ -64,7 +69,7 @@ public struct SensitivityCalibration {
             kl[l].indices.map { h in kl[l][h].indices.map { o in kl[l][h][o] / max(mass[l][h][o], 1e-9) } }
         }
         let text = "\(describing): \(count) windows of \(prompt) prompt + \(continuationTokens) scored tokens"
-        var sensitivity = HeadSensitivity(options: options.map(\.description), klPerMass: rates, measuredOn: text,
+        var sensitivity = HeadSensitivity(options: options.map(\.description), rates: rates, measuredOn: text,
                                           massWindow: massWindow, group: allocator.group)
         var logRatios: [Double] = []
         for (s, share) in scaleShares.enumerated() {
@@ -101,9 +106,9 @@ public struct SensitivityCalibration {
         return (cache, masses, continuation, reference)
     }
 
-    /// Stores one head's tokens at `option` in `cache` (statistics dropped); returns the mass of the tokens changed.
+    /// Stores one head's tokens at `option` in `cache` (statistics dropped); returns the indices of those changed.
     func change(_ cache: KVCache, layer: Int, head: Int, option: StorageOption, masses: [Double],
-                allocator: TargetAllocator) -> Double {
+                allocator: TargetAllocator) -> [Int] {
         cache.statistics = nil
         let held = cache.layers[layer].heads[head]
         let positions = Array(held.positions)
@@ -118,7 +123,7 @@ public struct SensitivityCalibration {
         var tiers: [(precision: TokenPrecision, indices: [Int])] = [(.f16, kept)]
         if let precision = option.precision { tiers.append((precision, candidates)) }
         cache.storeTiers(layer: layer, head: head, tiers, group: allocator.group)
-        return candidates.reduce(0) { $0 + masses[$1] }
+        return candidates
     }
 
     /// Mean KL(reference ‖ cache's prediction) over the continuation, read teacher-forced into `cache`.

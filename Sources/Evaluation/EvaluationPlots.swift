@@ -9,9 +9,13 @@ extension EvaluationReport {
         let plan = results.plan
         let presses = plan.presses
         let full = rows.first { $0.press == "none" }
+        // The target allocator's memory targets are one line (each target is a press of its own in the plan).
+        let allocator = "target allocator"
+        func line(_ press: String) -> String { press.hasPrefix("target:memory") || press.hasPrefix("target:bytes") ? allocator : press }
+        let lineNames = presses.map(line).enumerated().filter { i, name in !presses.prefix(i).map(line).contains(name) }.map(\.1)
         func series(_ value: (Row) -> Double?, _ interval: (Row) -> [Double]?) -> [SVGChart.Series] {
-            presses.map { p in
-                let measured = rows.filter { $0.press == p && value($0) != nil }
+            lineNames.map { p in
+                let measured = rows.filter { line($0.press) == p && value($0) != nil }.sorted { $0.cacheBytes < $1.cacheBytes }
                 let points = measured.map { r in (x: Double(r.cacheBytes) / 1_048_576, y: value(r) ?? 0) }
                 let intervals = measured.map { r in interval(r).flatMap { $0.count == 2 ? $0[0] ... $0[1] : nil } }
                 return SVGChart.Series(name: p, points: points, intervals: intervals)
@@ -36,6 +40,14 @@ extension EvaluationReport {
                 yLabel: "PPL / PPL of the full cache", series: series(\.perplexityRatio, \.perplexityRatioInterval),
                 reference: full.flatMap { r in r.perplexityRatio.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } })
         }
+        if rows.contains(where: { $0.press != "none" && $0.meanKL != nil }) {
+            files["kl-vs-bytes.svg"] = SVGChart.lines(
+                title: "Mean KL to the full cache vs cache size (\(longest) tokens; bars: 95%, n=\(stretches) stretches)",
+                xLabel: "cache MiB at \(longest) tokens",
+                yLabel: "mean KL (nats)", series: series(\.meanKL, \.meanKLInterval),
+                reference: full.flatMap { r in r.meanKL.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } })
+        }
+        for (name, svg) in planHeatmaps() { files[name] = svg }
         let mode = plan.modes.first ?? .agnostic
         if let matrix = rulerMatrix(mode: mode) { files["ruler-scores.svg"] = matrix }
         for task in plan.tasks where task != .perplexity && !task.isRuler {
@@ -59,6 +71,29 @@ extension EvaluationReport {
                 title: "\(task.rawValue) (\(mode.rawValue)): score by context and depth", rows: names,
                 columns: plan.ratios.map { "ratio \(String(format: "%.3g", $0))" },
                 innerRows: plan.contexts.map(String.init), innerColumns: plan.depths.map { String(format: "%.2g", $0) }, cells: cells)
+        }
+        return files
+    }
+
+    /// The target allocator's plans: layer × KV head, each cell the share of its dense f16 bytes the head keeps
+    /// (averaged over the stretches), one file per target.
+    func planHeatmaps() -> [String: String] {
+        var files: [String: String] = [:]
+        for press in results.plan.presses where press.hasPrefix("target:") {
+            let shares = results.perplexity.filter { $0.press == press }.compactMap(\.headShares)
+            guard let first = shares.first, !first.isEmpty else { continue }
+            let mean = first.indices.map { l in
+                first[l].indices.map { h in shares.reduce(0) { $0 + $1[l][h] } / Double(shares.count) }
+            }
+            let name = press.replacingOccurrences(of: "target:", with: "").replacingOccurrences(of: "=", with: "-")
+            files["plan-\(name).svg"] = SVGChart.matrix(
+                title: "Target allocator plan, \(press): bytes each KV head keeps (% of its dense f16 bytes)",
+                subtitle: "rows: layers, columns: KV heads; mean over \(shares.count) prompt(s); colour saturates at 50%",
+                rows: mean.indices.map { "layer \($0)" }, columns: first[0].indices.map { "head \($0)" },
+                values: mean.map { $0.map { min(1, $0 * 2) } }, labels: mean.map { $0.map { format(100 * $0, 0) } },
+                tooltips: mean.enumerated().map { l, row in
+                    row.enumerated().map { h, share in "layer \(l), head \(h): \(format(100 * share, 1))%" }
+                })
         }
         return files
     }

@@ -31,6 +31,8 @@ public struct EvaluationReport: Sendable {
         public var saving: Double
         /// Bits per stored key or value element at the longest context (nil for results files that predate it).
         public var bitsPerElement: Double?
+        /// The target allocator's predicted mean KL, averaged over the stretches (nil for other presses).
+        public var predictedKL: Double?
     }
 
     public let results: EvaluationResults
@@ -96,7 +98,7 @@ public struct EvaluationReport: Sendable {
                    averageSamples: firstModeGroups.reduce(0) { $0 + $1.count },
                    cacheBytes: atLongest.isEmpty ? 0 : atLongest.reduce(0, +) / atLongest.count,
                    saving: dense > 0 ? 1 - Double(total) / Double(dense) : 0,
-                   bitsPerElement: mean(bits))
+                   bitsPerElement: mean(bits), predictedKL: mean(ppl.compactMap(\.predictedKL)))
     }
 
     /// "task/mode" keys of the score columns, in plan order.
@@ -171,6 +173,21 @@ public struct EvaluationReport: Sendable {
                       + "probability of the actual next token with this cache minus with the full cache.", "",
                       row(KLTable.header), row(KLTable.alignment)]
             lines += rows.compactMap { r in r.divergence.map { row(KLTable.cells(r, $0)) } }
+        }
+        let planned = rows.filter { $0.predictedKL != nil }
+        if !planned.isEmpty {
+            lines += ["", "## Target allocator: predicted against measured KL", "",
+                      "The allocator's prediction (per-head rates from the calibration split × this prompt's attention mass, "
+                      + "× the calibration's scale) beside the KL measured on the same continuation.", "",
+                      "| target | predicted mean KL | measured mean KL [95%] | measured / predicted | cache bytes | saved vs f16 |",
+                      "| --- | ---: | ---: | ---: | ---: | ---: |"]
+            for r in planned {
+                let predicted = r.predictedKL ?? 0
+                let measuredKL = r.meanKL.map { measured($0, r.meanKLInterval, r.perplexitySamples, digits: 4) } ?? "—"
+                let ratio = r.meanKL.map { predicted > 0 ? format($0 / predicted, 2) : "—" } ?? "—"
+                lines.append(row([r.press, format(predicted, 4), measuredKL, ratio, mebibytes(r.cacheBytes),
+                                  format(100 * r.saving, 1) + "%"]))
+            }
         }
         for task in plan.tasks where task.isRuler {
             lines += ["", "## \(task.rawValue) (RULER) by context: score, 95% interval, samples", "",

@@ -17,6 +17,10 @@ public struct PerplexityRecord: Sendable, Codable, Equatable {
     /// each layer's exact bytes (older result files have neither).
     public var bitsPerElement: Double?
     public var layerBytes: [Int]?
+    /// For the target allocator: its predicted mean KL, and each layer × KV head's bytes as a share of that head's
+    /// dense f16 bytes (the plan's heatmap).
+    public var predictedKL: Double?
+    public var headShares: [[Double]]?
     /// Per scored token: KL(full ‖ this), and Δp of the actual next token (`TokenDivergence`); how many tokens
     /// kept the full cache's top-1 token. Absent in results written before they were recorded.
     public var tokenKL: [Double]?

@@ -190,6 +190,10 @@ public final class Evaluator {
                                           denseBytes: cache.denseF16ByteCount(tokens: context.count))
             record.bitsPerElement = bits
             record.layerBytes = layerBytes
+            if let plan = (press as? TargetPress)?.plans.last, plan.compresses {
+                record.predictedKL = plan.predictedKL
+                record.headShares = plan.headShares
+            }
             record.tokenKL = divergences.map(\.kl)
             record.tokenDeltaP = divergences.map(\.deltaP)
             record.sameTop = divergences.filter(\.sameTop).count

@@ -12,6 +12,8 @@ public struct AllocationPlan: Sendable, Equatable {
         /// Bytes the head's segments take (an upper bound; the cache's `byteCount` is what is reported).
         public var bytes: Int
         public var predictedKL: Double
+        /// What the head's tokens took at f16 before the plan (rows only).
+        public var denseBytes: Int
 
         /// Tokens the head keeps, at any precision.
         public var kept: Int { counts.dropLast().reduce(0, +) }
@@ -58,7 +60,8 @@ public struct AllocationPlan: Sendable, Equatable {
             var c = [Int](repeating: 0, count: ladder.count)
             c[0] = input[i].mass.count
             return Head(layer: input[i].layer, head: input[i].head, counts: counts?[i] ?? c, bytes: bytes?[i] ?? 0,
-                        predictedKL: predicted.isEmpty ? 0 : predicted[i])
+                        predictedKL: predicted.isEmpty ? 0 : predicted[i],
+                        denseBytes: input[i].mass.count * 4 * input[i].headDimension)
         }
         self.estimatedBytes = estimatedBytes
         predictedKL = predicted.reduce(0, +)
@@ -79,6 +82,16 @@ public struct AllocationPlan: Sendable, Equatable {
         return line
     }
 
+    /// [layer][kvHead]: the bytes each head keeps as a share of its dense f16 bytes (for heatmaps).
+    public var headShares: [[Double]] {
+        let layers = Array(Set(heads.map(\.layer))).sorted()
+        return layers.map { layer in
+            heads.filter { $0.layer == layer }.sorted { $0.head < $1.head }.map { head in
+                head.denseBytes > 0 ? Double(head.bytes) / Double(head.denseBytes) : 0
+            }
+        }
+    }
+
     /// The plan per layer: tokens at each option (summed over heads), kept share, mean bits, bytes, predicted KL.
     public var table: String {
         let names = ladder.map { $0 == .evicted ? "evicted" : ($0 == .f16 ? "f16" : "\($0.bits)-bit") }
@@ -89,7 +102,7 @@ public struct AllocationPlan: Sendable, Equatable {
             let rows = heads.filter { $0.layer == layer }
             let counts = ladder.indices.map { o in rows.reduce(0) { $0 + $1.counts[o] } }
             let merged = Head(layer: layer, head: -1, counts: counts, bytes: rows.reduce(0) { $0 + $1.bytes },
-                              predictedKL: rows.reduce(0) { $0 + $1.predictedKL })
+                              predictedKL: rows.reduce(0) { $0 + $1.predictedKL }, denseBytes: 0)
             let cells = counts.map(String.init).joined(separator: " | ")
             let bits = String(format: "%.2f", merged.meanBits(ladder: ladder))
             let kl = String(format: "%.5f", merged.predictedKL)

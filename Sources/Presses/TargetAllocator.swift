@@ -4,13 +4,14 @@ import Foundation
 /// bits and which are evicted, so that the cache meets a byte budget with the least predicted KL (or a KL bound
 /// with the fewest bytes).
 ///
-/// The cost model: storing tokens of head h at option o costs `rate(h, o) × mass` of predicted KL (rates measured
-/// once per model, `HeadSensitivity`; masses from the prompt's own attention, `TokenMass`) and the option's exact
-/// bytes. Each head's tokens outside its floors (the first `sinks` and last `recent` positions, always f16, so no
-/// head is emptied) are ranked by mass and cut into groups of `group` tokens. On each head's lower convex hull of
-/// (bytes per token, rate) every step down costs more KL per byte freed than the one before, so taking all
-/// groups' steps in order of KL per byte (ties by layer, head, group) is the greedy by marginal KL per byte, and
-/// exact for the fractional problem. Deterministic: no randomness, a total order on steps.
+/// The cost model: evicting a group of head h's tokens costs `rate(h, evict) × their attention mass` of predicted
+/// KL, storing it at b bits `rate(h, b) × their share of the head's tokens` (rates measured once per model,
+/// `HeadSensitivity`; masses from the prompt's own attention, `TokenMass`), and each option its exact bytes. Each
+/// head's tokens outside its floors (the first `sinks` and last `recent` positions, always f16, so no head is
+/// emptied) are ranked by mass and cut into groups of `group` tokens. On each group's lower convex hull of
+/// (bytes, predicted KL) every step down costs more KL per byte freed than the one before, so taking all groups'
+/// steps in order of KL per byte (ties by head, group) is the greedy by marginal KL per byte, and exact for the
+/// fractional problem. Deterministic: no randomness, a total order on steps.
 public struct TargetAllocator: Sendable {
     public var sinks: Int
     public var recent: Int
@@ -43,7 +44,8 @@ public struct TargetAllocator: Sendable {
         /// Position of each token the head holds.
         public var positions: [Int32]
         public var headDimension: Int
-        /// Predicted KL per unit of mass for each option of `StorageOption.ladder` (nil: not available).
+        /// `HeadSensitivity` rates for each option of `StorageOption.ladder` (nil: not available): per unit of
+        /// mass for eviction, per unit of token share for bit widths (0 for f16).
         public var rates: [Double?]
 
         public init(layer: Int, head: Int, mass: [Double], positions: [Int32], headDimension: Int, rates: [Double?]) {
@@ -144,14 +146,14 @@ public struct TargetAllocator: Sendable {
                 Array(candidates[$0 ..< min($0 + group, candidates.count)])
             }
             groups.append(chunks)
-            let hull = self.hull(head)
             for (g, chunk) in chunks.enumerated() {
-                let mass = chunk.reduce(0) { $0 + head.mass[$1] }
+                let costs = self.costs(of: chunk, in: head)
+                let hull = self.hull(costs, head)
                 for k in 1 ..< max(1, hull.count) {
                     let (a, b) = (hull[k - 1], hull[k])
                     let perToken = rate(a, head) - rate(b, head)
                     let freed = perToken * Double(chunk.count)
-                    let klPerByte = (head.rates[b]! - head.rates[a]!) * mass / freed
+                    let klPerByte = (costs[b]! - costs[a]!) / freed
                     steps.append(Step(klPerByte: klPerByte, bytesFreed: freed, head: i, group: g, from: a, to: b))
                 }
             }
@@ -164,17 +166,26 @@ public struct TargetAllocator: Sendable {
         StorageOption.ladder[option].bytesPerToken(headDimension: head.headDimension, group: group)
     }
 
-    /// Ladder indices on the lower convex hull of (bytes per token, KL rate) from f16 down to the cheapest
-    /// available option: each step costs more KL per byte than the previous one.
-    public func hull(_ head: HeadInput) -> [Int] {
-        let available = StorageOption.ladder.indices.filter { head.rates[$0] != nil }
+    /// Predicted KL of storing `tokens` of `head` at each ladder option (nil where the head has no rate).
+    public func costs(of tokens: [Int], in head: HeadInput) -> [Double?] {
+        let mass = tokens.reduce(0) { $0 + head.mass[$1] }
+        let share = Double(tokens.count) / Double(max(1, head.mass.count))
+        return StorageOption.ladder.indices.map { o in
+            head.rates[o].map { $0 * (StorageOption.ladder[o] == .evicted ? mass : share) }
+        }
+    }
+
+    /// Ladder indices on the lower convex hull of (bytes per token, predicted KL `costs`) from f16 down to the
+    /// cheapest available option: each step costs more KL per byte than the previous one.
+    public func hull(_ costs: [Double?], _ head: HeadInput) -> [Int] {
+        let available = StorageOption.ladder.indices.filter { costs[$0] != nil }
         guard available.first == 0 else { return [] }
         var hull = [0]
         while let current = hull.last {
             let cheaper = available.filter { rate($0, head) < rate(current, head) }
             guard !cheaper.isEmpty else { break }
             let slope = { (o: Int) in
-                (head.rates[o]! - head.rates[current]!) / (self.rate(current, head) - self.rate(o, head))
+                (costs[o]! - costs[current]!) / (self.rate(current, head) - self.rate(o, head))
             }
             let best = cheaper.min { (slope($0), $0) < (slope($1), $1) }!
             hull.append(best)

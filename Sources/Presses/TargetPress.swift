@@ -54,7 +54,7 @@ public struct TargetPress: KVPress {
         guard !cache.layers.contains(where: { $0.heads.contains(where: \.isSharing) }) else {
             throw PressError.invalidParameter(name: "target", reason: "cannot plan a cache whose layers share tokens (minicache)")
         }
-        let rates = cache.modelLayers.map { sensitivity.klPerMass.indices.contains($0) ? $0 : -1 }
+        let rates = cache.modelLayers.map { sensitivity.rates.indices.contains($0) ? $0 : -1 }
         guard !rates.contains(-1), sensitivity.kvHeads == cache.kvHeads else {
             try sensitivity.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
             return

@@ -37,7 +37,7 @@ final class TargetAllocatorTests: TinyModelTestCase {
         XCTAssertEqual(s.kvHeads, 2)
         XCTAssertEqual(s.group, 16, "the largest group dividing the tiny model's 16-value heads")
         XCTAssertTrue(s.scale.isFinite && s.scale > 0)
-        for rates in s.klPerMass.joined() {
+        for rates in s.rates.joined() {
             XCTAssertTrue(rates.allSatisfy { $0.isFinite && $0 >= 0 }, "\(rates)")
             XCTAssertGreaterThan(rates[3], rates[0], "2 bits cost more than 8 bits per unit of mass: \(rates)")
         }
@@ -48,7 +48,7 @@ final class TargetAllocatorTests: TinyModelTestCase {
         try profile.json().write(to: URL(fileURLWithPath: file))
         XCTAssertEqual(try HeadProfile.load(file), profile)
         var broken = profile
-        broken.sensitivity?.klPerMass[1].removeLast()
+        broken.sensitivity?.rates[1].removeLast()
         try broken.json().write(to: URL(fileURLWithPath: file))
         XCTAssertThrowsError(try HeadProfile.load(file)) { XCTAssertTrue("\($0)".contains("sensitivities do not fit"), "\($0)") }
     }
@@ -199,7 +199,7 @@ final class TargetAllocatorTests: TinyModelTestCase {
         XCTAssertEqual(plan.heads[1].counts[2] + plan.heads[1].counts[3], 0,
                        "4 and 3 bits (as costly as 2 bits here) are off head 1's hull")
         XCTAssertLessThanOrEqual(plan.estimatedBytes, current * 3 / 4)
-        XCTAssertEqual(allocator.hull(heads[1]), [0, 1, 4, 5])
+        XCTAssertEqual(allocator.hull(allocator.costs(of: Array(0 ..< 32), in: heads[1]), heads[1]), [0, 1, 4, 5])
     }
 
     func testTieredStorageCountsBytesWithinTheEstimate() throws {
