@@ -29,8 +29,17 @@ struct BenchCommand: ParsableCommand {
     var threadsList: String?
     @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
     var repetitions = 5
-    @Option(name: .long, help: "Compress the cache after the -d prompt with this press specification (repeatable; none: full cache).")
-    var press: [String] = []
+    @Option(name: .customLong("press"),
+            help: "Compress the cache after the -d prompt with this press specification (repeatable; none: full cache).")
+    var pressOption: [String] = []
+    @Option(name: .customLong("kv-memory"), help: ArgumentHelp(
+        "Also benchmark the target allocator at these memory targets (comma-separated or repeated): 24MiB, 25%.",
+        valueName: "sizes"))
+    var kvMemory: [String] = []
+    @Option(name: .customLong("max-kl"), help: ArgumentHelp(
+        "Also benchmark the target allocator at these predicted mean-KL bounds (comma-separated or repeated).",
+        valueName: "nats"))
+    var maxKL: [String] = []
     @Option(name: .customLong("ratio"), parsing: .unconditional,
             help: "Fraction of tokens the --press presses remove, in [0, 1) (default: 0.5).")
     var ratioOption: Double?
@@ -59,6 +68,7 @@ struct BenchCommand: ParsableCommand {
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
             let defaultThreads = [modelOptions.threads ?? ParallelFor.threads]
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? defaultThreads
+            let press = pressOption + (try TargetSpecifications.make(memory: kvMemory, kl: maxKL))
             if press.isEmpty, ratioOption != nil { throw CLIError("--ratio needs --press to choose which tokens it removes") }
             for spec in press { try cacheOptions.validate(press: spec) }
             for spec in press where spec != "none" {

@@ -107,25 +107,8 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .customLong("resume-from"), help: .hidden)
     var resumeFrom: String?
 
-    /// `--kv-memory` and `--max-kl` as target press specifications.
-    func targetSpecifications() throws -> [String] {
-        let memory = try kvMemory.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> String in
-            switch try CompressionTarget.memory(text) {
-            case .share(let share): return "target:memory=\(share)"
-            case .bytes(let bytes): return "target:bytes=\(bytes)"
-            case .meanKL: preconditionFailure("a memory size is not a KL bound")
-            }
-        }
-        let kl = try maxKL.flatMap { $0.split(separator: ",").map(String.init) }.map { text -> String in
-            guard let value = Double(text) else { throw CLIError("--max-kl takes numbers, got '\(text)'") }
-            _ = try CompressionTarget.klBound(value)
-            return "target:kl=\(value)"
-        }
-        return memory + kl
-    }
-
     func makePlan() throws -> EvaluationPlan {
-        let targets = try targetSpecifications()
+        let targets = try TargetSpecifications.make(memory: kvMemory, kl: maxKL)
         let pressList = (presses.isEmpty && targets.isEmpty ? PressRegistry.names : presses) + targets
         let placeholder = HeadProfile.placeholder
         for spec in pressList { _ = try PressRegistry.make(spec, ratio: 0, profile: placeholder) }
