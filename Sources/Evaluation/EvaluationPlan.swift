@@ -1,3 +1,4 @@
+import Presses
 /// What one `tokenpress eval` run measures: presses × ratios over tasks, contexts and depths.
 public struct EvaluationPlan: Sendable, Codable, Equatable {
     public enum Task: String, Sendable, Codable, CaseIterable {
@@ -109,8 +110,11 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     /// Measurements (cells) of a whole run: every configuration on every prompt.
     public var cellCount: Int { promptCount * configurations.count }
 
-    /// Every (press, ratio) evaluated, the full cache first.
+    /// Every (press, ratio) evaluated, the full cache first; a press that ignores the ratio (`kivi`, a cache type, a
+    /// target) once, at the first ratio, since every ratio would give it the same cache.
     public var configurations: [(press: String, ratio: Double)] {
-        [("none", 0)] + presses.flatMap { p in ratios.map { (p, $0) } }
+        [("none", 0)] + presses.flatMap { p in
+            (PressRegistry.ignoresRatio(p) ? Array(ratios.prefix(1)) : ratios).map { (p, $0) }
+        }
     }
 }

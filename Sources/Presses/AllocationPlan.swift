@@ -79,7 +79,7 @@ public struct AllocationPlan: Sendable, Equatable {
         var line = "target \(target): \(CompressionTarget.format(bytes: held)) (\(String(format: "%.1f", share))% of "
             + "the dense f16 \(CompressionTarget.format(bytes: denseBytes))), predicted mean KL \(kl)"
         if reserveBytes > 0 { line += ", \(CompressionTarget.format(bytes: reserveBytes)) kept for generated tokens" }
-        return line
+        return line + String(format: "; planned and stored in %.0f ms", milliseconds)
     }
 
     /// [layer][kvHead]: the bytes each head keeps as a share of its dense f16 bytes (for heatmaps).

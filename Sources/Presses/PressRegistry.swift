@@ -66,6 +66,15 @@ public enum PressRegistry {
         (profileNames + names(of: .target)).contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }
     }
 
+    /// Whether every item of `specification` ignores the ratio (`kivi:bits=2`, `cache-type+kivi`, `target:…`): any
+    /// ratio gives the same cache.
+    public static func ignoresRatio(_ specification: String) -> Bool {
+        specification.split(separator: "+").allSatisfy { item in
+            let name = item.prefix { $0 != "@" && $0 != ":" && $0 != "(" }
+            return declaration(String(name)).map { $0.ignoresRatio || $0.family == .target } ?? false
+        }
+    }
+
     /// Whether `specification` names a press that needs the head profile's sensitivities (the target press).
     public static func needsSensitivity(_ specification: String) -> Bool {
         names(of: .target).contains { specification.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }

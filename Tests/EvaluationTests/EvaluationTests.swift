@@ -79,7 +79,8 @@ final class EvaluationTests: XCTestCase {
         plan.modes = [.agnostic]
         let report = EvaluationReport(try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }.run(model: "tiny"))
         let plots = report.plots
-        XCTAssertEqual(Set(plots.keys), ["quality-vs-bytes.svg", "perplexity-vs-bytes.svg", "heatmap-needle.svg", "heatmap-multikey.svg"])
+        XCTAssertEqual(Set(plots.keys), ["quality-vs-bytes.svg", "perplexity-vs-bytes.svg", "kl-vs-bytes.svg", "heatmap-needle.svg",
+                                         "heatmap-multikey.svg"])
         for (name, svg) in plots {
             XCTAssertTrue(svg.hasPrefix("<svg xmlns=\"http://www.w3.org/2000/svg\""), name)
             XCTAssertTrue(svg.hasSuffix("</svg>\n"), name)
@@ -95,6 +96,14 @@ final class EvaluationTests: XCTestCase {
         XCTAssertTrue(board.contains("## Ratio 0.75 (75.0% of tokens removed)"))
         XCTAssertEqual(board.components(separatedBy: "| — | none |").count - 1, 2, "the full cache heads every table")
         XCTAssertTrue(board.contains("## Best quality per byte"))
+    }
+
+    func testPressesThatIgnoreTheRatioAreEvaluatedOnce() {
+        let plan = EvaluationPlan(presses: ["kivi:bits=2", "snapkv", "cache-type+kivi", "snapkv+kivi", "target:memory=0.25"],
+                                  ratios: [0.5, 0.75])
+        let configurations = plan.configurations.map { "\($0.press)@\($0.ratio)" }
+        XCTAssertEqual(configurations, ["none@0.0", "kivi:bits=2@0.5", "snapkv@0.5", "snapkv@0.75", "cache-type+kivi@0.5",
+                                        "snapkv+kivi@0.5", "snapkv+kivi@0.75", "target:memory=0.25@0.5"])
     }
 
     func testSameSeedSameResultsOtherSeedOtherNeedles() throws {
