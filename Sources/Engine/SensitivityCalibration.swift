@@ -44,14 +44,16 @@ public struct SensitivityCalibration {
     }
 
     /// Rates measured on `text` (described in the result by `describing`); `progress` gets (done, total) steps.
-    public func run(text: String, describing: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadSensitivity {
+    public func run(text: String, describing: String,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> HeadSensitivity {
         let prompt = min(promptTokens, engine.contextLength - continuationTokens - 1)
         guard prompt > allocator.sinks + allocator.recent + massWindow, continuationTokens >= 2 else {
             throw EngineError.invalidParameter(name: "calibration", reason: "the model's context is too short")
         }
         let dimension = engine.model.makeCache().headDimension
         guard dimension % 8 == 0 else {
-            throw EngineError.invalidParameter(name: "calibration", reason: "the model's head dimension is not a multiple of 8")
+            let reason = "the model's head dimension is not a multiple of 8"
+            throw EngineError.invalidParameter(name: "calibration", reason: reason)
         }
         var allocator = self.allocator
         allocator.group = TargetAllocator.group(forHeadDimension: dimension)
@@ -67,7 +69,8 @@ public struct SensitivityCalibration {
             done += 1
             progress(done, steps)
         }
-        var error = Array(repeating: Array(repeating: Array(repeating: 0.0, count: options.count), count: heads), count: layers)
+        let perOption = Array(repeating: 0.0, count: options.count)
+        var error = Array(repeating: Array(repeating: perOption, count: heads), count: layers)
         var weight = error
         var layerFit = Array(repeating: (klTimesError: 0.0, errorSquared: 0.0), count: layers)
         var windowsRead: [Window] = []
@@ -98,7 +101,8 @@ public struct SensitivityCalibration {
                     let kl = max(0, try layerKL(read, layer: l, option: option, allocator: allocator) - floor)
                     let trial = read.after.copy()
                     for h in 0 ..< heads {
-                        _ = change(trial, layer: l, head: h, option: option, masses: read.masses[l][h], allocator: allocator)
+                        _ = change(trial, layer: l, head: h, option: option, masses: read.masses[l][h],
+                                   allocator: allocator)
                     }
                     let output = try attentionOutput(trial, layer: l)
                     let squared = (0 ..< heads).reduce(0) {
@@ -125,7 +129,8 @@ public struct SensitivityCalibration {
     }
 
     /// Measured over predicted mean KL of whole plans (geometric mean over shares and windows).
-    func scale(_ sensitivity: HeadSensitivity, windows: [Window], allocator: TargetAllocator, step: () -> Void) throws -> Double {
+    func scale(_ sensitivity: HeadSensitivity, windows: [Window], allocator: TargetAllocator,
+               step: () -> Void) throws -> Double {
         var logRatios: [Double] = []
         for share in scaleShares {
             for read in windows {
@@ -166,7 +171,8 @@ public struct SensitivityCalibration {
         let trial = read.prompt.copy()
         for h in 0 ..< trial.kvHeads {
             if let option {
-                _ = change(trial, layer: layer, head: h, option: option, masses: read.masses[layer][h], allocator: allocator)
+                _ = change(trial, layer: layer, head: h, option: option, masses: read.masses[layer][h],
+                           allocator: allocator)
             } else {
                 let n = trial.layers[layer].heads[h].count
                 trial.storeTiers(layer: layer, head: h, [(.f16, Array(0 ..< 1)), (.f16, Array(1 ..< n))],
@@ -179,7 +185,9 @@ public struct SensitivityCalibration {
 
     /// The layer's attention output for the continuation's recorded queries, over what `cache` holds.
     func attentionOutput(_ cache: KVCache, layer: Int) throws -> [Float] {
-        guard let statistics = cache.statistics else { preconditionFailure("the continuation's queries were not recorded") }
+        guard let statistics = cache.statistics else {
+            preconditionFailure("the continuation's queries were not recorded")
+        }
         let (queries, positions) = statistics.window(layer: layer)
         var output = [Float](repeating: 0, count: queries.count)
         positions.withUnsafeBufferPointer { p in
@@ -247,7 +255,8 @@ public struct SensitivityCalibration {
         let end = continuation.count - 1
         while start < end {
             let stop = min(start + engine.batchSize, end)
-            let logits = try engine.model.forward(tokens: Array(continuation[start ..< stop]), cache: cache, logits: .allTokens)
+            let batch = Array(continuation[start ..< stop])
+            let logits = try engine.model.forward(tokens: batch, cache: cache, logits: .allTokens)
             for r in 0 ..< stop - start { rows.append(LogProbabilities.row(logits, row: r, vocabulary: vocabulary)) }
             start = stop
         }

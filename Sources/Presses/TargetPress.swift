@@ -20,8 +20,9 @@ public struct TargetPress: KVPress {
         public static let massWindow = 32
     }
 
-    public init(target: CompressionTarget, sensitivity: HeadSensitivity?, allocator: TargetAllocator = TargetAllocator(),
-                reserveTokens: Int = 0, plans: PlanLog = PlanLog()) throws {
+    public init(target: CompressionTarget, sensitivity: HeadSensitivity?,
+                allocator: TargetAllocator = TargetAllocator(), reserveTokens: Int = 0,
+                plans: PlanLog = PlanLog()) throws {
         guard reserveTokens >= 0 else {
             throw PressError.invalidParameter(name: "reserve", reason: "must be ≥ 0 tokens, got \(reserveTokens)")
         }
@@ -42,59 +43,77 @@ public struct TargetPress: KVPress {
 
     /// The same target, keeping room for `tokens` generated tokens (the plans go to the same log).
     public func reserving(_ tokens: Int) throws -> TargetPress {
-        try TargetPress(target: target, sensitivity: sensitivity, allocator: allocator, reserveTokens: tokens, plans: plans)
+        try TargetPress(target: target, sensitivity: sensitivity, allocator: allocator, reserveTokens: tokens,
+                        plans: plans)
     }
 
     public func compress(_ cache: KVCache) throws {
         let start = Date()
-        guard let sensitivity else {
-            let reason = "needs the model's head sensitivities (tokenpress calibrate --sensitivity)"
-            throw PressError.invalidParameter(name: "target", reason: reason)
-        }
-        guard !cache.layers.contains(where: { $0.heads.contains(where: \.isSharing) }) else {
-            throw PressError.invalidParameter(name: "target", reason: "cannot plan a cache whose layers share tokens (minicache)")
-        }
-        let rates = cache.modelLayers.map { sensitivity.rates.indices.contains($0) ? $0 : -1 }
-        guard !rates.contains(-1), sensitivity.kvHeads == cache.kvHeads else {
-            try sensitivity.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
-            return
-        }
+        let sensitivity = try checkedSensitivity(for: cache)
         // The groups the rates were measured with (they fit this model's heads).
         var allocator = self.allocator
         allocator.group = sensitivity.group
-        guard cache.headDimension % allocator.group == 0 else {
-            let reason = "the sensitivities' group of \(allocator.group) does not divide the head dimension \(cache.headDimension)"
-            throw PressError.invalidParameter(name: "profile", reason: reason)
-        }
-        let masses = try TokenMass.perHead(cache, window: sensitivity.massWindow)
-        var heads: [TargetAllocator.HeadInput] = []
-        for (l, layer) in cache.layers.enumerated() {
-            for (h, head) in layer.heads.enumerated() {
-                let optionRates = StorageOption.ladder.map {
-                    sensitivity.rate(layer: cache.modelLayers[l], head: h, option: $0)
-                }
-                heads.append(.init(layer: cache.modelLayers[l], head: h, mass: masses[l][h], positions: Array(head.positions),
-                                   headDimension: head.headDimension, rates: optionRates))
-            }
-        }
-        let tailBytes = cache.layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + 4 * $1.headDimension } }
-        let reserve = reserveTokens * tailBytes + (reserveTokens > 0 ? 8 * heads.count : 0)
-        let result = try allocator.plan(heads, target: target, dense: cache.denseF16ByteCount(tokens: cache.longestPressableHead),
-                                        current: cache.byteCount, reserve: reserve, scale: sensitivity.scale)
+        let heads = try inputs(cache, sensitivity)
+        let perToken = cache.layers.reduce(0) { $0 + $1.heads.reduce(0) { $0 + 4 * $1.headDimension } }
+        let reserve = reserveTokens * perToken + (reserveTokens > 0 ? 8 * heads.count : 0)
+        let dense = cache.denseF16ByteCount(tokens: cache.longestPressableHead)
+        let result = try allocator.plan(heads, target: target, dense: dense, current: cache.byteCount, reserve: reserve,
+                                        scale: sensitivity.scale)
         var plan = result.plan
         if plan.compresses {
             for (i, input) in heads.enumerated() where result.options[i].contains(where: { $0 != 0 }) {
-                let l = cache.modelLayers.firstIndex(of: input.layer)!
-                let tiers = StorageOption.ladder.indices.compactMap { o -> (precision: TokenPrecision, indices: [Int])? in
-                    guard let precision = StorageOption.ladder[o].precision else { return nil }
-                    return (precision, result.options[i].indices.filter { result.options[i][$0] == o })
-                }
-                cache.storeTiers(layer: l, head: input.head, tiers, group: allocator.group)
+                let layer = cache.modelLayers.firstIndex(of: input.layer)!
+                cache.storeTiers(layer: layer, head: input.head, tiers(result.options[i]), group: allocator.group)
             }
         }
         plan.measuredBytes = cache.byteCount
         plan.milliseconds = Date().timeIntervalSince(start) * 1000
         plans.record(plan)
+    }
+
+    /// The sensitivities, checked against the cache: present, of its shape, groups that fit its heads, no shared
+    /// storage to plan around.
+    private func checkedSensitivity(for cache: KVCache) throws -> HeadSensitivity {
+        guard let sensitivity else {
+            let reason = "needs the model's head sensitivities (tokenpress calibrate --sensitivity)"
+            throw PressError.invalidParameter(name: "target", reason: reason)
+        }
+        guard !cache.layers.contains(where: { $0.heads.contains(where: \.isSharing) }) else {
+            let reason = "cannot plan a cache whose layers share tokens (minicache)"
+            throw PressError.invalidParameter(name: "target", reason: reason)
+        }
+        guard cache.modelLayers.allSatisfy({ $0 < sensitivity.layers }), sensitivity.kvHeads == cache.kvHeads else {
+            try sensitivity.check(layers: cache.layers.count, kvHeads: cache.kvHeads)
+            throw PressError.invalidParameter(name: "profile", reason: "the sensitivities do not cover the cache's layers")
+        }
+        guard cache.headDimension % sensitivity.group == 0 else {
+            let reason = "the sensitivities' group of \(sensitivity.group) does not divide the head dimension "
+                + "\(cache.headDimension)"
+            throw PressError.invalidParameter(name: "profile", reason: reason)
+        }
+        return sensitivity
+    }
+
+    /// Every head as the allocator sees it: the prompt's attention masses, positions and the head's rates.
+    private func inputs(_ cache: KVCache, _ sensitivity: HeadSensitivity) throws -> [TargetAllocator.HeadInput] {
+        let masses = try TokenMass.perHead(cache, window: sensitivity.massWindow)
+        var heads: [TargetAllocator.HeadInput] = []
+        for (l, layer) in cache.layers.enumerated() {
+            let modelLayer = cache.modelLayers[l]
+            for (h, head) in layer.heads.enumerated() {
+                let rates = StorageOption.ladder.map { sensitivity.rate(layer: modelLayer, head: h, option: $0) }
+                heads.append(.init(layer: modelLayer, head: h, mass: masses[l][h], positions: Array(head.positions),
+                                   headDimension: head.headDimension, rates: rates))
+            }
+        }
+        return heads
+    }
+
+    /// A head's tiers from the ladder index of each of its tokens (evicted tokens in none).
+    private func tiers(_ options: [Int]) -> [(precision: TokenPrecision, indices: [Int])] {
+        StorageOption.ladder.indices.compactMap { o in
+            StorageOption.ladder[o].precision.map { ($0, options.indices.filter { options[$0] == o }) }
+        }
     }
 }
 
@@ -127,8 +146,8 @@ public final class PlanLog: @unchecked Sendable {
 extension TargetPress {
     public static let declaration = PressDeclaration(
         name: "target", family: .target,
-        summary: "meets a memory or KL target: per layer, head and group of 32 tokens (ranked by the prompt's attention "
-            + "mass) f16, 8/4/3/2-bit KIVI codes or evicted, greedily by predicted KL per byte from the profile's "
+        summary: "meets a memory or KL target: per layer, head and group of 32 tokens (ranked by the prompt's "
+            + "attention mass) f16, 8/4/3/2-bit KIVI codes or evicted, greedily by predicted KL per byte from the profile's "
             + "per-head sensitivities; give exactly one of `memory`, `bytes`, `kl` (CLI: --kv-memory, --max-kl)",
         statistics: "last queries", paper: "— (TokenPress)",
         parameters: [
@@ -165,8 +184,10 @@ extension TargetPress {
             default:
                 target = try CompressionTarget.klBound(arguments.real("kl"), option: "kl")
             }
-            let allocator = TargetAllocator(sinks: try arguments.integer("sinks"), recent: try arguments.integer("recent"),
-                                            group: profile.sensitivity?.group ?? TargetAllocator.Defaults.group)
+            let sinks = try arguments.integer("sinks")
+            let recent = try arguments.integer("recent")
+            let group = profile.sensitivity?.group ?? TargetAllocator.Defaults.group
+            let allocator = TargetAllocator(sinks: sinks, recent: recent, group: group)
             return try TargetPress(target: target, sensitivity: profile.sensitivity, allocator: allocator,
                                    reserveTokens: try arguments.integer("reserve"))
         })
