@@ -40,7 +40,7 @@ struct CacheOptions: ParsableArguments {
     func validate(press: String?) throws {
         _ = try storage()
         guard isSet, let press else { return }
-        let precision = PressRegistry.names(of: .precision)
+        let precision = PressRegistry.names(of: .precision) + PressRegistry.names(of: .target)
         if precision.contains(where: { press.range(of: "\\b\($0)\\b", options: .regularExpression) != nil }) {
             throw CLIError("--press \(press) chooses how the cache is stored; drop --cache-type-k/--cache-type-v/--kv-rotate")
         }

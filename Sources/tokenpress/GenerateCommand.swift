@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
         try sampling.validateValues()
         try modelOptions.validateThreads()
         try pressOptions.validatePress()
-        try cacheOptions.validate(press: pressOptions.press)
+        try cacheOptions.validate(press: pressOptions.pressOrTarget)
         if contextFile != nil {
             if prompt != nil || file != nil { throw CLIError("give either --context-file (with --question) or -p/-f, not both") }
             if questions.isEmpty { throw CLIError("--context-file needs at least one --question") }

@@ -46,7 +46,7 @@ struct PerplexityCommand: ParsableCommand {
         if klDivergenceBase != nil && !klDivergence && pressOptions.press != nil {
             throw CLIError("--kl-divergence-base without --kl-divergence saves the full cache's log-probabilities; drop --press")
         }
-        try cacheOptions.validate(press: pressOptions.press)
+        try cacheOptions.validate(press: pressOptions.pressOrTarget)
         if klDivergenceBase != nil && !klDivergence && cacheOptions.isSet {
             throw CLIError("--kl-divergence-base without --kl-divergence saves the full f16 cache's log-probabilities; "
                 + "drop --cache-type-k/--cache-type-v")

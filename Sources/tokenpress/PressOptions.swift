@@ -69,6 +69,9 @@ struct PressOptions: ParsableArguments {
         if press == nil, layers != .global { throw CLIError("--press-layers needs --press") }
     }
 
+    /// What `--press` or a target names, for checks against other options ("target" for a target).
+    var pressOrTarget: String? { press ?? (kvMemory != nil || maxKL != nil ? "target" : nil) }
+
     /// The target `--kv-memory` or `--max-kl` names, if any.
     func target() throws -> CompressionTarget? {
         if let kvMemory { return try CompressionTarget.memory(kvMemory) }
