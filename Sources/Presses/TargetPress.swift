@@ -11,6 +11,10 @@ public struct TargetPress: KVPress {
     public let allocator: TargetAllocator
     /// Tokens to be generated after the prompt: their f16 rows are kept free inside a memory target.
     public let reserveTokens: Int
+    /// λ in [0, 1): the share of each token's mass spread evenly over the head's tokens before planning, so that no
+    /// token looks free to evict — the question of a query-agnostic prompt comes later and may need what the
+    /// prompt's last queries ignored.
+    public let retrievalPrior: Double
     public let plans: PlanLog
 
     public var description: String { "target(\(target))" }
@@ -22,7 +26,10 @@ public struct TargetPress: KVPress {
 
     public init(target: CompressionTarget, sensitivity: HeadSensitivity?,
                 allocator: TargetAllocator = TargetAllocator(), reserveTokens: Int = 0,
-                plans: PlanLog = PlanLog()) throws {
+                retrievalPrior: Double = 0, plans: PlanLog = PlanLog()) throws {
+        guard retrievalPrior >= 0, retrievalPrior < 1 else {
+            throw PressError.invalidParameter(name: "prior", reason: "must be in [0, 1), got \(retrievalPrior)")
+        }
         guard reserveTokens >= 0 else {
             throw PressError.invalidParameter(name: "reserve", reason: "must be ≥ 0 tokens, got \(reserveTokens)")
         }
@@ -38,13 +45,14 @@ public struct TargetPress: KVPress {
         self.sensitivity = sensitivity
         self.allocator = allocator
         self.reserveTokens = reserveTokens
+        self.retrievalPrior = retrievalPrior
         self.plans = plans
     }
 
     /// The same target, keeping room for `tokens` generated tokens (the plans go to the same log).
     public func reserving(_ tokens: Int) throws -> TargetPress {
         try TargetPress(target: target, sensitivity: sensitivity, allocator: allocator, reserveTokens: tokens,
-                        plans: plans)
+                        retrievalPrior: retrievalPrior, plans: plans)
     }
 
     public func compress(_ cache: KVCache) throws {
@@ -102,7 +110,9 @@ public struct TargetPress: KVPress {
             let modelLayer = cache.modelLayers[l]
             for (h, head) in layer.heads.enumerated() {
                 let rates = StorageOption.ladder.map { sensitivity.rate(layer: modelLayer, head: h, option: $0) }
-                heads.append(.init(layer: modelLayer, head: h, mass: masses[l][h], positions: Array(head.positions),
+                let even = retrievalPrior / Double(max(1, masses[l][h].count))
+                let mass = masses[l][h].map { (1 - retrievalPrior) * $0 + even }
+                heads.append(.init(layer: modelLayer, head: h, mass: mass, positions: Array(head.positions),
                                    headDimension: head.headDimension, rates: rates))
             }
         }
@@ -160,6 +170,7 @@ extension TargetPress {
             .integer("reserve", 0, "generated tokens to keep room for inside a memory target"),
             .integer("sinks", TargetAllocator.Defaults.sinks, "first tokens of every head kept at f16"),
             .integer("recent", TargetAllocator.Defaults.recent, "last tokens of every head kept at f16"),
+            .real("prior", 0.0, "share of attention mass spread evenly before planning (query-agnostic retrieval)"),
         ],
         ignoresRatio: true,
         factory: .profile { profile, arguments in
@@ -189,6 +200,6 @@ extension TargetPress {
             let group = profile.sensitivity?.group ?? TargetAllocator.Defaults.group
             let allocator = TargetAllocator(sinks: sinks, recent: recent, group: group)
             return try TargetPress(target: target, sensitivity: profile.sensitivity, allocator: allocator,
-                                   reserveTokens: try arguments.integer("reserve"))
+                                   reserveTokens: try arguments.integer("reserve"), retrievalPrior: arguments.real("prior"))
         })
 }
