@@ -47,6 +47,9 @@ public struct TargetAllocator: Sendable {
         /// `HeadSensitivity` rates for each option of `StorageOption.ladder` (nil: not available): per unit of
         /// mass for eviction, per unit of token share for bit widths (0 for f16).
         public var rates: [Double?]
+        /// The masses predictions are reported with, when `mass` only ranks (a retrieval prior spread some of it
+        /// evenly); nil: `mass`.
+        public var predictionMass: [Double]?
 
         public init(layer: Int, head: Int, mass: [Double], positions: [Int32], headDimension: Int, rates: [Double?]) {
             self.layer = layer
@@ -101,7 +104,7 @@ public struct TargetAllocator: Sendable {
         for step in steps where !met {
             let (i, g) = (step.head, step.group)
             let members = groups[i][g]
-            let delta = step.klPerByte * step.bytesFreed * scale
+            let delta = step.predictedKL * scale
             if case .meanKL(let bound) = target, predicted + delta > bound { break }
             for t in members { options[i][t] = step.to }
             counts[i][step.from] -= members.count
@@ -130,6 +133,8 @@ public struct TargetAllocator: Sendable {
         var group: Int
         var from: Int
         var to: Int
+        /// The step's predicted KL, with the head's prediction masses.
+        var predictedKL: Double
     }
 
     /// Every head's groups (token indices, least mass first) and every step down every group's hull, in the
@@ -148,13 +153,17 @@ public struct TargetAllocator: Sendable {
             groups.append(chunks)
             for (g, chunk) in chunks.enumerated() {
                 let costs = self.costs(of: chunk, in: head)
+                var predicting = head
+                predicting.mass = head.predictionMass ?? head.mass
+                let predicted = self.costs(of: chunk, in: predicting)
                 let hull = self.hull(costs, head)
                 for k in 1 ..< max(1, hull.count) {
                     let (a, b) = (hull[k - 1], hull[k])
                     let perToken = rate(a, head) - rate(b, head)
                     let freed = perToken * Double(chunk.count)
                     let klPerByte = (costs[b]! - costs[a]!) / freed
-                    steps.append(Step(klPerByte: klPerByte, bytesFreed: freed, head: i, group: g, from: a, to: b))
+                    steps.append(Step(klPerByte: klPerByte, bytesFreed: freed, head: i, group: g, from: a, to: b,
+                                      predictedKL: predicted[b]! - predicted[a]!))
                 }
             }
         }

@@ -11,9 +11,9 @@ public struct TargetPress: KVPress {
     public let allocator: TargetAllocator
     /// Tokens to be generated after the prompt: their f16 rows are kept free inside a memory target.
     public let reserveTokens: Int
-    /// λ in [0, 1): the share of each token's mass spread evenly over the head's tokens before planning, so that no
-    /// token looks free to evict — the question of a query-agnostic prompt comes later and may need what the
-    /// prompt's last queries ignored.
+    /// λ in [0, 1): the share of each token's mass spread evenly over the head's tokens when ranking options, so
+    /// that no token looks free to evict — the question of a query-agnostic prompt comes later and may need what the
+    /// prompt's last queries ignored. Predicted KL is still reported with the prompt's own masses.
     public let retrievalPrior: Double
     public let plans: PlanLog
 
@@ -22,11 +22,13 @@ public struct TargetPress: KVPress {
 
     public enum Defaults {
         public static let massWindow = 32
+        /// Chosen on RULER's calibration split (niah tasks at 4,096 tokens, `docs/eval/targets-prior-calibration.md`).
+        public static let retrievalPrior = 0.5
     }
 
     public init(target: CompressionTarget, sensitivity: HeadSensitivity?,
                 allocator: TargetAllocator = TargetAllocator(), reserveTokens: Int = 0,
-                retrievalPrior: Double = 0, plans: PlanLog = PlanLog()) throws {
+                retrievalPrior: Double = Defaults.retrievalPrior, plans: PlanLog = PlanLog()) throws {
         guard retrievalPrior >= 0, retrievalPrior < 1 else {
             throw PressError.invalidParameter(name: "prior", reason: "must be in [0, 1), got \(retrievalPrior)")
         }
@@ -111,9 +113,13 @@ public struct TargetPress: KVPress {
             for (h, head) in layer.heads.enumerated() {
                 let rates = StorageOption.ladder.map { sensitivity.rate(layer: modelLayer, head: h, option: $0) }
                 let even = retrievalPrior / Double(max(1, masses[l][h].count))
-                let mass = masses[l][h].map { (1 - retrievalPrior) * $0 + even }
-                heads.append(.init(layer: modelLayer, head: h, mass: mass, positions: Array(head.positions),
-                                   headDimension: head.headDimension, rates: rates))
+                let ranking = masses[l][h].map { (1 - retrievalPrior) * $0 + even }
+                var input = TargetAllocator.HeadInput(layer: modelLayer, head: h, mass: ranking,
+                                                      positions: Array(head.positions),
+                                                      headDimension: head.headDimension, rates: rates)
+                // The prior ranks; predictions stay with the masses the rates were calibrated on.
+                input.predictionMass = retrievalPrior > 0 ? masses[l][h] : nil
+                heads.append(input)
             }
         }
         return heads
@@ -170,7 +176,8 @@ extension TargetPress {
             .integer("reserve", 0, "generated tokens to keep room for inside a memory target"),
             .integer("sinks", TargetAllocator.Defaults.sinks, "first tokens of every head kept at f16"),
             .integer("recent", TargetAllocator.Defaults.recent, "last tokens of every head kept at f16"),
-            .real("prior", 0.0, "share of attention mass spread evenly before planning (query-agnostic retrieval)"),
+            .real("prior", Defaults.retrievalPrior,
+                  "share of attention mass spread evenly before planning (query-agnostic retrieval)"),
         ],
         ignoresRatio: true,
         factory: .profile { profile, arguments in

@@ -103,17 +103,21 @@ public actor TokenPressModel {
     /// are in `plans` (`plans.last?.table`).
     /// - Parameters:
     ///   - reserve: generated tokens to keep room for inside a memory target.
+    ///   - retrievalPrior: the share of attention mass spread evenly before planning (see `TargetPress`).
     ///   - sensitivity: rates to use instead of the profile's (`measureSensitivity`).
-    public func targetPress(_ target: CompressionTarget, reserve: Int = 0, sensitivity: HeadSensitivity? = nil,
-                            calibrationText: CalibrationText? = nil,
+    public func targetPress(_ target: CompressionTarget, reserve: Int = 0,
+                            retrievalPrior: Double = TargetPress.Defaults.retrievalPrior,
+                            sensitivity: HeadSensitivity? = nil, calibrationText: CalibrationText? = nil,
                             log: @escaping @Sendable (String) -> Void = { _ in }) throws -> TargetPress {
         if let sensitivity {
             try sensitivity.check(layers: engine.model.configuration.layerCount, kvHeads: engine.model.configuration.kvHeadCount)
-            return try TargetPress(target: target, sensitivity: sensitivity, reserveTokens: reserve)
+            return try TargetPress(target: target, sensitivity: sensitivity, reserveTokens: reserve,
+                                   retrievalPrior: retrievalPrior)
         }
         let text: () throws -> CalibrationText = { try calibrationText ?? HaystackText.sensitivityText(log: log) }
         let profile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: path, sensitivityText: text, log: log)
-        return try TargetPress(target: target, sensitivity: profile.sensitivity, reserveTokens: reserve)
+        return try TargetPress(target: target, sensitivity: profile.sensitivity, reserveTokens: reserve,
+                               retrievalPrior: retrievalPrior)
     }
 
     /// Measures the per-head sensitivities of the target allocator on `text` without saving them (the profile's are
