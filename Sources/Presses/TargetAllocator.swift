@@ -68,10 +68,10 @@ public struct TargetAllocator: Sendable {
     }
 
     /// Plans `heads` for `target`. `dense` is the prompt's dense f16 cache (for shares), `current` what the cache
-    /// holds now, `reserve` bytes kept free for tokens generated later, `fixed` bytes of the cache the plan does not
-    /// touch, and `scale` multiplies predictions (`HeadSensitivity.scale`).
+    /// holds now, `reserve` bytes kept free for tokens generated later, and `scale` multiplies predictions
+    /// (`HeadSensitivity.scale`).
     public func plan(_ heads: [HeadInput], target: CompressionTarget, dense: Int, current: Int, reserve: Int = 0,
-                     fixed: Int = 0, scale: Double = 1) throws -> Result {
+                     scale: Double = 1) throws -> Result {
         let ladder = StorageOption.ladder
         var options = heads.map { [Int](repeating: 0, count: $0.mass.count) }
         var counts = heads.map { head -> [Int] in
@@ -85,7 +85,7 @@ public struct TargetAllocator: Sendable {
             }
         }
         var bytes = heads.indices.map(headBytes)
-        var total = bytes.reduce(fixed, +)
+        var total = bytes.reduce(0, +)
         var predicted = 0.0
         var plan = AllocationPlan(target: target, denseBytes: dense, startBytes: current, reserveBytes: reserve,
                                   ladder: ladder)

@@ -151,12 +151,6 @@ public final class PlanLog: @unchecked Sendable {
         defer { lock.unlock() }
         return recorded.last
     }
-
-    public var all: [AllocationPlan] {
-        lock.lock()
-        defer { lock.unlock() }
-        return recorded
-    }
 }
 
 extension TargetPress {
