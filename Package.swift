@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // TokenPress: a CPU engine for GGUF models with a compressible KV cache. The targets, what each holds and how they
@@ -22,6 +22,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The server (`tokenpress serve`): HTTP/1.1 and Prometheus metrics. No traits: swift-configuration unused.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         .target(name: "GGUF"),
@@ -38,10 +44,19 @@ let package = Package(
                 dependencies: ["Engine", "Evaluation", "KVCache", "Presses", "Sampling", "Tokenizer", "GGUF"]),
         .target(name: "Evaluation", dependencies: ["Engine", "Presses", "KVCache", "Sampling"],
                 resources: [.copy("Resources/ruler_samples.py")]),
+        .target(name: "Server",
+                dependencies: ["Engine", "Evaluation", "KVCache", "Presses", "Sampling", "Tokenizer",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdCore", package: "hummingbird"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                               .product(name: "Prometheus", package: "swift-prometheus")],
+                resources: [.copy("Resources/index.html")]),
         .target(name: "TestSupport", dependencies: ["GGUF", "Sampling"], path: "Sources/TestSupport"),
         .executableTarget(
             name: "tokenpress",
-            dependencies: ["Engine", "Evaluation", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
+            dependencies: ["Engine", "Evaluation", "Server", "Models", "Tokenizer", "GGUF", "Sampling", "Presses", "KVCache",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "GGUF", "Sampling"], resources: [.copy("Fixtures")]),
@@ -51,6 +66,7 @@ let package = Package(
         .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "TestSupport"]),
         .testTarget(name: "TokenPressKitTests", dependencies: ["TokenPressKit"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Evaluation", "GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,5 @@
+import KVCache
+
 /// Why generation ended.
 public enum StopReason: String, Sendable, Codable {
     case endOfGeneration = "eog"
@@ -31,6 +33,8 @@ public struct GenerationStatistics: Sendable, Codable {
     /// Times the cache's tokens were moved back to positions within the cache so generation could pass the context length.
     public var positionReindexings = 0
 
+    public init() {}
+
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(generatedTokens) / decodeSeconds : 0 }
 
@@ -56,6 +60,22 @@ public struct GenerationStatistics: Sendable, Codable {
         return "cache after prompt: \(kib(cacheBytesAfterPrompt)) (dense f16: \(kib(denseCacheBytesAfterPrompt))\(window); "
             + "\(bits) bits per element), peak: \(kib(peakCacheBytes))"
             + (positionReindexings > 0 ? ", positions re-indexed \(positionReindexings)×" : "")
+    }
+}
+
+extension GenerationStatistics {
+    /// Records the cache once the prompt is in and any press has run.
+    /// - Parameters:
+    ///   - unpressedBytes: the cache's bytes before the press ran.
+    ///   - peakBytes: the largest size seen while the prompt was read.
+    public mutating func recordPrompt(cache: KVCache, unpressedBytes: Int, peakBytes: Int) {
+        pressSavedBytesAfterPrompt = unpressedBytes - cache.byteCount
+        cacheBytesAfterPrompt = cache.byteCount
+        denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
+        windowSavedBytesAfterPrompt = cache.windowSavedBytes
+        peakCacheBytes = peakBytes
+        bitsPerElementAfterPrompt = cache.bitsPerElement
+        layerBytesAfterPrompt = cache.layers.map(\.byteCount)
     }
 }
 

@@ -50,19 +50,12 @@ public final class InferenceEngine {
     ///     between passes (`ChunkedPress`); `compress` itself is left to the caller.
     ///   - peakBytes: raised to the largest cache size seen after any pass.
     public func prefill(_ tokens: [Int], cache: KVCache, press: (any KVPress)? = nil, peakBytes: inout Int) throws -> [Float] {
-        if let press { press.prepare(cache) }
-        let step = max(1, min(batchSize, press?.prefillChunk ?? batchSize))
-        var logits: [Float] = []
-        var start = 0
-        while start < tokens.count {
-            let end = min(start + step, tokens.count)
-            let first = cache.nextPosition
-            logits = try model.forward(tokens: Array(tokens[start ..< end]), cache: cache, logits: .lastToken)
-            peakBytes = max(peakBytes, cache.byteCount)
-            try press?.compressDuringPrefill(cache, positions: first ..< cache.nextPosition)
-            start = end
+        var reading = PromptPrefill(tokens: tokens, cache: cache, press: press, batchSize: batchSize)
+        while !reading.isFinished {
+            try reading.advance(model: model)
         }
-        return logits
+        peakBytes = max(peakBytes, reading.peakBytes)
+        return reading.logits
     }
 
     /// Runs `tokens` through the model in batches; returns the logits of the last token.
@@ -92,8 +85,10 @@ public final class InferenceEngine {
         guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
         guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
         let cache = existing ?? makeCache()
-        var result = GenerationResult()
-        result.statistics.promptTokens = prompt.count - cache.nextPosition
+        var sequence = SequenceDecoder(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
+                                       tokenizer: tokenizer, contextLength: contextLength, until: until)
+        var statistics = GenerationStatistics()
+        statistics.promptTokens = prompt.count - cache.nextPosition
 
         let clock = ContinuousClock()
         var logits: [Float] = []
@@ -106,58 +101,25 @@ public final class InferenceEngine {
             unpressedBytes = cache.byteCount
             if let press { try finishPrompt(cache, press: press) }
         }
-        result.statistics.pressSavedBytesAfterPrompt = unpressedBytes - cache.byteCount
-        result.statistics.prefillSeconds = prefillTime.seconds
-        result.statistics.cacheBytesAfterPrompt = cache.byteCount
-        result.statistics.denseCacheBytesAfterPrompt = cache.denseF16ByteCount(tokens: cache.nextPosition)
-        result.statistics.windowSavedBytesAfterPrompt = cache.windowSavedBytes
-        result.statistics.peakCacheBytes = peak
-        result.statistics.bitsPerElementAfterPrompt = cache.bitsPerElement
-        result.statistics.layerBytesAfterPrompt = cache.layers.map(\.byteCount)
+        statistics.recordPrompt(cache: cache, unpressedBytes: unpressedBytes, peakBytes: peak)
+        statistics.prefillSeconds = prefillTime.seconds
 
-        var sampler = SamplerChain(sampling)
-        var history = prompt
-        var decoder = StreamingDecoder()
-        var stops = StopStringMatcher(stops: stopStrings)
         let decodeStart = clock.now
-        defer { result.statistics.decodeSeconds = (clock.now - decodeStart).seconds }
-        while true {
-            if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
-            // Prompt and generated tokens together never exceed the context — unless a press keeps the cache
-            // small while decoding: then its tokens move to positions within the cache (keys re-rotated) and
-            // generation goes on, as StreamingLLM does.
-            if cache.nextPosition >= contextLength {
-                let moved = press?.compressesDuringDecoding == true ? cache.reindex() : 0
-                if moved == 0 || cache.nextPosition >= contextLength { result.stopReason = .contextFull; break }
-                result.statistics.positionReindexings += 1
-            }
-            // A broken file can make every logit NaN; sampling would then pick nothing in particular.
-            guard logits.allSatisfy(\.isFinite) else { throw EngineError.nonFiniteLogits(step: result.tokens.count) }
-            let token = sampler.sample(logits: logits, history: history)
-            if tokenizer.endOfGeneration.contains(token) { result.stopReason = .endOfGeneration; break }
-            result.tokens.append(token)
-            history.append(token)
-            let (text, stopped) = stops.feed(decoder.append(tokenizer.piece(token)))
-            result.text += text
-            onText(text)
-            if stopped { result.stopReason = .stopString; break }
-            if let until, until(result.text) { result.stopReason = .condition; break }
-            if result.tokens.count >= maxTokens { result.stopReason = .maxTokens; break }
+        while let token = try sequence.next(logits: logits, cache: cache, press: press, onText: onText) {
             logits = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
-            try press?.compressDuringDecoding(cache, step: result.tokens.count)
-            result.statistics.peakCacheBytes = max(result.statistics.peakCacheBytes, cache.byteCount)
+            try press?.compressDuringDecoding(cache, step: sequence.result.tokens.count)
+            statistics.peakCacheBytes = max(statistics.peakCacheBytes, cache.byteCount)
         }
-        if result.stopReason != .stopString {
-            let tail = stops.feed(decoder.flush()).emit + stops.flush()
-            result.text += tail
-            onText(tail)
-        }
-        result.statistics.generatedTokens = result.tokens.count
-        result.statistics.decodeSeconds = (clock.now - decodeStart).seconds
+        var result = sequence.finish(onText: onText)
+        statistics.generatedTokens = result.tokens.count
+        statistics.positionReindexings = result.statistics.positionReindexings
+        statistics.decodeSeconds = (clock.now - decodeStart).seconds
+        result.statistics = statistics
         return result
     }
 }
 
 extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+    /// The duration in seconds, as a floating-point number.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

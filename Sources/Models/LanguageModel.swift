@@ -46,6 +46,11 @@ public protocol LanguageModel: AnyObject {
     /// - Returns: logits [rows, vocabularySize] flattened; rows is 1 or `tokens.count`.
     func forward(tokens: [Int], cache: KVCache, logits: LogitsRequest) throws -> [Float]
 
+    /// Runs one token of each of several sequences, each at its own cache's next position, through the weights
+    /// together (decode is bound by reading the weights: a batch of a few costs little more than one).
+    /// - Returns: one row of logits per sequence, in order, flattened.
+    func forward(batch tokens: [Int], caches: [KVCache]) throws -> [Float]
+
     /// How layer `layer` attends (scale, RoPE, window, soft-cap): what the cache, statistics and presses read.
     func attentionSpec(layer: Int) -> AttentionSpec
 
@@ -54,6 +59,15 @@ public protocol LanguageModel: AnyObject {
 }
 
 extension LanguageModel {
+    /// One sequence after the other: for models without a batched decode path.
+    public func forward(batch tokens: [Int], caches: [KVCache]) throws -> [Float] {
+        var logits: [Float] = []
+        for (token, cache) in zip(tokens, caches) {
+            logits += try forward(tokens: [token], cache: cache, logits: .lastToken)
+        }
+        return logits
+    }
+
     /// Every layer's `attentionSpec(layer:)`, in order.
     public var attentionSpecs: [AttentionSpec] { (0 ..< configuration.layerCount).map { attentionSpec(layer: $0) } }
 

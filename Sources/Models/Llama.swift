@@ -166,10 +166,46 @@ public final class Llama: LanguageModel {
     public func forward(tokens: [Int], cache: KVCache, logits request: LogitsRequest) throws -> [Float] {
         lock.lock()
         defer { lock.unlock() }
+        guard !tokens.isEmpty else { return [] }
+        try configuration.checkBatch(tokens, nextPosition: cache.nextPosition)
+        return run(tokens: tokens, logits: request) { layer, attention, q, k, v, n, output in
+            attention.attend(layer: layer, cache: cache, queries: q, keys: k, values: v, tokens: n, output: output)
+        } advance: {
+            cache.advance(by: tokens.count)
+        }
+    }
+
+    public func forward(batch tokens: [Int], caches: [KVCache]) throws -> [Float] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !tokens.isEmpty else { return [] }
+        precondition(tokens.count == caches.count, "one cache per token")
+        precondition(Set(caches.map(ObjectIdentifier.init)).count == caches.count, "a cache appears twice in a batch")
+        for (token, cache) in zip(tokens, caches) {
+            try configuration.checkBatch([token], nextPosition: cache.nextPosition)
+        }
+        let c = configuration
+        let qWidth = c.headCount * c.headDimension
+        let kvWidth = c.kvHeadCount * c.headDimension
+        // Row i of every activation belongs to sequence i: it attends over its own cache only.
+        return run(tokens: tokens, logits: .allTokens) { layer, attention, q, k, v, _, output in
+            for (row, cache) in caches.enumerated() {
+                attention.attend(layer: layer, cache: cache, queries: q + row * qWidth, keys: k + row * kvWidth,
+                                 values: v + row * kvWidth, tokens: 1, output: output + row * qWidth)
+            }
+        } advance: {
+            for cache in caches { cache.advance(by: 1) }
+        }
+    }
+
+    /// The layers over `tokens`, with attention left to `attend` (one sequence's causal block, or one row per
+    /// sequence); `advance` moves the caches on once every layer has appended its rows.
+    private func run(tokens: [Int], logits request: LogitsRequest,
+                     attend: (Int, AttentionStep, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                              UnsafeMutablePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void,
+                     advance: () -> Void) -> [Float] {
         let c = configuration
         let n = tokens.count
-        guard n > 0 else { return [] }
-        try c.checkBatch(tokens, nextPosition: cache.nextPosition)
         let width = c.embeddingLength
         let ff = c.feedForwardLength
         let scratch = BlockScratch(activations, configuration: c, tokens: n)
@@ -193,8 +229,7 @@ public final class Llama: LanguageModel {
                 RowOperations.normalize(q, into: q, weight: queryNorm, rows: n * c.headCount, width: d, epsilon: epsilon)
                 RowOperations.normalize(k, into: k, weight: keyNorm, rows: n * c.kvHeadCount, width: d, epsilon: epsilon)
             }
-            attention.attend(layer: layer, cache: cache, queries: q.p, keys: k.p, values: v.p, tokens: n,
-                             output: attended.p)
+            attend(layer, attention, q.p, k.p, v.p, n, attended.p)
             matmul.multiply(block.attentionOutput, input: attended.p, tokens: n, output: projected.p)
             RowOperations.addBias(block.outputBias, to: projected, rows: n)
             add(projected, into: x, count: n * width)
@@ -206,7 +241,7 @@ public final class Llama: LanguageModel {
             matmul.multiply(block.down, input: gate.p, tokens: n, output: projected.p)
             add(projected, into: x, count: n * width)
         }
-        cache.advance(by: n)
+        advance()
 
         return matmul.logits(hidden: x, tokens: n, request: request, outputNorm: outputNorm, output: output,
                              normed: normed, configuration: c)

@@ -13,6 +13,7 @@ struct TokenPress: ParsableCommand {
         subcommands: [
             GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self,
             BenchCommand.self, EvalCommand.self, CalibrateCommand.self, PressesCommand.self, ModelsCommand.self,
+            ServeCommand.self,
         ])
 
     /// Parses and runs through `CommandLineEntry`, so every error is one line.

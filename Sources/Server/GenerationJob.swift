@@ -1,0 +1,74 @@
+import Engine
+import Foundation
+import Sampling
+
+/// A generation a client asked for, checked and tokenized: the scheduler runs it and reports through `events`.
+final class GenerationJob: @unchecked Sendable {
+    let prompt: [Int]
+    /// Leading prompt tokens the press compresses; the rest (the last user message) is read after compression, so
+    /// the compressed part can be reused by a request asking something else of the same document.
+    let compressedPrefix: Int
+    let compression: CompressionChoice
+    let sampling: SamplingParameters
+    let stopStrings: [String]
+    let maxTokens: Int
+    /// Alternatives to report with each token's log-probability (nil: no log-probabilities).
+    let topLogprobs: Int?
+    let events: AsyncStream<JobEvent>.Continuation
+    /// Which cached prompts this job may continue: the compression, and for a memory target the room it keeps for
+    /// the tokens read and generated after compression (the plan depends on it).
+    var cacheKey: String {
+        guard compression.target != nil else { return compression.key }
+        return compression.key + ";reserve=\(reserveTokens)"
+    }
+    /// Tokens a memory target keeps room for: the uncompressed rest of the prompt and the generated tokens.
+    var reserveTokens: Int { prompt.count - compressedPrefix + maxTokens }
+    let received = ContinuousClock.now
+    private let lock = NSLock()
+    private var cancelled = false
+
+    init(prompt: [Int], compressedPrefix: Int, compression: CompressionChoice, sampling: SamplingParameters,
+         stopStrings: [String], maxTokens: Int, topLogprobs: Int?, events: AsyncStream<JobEvent>.Continuation) {
+        self.prompt = prompt
+        self.compressedPrefix = compressedPrefix
+        self.compression = compression
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.maxTokens = maxTokens
+        self.topLogprobs = topLogprobs
+        self.events = events
+    }
+
+    /// Stops the job after the token being decoded and frees its cache (the client went away).
+    func cancel() {
+        lock.withLock { cancelled = true }
+    }
+
+    var isCancelled: Bool { lock.withLock { cancelled } }
+}
+
+/// What a running job reports, in order: text pieces (and log-probabilities when asked), then its outcome.
+enum JobEvent: Sendable {
+    case text(String)
+    case token(TokenLogprob)
+    case finished(JobOutcome)
+    case failed(APIError)
+}
+
+/// A generated token's log-probability and the most likely alternatives at its position.
+struct TokenLogprob: Sendable {
+    let token: Int
+    let text: String
+    let logprob: Double
+    let top: [(token: Int, text: String, logprob: Double)]
+}
+
+/// A finished job: the generation and what its cache held.
+struct JobOutcome: Sendable {
+    let result: GenerationResult
+    /// Prompt tokens taken from the prefix cache.
+    let cachedTokens: Int
+    let applied: String
+    /// Seconds from arrival to the start of reading the prompt (time in the queue).
+    let queuedSeconds: Double
+}

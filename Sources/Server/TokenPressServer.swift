@@ -1,0 +1,153 @@
+import Engine
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Tokenizer
+
+/// `tokenpress serve`: an OpenAI-compatible HTTP server over one model, where each request may say how its KV cache
+/// is compressed (`kv_compression`), compressed prompts are reused by the requests that start the same way, and up to
+/// `parallel` requests decode together.
+///
+///     let server = try TokenPressServer(engine: engine, modelPath: path, configuration: configuration)
+///     try await server.run { host, port in print("listening on http://\(host):\(port)") }
+public final class TokenPressServer: Sendable {
+    let engine: EngineReference
+    let configuration: ServerConfiguration
+    let metrics = ServerMetrics()
+    let scheduler: GenerationScheduler
+    let log: @Sendable (String) -> Void
+
+    /// - Throws: `APIError` (as its one-line description) when the default compression is invalid.
+    public init(engine: InferenceEngine, modelPath: String, configuration: ServerConfiguration,
+                log: @escaping @Sendable (String) -> Void = { _ in }) throws {
+        self.engine = EngineReference(engine)
+        self.configuration = configuration
+        self.log = log
+        guard configuration.parallel >= 1 else { throw ServerError("--parallel must be at least 1") }
+        if let total = configuration.kvMemoryTotal, total < 1 { throw ServerError("--kv-memory-total must be positive") }
+        do {
+            _ = try CompressionChoice(configuration.defaultCompression, headDimension: self.engine.headDimension)
+        } catch let error as APIError {
+            throw ServerError(error.message)
+        }
+        var settings = GenerationScheduler.Settings()
+        settings.parallel = configuration.parallel
+        settings.kvMemoryTotal = configuration.kvMemoryTotal
+        settings.queueLimit = configuration.queueLimit
+        settings.prefixCacheBytes = configuration.cacheRAM
+        scheduler = GenerationScheduler(engine: engine, modelPath: modelPath, settings: settings, metrics: metrics,
+                                        log: log)
+    }
+
+    /// Serves until the task running it is cancelled (or, with `handleSignals`, until SIGINT or SIGTERM).
+    /// - Parameter onListening: called with the bound address and port once the server accepts connections.
+    public func run(handleSignals: Bool = true,
+                    onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
+        scheduler.start()
+        let http = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
+        let app = Application(
+            router: makeRouter(),
+            server: .http1(configuration: http),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
+                                 serverName: "tokenpress"),
+            onServerRunning: { channel in
+                await onListening(self.configuration.host, channel.localAddress?.port ?? self.configuration.port)
+            },
+            logger: Self.quietLogger)
+        try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
+    }
+
+    private static var quietLogger: Logger {
+        var logger = Logger(label: "tokenpress")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: APIErrorMiddleware(metrics: metrics))
+        if let key = configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
+        let body = RequestBody(limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeoutSeconds)
+        let endpoint = GenerationEndpoint(engine: engine, scheduler: scheduler, metrics: metrics,
+                                          configuration: configuration)
+        for path in ["/v1/chat/completions", "/chat/completions"] {
+            router.post(RouterPath(path)) { request, _ in
+                try await endpoint.chat(try await body.decode(ChatCompletionRequest.self, from: request))
+            }
+        }
+        for path in ["/v1/completions", "/completions"] {
+            router.post(RouterPath(path)) { request, _ in
+                try await endpoint.completion(try await body.decode(CompletionRequest.self, from: request))
+            }
+        }
+        for path in ["/v1/models", "/models"] {
+            router.get(RouterPath(path)) { _, _ in self.models() }
+        }
+        router.get("/health") { _, _ in
+            let snapshot = self.scheduler.snapshot
+            return OpenAIResponses.json(["status": "ok", "slots_processing": snapshot.sequences.count,
+                                         "slots_waiting": snapshot.waiting])
+        }
+        router.get("/metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: self.metrics.text)))
+        }
+        router.get("/slots") { _, _ in
+            let data = (try? JSONEncoder().encode(self.scheduler.snapshot)) ?? Data()
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.post("/tokenize") { request, _ in
+            try self.tokenize(try await body.decode(TokenizeRequest.self, from: request))
+        }
+        router.post("/detokenize") { request, _ in
+            try self.detokenize(try await body.decode(DetokenizeRequest.self, from: request))
+        }
+        router.get("/") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: ServerPage.html)))
+        }
+        return router
+    }
+
+    private func models() -> Response {
+        let engine = engine.engine
+        let c = engine.model.configuration
+        let meta: [String: Any] = ["n_ctx_train": c.contextLength, "n_vocab": c.vocabularySize, "n_embd": c.embeddingLength,
+                                   "n_layer": c.layerCount, "architecture": c.architecture]
+        let model: [String: Any] = ["id": configuration.modelName, "object": "model", "created": 0,
+                                    "owned_by": "tokenpress", "meta": meta]
+        return OpenAIResponses.json(["object": "list", "data": [model]])
+    }
+
+    private func tokenize(_ request: TokenizeRequest) throws -> Response {
+        let tokenizer = engine.engine.tokenizer
+        let tokens = tokenizer.encode(request.content, addSpecial: request.add_special ?? false)
+        guard request.with_pieces == true else { return OpenAIResponses.json(["tokens": tokens]) }
+        let pieces: [[String: Any]] = tokens.map { token in
+            let bytes = tokenizer.piece(token)
+            let text = String(validating: bytes, as: UTF8.self)
+            return ["id": token, "piece": text.map { $0 as Any } ?? bytes.map(Int.init)]
+        }
+        return OpenAIResponses.json(["tokens": pieces])
+    }
+
+    private func detokenize(_ request: DetokenizeRequest) throws -> Response {
+        let tokenizer = engine.engine.tokenizer
+        let vocabulary = tokenizer.vocabulary.count
+        if let bad = request.tokens.firstIndex(where: { $0 < 0 || $0 >= vocabulary }) {
+            let why = "'tokens[\(bad)]' is \(request.tokens[bad]), outside the vocabulary of \(vocabulary)"
+            throw APIError.invalid(why, param: "tokens")
+        }
+        return OpenAIResponses.json(["content": tokenizer.decode(request.tokens)])
+    }
+}
+
+/// A configuration the server cannot start with, in one line.
+public struct ServerError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
