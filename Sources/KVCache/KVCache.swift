@@ -144,6 +144,22 @@ public final class KVCache {
         return c
     }
 
+    /// Forgets every token at position `count` or later, as if only the first `count` positions had been read: a
+    /// prompt's cache reused by a prompt that shares only its start. Returns false, changing nothing, when a sliding
+    /// window has released tokens (those before `count` could not come back).
+    public func truncate(toPositions count: Int) -> Bool {
+        guard count >= 0, count <= nextPosition, windowReleasedTokens == 0 else { return false }
+        guard count < nextPosition else { return true }
+        for (layer, layerCache) in layers.enumerated() {
+            for (head, headCache) in layerCache.heads.enumerated() {
+                let kept = headCache.positions.indices.filter { headCache.positions[$0] < count }
+                retain(layer: layer, head: head, indices: kept)
+            }
+        }
+        nextPosition = count
+        return true
+    }
+
     public func reserveCapacity(_ tokens: Int) {
         for layer in layers { for head in layer.heads { head.reserveCapacity(tokens) } }
     }

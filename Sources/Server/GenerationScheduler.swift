@@ -34,6 +34,9 @@ final class GenerationScheduler: @unchecked Sendable {
     private var profile: HeadProfile?
     private var nextIdentifier = 0
     private var started = false
+    private var stopping = false
+    private var largestBatch = 0
+    private var mostRunning = 0
     /// What one token takes in a dense f16 cache of this model.
     private let denseBytesPerToken: Int
 
@@ -60,6 +63,14 @@ final class GenerationScheduler: @unchecked Sendable {
         }
     }
 
+    /// Ends the engine thread after its current step; waiting and running jobs fail with 503.
+    func stop() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
+    }
+
     /// Queues `job`; refused when the queue is full, or when the job alone needs more than the total KV budget.
     func submit(_ job: GenerationJob) throws {
         let need = expectedBytes(job)
@@ -70,6 +81,7 @@ final class GenerationScheduler: @unchecked Sendable {
                     + "or ask fewer max_tokens"
                 throw APIError.invalid(message, param: "kv_compression")
             }
+            guard !stopping else { throw APIError.unavailable("the server is shutting down") }
             guard waiting.count < settings.queueLimit else {
                 throw APIError.unavailable("\(waiting.count) requests are waiting already; try again later")
             }
@@ -99,15 +111,28 @@ final class GenerationScheduler: @unchecked Sendable {
 
     private func loop() {
         while true {
-            let admitted = condition.withLock { () -> [GenerationJob] in
-                while waiting.isEmpty && running.isEmpty { condition.wait() }
-                return admit()
+            let (admitted, ending) = condition.withLock { () -> ([GenerationJob], Bool) in
+                while waiting.isEmpty && running.isEmpty && !stopping { condition.wait() }
+                if stopping {
+                    let left = waiting
+                    waiting = []
+                    return (left, true)
+                }
+                return (admit(), false)
+            }
+            if ending {
+                for job in admitted { fail(job, shutdown) }
+                for sequence in running { fail(sequence.job, shutdown) }
+                running = []
+                return
             }
             for job in admitted { begin(job) }
             step()
             publish()
         }
     }
+
+    private var shutdown: APIError { .unavailable("the server is shutting down") }
 
     /// Takes waiting jobs in order while there is a free slot and their expected bytes fit (called locked).
     private func admit() -> [GenerationJob] {
@@ -157,6 +182,7 @@ final class GenerationScheduler: @unchecked Sendable {
     /// sequence whose prompt is in, in one batched forward pass.
     private func step() {
         for sequence in running where sequence.job.isCancelled {
+            metrics.cancelledRequests.increment()
             sequence.stop()
             end(sequence)
         }
@@ -191,6 +217,8 @@ final class GenerationScheduler: @unchecked Sendable {
         }
         guard !batch.isEmpty else { return }
         metrics.decodeBatch.set(Double(batch.count))
+        largestBatch = max(largestBatch, batch.count)
+        metrics.decodeBatchPeak.set(Double(largestBatch))
         do {
             let logits = try engine.model.forward(batch: batch.map(\.token), caches: batch.map(\.sequence.cache))
             let vocabulary = engine.model.configuration.vocabularySize
@@ -249,6 +277,8 @@ final class GenerationScheduler: @unchecked Sendable {
         let held = snapshot.sequences.reduce(0) { $0 + $1.bytes }
         let dense = snapshot.sequences.reduce(0) { $0 + $1.denseBytes }
         metrics.processing.set(Double(running.count))
+        mostRunning = max(mostRunning, running.count)
+        metrics.processingPeak.set(Double(mostRunning))
         metrics.kvBytes.set(Double(held))
         metrics.kvDenseBytes.set(Double(dense))
         metrics.kvSavedBytes.set(Double(dense - held))

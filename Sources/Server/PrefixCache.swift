@@ -10,8 +10,8 @@ final class PrefixCache {
         let compression: String
         /// The tokens the cache was read from, in order (compressed ones included).
         let tokens: [Int]
-        /// Whether the cache holds every token at its own position uncompressed, so any prefix of `tokens` is a
-        /// valid start; a compressed cache is only valid for exactly `tokens`.
+        /// Whether the cache holds every token at its own position uncompressed, so any start of `tokens` is a valid
+        /// cache (cut back to it); a compressed cache is only valid for exactly `tokens`.
         let extendable: Bool
         let cache: KVCache
         /// The logits after the last token, so a prompt equal to `tokens` needs no forward pass at all.
@@ -42,24 +42,38 @@ final class PrefixCache {
     var byteCount: Int { entries.reduce(0) { $0 + $1.bytes } }
     var count: Int { entries.count }
 
-    /// The longest usable entry for `prompt` stored as `compression`: a compressed entry must equal the prompt's first
-    /// `compressedPrefix` tokens; an uncompressed one may be any prefix of the prompt.
+    /// The entry that serves most of `prompt` stored as `compression`: a compressed entry must equal the prompt's
+    /// first `compressedPrefix` tokens; an uncompressed one serves the tokens it shares with the prompt's start (its
+    /// copy cut back to them, as llama-server reuses a slot's common prefix).
     func lookup(prompt: [Int], compressedPrefix: Int, compression: String) -> Hit? {
-        var best: Int?
+        var best: (index: Int, tokens: Int)?
         for (index, entry) in entries.enumerated() where entry.compression == compression {
-            let usable = entry.extendable
-                ? entry.tokens.count <= prompt.count && prompt.starts(with: entry.tokens)
-                : entry.tokens.count == compressedPrefix && prompt.starts(with: entry.tokens)
-            guard usable, entry.tokens.count > (best.map { entries[$0].tokens.count } ?? 0) else { continue }
-            best = index
+            let usable: Int
+            if entry.extendable {
+                usable = Self.commonPrefix(entry.tokens, prompt)
+            } else {
+                let matches = entry.tokens.count == compressedPrefix && prompt.starts(with: entry.tokens)
+                usable = matches ? entry.tokens.count : 0
+            }
+            if usable > (best?.tokens ?? 0) { best = (index, usable) }
         }
-        guard let index = best else { return nil }
+        guard let (index, shared) = best else { return nil }
         clock += 1
         entries[index].lastUse = clock
-        hits += 1
         let entry = entries[index]
-        let whole = entry.tokens.count == prompt.count
-        return Hit(cache: entry.cache.copy(), tokens: entry.tokens.count, logits: whole ? entry.logits : nil)
+        let whole = entry.tokens.count == prompt.count && shared == prompt.count
+        // A prompt that is all cached but for the logits of its last token reads that token again.
+        let tokens = whole ? shared : min(shared, prompt.count - 1)
+        let cache = entry.cache.copy()
+        guard tokens > 0, tokens == entry.tokens.count || cache.truncate(toPositions: tokens) else { return nil }
+        hits += 1
+        return Hit(cache: cache, tokens: tokens, logits: whole ? entry.logits : nil)
+    }
+
+    private static func commonPrefix(_ a: [Int], _ b: [Int]) -> Int {
+        var count = 0
+        while count < a.count, count < b.count, a[count] == b[count] { count += 1 }
+        return count
     }
 
     /// Keeps a copy of `cache` (read from `tokens`); entries it makes redundant and the least recently used ones

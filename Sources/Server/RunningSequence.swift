@@ -114,6 +114,7 @@ final class RunningSequence {
     func nextToken(vocabulary: Int, tokenizer: (Int) -> String) throws -> Int? {
         guard let current = logits else { return nil }
         logits = nil
+        lastLogits = current
         if decodeStarted == nil { decodeStarted = clock.now }
         let before = decoder.result.tokens.count
         let token = try decoder.next(logits: current, cache: cache, press: press) { text in
@@ -161,8 +162,8 @@ final class RunningSequence {
         Array((job.prompt + decoder.result.tokens).prefix(cache.nextPosition))
     }
 
-    /// The logits after `cachedSequence`, when they are known (kept with a reusable cache).
-    var lastLogits: [Float]? { logits }
+    /// The logits after `cachedSequence` (kept with a reusable cache).
+    private(set) var lastLogits: [Float]?
 
     private func recordPrompt(unpressedBytes: Int, peak: Int) {
         guard !promptRecorded else { return }

@@ -7,6 +7,7 @@ final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     let requests: Counter
     let failedRequests: Counter
+    let cancelledRequests: Counter
     let promptTokens: Counter
     let cachedPromptTokens: Counter
     let generatedTokens: Counter
@@ -20,6 +21,8 @@ final class ServerMetrics: Sendable {
     let kvSavedBytes: Gauge
     let prefixCacheBytes: Gauge
     let decodeBatch: Gauge
+    let decodeBatchPeak: Gauge
+    let processingPeak: Gauge
 
     init() {
         let registry = PrometheusCollectorRegistry()
@@ -32,6 +35,7 @@ final class ServerMetrics: Sendable {
         }
         requests = counter("requests_total", "Generation requests received.")
         failedRequests = counter("requests_failed_total", "Requests answered with an error.")
+        cancelledRequests = counter("requests_cancelled_total", "Generations stopped because their client went away.")
         promptTokens = counter("prompt_tokens_total", "Prompt tokens of finished generations.")
         cachedPromptTokens = counter("prompt_tokens_cached_total", "Prompt tokens taken from the prefix cache.")
         generatedTokens = counter("tokens_predicted_total", "Generated tokens.")
@@ -45,6 +49,8 @@ final class ServerMetrics: Sendable {
         kvSavedBytes = gauge("kv_cache_saved_bytes", "Dense f16 bytes less the bytes held, running sequences.")
         prefixCacheBytes = gauge("prefix_cache_bytes", "Bytes held by cached prompts kept for reuse.")
         decodeBatch = gauge("decode_batch_size", "Sequences in the last batched decode step.")
+        decodeBatchPeak = gauge("decode_batch_size_max", "Most sequences in one decode step since the start.")
+        processingPeak = gauge("requests_processing_max", "Most sequences running at once since the start.")
     }
 
     /// The metrics in Prometheus's text exposition format.

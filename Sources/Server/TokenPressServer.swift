@@ -19,6 +19,7 @@ public final class TokenPressServer: Sendable {
     let metrics = ServerMetrics()
     let scheduler: GenerationScheduler
     let log: @Sendable (String) -> Void
+    private let group = ServiceGroupBox()
 
     /// - Throws: `APIError` (as its one-line description) when the default compression is invalid.
     public init(engine: InferenceEngine, modelPath: String, configuration: ServerConfiguration,
@@ -47,6 +48,7 @@ public final class TokenPressServer: Sendable {
     public func run(handleSignals: Bool = true,
                     onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         scheduler.start()
+        defer { scheduler.stop() }
         let http = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
         let app = Application(
             router: makeRouter(),
@@ -57,7 +59,16 @@ public final class TokenPressServer: Sendable {
                 await onListening(self.configuration.host, channel.localAddress?.port ?? self.configuration.port)
             },
             logger: Self.quietLogger)
-        try await app.runService(gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [])
+        let services = ServiceGroup(configuration: .init(services: [app],
+                                                         gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                                                         logger: Self.quietLogger))
+        group.value = services
+        try await services.run()
+    }
+
+    /// Stops accepting connections, lets running requests finish, and ends `run`.
+    public func shutdown() async {
+        await group.value?.triggerGracefulShutdown()
     }
 
     private static var quietLogger: Logger {
@@ -143,6 +154,16 @@ public final class TokenPressServer: Sendable {
             throw APIError.invalid(why, param: "tokens")
         }
         return OpenAIResponses.json(["content": tokenizer.decode(request.tokens)])
+    }
+}
+
+/// The running service group, for `shutdown()` from another task.
+private final class ServiceGroupBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: ServiceGroup?
+    var value: ServiceGroup? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }
 
