@@ -112,3 +112,37 @@ public final class CacheTypeSegment: AppendableSegment, GroupedSegment {
         return c
     }
 }
+
+extension CacheTypeSegment: ArchivableSegment {
+    static var archiveKind: UInt8 { 2 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        positions.archive(into: &writer)
+        for side in [keys, values] {
+            writer.u8(UInt8(CacheType.allCases.firstIndex(of: side.type)!))
+            writer.u8(side.rotated ? 1 : 0)
+            writer.raw(side.bytes)
+        }
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> CacheTypeSegment {
+        let positions = try PositionRuns.unarchive(from: &reader)
+        var sides: [TypedRows] = []
+        for _ in 0 ..< 2 {
+            let index = Int(try reader.u8())
+            guard CacheType.allCases.indices.contains(index) else { throw CacheArchiveError.corrupted("cache type \(index)") }
+            let rotated = try reader.u8() == 1
+            let rows = try TypedRows(type: CacheType.allCases[index], dimension: headDimension, rotated: rotated,
+                                     stored: ContiguousArray(try reader.raw()))
+            guard rows.count == positions.count else {
+                throw CacheArchiveError.corrupted("a cache-type segment's rows do not match its tokens")
+            }
+            sides.append(rows)
+        }
+        let segment = CacheTypeSegment(headDimension: headDimension, keyType: sides[0].type, valueType: sides[1].type)
+        segment.keys = sides[0]
+        segment.values = sides[1]
+        segment.positions = positions
+        return segment
+    }
+}

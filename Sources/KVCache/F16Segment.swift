@@ -115,3 +115,25 @@ public final class F16Segment: AppendableSegment {
         return c
     }
 }
+
+extension F16Segment: ArchivableSegment {
+    static var archiveKind: UInt8 { 1 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        positions.archive(into: &writer)
+        writer.array(keys)
+        writer.array(values)
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> F16Segment {
+        let segment = F16Segment(headDimension: headDimension)
+        segment.positions = try PositionRuns.unarchive(from: &reader)
+        segment.keys = try reader.array(of: Float16.self)
+        segment.values = try reader.array(of: Float16.self)
+        let expected = segment.positions.count * headDimension
+        guard segment.keys.count == expected, segment.values.count == expected else {
+            throw CacheArchiveError.corrupted("an f16 segment's rows do not match its \(segment.positions.count) tokens")
+        }
+        return segment
+    }
+}

@@ -304,3 +304,52 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         }
     }
 }
+
+extension KIVISegment: ArchivableSegment {
+    static var archiveKind: UInt8 { 3 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        writer.int(settings.bits)
+        writer.int(settings.group)
+        writer.int(settings.residual)
+        positions.archive(into: &writer)
+        keyGroupStarts.archive(into: &writer)
+        writer.array(keyCodes)
+        writer.array(keyScales)
+        writer.array(keyZeros)
+        writer.array(valueCodes)
+        writer.array(valueScales)
+        writer.array(valueZeros)
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> KIVISegment {
+        let settings: KIVISettings
+        do {
+            settings = try KIVISettings(bits: try reader.int(), group: try reader.int(), residual: try reader.int())
+            try settings.check(dimension: headDimension)
+        } catch let error as CacheArchiveError {
+            throw error
+        } catch {
+            throw CacheArchiveError.corrupted("kivi settings: \(error)")
+        }
+        let segment = KIVISegment(headDimension: headDimension, settings: settings)
+        segment.positions = try PositionRuns.unarchive(from: &reader)
+        segment.keyGroupStarts = try PositionRuns.unarchive(from: &reader)
+        segment.keyCodes = try reader.array(of: UInt8.self)
+        segment.keyScales = try reader.array(of: UInt16.self)
+        segment.keyZeros = try reader.array(of: UInt16.self)
+        segment.valueCodes = try reader.array(of: UInt8.self)
+        segment.valueScales = try reader.array(of: UInt16.self)
+        segment.valueZeros = try reader.array(of: UInt16.self)
+        let tokens = segment.positions.count
+        let groups = segment.keyGroupStarts.count
+        let consistent = segment.keyCodes.count == tokens * segment.rowBytes
+            && segment.valueCodes.count == tokens * segment.rowBytes
+            && segment.keyScales.count == groups * headDimension && segment.keyZeros.count == groups * headDimension
+            && segment.valueScales.count == tokens * segment.valueGroups
+            && segment.valueZeros.count == tokens * segment.valueGroups
+            && segment.keyGroupStarts.allSatisfy { $0 >= 0 && Int($0) < max(tokens, 1) }
+        guard consistent else { throw CacheArchiveError.corrupted("a kivi segment's codes do not match its tokens") }
+        return segment
+    }
+}

@@ -144,6 +144,61 @@ public final class KVCache {
         return c
     }
 
+    /// The cache as bytes (see `CacheArchive`); attention statistics are not kept.
+    /// - Throws: `CacheArchiveError.unsupported` for storage the archive cannot hold yet (shared MiniCache tokens,
+    ///   GEAR, sparse segments).
+    public func archive() throws -> [UInt8] {
+        var writer = ArchiveWriter()
+        writer.int(layers.count)
+        writer.int(kvHeads)
+        writer.int(headDimension)
+        writer.int(nextPosition)
+        writer.int(windowReleasedTokens)
+        for layer in layers {
+            for head in layer.heads { try head.archive(into: &writer) }
+        }
+        var bytes = CacheArchive.magic
+        withUnsafeBytes(of: CacheArchive.version.littleEndian) { bytes += $0 }
+        bytes += writer.bytes
+        withUnsafeBytes(of: CacheArchive.checksum(bytes).littleEndian) { bytes += $0 }
+        return bytes
+    }
+
+    /// Reads a cache `archive()` wrote, for a model whose layers attend as `specs` say.
+    /// - Throws: `CacheArchiveError` for a truncated or corrupted archive, or one of another shape of model.
+    public convenience init(archive bytes: [UInt8], specs: [AttentionSpec]) throws {
+        let head = CacheArchive.magic.count + 4
+        guard bytes.count >= head + 8 else { throw CacheArchiveError.truncated }
+        guard Array(bytes[..<CacheArchive.magic.count]) == CacheArchive.magic else {
+            throw CacheArchiveError.corrupted("not a TokenPress cache")
+        }
+        var trailer = ArchiveReader(Array(bytes[(bytes.count - 8)...]))
+        guard try trailer.u64() == CacheArchive.checksum(bytes[..<(bytes.count - 8)]) else {
+            throw CacheArchiveError.corrupted("the checksum does not match")
+        }
+        var version = ArchiveReader(Array(bytes[CacheArchive.magic.count ..< head]))
+        let found = try version.u32()
+        guard found == CacheArchive.version else {
+            throw CacheArchiveError.corrupted("version \(found); this build reads version \(CacheArchive.version)")
+        }
+        var reader = ArchiveReader(Array(bytes[head ..< (bytes.count - 8)]))
+        self.init(specs: specs)
+        let shape = (try reader.int(), try reader.int(), try reader.int())
+        guard shape == (layers.count, kvHeads, headDimension) else {
+            let why = "\(shape.0) layers × \(shape.1) KV heads × \(shape.2) dimensions, this model has "
+                + "\(layers.count) × \(kvHeads) × \(headDimension)"
+            throw CacheArchiveError.mismatch(why)
+        }
+        nextPosition = try reader.count()
+        windowReleasedTokens = try reader.count()
+        for layer in layers {
+            for (index, _) in layer.heads.enumerated() {
+                layer.replaceHead(index, with: try HeadCache.unarchive(from: &reader, headDimension: headDimension))
+            }
+        }
+        guard reader.remaining == 0 else { throw CacheArchiveError.corrupted("\(reader.remaining) bytes left over") }
+    }
+
     /// Forgets every token at position `count` or later, as if only the first `count` positions had been read: a
     /// prompt's cache reused by a prompt that shares only its start. Returns false, changing nothing, when a sliding
     /// window has released tokens (those before `count` could not come back).

@@ -1,7 +1,7 @@
 /// The KV heads of one layer, and how the layer attends.
 public final class LayerCache {
     public let spec: AttentionSpec
-    public let heads: [HeadCache]
+    public private(set) var heads: [HeadCache]
 
     public init(spec: AttentionSpec) {
         self.spec = spec
@@ -14,6 +14,11 @@ public final class LayerCache {
     }
 
     public var byteCount: Int { heads.reduce(0) { $0 + $1.byteCount } }
+
+    /// Puts `head` in place of head `index` (a cache read back from an archive).
+    func replaceHead(_ index: Int, with head: HeadCache) {
+        heads[index] = head
+    }
     public var positionBytes: Int { heads.reduce(0) { $0 + $1.positionBytes } }
 
     /// Appends `tokens` tokens. `keys`, `values`: [tokens, kvHeads, headDimension].

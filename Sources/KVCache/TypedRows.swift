@@ -25,6 +25,16 @@ struct TypedRows {
 
     var count: Int { bytes.count / rowBytes }
 
+    /// Rows read back from an archive: `stored` must hold whole rows of this type.
+    init(type: CacheType, dimension: Int, rotated: Bool, stored: ContiguousArray<UInt8>) throws {
+        guard type.fits(dimension: dimension), !rotated || HadamardRotation.supports(dimension: dimension) else {
+            throw CacheArchiveError.corrupted("\(type) rows of \(dimension) values")
+        }
+        self.init(type: type, dimension: dimension, rotated: rotated)
+        guard stored.count % rowBytes == 0 else { throw CacheArchiveError.corrupted("a partial \(type) row") }
+        bytes = stored
+    }
+
     mutating func reserveCapacity(_ rows: Int) { bytes.reserveCapacity(rows * rowBytes) }
 
     /// Appends `rows` rows read at `source + r·stride`.

@@ -1,0 +1,83 @@
+import Engine
+import KVCache
+import Presses
+import TestSupport
+import XCTest
+
+/// A cache written to bytes reads back to the same cache: the same bytes held and the same next logits, for f16,
+/// llama.cpp cache types, KIVI and evicted caches; a truncated, corrupted or foreign archive is refused.
+final class CacheArchiveTests: XCTestCase {
+    func engine(width: Int = 128) throws -> InferenceEngine {
+        var tiny = TinyModel()
+        tiny.width = width
+        return try InferenceEngine(modelPath: try tiny.write())
+    }
+
+    func filled(_ engine: InferenceEngine, storage: KVStorage = .f16, press: String? = nil) throws -> KVCache {
+        let cache = engine.model.makeCache()
+        if storage != .f16 { cache.setStorage(storage) }
+        let tokens = engine.tokenizer.encode(String(repeating: "hello world of words, tell me a story. ", count: 6))
+        let made = try press.map { try PressRegistry.make($0, ratio: 0.5) }
+        _ = try engine.generate(prompt: tokens, maxTokens: 0, cache: cache, press: made)
+        return cache
+    }
+
+    func testEveryArchivableCacheReadsBackToTheSameCache() throws {
+        let engine = try engine()
+        let cases: [(String, KVCache)] = [
+            ("f16", try filled(engine)),
+            ("q4_0/q8_0 rotated", try filled(engine, storage: .cacheTypes(key: .q4_0, value: .q8_0, rotated: true))),
+            ("kivi 2 bits", try filled(engine, press: "kivi:bits=2,residual=32")),
+            ("snapkv evicted", try filled(engine, press: "snapkv:window=8")),
+            ("kivi after snapkv", try filled(engine, press: "snapkv:window=8+kivi:bits=4,residual=16")),
+        ]
+        let next = engine.tokenizer.encode("and then", addSpecial: false)
+        for (name, original) in cases {
+            let bytes = try original.archive()
+            let restored = try KVCache(archive: bytes, specs: engine.model.attentionSpecs)
+            XCTAssertEqual(restored.byteCount, original.byteCount, name)
+            XCTAssertEqual(restored.nextPosition, original.nextPosition, name)
+            XCTAssertEqual(restored.layers.map { $0.heads.map(\.positions) }, original.layers.map { $0.heads.map(\.positions) },
+                           name)
+            let fromOriginal = try engine.model.forward(tokens: next, cache: original, logits: .allTokens)
+            let fromRestored = try engine.model.forward(tokens: next, cache: restored, logits: .allTokens)
+            XCTAssertEqual(fromRestored, fromOriginal, "\(name): the restored cache attends differently")
+        }
+    }
+
+    func testBrokenOrForeignArchivesAreRefusedWithAReason() throws {
+        let engine = try engine()
+        let bytes = try filled(engine, press: "kivi:bits=4,residual=16").archive()
+        let specs = engine.model.attentionSpecs
+        func refusal(_ broken: [UInt8]) -> CacheArchiveError? {
+            do {
+                _ = try KVCache(archive: broken, specs: specs)
+                return nil
+            } catch {
+                return error as? CacheArchiveError
+            }
+        }
+        XCTAssertEqual(refusal(Array(bytes.prefix(5))), .truncated)
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x40
+        XCTAssertEqual(refusal(flipped), .corrupted("the checksum does not match"))
+        XCTAssertEqual(refusal(Array("not a cache at all, just text".utf8)), .corrupted("not a TokenPress cache"))
+        // Every cut of the file is refused (none reads past its end or crashes).
+        for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
+            XCTAssertNotNil(refusal(Array(bytes.prefix(length))), "a cut at \(length) bytes was read")
+        }
+        // Another shape of model.
+        let other = try self.engine(width: 256)
+        XCTAssertThrowsError(try KVCache(archive: bytes, specs: other.model.attentionSpecs)) { error in
+            guard case .mismatch? = error as? CacheArchiveError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testStorageTheArchiveCannotHoldIsNamed() throws {
+        let engine = try engine()
+        let cache = try filled(engine, press: "gear")
+        XCTAssertThrowsError(try cache.archive()) { error in
+            XCTAssertTrue("\(error)".contains("GEAR"), "\(error)")
+        }
+    }
+}
