@@ -28,6 +28,8 @@ final class GenerationScheduler: @unchecked Sendable {
     // Guarded by `condition`:
     private var waiting: [GenerationJob] = []
     private var published = SchedulerSnapshot()
+    /// Work for the engine thread between two steps (saving and restoring cached prompts).
+    private var chores: [() -> Void] = []
     // The engine thread's own:
     private var running: [RunningSequence] = []
     private let prefixCache: PrefixCache
@@ -91,6 +93,17 @@ final class GenerationScheduler: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` on the engine thread between two steps, with the cached prompts, and returns what it returns.
+    func perform<T: Sendable>(_ body: @escaping @Sendable (PrefixCache, InferenceEngine) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let chore = { [prefixCache, engine] in continuation.resume(with: Result { try body(prefixCache, engine) }) }
+            condition.withLock {
+                chores.append(chore)
+                condition.signal()
+            }
+        }
+    }
+
     /// What the server is doing now (for `/slots`, `/health` and the page).
     var snapshot: SchedulerSnapshot { condition.withLock { published } }
 
@@ -111,15 +124,18 @@ final class GenerationScheduler: @unchecked Sendable {
 
     private func loop() {
         while true {
-            let (admitted, ending) = condition.withLock { () -> ([GenerationJob], Bool) in
-                while waiting.isEmpty && running.isEmpty && !stopping { condition.wait() }
+            let (admitted, ending, pending) = condition.withLock { () -> ([GenerationJob], Bool, [() -> Void]) in
+                while waiting.isEmpty && running.isEmpty && chores.isEmpty && !stopping { condition.wait() }
+                let pending = chores
+                chores = []
                 if stopping {
                     let left = waiting
                     waiting = []
-                    return (left, true)
+                    return (left, true, pending)
                 }
-                return (admit(), false)
+                return (admit(), false, pending)
             }
+            for chore in pending { chore() }
             if ending {
                 for job in admitted { fail(job, shutdown) }
                 for sequence in running { fail(sequence.job, shutdown) }
@@ -274,6 +290,7 @@ final class GenerationScheduler: @unchecked Sendable {
         snapshot.sequences = running.map(SequenceSnapshot.init)
         snapshot.prefixCacheBytes = prefixCache.byteCount
         snapshot.prefixCacheEntries = prefixCache.count
+        snapshot.promptCaches = prefixCache.entries.map(PromptCacheSnapshot.init)
         let held = snapshot.sequences.reduce(0) { $0 + $1.bytes }
         let dense = snapshot.sequences.reduce(0) { $0 + $1.denseBytes }
         metrics.processing.set(Double(running.count))

@@ -6,6 +6,8 @@ import KVCache
 /// go first once the entries' bytes pass `capacity`. Used on the engine thread only.
 final class PrefixCache {
     struct Entry {
+        /// How `/slots` names the entry.
+        var id = 0
         /// How the cache was compressed and stored (`CompressionChoice.key`): only requests asking the same reuse it.
         let compression: String
         /// The tokens the cache was read from, in order (compressed ones included).
@@ -31,8 +33,9 @@ final class PrefixCache {
     }
 
     let capacity: Int
-    private var entries: [Entry] = []
+    private(set) var entries: [Entry] = []
     private var clock: UInt64 = 0
+    private var nextID = 0
     private(set) var hits = 0
 
     init(capacity: Int) {
@@ -83,7 +86,19 @@ final class PrefixCache {
         clock += 1
         let entry = Entry(compression: compression, tokens: tokens, extendable: extendable, cache: cache.copy(),
                           logits: logits, lastUse: clock)
-        guard entry.bytes <= capacity else { return }
+        insert(entry)
+    }
+
+    /// Adds `entry` (read from a saved file, or just made) under a new id, which it returns; nil when it does not fit.
+    @discardableResult
+    func insert(_ new: Entry) -> Int? {
+        var entry = new
+        clock += 1
+        entry.lastUse = clock
+        nextID += 1
+        entry.id = nextID
+        let (compression, tokens, extendable) = (entry.compression, entry.tokens, entry.extendable)
+        guard entry.bytes <= capacity else { return nil }
         // An uncompressed entry that is a prefix of the new one serves nothing the new one does not.
         entries.removeAll { old in
             old.compression == compression && old.extendable == extendable
@@ -93,5 +108,15 @@ final class PrefixCache {
         while byteCount > capacity, let oldest = entries.indices.min(by: { entries[$0].lastUse < entries[$1].lastUse }) {
             entries.remove(at: oldest)
         }
+        return entries.contains { $0.id == entry.id } ? entry.id : nil
+    }
+
+    func entry(_ id: Int) -> Entry? { entries.first { $0.id == id } }
+
+    /// Drops entry `id`; false when there is none.
+    func remove(_ id: Int) -> Bool {
+        guard let index = entries.firstIndex(where: { $0.id == id }) else { return false }
+        entries.remove(at: index)
+        return true
     }
 }

@@ -43,15 +43,35 @@ struct SequenceSnapshot: Codable, Sendable {
     }
 }
 
+/// A cached prompt kept for reuse, as `/slots` lists it (its `id` is what `/slots/{id}?action=save` takes).
+struct PromptCacheSnapshot: Codable, Sendable {
+    let id: Int
+    let tokens: Int
+    let bytes: Int
+    let compression: String
+    /// True for an uncompressed cache that any prompt sharing its start can continue.
+    let extendable: Bool
+
+    init(_ entry: PrefixCache.Entry) {
+        id = entry.id
+        tokens = entry.tokens.count
+        bytes = entry.bytes
+        compression = entry.compression
+        extendable = entry.extendable
+    }
+}
+
 /// The scheduler's state between two steps.
 struct SchedulerSnapshot: Codable, Sendable {
     var sequences: [SequenceSnapshot] = []
+    var promptCaches: [PromptCacheSnapshot] = []
     var waiting = 0
     var prefixCacheBytes = 0
     var prefixCacheEntries = 0
 
     enum CodingKeys: String, CodingKey {
         case sequences, waiting
+        case promptCaches = "prompt_caches"
         case prefixCacheBytes = "prefix_cache_bytes"
         case prefixCacheEntries = "prefix_cache_entries"
     }

@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeoutSeconds = 60
     /// When set, every endpoint but `/`, `/health` and `/v1/models` needs `Authorization: Bearer <key>`.
     public var apiKey: String?
+    /// Folder where `/slots/{id}?action=save` writes cached prompts and `restore` reads them (nil: off).
+    public var slotSavePath: String?
     /// The compression of requests that do not name their own.
     public var defaultCompression = KVCompressionRequest()
 

@@ -29,6 +29,12 @@ public final class TokenPressServer: Sendable {
         self.log = log
         guard configuration.parallel >= 1 else { throw ServerError("--parallel must be at least 1") }
         if let total = configuration.kvMemoryTotal, total < 1 { throw ServerError("--kv-memory-total must be positive") }
+        if let folder = configuration.slotSavePath {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ServerError("--slot-save-path \(folder) is not a folder")
+            }
+        }
         do {
             _ = try CompressionChoice(configuration.defaultCompression, headDimension: self.engine.headDimension)
         } catch let error as APIError {
@@ -110,6 +116,14 @@ public final class TokenPressServer: Sendable {
             let data = (try? JSONEncoder().encode(self.scheduler.snapshot)) ?? Data()
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        let slots = SlotEndpoint(scheduler: scheduler, folder: configuration.slotSavePath)
+        router.post("/slots/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            let action = request.uri.queryParameters.get("action")
+            return try await slots.handle(id: id, action: action) {
+                try await body.decode(SlotEndpoint.FileRequest.self, from: request)
+            }
         }
         router.post("/tokenize") { request, _ in
             try self.tokenize(try await body.decode(TokenizeRequest.self, from: request))

@@ -38,6 +38,10 @@ struct ServeCommand: ParsableCommand {
         "Bytes of (compressed) prompt caches kept for reuse by requests that start the same way (0: none).",
         valueName: "size"))
     var cacheRAM = "256MiB"
+    @Option(name: .customLong("slot-save-path"), help: ArgumentHelp(
+        "Folder for POST /slots/{id}?action=save|restore: cached (compressed) prompts saved to disk and read back.",
+        valueName: "dir"))
+    var slotSavePath: String?
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (all but /, /health, /v1/models).")
     var apiKey: String?
     @Option(name: .customLong("max-body"), help: ArgumentHelp("Largest request body (413 beyond).", valueName: "size"))
@@ -72,6 +76,7 @@ struct ServeCommand: ParsableCommand {
         configuration.bodyTimeoutSeconds = timeout
         if let apiKey, apiKey.isEmpty { throw CLIError("--api-key must not be empty") }
         configuration.apiKey = apiKey
+        configuration.slotSavePath = slotSavePath
         var defaults = KVCompressionRequest()
         defaults.press = press
         defaults.ratio = ratio
