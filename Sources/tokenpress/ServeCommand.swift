@@ -30,6 +30,8 @@ struct ServeCommand: ParsableCommand {
     var port = 8080
     @Option(name: .long, help: "Sequences decoded together, their steps batched through the weights; more requests wait.")
     var parallel = 4
+    @Option(name: .long, help: "Requests that may wait for a free sequence; more are refused with 503.")
+    var queue = 64
     @Option(name: .customLong("kv-memory-total"), help: ArgumentHelp(
         "Bytes of KV cache all running requests may hold together (e.g. 256MiB); a request waits until it fits.",
         valueName: "size"))
@@ -68,7 +70,10 @@ struct ServeCommand: ParsableCommand {
         configuration.host = host
         guard (0 ... 65535).contains(port) else { throw CLIError("--port must be in 0...65535, got \(port)") }
         configuration.port = port
+        guard (1 ... 256).contains(parallel) else { throw CLIError("--parallel must be between 1 and 256, got \(parallel)") }
         configuration.parallel = parallel
+        guard queue >= 0 else { throw CLIError("--queue must be 0 or more, got \(queue)") }
+        configuration.queueLimit = queue
         configuration.kvMemoryTotal = try kvMemoryTotal.map { try Self.bytes($0, option: "--kv-memory-total") }
         configuration.cacheRAM = cacheRAM == "0" ? 0 : try Self.bytes(cacheRAM, option: "--cache-ram")
         configuration.maxBodyBytes = try Self.bytes(maxBody, option: "--max-body")
