@@ -16,11 +16,14 @@ public struct SequenceDecoder {
     private let until: ((String) -> Bool)?
     private let tokenizer: Tokenizer
     private let contextLength: Int
+    /// False: end-of-generation tokens are kept like any other (llama-server's `ignore_eos`).
+    private let stopsAtEndOfGeneration: Bool
     /// True once generation has ended; `result.stopReason` says why.
     public private(set) var isFinished = false
 
     public init(prompt: [Int], maxTokens: Int, sampling: SamplingParameters, stopStrings: [String],
-                tokenizer: Tokenizer, contextLength: Int, until: ((String) -> Bool)? = nil) {
+                tokenizer: Tokenizer, contextLength: Int, until: ((String) -> Bool)? = nil,
+                stopsAtEndOfGeneration: Bool = true) {
         self.maxTokens = maxTokens
         sampler = SamplerChain(sampling)
         history = prompt
@@ -28,6 +31,7 @@ public struct SequenceDecoder {
         self.until = until
         self.tokenizer = tokenizer
         self.contextLength = contextLength
+        self.stopsAtEndOfGeneration = stopsAtEndOfGeneration
     }
 
     /// Reads the logits of the sequence's last position and returns the token to run through the model next, or nil
@@ -45,7 +49,7 @@ public struct SequenceDecoder {
         // A broken file can make every logit NaN; sampling would then pick nothing in particular.
         guard logits.allSatisfy(\.isFinite) else { throw EngineError.nonFiniteLogits(step: result.tokens.count) }
         let token = sampler.sample(logits: logits, history: history)
-        if tokenizer.endOfGeneration.contains(token) { return end(.endOfGeneration) }
+        if stopsAtEndOfGeneration, tokenizer.endOfGeneration.contains(token) { return end(.endOfGeneration) }
         result.tokens.append(token)
         history.append(token)
         let (text, stopped) = stops.feed(decoder.append(tokenizer.piece(token)))

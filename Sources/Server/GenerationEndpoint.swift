@@ -24,7 +24,9 @@ struct GenerationEndpoint: Sendable {
         let model: String
     }
 
-    func chat(_ request: ChatCompletionRequest) async throws -> Response {
+    /// - Parameter onClose: registers what to do when the client's connection closes (cancel the generation).
+    func chat(_ request: ChatCompletionRequest, onClose: (@escaping @Sendable () -> Void) -> Void) async throws
+        -> Response {
         let engine = engine.engine
         guard !request.messages.isEmpty else { throw APIError.invalid("'messages' must not be empty", param: "messages") }
         var messages: [ChatMessage] = []
@@ -61,10 +63,13 @@ struct GenerationEndpoint: Sendable {
         let top = request.logprobs == true ? (request.top_logprobs ?? 0) : nil
         let prepared = try prepare(request.fields, prompt: prompt, compressedPrefix: compressedPrefix, topLogprobs: top,
                                    echo: nil)
+        let job = prepared.job
+        onClose { job.cancel() }
         return try await respond(prepared, kind: .chat)
     }
 
-    func completion(_ request: CompletionRequest) async throws -> Response {
+    func completion(_ request: CompletionRequest, onClose: (@escaping @Sendable () -> Void) -> Void) async throws
+        -> Response {
         let engine = engine.engine
         guard request.prompt.values.count == 1, let text = request.prompt.values.first else {
             throw APIError.invalid("'prompt' must be one string (batches of prompts are not supported)", param: "prompt")
@@ -72,6 +77,8 @@ struct GenerationEndpoint: Sendable {
         let prompt = engine.tokenizer.encode(text)
         let prepared = try prepare(request.fields, prompt: prompt, compressedPrefix: prompt.count,
                                    topLogprobs: request.logprobs, echo: request.echo == true ? text : nil)
+        let job = prepared.job
+        onClose { job.cancel() }
         return try await respond(prepared, kind: .completion)
     }
 
@@ -104,6 +111,7 @@ struct GenerationEndpoint: Sendable {
         let job = GenerationJob(prompt: prompt, compressedPrefix: compression.hasPress ? compressedPrefix : prompt.count,
                                 compression: compression, sampling: sampling, stopStrings: stops, maxTokens: maxTokens,
                                 topLogprobs: topLogprobs, events: continuation)
+        job.ignoresEndOfGeneration = fields.ignore_eos == true
         try scheduler.submit(job)
         return Prepared(job: job, events: events, stream: fields.stream == true,
                         includeUsage: fields.stream_options?.include_usage == true, echo: echo,

@@ -14,6 +14,8 @@ final class GenerationJob: @unchecked Sendable {
     let maxTokens: Int
     /// Alternatives to report with each token's log-probability (nil: no log-probabilities).
     let topLogprobs: Int?
+    /// Generate past end-of-generation tokens (llama-server's `ignore_eos`).
+    var ignoresEndOfGeneration = false
     let events: AsyncStream<JobEvent>.Continuation
     /// Which cached prompts this job may continue: the compression, and for a memory target the room it keeps for
     /// the tokens read and generated after compression (the plan depends on it).

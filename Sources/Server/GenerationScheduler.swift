@@ -157,6 +157,9 @@ final class GenerationScheduler: @unchecked Sendable {
         while let job = waiting.first, running.count + admitted.count < settings.parallel {
             if job.isCancelled {
                 waiting.removeFirst()
+                metrics.cancelledRequests.increment()
+                job.events.yield(.failed(APIError(status: .init(code: 499), message: "the client went away",
+                                                  type: "invalid_request_error", param: nil, code: "cancelled")))
                 job.events.finish()
                 continue
             }

@@ -107,6 +107,8 @@ struct GenerationFields: Decodable, Sendable {
     let seed: Int?
     let repeat_penalty: Double?
     let stop: OneOrMany?
+    /// Keep generating past the end-of-generation token (llama-server's extension).
+    let ignore_eos: Bool?
     let kv_compression: KVCompressionRequest?
 }
 

@@ -41,7 +41,8 @@ final class RunningSequence {
         started = clock.now
         decoder = SequenceDecoder(prompt: job.prompt, maxTokens: job.maxTokens, sampling: job.sampling,
                                   stopStrings: job.stopStrings, tokenizer: engine.tokenizer,
-                                  contextLength: engine.contextLength)
+                                  contextLength: engine.contextLength,
+                                  stopsAtEndOfGeneration: !job.ignoresEndOfGeneration)
         statistics.promptTokens = job.prompt.count
         let hit = prefixCache.lookup(prompt: job.prompt, compressedPrefix: job.compressedPrefix,
                                      compression: job.cacheKey)

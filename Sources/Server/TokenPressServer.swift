@@ -20,6 +20,7 @@ public final class TokenPressServer: Sendable {
     let scheduler: GenerationScheduler
     let log: @Sendable (String) -> Void
     private let group = ServiceGroupBox()
+    private let closes = ClientCloseRegistry()
 
     /// - Throws: `APIError` (as its one-line description) when the default compression is invalid.
     public init(engine: InferenceEngine, modelPath: String, configuration: ServerConfiguration,
@@ -55,7 +56,9 @@ public final class TokenPressServer: Sendable {
                     onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
         scheduler.start()
         defer { scheduler.stop() }
-        let http = HTTP1Channel.Configuration(idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
+        let closes = closes
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientCloseWatcher(registry: closes)],
+                                              idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
         let app = Application(
             router: makeRouter(),
             server: .http1(configuration: http),
@@ -83,21 +86,29 @@ public final class TokenPressServer: Sendable {
         return logger
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<ServerRequestContext> {
+        let router = Router(context: ServerRequestContext.self)
         router.add(middleware: APIErrorMiddleware(metrics: metrics))
         if let key = configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
         let body = RequestBody(limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeoutSeconds)
         let endpoint = GenerationEndpoint(engine: engine, scheduler: scheduler, metrics: metrics,
                                           configuration: configuration)
         for path in ["/v1/chat/completions", "/chat/completions"] {
-            router.post(RouterPath(path)) { request, _ in
-                try await endpoint.chat(try await body.decode(ChatCompletionRequest.self, from: request))
+            router.post(RouterPath(path)) { request, context in
+                let channel = context.connection
+                defer { self.closes.done(channel) }
+                return try await endpoint.chat(try await body.decode(ChatCompletionRequest.self, from: request)) {
+                    self.closes.watch(channel, $0)
+                }
             }
         }
         for path in ["/v1/completions", "/completions"] {
-            router.post(RouterPath(path)) { request, _ in
-                try await endpoint.completion(try await body.decode(CompletionRequest.self, from: request))
+            router.post(RouterPath(path)) { request, context in
+                let channel = context.connection
+                defer { self.closes.done(channel) }
+                return try await endpoint.completion(try await body.decode(CompletionRequest.self, from: request)) {
+                    self.closes.watch(channel, $0)
+                }
             }
         }
         for path in ["/v1/models", "/models"] {

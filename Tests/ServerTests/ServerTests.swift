@@ -164,36 +164,44 @@ final class ServerTests: XCTestCase {
         print("KV budget \(budget) bytes: \(dense) dense requests at once, \(compressed) with q8_0 caches")
     }
 
-    func testAClientThatLeavesMidStreamStopsItsGeneration() throws {
-        let path = try ServerFixture.tinyModel(context: 4096, width: 256, layers: 4)
+    func testAClientThatLeavesStopsItsGenerationStreamedOrNot() throws {
+        // Slow enough (about a millisecond a token) that 4,000 tokens outlast the half second a whole answer's
+        // disconnect takes to notice.
+        let path = try ServerFixture.tinyModel(context: 4096, width: 512, layers: 8)
         let server = try ServerFixture(modelPath: path)
         defer { server.stop() }
-        let body = try JSONSerialization.data(withJSONObject: chat([Self.question], maxTokens: 4000,
-                                                                   extra: ["stream": true]))
-        do {
-            let connection = try HTTPTestClient.Connection(port: server.client.port)
-            try connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
-            try connection.send(body)
-            _ = connection.read(until: "\"content\"")
+        // With ignore_eos only the client can stop the generation early.
+        for (index, stream) in [true, false].enumerated() {
+            let body = try JSONSerialization.data(withJSONObject: ["prompt": "hello world", "max_tokens": 4000,
+                                                                   "temperature": 0, "stream": stream,
+                                                                   "ignore_eos": true])
+            do {
+                let connection = try HTTPTestClient.Connection(port: server.client.port)
+                try connection.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
+                try connection.send(body)
+                if stream {
+                    _ = connection.read(until: "\"text\"")
+                } else {
+                    Thread.sleep(forTimeInterval: 0.2)
+                }
+            }
+            // The connection is closed; the generation must stop well before its 4,000 tokens.
+            var running = 1
+            for _ in 0 ..< 100 {
+                Thread.sleep(forTimeInterval: 0.1)
+                running = (try server.client.get("/slots").json["sequences"] as? [Any])?.count ?? 1
+                if running == 0 { break }
+            }
+            let metrics = try server.client.get("/metrics").text
+            func value(_ name: String) -> Double {
+                let line = metrics.components(separatedBy: "\n").first { $0.hasPrefix("tokenpress:\(name) ") }
+                return line.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
+            }
+            XCTAssertEqual(running, 0, "the sequence still runs after its client left (stream: \(stream))")
+            XCTAssertEqual(value("requests_cancelled_total"), Double(index + 1),
+                           "the generation was not cancelled (stream: \(stream)):\n\(metrics)")
+            XCTAssertLessThan(value("tokens_predicted_total"), Double(3000 * (index + 1)))
         }
-        // The connection is closed; the generation must stop well before its 4,000 tokens.
-        var generated = 0.0
-        var running = 1
-        for _ in 0 ..< 100 {
-            Thread.sleep(forTimeInterval: 0.1)
-            let slots = try server.client.get("/slots").json
-            running = (slots["sequences"] as? [Any])?.count ?? 1
-            if running == 0 { break }
-        }
-        let metrics = try server.client.get("/metrics").text
-        func value(_ name: String) -> Double {
-            let line = metrics.components(separatedBy: "\n").first { $0.hasPrefix("tokenpress:\(name) ") }
-            return line.flatMap { Double($0.split(separator: " ")[1]) } ?? -1
-        }
-        generated = value("tokens_predicted_total")
-        XCTAssertEqual(running, 0, "the sequence still runs after its client left")
-        XCTAssertEqual(value("requests_cancelled_total"), 1, "the generation was not cancelled:\n\(metrics)")
-        XCTAssertLessThan(generated, 3000, "the generation ran on after its client left")
     }
 
     func testCompletionsLogprobsModelsTokenizeAndMetrics() throws {

@@ -1,0 +1,17 @@
+import Hummingbird
+import NIOCore
+
+/// Hummingbird's request context plus the connection, so a generation can stop when its client goes away even when
+/// nothing is being written to it (a whole answer is written only at the end).
+struct ServerRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
+
+    /// The channel the request came on (to watch for its client going away).
+    var connection: any Channel { channel }
+}
