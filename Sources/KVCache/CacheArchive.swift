@@ -85,7 +85,9 @@ public struct ArchiveReader {
 
     public mutating func int() throws -> Int {
         let value = Int64(bitPattern: try u64())
-        guard value >= Int64(Int.min), value <= Int64(Int.max) else { throw CacheArchiveError.corrupted("a field overflows") }
+        guard value >= Int64(Int.min), value <= Int64(Int.max) else {
+            throw CacheArchiveError.corrupted("a field overflows")
+        }
         return Int(value)
     }
 

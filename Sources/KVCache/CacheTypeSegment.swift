@@ -130,7 +130,9 @@ extension CacheTypeSegment: ArchivableSegment {
         var sides: [TypedRows] = []
         for _ in 0 ..< 2 {
             let index = Int(try reader.u8())
-            guard CacheType.allCases.indices.contains(index) else { throw CacheArchiveError.corrupted("cache type \(index)") }
+            guard CacheType.allCases.indices.contains(index) else {
+                throw CacheArchiveError.corrupted("cache type \(index)")
+            }
             let rotated = try reader.u8() == 1
             let rows = try TypedRows(type: CacheType.allCases[index], dimension: headDimension, rotated: rotated,
                                      stored: ContiguousArray(try reader.raw()))

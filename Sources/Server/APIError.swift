@@ -28,7 +28,8 @@ struct APIError: Error, Sendable, CustomStringConvertible {
         APIError(status: .notFound, message: message, type: "invalid_request_error", param: nil, code: "not_found")
     }
 
-    static let unauthorized = APIError(status: .unauthorized, message: "a valid API key is required (Authorization: Bearer …)",
+    static let unauthorized = APIError(status: .unauthorized,
+                                       message: "a valid API key is required (Authorization: Bearer …)",
                                        type: "authentication_error", param: nil, code: "invalid_api_key")
 
     static func tooLarge(limit: Int) -> APIError {
@@ -106,7 +107,8 @@ struct APIError: Error, Sendable, CustomStringConvertible {
 
     /// The error as one SSE event, for a stream whose headers are already sent.
     var streamEvent: String {
-        let object: [String: Any] = ["error": ["message": message, "type": type, "code": code.map { $0 as Any } ?? NSNull()]]
+        let code: Any = code ?? NSNull()
+        let object: [String: Any] = ["error": ["message": message, "type": type, "code": code]]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
         return "data: " + String(decoding: data, as: UTF8.self) + "\n\n"
     }

@@ -78,7 +78,9 @@ struct CompressionChoice: Sendable {
         if let press = request.press {
             key += ";press=\(press);ratio=\(request.ratio ?? 0.5);budget=\(request.budget ?? 0)"
         }
-        if let target { key += ";target=\(target);prior=\(request.retrieval_prior ?? TargetPress.Defaults.retrievalPrior)" }
+        if let target {
+            key += ";target=\(target);prior=\(request.retrieval_prior ?? TargetPress.Defaults.retrievalPrior)"
+        }
         self.key = key
         _ = try makePress(profile: { HeadProfile.placeholder }, reserve: 0)
     }

@@ -125,7 +125,8 @@ struct GenerationEndpoint: Sendable {
         let name = fields.max_completion_tokens != nil ? "max_completion_tokens" : "max_tokens"
         guard asked >= 1 else { throw APIError.invalid("'\(name)' must be at least 1, got \(asked)", param: name) }
         guard asked <= room else {
-            let why = "'\(name)' is \(asked), but the prompt's \(prompt) tokens leave \(room) of the \(context)-token context"
+            let why = "'\(name)' is \(asked), but the prompt's \(prompt) tokens leave \(room) of the "
+                + "\(context)-token context"
             throw APIError(status: .badRequest, message: why, type: "invalid_request_error", param: name,
                            code: "context_length_exceeded")
         }
@@ -253,7 +254,8 @@ struct GenerationEndpoint: Sendable {
                 }
             }
             if kind == .chat {
-                try await send(chunk(["index": 0, "delta": ["role": "assistant", "content": ""], "finish_reason": NSNull()]))
+                let opening: [String: Any] = ["role": "assistant", "content": ""]
+                try await send(chunk(["index": 0, "delta": opening, "finish_reason": NSNull()]))
             }
             if let echo { try await send(chunk(textChoice(echo, logprobs: []))) }
             var pending: [TokenLogprob] = []

@@ -39,7 +39,8 @@ final class ServerMetrics: Sendable {
         promptTokens = counter("prompt_tokens_total", "Prompt tokens of finished generations.")
         cachedPromptTokens = counter("prompt_tokens_cached_total", "Prompt tokens taken from the prefix cache.")
         generatedTokens = counter("tokens_predicted_total", "Generated tokens.")
-        prefixCacheHits = counter("prefix_cache_hits_total", "Requests that continued a cached, possibly compressed, prompt.")
+        prefixCacheHits = counter("prefix_cache_hits_total",
+                                  "Requests that continued a cached, possibly compressed, prompt.")
         promptTokensPerSecond = gauge("prompt_tokens_seconds", "Prompt tokens read per second, last request.")
         generatedTokensPerSecond = gauge("predicted_tokens_seconds", "Tokens generated per second, last request.")
         processing = gauge("requests_processing", "Sequences being read or decoded.")

@@ -26,7 +26,8 @@ struct SlotEndpoint: Sendable {
 
     private func file(_ body: () async throws -> FileRequest?) async throws -> URL {
         guard let folder else {
-            throw APIError(status: .notImplemented, message: "saving slots is off: start the server with --slot-save-path DIR",
+            throw APIError(status: .notImplemented,
+                           message: "saving slots is off: start the server with --slot-save-path DIR",
                            type: "not_supported_error", param: nil, code: nil)
         }
         guard let request = try await body() else { throw APIError.invalid("'filename' is required", param: "filename") }
@@ -36,7 +37,9 @@ struct SlotEndpoint: Sendable {
     private func save(_ id: Int, _ url: URL) async throws -> Response {
         let started = ContinuousClock.now
         let (tokens, bytes) = try await scheduler.perform { prefixCache, engine in
-            guard let entry = prefixCache.entry(id) else { throw APIError.notFound("no cached prompt \(id) (see GET /slots)") }
+            guard let entry = prefixCache.entry(id) else {
+                throw APIError.notFound("no cached prompt \(id) (see GET /slots)")
+            }
             let bytes = try SlotFile.encode(entry, engine: engine)
             // Written beside the target and moved over it: a failed save leaves any earlier file whole.
             let partial = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).partial")

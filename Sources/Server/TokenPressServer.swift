@@ -93,24 +93,21 @@ public final class TokenPressServer: Sendable {
         let body = RequestBody(limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeoutSeconds)
         let endpoint = GenerationEndpoint(engine: engine, scheduler: scheduler, metrics: metrics,
                                           configuration: configuration)
-        for path in ["/v1/chat/completions", "/chat/completions"] {
-            router.post(RouterPath(path)) { request, context in
-                let channel = context.connection
-                defer { self.closes.done(channel) }
-                return try await endpoint.chat(try await body.decode(ChatCompletionRequest.self, from: request)) {
-                    self.closes.watch(channel, $0)
+        // A generation stops when its client goes away: the connection is watched while the answer is made.
+        func generation<Body: Decodable & Sendable>(
+            _ paths: [String], _ type: Body.Type,
+            _ run: @escaping @Sendable (Body, (@escaping @Sendable () -> Void) -> Void) async throws -> Response) {
+            for path in paths {
+                router.post(RouterPath(path)) { request, context in
+                    let channel = context.connection
+                    defer { self.closes.done(channel) }
+                    let decoded = try await body.decode(Body.self, from: request)
+                    return try await run(decoded) { self.closes.watch(channel, $0) }
                 }
             }
         }
-        for path in ["/v1/completions", "/completions"] {
-            router.post(RouterPath(path)) { request, context in
-                let channel = context.connection
-                defer { self.closes.done(channel) }
-                return try await endpoint.completion(try await body.decode(CompletionRequest.self, from: request)) {
-                    self.closes.watch(channel, $0)
-                }
-            }
-        }
+        generation(["/v1/chat/completions", "/chat/completions"], ChatCompletionRequest.self, endpoint.chat)
+        generation(["/v1/completions", "/completions"], CompletionRequest.self, endpoint.completion)
         for path in ["/v1/models", "/models"] {
             router.get(RouterPath(path)) { _, _ in self.models() }
         }
@@ -152,8 +149,9 @@ public final class TokenPressServer: Sendable {
     private func models() -> Response {
         let engine = engine.engine
         let c = engine.model.configuration
-        let meta: [String: Any] = ["n_ctx_train": c.contextLength, "n_vocab": c.vocabularySize, "n_embd": c.embeddingLength,
-                                   "n_layer": c.layerCount, "architecture": c.architecture]
+        let meta: [String: Any] = ["n_ctx_train": c.contextLength, "n_vocab": c.vocabularySize,
+                                   "n_embd": c.embeddingLength, "n_layer": c.layerCount,
+                                   "architecture": c.architecture]
         let model: [String: Any] = ["id": configuration.modelName, "object": "model", "created": 0,
                                     "owned_by": "tokenpress", "meta": meta]
         return OpenAIResponses.json(["object": "list", "data": [model]])

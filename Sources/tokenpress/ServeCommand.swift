@@ -70,7 +70,9 @@ struct ServeCommand: ParsableCommand {
         configuration.host = host
         guard (0 ... 65535).contains(port) else { throw CLIError("--port must be in 0...65535, got \(port)") }
         configuration.port = port
-        guard (1 ... 256).contains(parallel) else { throw CLIError("--parallel must be between 1 and 256, got \(parallel)") }
+        guard (1 ... 256).contains(parallel) else {
+            throw CLIError("--parallel must be between 1 and 256, got \(parallel)")
+        }
         configuration.parallel = parallel
         guard queue >= 0 else { throw CLIError("--queue must be 0 or more, got \(queue)") }
         configuration.queueLimit = queue
