@@ -244,22 +244,23 @@ TP_AVX2 static inline __attribute__((always_inline)) void gemm_block(int type_id
         const int pass = (long)(row_end - row_begin) * row_bytes >= (8L << 20) ? 1 : 4;                           \
         for (int t0 = 0; t0 < tokens; t0 += 16) {                                                                 \
             int t_end = t0 + 16 < tokens ? t0 + 16 : tokens;                                                      \
+            /* Whole groups of GEMM_T tokens (a full tile, or a batch of sequences decoding together) go */       \
+            /* through gemm_block, GEMM_R rows at a time; the rest token by token. Same bits either way. */       \
+            int t_gemm = t0 + (t_end - t0) / GEMM_T * GEMM_T;                                                      \
             for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
                 int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                         \
-                int t = t0;                                                                                       \
-                if (t_end - t0 == 16) {                                                                           \
-                    int r = tile;                                                                                 \
-                    for (; r + GEMM_R <= tile_end; r += GEMM_R)                                                   \
-                        for (int tt = t0; tt < t_end; tt += GEMM_T)                                               \
+                int r_gemm = tile + (tile_end - tile) / GEMM_R * GEMM_R;                                          \
+                if (t_gemm > t0) {                                                                                \
+                    for (int r = tile; r < r_gemm; r += GEMM_R)                                                   \
+                        for (int tt = t0; tt < t_gemm; tt += GEMM_T)                                              \
                             gemm_block(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks,           \
                                      quants + (long)tt * blocks * 32, scales + (long)tt * blocks,                 \
                                      sums + (long)tt * blocks, out + tt * out_stride + r, out_stride);            \
-                    if (r == tile_end) continue;                                                                  \
                 }                                                                                                 \
-                for (; t < t_end; t++) {                                                                          \
+                for (int t = t0; t < t_end; t++) {                                                                \
                     const int8_t *q = quants + (long)t * blocks * 32;                                             \
                     const float *s = scales + (long)t * blocks, *m = sums + (long)t * blocks;                     \
-                    int r = tile;                                                                                 \
+                    int r = t < t_gemm ? r_gemm : tile;                                                           \
                     for (; blocks <= 4 && r + 8 <= tile_end; r += 8) {                                           \
                         float result[8];                                                                          \
                         dot_rows8(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks, q, s, m, result); \
@@ -324,11 +325,11 @@ typedef struct {
     __m512 ys;
 } TokenPairBlock;
 
-// The 8 token pairs of a 16-token tile, block by block: pack[b * 8 + p].
-TP_AVX512 static void pack_token_pairs(const int8_t *q, const float *scales, int blocks, int offset,
+// The token pairs of a tile of 2 × `pairs` tokens (8 pairs at most), block by block: pack[b * 8 + p].
+TP_AVX512 static void pack_token_pairs(const int8_t *q, const float *scales, int blocks, int offset, int pairs,
                                        TokenPairBlock *pack) {
     for (int b = 0; b < blocks; b++) {
-        for (int p = 0; p < 8; p++) {
+        for (int p = 0; p < pairs; p++) {
             const int8_t *q0 = q + (long)(2 * p) * blocks * 32 + 32 * b, *q1 = q0 + (long)blocks * 32;
             TokenPairBlock *pair = pack + (long)b * 8 + p;
             pair->y = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)q0)),
@@ -389,7 +390,8 @@ static TokenPairBlock *pair_pack_for(int blocks) {
     return pair_pack;
 }
 
-// Tiles of 16 rows × 16 tokens as matmul_TYPE; what the 4-row blocks do not cover goes to the AVX2 tiles.
+// Tiles of 16 rows × 16 tokens as matmul_TYPE, or × 8 tokens (a batch of sequences decoding together); what the
+// 4-row blocks and the groups of 8 tokens do not cover goes to the AVX2 tiles.
 #define TP_MATMUL512_FOR(TYPE)                                                                                    \
     TP_AVX512 static void matmul512_##TYPE(const void *weights, long row_bytes, int row_begin, int row_end,      \
                                            int blocks, const int8_t *quants, const float *scales,                \
@@ -397,23 +399,25 @@ static TokenPairBlock *pair_pack_for(int blocks) {
         TokenPairBlock *pack = pair_pack_for(blocks);                                                             \
         for (int t0 = 0; t0 < tokens; t0 += 16) {                                                                 \
             const int count = t0 + 16 < tokens ? 16 : tokens - t0;                                                \
+            const int paired = pack ? count / 8 * 8 : 0;                                                          \
             const int8_t *q = quants + (long)t0 * blocks * 32;                                                    \
             const float *s = scales + (long)t0 * blocks, *m = sums + (long)t0 * blocks;                           \
-            if (count < 16 || !pack) {                                                                            \
-                matmul_##TYPE(weights, row_bytes, row_begin, row_end, blocks, q, s, m, count,                    \
-                              out + t0 * out_stride, out_stride);                                                 \
-                continue;                                                                                         \
+            if (paired < count) {                                                                                 \
+                matmul_##TYPE(weights, row_bytes, row_begin, row_end, blocks, q + (long)paired * blocks * 32,    \
+                              s + (long)paired * blocks, m + (long)paired * blocks, count - paired,              \
+                              out + (t0 + paired) * out_stride, out_stride);                                      \
             }                                                                                                     \
-            pack_token_pairs(q, s, blocks, code_offset(TYPE), pack);                                              \
+            if (paired == 0) continue;                                                                            \
+            pack_token_pairs(q, s, blocks, code_offset(TYPE), paired / 2, pack);                                  \
             for (int tile = row_begin; tile < row_end; tile += 16) {                                              \
                 const int tile_end = tile + 16 < row_end ? tile + 16 : row_end;                                   \
                 int r = tile;                                                                                     \
                 for (; r + GEMM512_R <= tile_end; r += GEMM512_R)                                                 \
-                    for (int t = 0; t < 16; t += 8)                                                               \
+                    for (int t = 0; t < paired; t += 8)                                                           \
                         gemm_block512(TYPE, (const uint8_t *)weights + r * row_bytes, row_bytes, blocks, pack,    \
                                       t / 2, m + (long)t * blocks, out + (t0 + t) * out_stride + r, out_stride);  \
                 if (r < tile_end)                                                                                 \
-                    matmul_##TYPE(weights, row_bytes, r, tile_end, blocks, q, s, m, 16, out + t0 * out_stride,    \
+                    matmul_##TYPE(weights, row_bytes, r, tile_end, blocks, q, s, m, paired, out + t0 * out_stride, \
                                   out_stride);                                                                    \
             }                                                                                                     \
         }                                                                                                         \
@@ -424,7 +428,7 @@ TP_MATMUL512_FOR(6)
 TP_MATMUL512_FOR(7)
 TP_MATMUL512_FOR(8)
 
-// Batches of 16 tokens or more take the AVX-512 tiles when the CPU has them (and tests have not turned them off).
+// Batches of 8 tokens or more take the AVX-512 tiles when the CPU has them (and tests have not turned them off).
 static int take_avx512(int tokens) {
     static int has = -1;
     if (has < 0) has = tp_has_avx512();
@@ -432,7 +436,7 @@ static int take_avx512(int tokens) {
         const char *off = getenv("TOKENPRESS_NO_AVX512");
         use_avx512 = !(off && strcmp(off, "1") == 0);
     }
-    return has && use_avx512 && tokens >= 16;
+    return has && use_avx512 && tokens >= 8;
 }
 
 TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,

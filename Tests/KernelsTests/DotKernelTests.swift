@@ -98,15 +98,16 @@ final class DotKernelTests: XCTestCase {
         }
     }
 
-    /// Batches of 16 tokens or more on a CPU with AVX-512 VNNI take the 512-bit tiles (two tokens per register,
+    /// Batches of 8 tokens or more on a CPU with AVX-512 VNNI take the 512-bit tiles (two tokens per register,
     /// codes offset to unsigned for vpdpbusd): the same bits as the AVX2 tiles and the portable twin, for every
-    /// Q8-dot format, rows that fill 4-row blocks or not, and token counts that fill 16-token tiles or not.
+    /// Q8-dot format, rows that fill 4-row blocks or not, and token counts that fill 16- or 8-token tiles or not
+    /// (8 and 12: a server's batch of sequences; 4: the AVX2 tiles' groups of four alone).
     func testAVX512TilesGiveTheAVX2Bits() throws {
         try XCTSkipUnless(KernelDispatch.useAVX2 && KernelDispatch.cpuHasAVX512, "this CPU has no AVX-512 VNNI")
         defer { KernelDispatch.allowAVX512 = true }
         var generator = SplitMix(seed: 11)
         for format in Self.formats {
-            for (blocks, tokens) in [(2, 16), (8, 21), (3, 35)] {
+            for (blocks, tokens) in [(2, 16), (8, 21), (3, 35), (4, 8), (5, 12), (2, 4), (3, 7)] {
                 let rows = 37
                 let data = (0 ..< rows).flatMap { _ in Self.randomRow(format, blocks: blocks, generator: &generator) }
                 let input = (0 ..< tokens * blocks * 32).map { _ in Float(Int(generator.next() % 2001) - 1000) / 300 }

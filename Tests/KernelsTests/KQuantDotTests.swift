@@ -43,7 +43,7 @@ final class KQuantDotTests: XCTestCase {
         try XCTSkipUnless(KernelDispatch.useAVX2, "this CPU runs the portable path only")
         var generator = SplitMix(seed: 3)
         for format in Self.formats {
-            // 19 and 24 tokens reach the AVX-512 groups of eight where the CPU has them; both tile kinds are checked.
+            // 9, 19 and 24 tokens reach the AVX-512 groups of eight where the CPU has them; both tile kinds are checked.
             for (blocks, tokens) in [(1, 1), (3, 2), (8, 5), (2, 9), (3, 19), (1, 24)] {
                 let rows = 12
                 let bytes = Self.randomRows(format, rows: rows, blocks: blocks, generator: &generator)
