@@ -94,3 +94,18 @@ final class ClientCloseRegistry: @unchecked Sendable {
         poll?.cancel()
     }
 }
+
+/// One request's view of its connection: what to do if the client goes away, and when the answer is complete
+/// (after the last byte of a stream, not when the handler returns).
+struct ConnectionWatch: Sendable {
+    let registry: ClientCloseRegistry
+    let channel: any Channel
+
+    func onClose(_ action: @escaping @Sendable () -> Void) {
+        registry.watch(channel, action)
+    }
+
+    func done() {
+        registry.done(channel)
+    }
+}

@@ -24,9 +24,8 @@ struct GenerationEndpoint: Sendable {
         let model: String
     }
 
-    /// - Parameter onClose: registers what to do when the client's connection closes (cancel the generation).
-    func chat(_ request: ChatCompletionRequest, onClose: (@escaping @Sendable () -> Void) -> Void) async throws
-        -> Response {
+    /// - Parameter connection: the generation is cancelled if the client goes away before the answer is complete.
+    func chat(_ request: ChatCompletionRequest, connection: ConnectionWatch) async throws -> Response {
         let engine = engine.engine
         guard !request.messages.isEmpty else { throw APIError.invalid("'messages' must not be empty", param: "messages") }
         var messages: [ChatMessage] = []
@@ -64,12 +63,11 @@ struct GenerationEndpoint: Sendable {
         let prepared = try prepare(request.fields, prompt: prompt, compressedPrefix: compressedPrefix, topLogprobs: top,
                                    echo: nil)
         let job = prepared.job
-        onClose { job.cancel() }
-        return try await respond(prepared, kind: .chat)
+        connection.onClose { job.cancel() }
+        return try await respond(prepared, kind: .chat, connection: connection)
     }
 
-    func completion(_ request: CompletionRequest, onClose: (@escaping @Sendable () -> Void) -> Void) async throws
-        -> Response {
+    func completion(_ request: CompletionRequest, connection: ConnectionWatch) async throws -> Response {
         let engine = engine.engine
         guard request.prompt.values.count == 1, let text = request.prompt.values.first else {
             throw APIError.invalid("'prompt' must be one string (batches of prompts are not supported)", param: "prompt")
@@ -78,8 +76,8 @@ struct GenerationEndpoint: Sendable {
         let prepared = try prepare(request.fields, prompt: prompt, compressedPrefix: prompt.count,
                                    topLogprobs: request.logprobs, echo: request.echo == true ? text : nil)
         let job = prepared.job
-        onClose { job.cancel() }
-        return try await respond(prepared, kind: .completion)
+        connection.onClose { job.cancel() }
+        return try await respond(prepared, kind: .completion, connection: connection)
     }
 
     /// Checks the sampling fields, the token budget and the compression, and queues the job.
@@ -175,12 +173,13 @@ struct GenerationEndpoint: Sendable {
 
     // MARK: Answers
 
-    private func respond(_ prepared: Prepared, kind: Kind) async throws -> Response {
+    private func respond(_ prepared: Prepared, kind: Kind, connection: ConnectionWatch) async throws -> Response {
         let id = (kind == .chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.lowercased().prefix(24)
         let created = Int(Date().timeIntervalSince1970)
         if prepared.stream {
-            return stream(prepared, kind: kind, id: id, created: created)
+            return stream(prepared, kind: kind, id: id, created: created, connection: connection)
         }
+        defer { connection.done() }
         var text = prepared.echo ?? ""
         var logprobs: [TokenLogprob] = []
         let job = prepared.job
@@ -219,8 +218,9 @@ struct GenerationEndpoint: Sendable {
 
     /// Server-sent events: a chunk per piece of text, a last chunk with the finish reason, `timings` and `kv_cache`
     /// (and `usage` when `stream_options.include_usage`), then `data: [DONE]`. A client that goes away cancels the
-    /// generation and frees its cache.
-    private func stream(_ prepared: Prepared, kind: Kind, id: String, created: Int) -> Response {
+    /// generation and frees its cache (noticed when a write fails, or by `connection` before the first one).
+    private func stream(_ prepared: Prepared, kind: Kind, id: String, created: Int, connection: ConnectionWatch)
+        -> Response {
         let object = kind == .chat ? "chat.completion.chunk" : "text_completion"
         let model = prepared.model
         let job = prepared.job
@@ -245,6 +245,8 @@ struct GenerationEndpoint: Sendable {
         }
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            // Watched until the last event: a client that leaves while its prompt is still being read is noticed.
+            defer { connection.done() }
             func send(_ text: String) async throws {
                 do {
                     try await writer.write(ByteBuffer(string: text))

@@ -96,13 +96,11 @@ public final class TokenPressServer: Sendable {
         // A generation stops when its client goes away: the connection is watched while the answer is made.
         func generation<Body: Decodable & Sendable>(
             _ paths: [String], _ type: Body.Type,
-            _ run: @escaping @Sendable (Body, (@escaping @Sendable () -> Void) -> Void) async throws -> Response) {
+            _ run: @escaping @Sendable (Body, ConnectionWatch) async throws -> Response) {
             for path in paths {
                 router.post(RouterPath(path)) { request, context in
-                    let channel = context.connection
-                    defer { self.closes.done(channel) }
                     let decoded = try await body.decode(Body.self, from: request)
-                    return try await run(decoded) { self.closes.watch(channel, $0) }
+                    return try await run(decoded, ConnectionWatch(registry: self.closes, channel: context.connection))
                 }
             }
         }

@@ -204,6 +204,34 @@ final class ServerTests: XCTestCase {
         }
     }
 
+    func testAStreamWhoseClientLeavesWhileQueuedNeverRuns() throws {
+        let path = try ServerFixture.tinyModel(context: 4096, width: 512, layers: 8)
+        let server = try ServerFixture(modelPath: path) { $0.parallel = 1 }
+        defer { server.stop() }
+        let client = server.client
+        let long = try JSONSerialization.data(withJSONObject: ["prompt": "hello", "max_tokens": 1500, "temperature": 0,
+                                                               "ignore_eos": true])
+        let first = Thread { _ = try? client.post("/v1/completions", data: long) }
+        first.start()
+        Thread.sleep(forTimeInterval: 0.2)
+        let queued = try JSONSerialization.data(withJSONObject: ["prompt": "world", "max_tokens": 50, "temperature": 0,
+                                                                 "stream": true, "ignore_eos": true])
+        do {
+            let connection = try HTTPTestClient.Connection(port: client.port)
+            try connection.send("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(queued.count)\r\n\r\n")
+            try connection.send(queued)
+            _ = connection.read(until: "\r\n\r\n")  // the stream's headers: the request waits behind the first
+        }
+        var metrics = ""
+        for _ in 0 ..< 200 {
+            Thread.sleep(forTimeInterval: 0.1)
+            metrics = try client.get("/metrics").text
+            if metrics.contains("tokenpress:tokens_predicted_total 1500") { break }
+        }
+        XCTAssertTrue(metrics.contains("tokenpress:requests_cancelled_total 1"), metrics)
+        XCTAssertTrue(metrics.contains("tokenpress:tokens_predicted_total 1500"), "the queued request generated:\n\(metrics)")
+    }
+
     func testCompletionsLogprobsModelsTokenizeAndMetrics() throws {
         let server = try ServerFixture(modelPath: try ServerFixture.tinyModel()) { $0.modelName = "tiny" }
         defer { server.stop() }
