@@ -5,7 +5,6 @@ public struct TopKFilter: LogitProcessor {
 
     public func process(_ candidates: inout TokenCandidates, history: [Int]) {
         guard k > 0, k < candidates.count else { return }
-        candidates.sortDescending()
-        candidates.truncate(to: k)
+        candidates.keepLargest(k)
     }
 }

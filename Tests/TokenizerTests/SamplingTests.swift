@@ -25,6 +25,21 @@ final class SamplingTests: XCTestCase {
         XCTAssertEqual(r.logits[4], -4)
     }
 
+    func testKeepingTheLargestEqualsSortingThenTruncating() {
+        var generator = SeededGenerator(seed: 5)
+        for (count, k) in [(49_152, 40), (1000, 1), (300, 299), (64, 64), (50, 100)] {
+            // Few distinct values, so ties (broken by id) are everywhere.
+            let logits = (0 ..< count).map { _ in Float(generator.next() % 97) / 8 - 6 }
+            var sorted = TokenCandidates(logits: logits)
+            sorted.sortDescending()
+            sorted.truncate(to: k)
+            var kept = TokenCandidates(logits: logits)
+            kept.keepLargest(k)
+            XCTAssertEqual(kept.ids, sorted.ids, "\(count) logits, k \(k)")
+            XCTAssertEqual(kept.logits, sorted.logits)
+        }
+    }
+
     func testSeededSamplingIsReproducibleAndFollowsTheDistribution() {
         var params = SamplingParameters()
         params.temperature = 1
