@@ -38,6 +38,7 @@ final class GenerationScheduler: @unchecked Sendable {
     private var started = false
     private var stopping = false
     private var largestBatch = 0
+    private var lastPublished = ContinuousClock.now
     private var mostRunning = 0
     /// What one token takes in a dense f16 cache of this model.
     private let denseBytesPerToken: Int
@@ -142,9 +143,16 @@ final class GenerationScheduler: @unchecked Sendable {
                 running = []
                 return
             }
+            let before = running.count
             for job in admitted { begin(job) }
             step()
-            publish()
+            // Snapshots walk every head of every cache: at most every 50 ms while decoding, at once when sequences
+            // start or end (what /slots and the metrics show may lag a step by that much).
+            let now = ContinuousClock.now
+            if running.count != before || !pending.isEmpty || now - lastPublished > .milliseconds(50) {
+                publish()
+                lastPublished = now
+            }
         }
     }
 
