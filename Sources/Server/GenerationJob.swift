@@ -17,14 +17,19 @@ final class GenerationJob: @unchecked Sendable {
     /// Generate past end-of-generation tokens (llama-server's `ignore_eos`).
     var ignoresEndOfGeneration = false
     let events: AsyncStream<JobEvent>.Continuation
-    /// Which cached prompts this job may continue: the compression, and for a memory target the room it keeps for
-    /// the tokens read and generated after compression (the plan depends on it).
-    var cacheKey: String {
-        guard compression.target != nil else { return compression.key }
-        return compression.key + ";reserve=\(reserveTokens)"
-    }
-    /// Tokens a memory target keeps room for: the uncompressed rest of the prompt and the generated tokens.
+    /// Which cached prompts this job may continue: those compressed the same way (a memory target's also need room
+    /// for this job's tokens, see `PrefixCache.lookup`).
+    var cacheKey: String { compression.key }
+    /// Tokens a memory target must keep room for: the uncompressed rest of the prompt and the generated tokens.
     var reserveTokens: Int { prompt.count - compressedPrefix + maxTokens }
+    /// The room a memory target plans for: `reserveTokens` rounded up to a power of two, so a later question of
+    /// about the same length (and the same `max_tokens`) fits the same compressed document and reuses it.
+    var plannedReserve: Int {
+        guard compression.target != nil else { return 0 }
+        var room = 1
+        while room < reserveTokens { room *= 2 }
+        return room
+    }
     let received = ContinuousClock.now
     private let lock = NSLock()
     private var cancelled = false

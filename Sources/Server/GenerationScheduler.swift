@@ -185,7 +185,7 @@ final class GenerationScheduler: @unchecked Sendable {
         nextIdentifier += 1
         do {
             let press = try job.compression.makePress(profile: { try headProfile(for: job.compression) },
-                                                      reserve: job.reserveTokens)
+                                                      reserve: job.plannedReserve)
             let sequence = RunningSequence(job: job, identifier: nextIdentifier, engine: engine, prefixCache: prefixCache,
                                            press: press, reservedBytes: expectedBytes(job))
             if sequence.cachedTokens > 0 { metrics.prefixCacheHits.increment() }
@@ -272,7 +272,7 @@ final class GenerationScheduler: @unchecked Sendable {
         let outcome = sequence.finish()
         if sequence.isExtendable, !sequence.job.isCancelled, let logits = sequence.lastLogits {
             prefixCache.store(cache: sequence.cache, tokens: sequence.cachedSequence, logits: logits,
-                              compression: sequence.job.cacheKey, extendable: true)
+                              compression: sequence.job.cacheKey, extendable: true, reserve: 0)
         }
         let statistics = outcome.result.statistics
         metrics.promptTokens.increment(by: Int64(statistics.promptTokens))

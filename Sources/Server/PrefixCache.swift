@@ -18,6 +18,8 @@ final class PrefixCache {
         let cache: KVCache
         /// The logits after the last token, so a prompt equal to `tokens` needs no forward pass at all.
         let logits: [Float]
+        /// Tokens a memory target's plan kept room for after `tokens` (0 without a target).
+        var reserve = 0
         var lastUse: UInt64
 
         var bytes: Int { cache.byteCount + logits.count * MemoryLayout<Float>.size }
@@ -48,9 +50,12 @@ final class PrefixCache {
     /// The entry that serves most of `prompt` stored as `compression`: a compressed entry must equal the prompt's
     /// first `compressedPrefix` tokens; an uncompressed one serves the tokens it shares with the prompt's start (its
     /// copy cut back to them, as llama-server reuses a slot's common prefix).
-    func lookup(prompt: [Int], compressedPrefix: Int, compression: String) -> Hit? {
+    /// - Parameter reserve: tokens the request adds after the compressed part; a memory target's entry serves it only
+    ///   if its plan kept room for that many.
+    func lookup(prompt: [Int], compressedPrefix: Int, compression: String, reserve: Int = 0) -> Hit? {
         var best: (index: Int, tokens: Int)?
         for (index, entry) in entries.enumerated() where entry.compression == compression {
+            if entry.reserve > 0, entry.reserve < reserve { continue }
             let usable: Int
             if entry.extendable {
                 usable = Self.commonPrefix(entry.tokens, prompt)
@@ -81,11 +86,11 @@ final class PrefixCache {
 
     /// Keeps a copy of `cache` (read from `tokens`); entries it makes redundant and the least recently used ones
     /// beyond the capacity are dropped.
-    func store(cache: KVCache, tokens: [Int], logits: [Float], compression: String, extendable: Bool) {
+    func store(cache: KVCache, tokens: [Int], logits: [Float], compression: String, extendable: Bool, reserve: Int = 0) {
         guard capacity > 0, !tokens.isEmpty else { return }
         clock += 1
         let entry = Entry(compression: compression, tokens: tokens, extendable: extendable, cache: cache.copy(),
-                          logits: logits, lastUse: clock)
+                          logits: logits, reserve: reserve, lastUse: clock)
         insert(entry)
     }
 
@@ -101,7 +106,7 @@ final class PrefixCache {
         guard entry.bytes <= capacity else { return nil }
         // An uncompressed entry that is a prefix of the new one serves nothing the new one does not.
         entries.removeAll { old in
-            old.compression == compression && old.extendable == extendable
+            old.compression == compression && old.extendable == extendable && old.reserve == entry.reserve
                 && (extendable ? tokens.starts(with: old.tokens) : old.tokens == tokens)
         }
         entries.append(entry)

@@ -45,7 +45,7 @@ final class RunningSequence {
                                   stopsAtEndOfGeneration: !job.ignoresEndOfGeneration)
         statistics.promptTokens = job.prompt.count
         let hit = prefixCache.lookup(prompt: job.prompt, compressedPrefix: job.compressedPrefix,
-                                     compression: job.cacheKey)
+                                     compression: job.cacheKey, reserve: job.reserveTokens)
         if let hit {
             cache = hit.cache
             cachedTokens = hit.tokens
@@ -88,7 +88,7 @@ final class RunningSequence {
             let unpressed = cache.byteCount
             if let press { try engine.finishPrompt(cache, press: press) }
             prefixCache.store(cache: cache, tokens: reading.tokens, logits: reading.logits, compression: job.cacheKey,
-                              extendable: false)
+                              extendable: false, reserve: job.plannedReserve)
             if reading.tokens.count == job.prompt.count {
                 logits = reading.logits
                 recordPrompt(unpressedBytes: unpressed, peak: reading.peakBytes)

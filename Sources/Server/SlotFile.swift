@@ -22,6 +22,7 @@ enum SlotFile {
         writer.raw(Array(modelKey(engine).utf8))
         writer.raw(Array(entry.compression.utf8))
         writer.u8(entry.extendable ? 1 : 0)
+        writer.int(entry.reserve)
         writer.array(entry.tokens.map { Int32($0) })
         writer.array(entry.logits)
         do {
@@ -54,6 +55,7 @@ enum SlotFile {
             guard model == modelKey(engine) else { throw refuse("it was saved with another model (\(model))") }
             let compression = String(decoding: try reader.raw(), as: UTF8.self)
             let extendable = try reader.u8() == 1
+            let reserve = try reader.count()
             let tokens = try reader.array(of: Int32.self).map(Int.init)
             let vocabulary = engine.model.configuration.vocabularySize
             guard !tokens.isEmpty, tokens.allSatisfy({ (0 ..< vocabulary).contains($0) }) else {
@@ -64,7 +66,7 @@ enum SlotFile {
             let cache = try KVCache(archive: try reader.raw(), specs: engine.model.attentionSpecs)
             guard cache.nextPosition == tokens.count || !extendable else { throw refuse("its cache and tokens differ") }
             return PrefixCache.Entry(compression: compression, tokens: tokens, extendable: extendable, cache: cache,
-                                     logits: logits, lastUse: 0)
+                                     logits: logits, reserve: reserve, lastUse: 0)
         } catch let error as CacheArchiveError {
             throw refuse(error.description)
         }
