@@ -112,15 +112,18 @@ struct CompressionChoice: Sendable {
         target != nil || request.press.map(PressRegistry.needsProfile) == true
     }
 
-    /// The share of a dense f16 cache a request's prompt is expected to keep, for admission before it has run.
+    /// The share of a dense f16 cache a request's compressed prompt is expected to keep, for admission before it
+    /// has run: the press's kept share, or the target's, times the storage's bits.
     var expectedShare: Double {
         if case .share(let share)? = target { return min(1, share) }
-        var share = 1.0
-        if request.press != nil, request.budget == nil { share = 1 - ratio }
-        if case .cacheTypes(let key, let value, _) = storage {
-            share *= (key.bitsPerValue + value.bitsPerValue) / 32
-        }
-        return share
+        let kept = request.press != nil && request.budget == nil ? 1 - ratio : 1
+        return kept * storageShare
+    }
+
+    /// The share of f16's bytes a token takes when it is appended uncompressed (the cache types' bits; 1 for f16).
+    var storageShare: Double {
+        guard case .cacheTypes(let key, let value, _) = storage else { return 1 }
+        return (key.bitsPerValue + value.bitsPerValue) / 32
     }
 }
 

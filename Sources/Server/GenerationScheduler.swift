@@ -113,10 +113,9 @@ final class GenerationScheduler: @unchecked Sendable {
     func expectedBytes(_ job: GenerationJob) -> Int {
         let perToken = Double(denseBytesPerToken)
         if case .bytes(let bytes)? = job.compression.target { return bytes }
-        let share = job.compression.expectedShare
-        let storageShare = job.compression.target == nil ? share : 1
-        let compressed = Double(job.compressedPrefix) * perToken * share
-        let rest = Double(job.prompt.count - job.compressedPrefix + job.maxTokens) * perToken * storageShare
+        let compressed = Double(job.compressedPrefix) * perToken * job.compression.expectedShare
+        let rest = Double(job.prompt.count - job.compressedPrefix + job.maxTokens) * perToken
+            * job.compression.storageShare
         return Int(compressed + rest)
     }
 
