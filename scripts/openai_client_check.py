@@ -6,21 +6,13 @@ starts the server on a free port with the default model, prints what each call r
 Usage: scripts/openai_client_check.py [--binary .build/release/tokenpress]
 """
 import argparse
-import re
 import subprocess
 import sys
 import tempfile
-import threading
+
+from tokenpress_server import start
 
 
-def start(binary):
-    process = subprocess.Popen([binary, "serve", "--port", "0"], stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:
-        match = re.search(r"on http://([\d.]+):(\d+)", line)
-        if match:
-            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-            return process, int(match.group(2))
-    raise SystemExit("the server did not start")
 
 
 def main():

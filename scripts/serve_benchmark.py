@@ -11,21 +11,14 @@ Writes OUT.json and OUT.md. Standard library only.
 """
 import argparse
 import json
-import re
-import subprocess
 import threading
 import time
 import urllib.request
 
+import tokenpress_server
+from tokenpress_server import start
 
-def start(binary, *options):
-    process = subprocess.Popen([binary, "serve", "--port", "0", *options], stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:
-        match = re.search(r"on http://([\d.]+):(\d+)", line)
-        if match:
-            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-            return process, int(match.group(2))
-    raise SystemExit("the server did not start")
+
 
 
 def post(port, body):
@@ -35,12 +28,6 @@ def post(port, body):
         return json.load(response)
 
 
-def metric(port, name):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(f"tokenpress:{name} "):
-                return float(line.split()[1])
-    return None
 
 
 def concurrently(port, bodies):
@@ -58,15 +45,9 @@ def concurrently(port, bodies):
     return results, time.time() - started
 
 
-def document(seed, words=2600):
-    # Plain, varied filler with one fact per document: enough tokens that the KV cache dominates.
-    subjects = ["The river", "A merchant", "The old bridge", "Our village", "The winter", "A traveller", "The library"]
-    verbs = ["remembers", "carries", "outlasts", "welcomes", "reflects", "follows", "guards"]
-    objects = ["the morning light", "a quiet song", "the long road", "every stranger", "the harvest", "old letters"]
-    text, i = [], seed
-    while sum(len(s.split()) for s in text) < words:
-        text.append(f"{subjects[i % 7]} {verbs[(i * 3) % 7]} {objects[(i * 5) % 6]}.")
-        i += 1
+def document(seed):
+    # One fact per document, in the middle of plain filler.
+    text = tokenpress_server.document(seed)
     text.insert(len(text) // 2, f"The secret number of this document is {1000 + seed * 37}.")
     return " ".join(text)
 
@@ -91,7 +72,7 @@ def main():
             results, seconds = concurrently(port, bodies)
             tokens = sum(r["usage"]["completion_tokens"] for r in results)
             throughput[parallel] = {"tokens": tokens, "seconds": seconds, "tokens_per_second": tokens / seconds,
-                                    "largest_batch": metric(port, "decode_batch_size_max"),
+                                    "largest_batch": tokenpress_server.metric(port, "decode_batch_size_max"),
                                     "texts": [r["choices"][0]["message"]["content"] for r in results]}
         finally:
             process.terminate()
@@ -119,7 +100,7 @@ def main():
                     body["kv_compression"] = compression
                 bodies.append(body)
             results, seconds = concurrently(port, bodies)
-            budgets[name] = {"seconds": seconds, "at_once": metric(port, "requests_processing_max"),
+            budgets[name] = {"seconds": seconds, "at_once": tokenpress_server.metric(port, "requests_processing_max"),
                              "prompt_tokens": [r["usage"]["prompt_tokens"] for r in results],
                              "kv_bytes": [r["kv_cache"]["bytes"] for r in results],
                              "dense_bytes": [r["kv_cache"]["dense_f16_bytes"] for r in results],

@@ -12,39 +12,17 @@ Usage: scripts/serve_load.py [--binary .build/release/tokenpress] [--out docs/ev
 import argparse
 import http.client
 import json
-import re
-import statistics
-import subprocess
 import threading
 import time
 
-
-def start(binary, *options):
-    process = subprocess.Popen([binary, "serve", "--port", "0", *options], stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:
-        match = re.search(r"on http://([\d.]+):(\d+)", line)
-        if match:
-            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-            return process, int(match.group(2))
-    raise SystemExit("the server did not start")
+import tokenpress_server
+from tokenpress_server import memory_mib, metric, start
 
 
-def peak_rss_mib(process):
-    with open(f"/proc/{process.pid}/status") as file:
-        for line in file:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return None
 
 
-def metric(port, name):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("GET", "/metrics")
-    text = connection.getresponse().read().decode()
-    for line in text.splitlines():
-        if line.startswith(f"tokenpress:{name} "):
-            return float(line.split()[1])
-    return None
+
+
 
 
 def stream(port, body, hold=None):
@@ -123,21 +101,15 @@ def throughput(binary, streams, requests_per_stream=3, max_tokens=128):
                 "tokens_per_second": tokens / wall, "errors": sum(r["error"] is not None for r in results),
                 "ttft_p50_ms": percentile(ttfts, 0.5), "ttft_p99_ms": percentile(ttfts, 0.99),
                 "itl_p50_ms": percentile(gaps, 0.5), "itl_p99_ms": percentile(gaps, 0.99),
-                "largest_batch": metric(port, "decode_batch_size_max"), "peak_rss_mib": peak_rss_mib(process)}
+                "largest_batch": metric(port, "decode_batch_size_max"), "peak_rss_mib": memory_mib(process)}
     finally:
         process.terminate()
         process.wait()
 
 
 def conversation(seed, words=3000):
-    subjects = ["The river", "A merchant", "The old bridge", "Our village", "The winter", "A traveller", "The library"]
-    verbs = ["remembers", "carries", "outlasts", "welcomes", "reflects", "follows", "guards"]
-    objects = ["the morning light", "a quiet song", "the long road", "every stranger", "the harvest", "old letters"]
-    text, i = [], seed
-    while sum(len(s.split()) for s in text) < words:
-        text.append(f"{subjects[i % 7]} {verbs[(i * 3) % 7]} {objects[(i * 5) % 6]}.")
-        i += 1
-    return [{"role": "system", "content": " ".join(text)}, {"role": "user", "content": "Summarise this in one line."}]
+    text = " ".join(tokenpress_server.document(seed, words))
+    return [{"role": "system", "content": text}, {"role": "user", "content": "Summarise this in one line."}]
 
 
 def fit_in_budget(binary, name, compression, budget="1GiB", sent=48):
@@ -168,7 +140,7 @@ def fit_in_budget(binary, name, compression, budget="1GiB", sent=48):
         return {"name": name, "sent": sent, "running": running, "waiting": waiting,
                 "prompt_tokens": reply["usage"]["prompt_tokens"], "kv_bytes": reply["kv_cache"]["bytes"],
                 "peak_bytes": reply["kv_cache"]["peak_bytes"], "dense_bytes": reply["kv_cache"]["dense_f16_bytes"],
-                "first_error": whole["error"], "peak_rss_mib": peak_rss_mib(process)}
+                "first_error": whole["error"], "peak_rss_mib": memory_mib(process)}
     finally:
         process.terminate()
         process.wait()

@@ -10,30 +10,15 @@ import argparse
 import http.client
 import json
 import random
-import re
 import socket
-import subprocess
 import threading
 import time
 
-
-def start(binary):
-    process = subprocess.Popen([binary, "serve", "--port", "0", "--parallel", "4", "--kv-memory-total", "512MiB"],
-                               stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:
-        match = re.search(r"on http://([\d.]+):(\d+)", line)
-        if match:
-            threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
-            return process, int(match.group(2))
-    raise SystemExit("the server did not start")
+import tokenpress_server
 
 
-def rss_mib(process):
-    with open(f"/proc/{process.pid}/status") as file:
-        for line in file:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0
+
+
 
 
 DOCUMENT = " ".join(f"Entry {i}: shipment {i * 7 % 101} left the harbour at dawn." for i in range(150))
@@ -99,7 +84,7 @@ def main():
     parser.add_argument("--binary", default=".build/release/tokenpress")
     parser.add_argument("--out", default="docs/eval/server-soak")
     args = parser.parse_args()
-    process, port = start(args.binary)
+    process, port = tokenpress_server.start(args.binary, "--parallel", "4", "--kv-memory-total", "512MiB")
     counts, failures, samples = {}, [], []
     lock = threading.Lock()
     started = time.time()
@@ -109,11 +94,11 @@ def main():
     for thread in threads:
         thread.start()
     while time.time() < deadline:
-        samples.append((time.time() - started, rss_mib(process)))
+        samples.append((time.time() - started, tokenpress_server.memory_mib(process, "VmRSS")))
         time.sleep(10)
     for thread in threads:
         thread.join()
-    samples.append((time.time() - started, rss_mib(process)))
+    samples.append((time.time() - started, tokenpress_server.memory_mib(process, "VmRSS")))
     health = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     health.request("GET", "/health")
     alive = health.getresponse().status == 200

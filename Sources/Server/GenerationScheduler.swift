@@ -119,7 +119,6 @@ final class GenerationScheduler: @unchecked Sendable {
         return Int(compressed + rest)
     }
 
-
     // MARK: The engine thread
 
     private func loop() {
