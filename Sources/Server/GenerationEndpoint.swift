@@ -55,8 +55,7 @@ struct GenerationEndpoint: Sendable {
                 compressedPrefix = tokens.count
             }
         }
-        if let top = request.top_logprobs, request.logprobs != true {
-            _ = top
+        if request.top_logprobs != nil, request.logprobs != true {
             throw APIError.invalid("'top_logprobs' needs 'logprobs': true", param: "top_logprobs")
         }
         let top = request.logprobs == true ? (request.top_logprobs ?? 0) : nil

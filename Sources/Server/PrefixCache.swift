@@ -88,7 +88,6 @@ final class PrefixCache {
     /// beyond the capacity are dropped.
     func store(cache: KVCache, tokens: [Int], logits: [Float], compression: String, extendable: Bool, reserve: Int = 0) {
         guard capacity > 0, !tokens.isEmpty else { return }
-        clock += 1
         let entry = Entry(compression: compression, tokens: tokens, extendable: extendable, cache: cache.copy(),
                           logits: logits, reserve: reserve, lastUse: clock)
         insert(entry)
