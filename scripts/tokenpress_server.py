@@ -2,13 +2,15 @@
 making long plain documents. Imported by the scripts beside it (standard library only)."""
 import http.client
 import re
+import socket
 import subprocess
 import threading
 
 
-def start(binary, *options):
-    """Starts `binary serve --port 0 OPTIONS` and returns the process and the port it prints once listening."""
-    process = subprocess.Popen([binary, "serve", "--port", "0", *options], stderr=subprocess.PIPE, text=True)
+def start(binary, *options, port=0):
+    """Starts `binary serve --port PORT OPTIONS` (0: a free port) and returns the process and the port it prints
+    once listening."""
+    process = subprocess.Popen([binary, "serve", "--port", str(port), *options], stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
         match = re.search(r"on http://([\d.]+):(\d+)", line)
         if match:
@@ -16,6 +18,13 @@ def start(binary, *options):
             threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
             return process, int(match.group(2))
     raise SystemExit("the server did not start")
+
+
+def free_port():
+    """A port nothing listens on now (the kernel's pick for port 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def metric(port, name):

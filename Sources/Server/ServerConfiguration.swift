@@ -16,8 +16,9 @@ public struct ServerConfiguration: Sendable {
     public var queueLimit = 64
     /// Largest request body (413 beyond).
     public var maxBodyBytes = 8 << 20
-    /// Seconds a request body may take to arrive (408 beyond): a slow client cannot hold a connection forever.
-    public var bodyTimeoutSeconds = 30
+    /// Seconds a request's head may take to arrive (the connection is closed beyond), and then its body (408
+    /// beyond): a slow client cannot hold a connection for ever.
+    public var requestTimeoutSeconds = 30
     /// Seconds a connection may stay idle before it is closed.
     public var idleTimeoutSeconds = 60
     /// When set, every endpoint but `/`, `/health` and `/v1/models` needs `Authorization: Bearer <key>`.

@@ -57,7 +57,10 @@ public final class TokenPressServer: Sendable {
         scheduler.start()
         defer { scheduler.stop() }
         let closes = closes
-        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientCloseWatcher(registry: closes)],
+        let headSeconds = configuration.requestTimeoutSeconds
+        // One watcher and one head deadline per connection (the list is an autoclosure).
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientCloseWatcher(registry: closes),
+                                                                          RequestHeadDeadline(seconds: headSeconds)],
                                               idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
         let app = Application(
             router: makeRouter(),
@@ -90,7 +93,7 @@ public final class TokenPressServer: Sendable {
         let router = Router(context: ServerRequestContext.self)
         router.add(middleware: APIErrorMiddleware(metrics: metrics))
         if let key = configuration.apiKey { router.add(middleware: BearerAuthMiddleware(key: key)) }
-        let body = RequestBody(limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeoutSeconds)
+        let body = RequestBody(limit: configuration.maxBodyBytes, timeout: configuration.requestTimeoutSeconds)
         let endpoint = GenerationEndpoint(engine: engine, scheduler: scheduler, metrics: metrics,
                                           configuration: configuration)
         // A generation stops when its client goes away: the connection is watched while the answer is made.

@@ -48,7 +48,7 @@ struct ServeCommand: ParsableCommand {
     var apiKey: String?
     @Option(name: .customLong("max-body"), help: ArgumentHelp("Largest request body (413 beyond).", valueName: "size"))
     var maxBody = "8MiB"
-    @Option(name: .long, help: "Seconds a request body may take to arrive (408 beyond).")
+    @Option(name: .long, help: "Seconds a request's headers may take to arrive (closed beyond), then its body (408).")
     var timeout = 30
     @Option(name: .long, help: "Name of the model in /v1/models and responses (default: the file's name).")
     var alias: String?
@@ -80,7 +80,7 @@ struct ServeCommand: ParsableCommand {
         configuration.cacheRAM = cacheRAM == "0" ? 0 : try Self.bytes(cacheRAM, option: "--cache-ram")
         configuration.maxBodyBytes = try Self.bytes(maxBody, option: "--max-body")
         guard timeout >= 1 else { throw CLIError("--timeout must be at least 1 second, got \(timeout)") }
-        configuration.bodyTimeoutSeconds = timeout
+        configuration.requestTimeoutSeconds = timeout
         if let apiKey, apiKey.isEmpty { throw CLIError("--api-key must not be empty") }
         configuration.apiKey = apiKey
         configuration.slotSavePath = slotSavePath

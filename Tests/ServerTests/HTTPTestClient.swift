@@ -33,6 +33,10 @@ struct HTTPTestClient {
             guard socket >= 0 else { throw ClientError("socket() failed") }
             var seconds = timeval(tv_sec: Int(timeout), tv_usec: 0)
             setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &seconds, socklen_t(MemoryLayout<timeval>.size))
+            #if canImport(Darwin)
+            var one: Int32 = 1
+            setsockopt(socket, SOL_SOCKET, SO_NOSIGPIPE, &one, socklen_t(MemoryLayout<Int32>.size))
+            #endif
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -50,8 +54,13 @@ struct HTTPTestClient {
 
         deinit { close(socket) }
 
+        /// Writes `data`; a connection the server has closed is an error, not a SIGPIPE.
         func send(_ data: Data) throws {
-            let sent = data.withUnsafeBytes { write(socket, $0.baseAddress, data.count) }
+            #if canImport(Glibc)
+            let sent = data.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, data.count, Int32(MSG_NOSIGNAL)) }
+            #else
+            let sent = data.withUnsafeBytes { Darwin.send(socket, $0.baseAddress, data.count, 0) }
+            #endif
             guard sent == data.count else { throw ClientError("write failed") }
         }
 

@@ -80,7 +80,7 @@ final class ServerHostileInputTests: XCTestCase {
     }
 
     func testASlowOrShortBodyTimesOutWithoutHoldingTheServer() throws {
-        let server = try ServerFixture(modelPath: try ServerFixture.tinyModel()) { $0.bodyTimeoutSeconds = 1 }
+        let server = try ServerFixture(modelPath: try ServerFixture.tinyModel()) { $0.requestTimeoutSeconds = 1 }
         defer { server.stop() }
         let body = try JSONSerialization.data(withJSONObject: Self.good)
         // Announces the whole body, sends part of it, then trickles a byte at a time.
@@ -100,6 +100,36 @@ final class ServerHostileInputTests: XCTestCase {
         let reply = try HTTPTestClient.parse(connection.read(until: "}}"))
         XCTAssertEqual(reply.status, 408, reply.text)
         XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
+    func testHeadersSentAByteAtATimeAreCutOffWithoutHoldingTheServer() throws {
+        let server = try ServerFixture(modelPath: try ServerFixture.tinyModel()) { $0.requestTimeoutSeconds = 1 }
+        defer { server.stop() }
+        // A first request, then the next one's head trickled on the same connection: the clock starts again after
+        // each answer, so a kept-alive connection is cut off too.
+        for firstAnswered in [false, true] {
+            let connection = try HTTPTestClient.Connection(port: server.client.port, timeout: 10)
+            if firstAnswered {
+                try connection.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                XCTAssertEqual(try HTTPTestClient.parse(connection.read(until: "}")).status, 200)
+            }
+            try connection.send("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n")
+            let started = Date()
+            let trickle = Thread {
+                for byte in "X-Slow: \(String(repeating: "a", count: 30))".utf8 {
+                    Thread.sleep(forTimeInterval: 0.3)
+                    guard (try? connection.send(Data([byte]))) != nil else { return }
+                }
+            }
+            trickle.start()
+            // Meanwhile another client is served.
+            XCTAssertEqual(try server.client.post("/v1/chat/completions", object: Self.good).status, 200)
+            let rest = connection.readAll()
+            let waited = Date().timeIntervalSince(started)
+            XCTAssertTrue(rest.isEmpty, String(decoding: rest, as: UTF8.self))
+            XCTAssertGreaterThan(waited, 0.8, "closed before the deadline")
+            XCTAssertLessThan(waited, 5, "a trickled head held the connection for \(waited) s")
+        }
     }
 
     func testAnAPIKeyIsRequiredWhenSet() throws {
