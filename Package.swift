@@ -68,7 +68,9 @@ let package = Package(
         .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "TestSupport"]),
         .testTarget(name: "TokenPressKitTests", dependencies: ["TokenPressKit"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "TestSupport"]),
+        .testTarget(name: "ServerTests",
+                    dependencies: ["Server", "Engine", "TestSupport",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "CLITests", dependencies: ["Evaluation", "GGUF", "TestSupport", "tokenpress"]),
     ],
     swiftLanguageModes: [.v6]

@@ -54,28 +54,33 @@ public final class TokenPressServer: Sendable {
     /// - Parameter onListening: called with the bound address and port once the server accepts connections.
     public func run(handleSignals: Bool = true,
                     onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
-        scheduler.start()
-        defer { scheduler.stop() }
+        let services = ServiceGroup(configuration: .init(services: [makeApplication(onListening: onListening)],
+                                                         gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                                                         logger: Self.quietLogger))
+        group.value = services
+        try await services.run()
+    }
+
+    /// The routes, the HTTP/1.1 channel with its per-connection handlers, and the engine thread as a service (it
+    /// stops after the HTTP server, so requests running at a graceful shutdown finish).
+    func makeApplication(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in })
+        -> Application<RouterResponder<ServerRequestContext>> {
         let closes = closes
         let headSeconds = configuration.requestTimeoutSeconds
         // One watcher and one head deadline per connection (the list is an autoclosure).
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ClientCloseWatcher(registry: closes),
                                                                           RequestHeadDeadline(seconds: headSeconds)],
                                               idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds)))
-        let app = Application(
+        return Application(
             router: makeRouter(),
             server: .http1(configuration: http),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "tokenpress"),
+            services: [SchedulerService(scheduler: scheduler)],
             onServerRunning: { channel in
                 await onListening(self.configuration.host, channel.localAddress?.port ?? self.configuration.port)
             },
             logger: Self.quietLogger)
-        let services = ServiceGroup(configuration: .init(services: [app],
-                                                         gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-                                                         logger: Self.quietLogger))
-        group.value = services
-        try await services.run()
     }
 
     /// Stops accepting connections, lets running requests finish, and ends `run`.
