@@ -81,6 +81,16 @@ public final class GEARSegment: KVSegment, RewritableSegment {
         GEARSegment(copying: self)
     }
 
+    /// A segment read back from an archive, its parts checked against each other.
+    private init(headDimension: Int, settings: GEARSettings, backbone: KIVISegment, keyPart: LowRankAndOutliers,
+                 valuePart: LowRankAndOutliers) {
+        self.headDimension = headDimension
+        self.settings = settings
+        self.backbone = backbone
+        self.keyPart = keyPart
+        self.valuePart = valuePart
+    }
+
     private init(copying other: GEARSegment) {
         headDimension = other.headDimension
         settings = other.settings
@@ -104,6 +114,39 @@ public final class GEARSegment: KVSegment, RewritableSegment {
         }
         keyPart.fit(residual: keyRest.indices.map { i in zip(keyRest[i], backbone.key(i)).map { $0 - $1 } })
         valuePart.fit(residual: valueRest.indices.map { i in zip(valueRest[i], backbone.value(i)).map { $0 - $1 } })
+    }
+}
+
+extension GEARSegment: ArchivableSegment {
+    static var archiveKind: UInt8 { 4 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        writer.int(settings.bits)
+        writer.int(settings.group)
+        writer.int(settings.rank)
+        writer.int(settings.outliersPerRow)
+        backbone.archive(into: &writer)
+        keyPart.archive(into: &writer)
+        valuePart.archive(into: &writer)
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> GEARSegment {
+        let settings = GEARSettings(bits: try reader.int(), group: try reader.int(), rank: try reader.int(),
+                                    outliersPerRow: try reader.int())
+        guard (0 ... headDimension).contains(settings.rank), (0 ... headDimension).contains(settings.outliersPerRow),
+              headDimension <= 256 else {
+            throw CacheArchiveError.corrupted("GEAR settings \(settings)")
+        }
+        let backbone = try KIVISegment.unarchive(from: &reader, headDimension: headDimension)
+        guard backbone.settings.bits == settings.bits, backbone.settings.group == settings.group else {
+            throw CacheArchiveError.corrupted("GEAR's backbone does not match its settings")
+        }
+        let parts = try (0 ..< 2).map { _ in
+            try LowRankAndOutliers.unarchive(from: &reader, dimension: headDimension, rank: settings.rank,
+                                             outliers: settings.outliersPerRow, rows: backbone.count)
+        }
+        return GEARSegment(headDimension: headDimension, settings: settings, backbone: backbone, keyPart: parts[0],
+                           valuePart: parts[1])
     }
 }
 

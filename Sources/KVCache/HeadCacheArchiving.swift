@@ -2,7 +2,8 @@
 
 extension HeadCache {
     private static let archivable: [any ArchivableSegment.Type] = [F16Segment.self, CacheTypeSegment.self,
-                                                                    KIVISegment.self]
+                                                                    KIVISegment.self, GEARSegment.self,
+                                                                    SparseSegment.self]
 
     func archive(into writer: inout ArchiveWriter) throws {
         Self.archive(storage, into: &writer)

@@ -145,8 +145,8 @@ public final class KVCache {
     }
 
     /// The cache as bytes (see `CacheArchive`); attention statistics are not kept.
-    /// - Throws: `CacheArchiveError.unsupported` for storage the archive cannot hold yet (shared MiniCache tokens,
-    ///   GEAR, sparse segments).
+    /// - Throws: `CacheArchiveError.unsupported` for storage the archive cannot hold yet (MiniCache's tokens shared
+    ///   between layers).
     public func archive() throws -> [UInt8] {
         var writer = ArchiveWriter()
         writer.int(layers.count)

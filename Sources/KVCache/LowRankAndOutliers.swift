@@ -137,3 +137,30 @@ struct LowRankAndOutliers {
         HalfConversion.float(fromBits: storage[index])
     }
 }
+
+extension LowRankAndOutliers {
+    func archive(into writer: inout ArchiveWriter) {
+        writer.array(factorA)
+        writer.array(factorB)
+        writer.array(outlierChannels)
+        writer.array(outlierValues)
+    }
+
+    /// Reads the parts of `rows` rows, checking every count and that each outlier's channel is within the row.
+    static func unarchive(from reader: inout ArchiveReader, dimension: Int, rank: Int, outliers: Int,
+                          rows: Int) throws -> LowRankAndOutliers {
+        var part = LowRankAndOutliers(dimension: dimension, rank: rank, outliers: outliers)
+        part.factorA = try reader.array(of: UInt16.self)
+        part.factorB = try reader.array(of: UInt16.self)
+        part.outlierChannels = try reader.array(of: UInt8.self)
+        part.outlierValues = try reader.array(of: UInt16.self)
+        guard part.factorA.count == rows * rank, part.factorB.count == dimension * rank,
+              part.outlierChannels.count == rows * outliers, part.outlierValues.count == rows * outliers else {
+            throw CacheArchiveError.corrupted("GEAR's low-rank or outlier parts do not match its tokens")
+        }
+        guard part.outlierChannels.allSatisfy({ Int($0) < dimension }) else {
+            throw CacheArchiveError.corrupted("a GEAR outlier outside the head's \(dimension) channels")
+        }
+        return part
+    }
+}

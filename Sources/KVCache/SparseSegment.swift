@@ -169,3 +169,50 @@ public final class SparseSegment: KVSegment, RewritableSegment {
         return row
     }
 }
+
+extension SparseSegment: ArchivableSegment {
+    static var archiveKind: UInt8 { 5 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        writer.int(kept)
+        positions.archive(into: &writer)
+        writer.array(keyMasks)
+        writer.array(keyValues)
+        writer.array(valueMasks)
+        writer.array(valueValues)
+    }
+
+    /// Every row's bitmap must mark exactly `kept` channels below the head dimension: the kernels read `kept` values
+    /// per row for the bits they find.
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> SparseSegment {
+        let kept = try reader.int()
+        guard kept >= 1, kept <= headDimension else { throw CacheArchiveError.corrupted("sparse rows keeping \(kept)") }
+        let segment = SparseSegment(headDimension: headDimension, kept: kept)
+        segment.positions = try PositionRuns.unarchive(from: &reader)
+        segment.keyMasks = try reader.array(of: UInt64.self)
+        segment.keyValues = try reader.array(of: UInt16.self)
+        segment.valueMasks = try reader.array(of: UInt64.self)
+        segment.valueValues = try reader.array(of: UInt16.self)
+        let rows = segment.positions.count
+        let words = segment.words
+        for (masks, values) in [(segment.keyMasks, segment.keyValues), (segment.valueMasks, segment.valueValues)] {
+            guard masks.count == rows * words, values.count == rows * kept else {
+                throw CacheArchiveError.corrupted("a sparse segment's rows do not match its tokens")
+            }
+            for row in 0 ..< rows where !Self.marksExactly(kept, of: headDimension, masks[row * words ..< (row + 1) * words]) {
+                throw CacheArchiveError.corrupted("sparse row \(row) does not mark \(kept) channels")
+            }
+        }
+        return segment
+    }
+
+    private static func marksExactly(_ kept: Int, of dimension: Int, _ mask: ArraySlice<UInt64>) -> Bool {
+        var marked = 0
+        for (word, bits) in mask.enumerated() {
+            let channelsInWord = min(64, dimension - word * 64)
+            if channelsInWord < 64, bits >> UInt64(channelsInWord) != 0 { return false }
+            marked += bits.nonzeroBitCount
+        }
+        return marked == kept
+    }
+}

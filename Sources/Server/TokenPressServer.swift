@@ -62,8 +62,9 @@ public final class TokenPressServer: Sendable {
     }
 
     /// The routes, the HTTP/1.1 channel with its per-connection handlers, and the engine thread as a service (it
-    /// stops after the HTTP server, so requests running at a graceful shutdown finish).
-    func makeApplication(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in })
+    /// stops after the HTTP server, so requests running at a graceful shutdown finish): what `run` serves, for a
+    /// service group of your own or Hummingbird's test clients.
+    public func makeApplication(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in })
         -> Application<RouterResponder<ServerRequestContext>> {
         let closes = closes
         let headSeconds = configuration.requestTimeoutSeconds

@@ -5,7 +5,7 @@ import TestSupport
 import XCTest
 
 /// A cache written to bytes reads back to the same cache: the same bytes held and the same next logits, for f16,
-/// llama.cpp cache types, KIVI and evicted caches; a truncated, corrupted or foreign archive is refused.
+/// llama.cpp cache types, KIVI, GEAR, sparse and evicted caches; a truncated, corrupted or foreign archive is refused.
 final class CacheArchiveTests: XCTestCase {
     func engine(width: Int = 128) throws -> InferenceEngine {
         var tiny = TinyModel()
@@ -30,6 +30,9 @@ final class CacheArchiveTests: XCTestCase {
             ("kivi 2 bits", try filled(engine, press: "kivi:bits=2,residual=32")),
             ("snapkv evicted", try filled(engine, press: "snapkv:window=8")),
             ("kivi after snapkv", try filled(engine, press: "snapkv:window=8+kivi:bits=4,residual=16")),
+            ("gear", try filled(engine, press: "gear")),
+            ("mustafar sparse", try filled(engine, press: "mustafar")),
+            ("gear after snapkv", try filled(engine, press: "snapkv:window=8+gear")),
         ]
         let next = engine.tokenizer.encode("and then", addSpecial: false)
         for (name, original) in cases {
@@ -46,8 +49,14 @@ final class CacheArchiveTests: XCTestCase {
     }
 
     func testBrokenOrForeignArchivesAreRefusedWithAReason() throws {
+        for press in ["kivi:bits=4,residual=16", "gear", "mustafar"] {
+            try checkRefusals(press: press)
+        }
+    }
+
+    private func checkRefusals(press: String) throws {
         let engine = try engine()
-        let bytes = try filled(engine, press: "kivi:bits=4,residual=16").archive()
+        let bytes = try filled(engine, press: press).archive()
         let specs = engine.model.attentionSpecs
         func refusal(_ broken: [UInt8]) -> CacheArchiveError? {
             do {
@@ -75,9 +84,9 @@ final class CacheArchiveTests: XCTestCase {
 
     func testStorageTheArchiveCannotHoldIsNamed() throws {
         let engine = try engine()
-        let cache = try filled(engine, press: "gear")
+        let cache = try filled(engine, press: "minicache:start=0,retain=0.25,angle=180")
         XCTAssertThrowsError(try cache.archive()) { error in
-            XCTAssertTrue("\(error)".contains("GEAR"), "\(error)")
+            XCTAssertTrue("\(error)".contains("SharedTokenView"), "\(error)")
         }
     }
 }

@@ -2,7 +2,7 @@ import Engine
 import Foundation
 import HummingbirdTesting
 import NIOCore
-@testable import Server
+import Server
 import Tokenizer
 import XCTest
 

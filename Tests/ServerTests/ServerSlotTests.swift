@@ -15,10 +15,10 @@ final class ServerSlotTests: XCTestCase {
         try? FileManager.default.removeItem(at: folder)
     }
 
-    func ask(_ question: String) -> [String: Any] {
+    func ask(_ question: String, compression: [String: Any] = ["press": "snapkv", "ratio": 0.5]) -> [String: Any] {
         let document = String(repeating: "hello world of words. ", count: 12)
         return ["messages": [["role": "system", "content": document], ["role": "user", "content": question]],
-                "max_tokens": 10, "temperature": 0, "kv_compression": ["press": "snapkv", "ratio": 0.5]]
+                "max_tokens": 10, "temperature": 0, "kv_compression": compression]
     }
 
     func cached(_ reply: HTTPTestClient.Reply) -> Int {
@@ -31,26 +31,36 @@ final class ServerSlotTests: XCTestCase {
     }
 
     func testASavedCompressedPromptIsRestoredAndAnswersAsBefore() throws {
-        let model = try ServerFixture.tinyModel()
+        // Evicted f16, GEAR's three parts, and Mustafar's sparse rows (heads of 32: width 128).
+        let model = try ServerFixture.tinyModel(width: 128)
+        for compression in [["press": "snapkv", "ratio": 0.5], ["press": "gear"], ["press": "mustafar"]] {
+            try checkRoundTrip(model: model, compression: compression)
+        }
+    }
+
+    private func checkRoundTrip(model: String, compression: [String: Any]) throws {
+        let name = "\(compression)"
         let path = folder.path
         let first = try ServerFixture(modelPath: model) { $0.slotSavePath = path }
-        _ = try first.client.post("/v1/chat/completions", object: ask("what is it?"))
-        let expected = try first.client.post("/v1/chat/completions", object: ask("tell me a story"))
+        _ = try first.client.post("/v1/chat/completions", object: ask("what is it?", compression: compression))
+        let expected = try first.client.post("/v1/chat/completions", object: ask("tell me a story",
+                                                                                  compression: compression))
         let caches = try XCTUnwrap(first.client.get("/slots").json["prompt_caches"] as? [[String: Any]])
-        let compressed = try XCTUnwrap(caches.first { ($0["extendable"] as? Bool) == false })
+        let compressed = try XCTUnwrap(caches.first { ($0["extendable"] as? Bool) == false }, name)
         let id = try XCTUnwrap(compressed["id"] as? Int)
         let saved = try first.client.post("/slots/\(id)?action=save", object: ["filename": "doc.bin"])
-        XCTAssertEqual(saved.status, 200, saved.text)
-        XCTAssertEqual(saved.json["n_saved"] as? Int, compressed["tokens"] as? Int)
+        XCTAssertEqual(saved.status, 200, "\(name): \(saved.text)")
+        XCTAssertEqual(saved.json["n_saved"] as? Int, compressed["tokens"] as? Int, name)
         first.stop()
 
         let second = try ServerFixture(modelPath: model) { $0.slotSavePath = path }
         defer { second.stop() }
         let restored = try second.client.post("/slots/0?action=restore", object: ["filename": "doc.bin"])
-        XCTAssertEqual(restored.status, 200, restored.text)
-        let reply = try second.client.post("/v1/chat/completions", object: ask("tell me a story"))
-        XCTAssertGreaterThan(cached(reply), 100, "the restored prompt was not reused")
-        XCTAssertEqual(answer(reply), answer(expected))
+        XCTAssertEqual(restored.status, 200, "\(name): \(restored.text)")
+        let reply = try second.client.post("/v1/chat/completions", object: ask("tell me a story",
+                                                                                compression: compression))
+        XCTAssertGreaterThan(cached(reply), 100, "\(name): the restored prompt was not reused")
+        XCTAssertEqual(answer(reply), answer(expected), name)
         let newID = try XCTUnwrap(restored.json["id_slot"] as? Int)
         XCTAssertEqual(try second.client.post("/slots/\(newID)?action=erase", json: "").status, 200)
         XCTAssertEqual(try second.client.post("/slots/\(newID)?action=erase", json: "").status, 404)
