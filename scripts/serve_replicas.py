@@ -114,6 +114,7 @@ def run_phase(port, conversations, questions, during=None):
         for number in range(questions):
             stream = (index + number) % 2 == 1
             ok, replica, cached, detail = ask(port, conversations[index], QUESTIONS[number % len(QUESTIONS)], stream)
+            detail = f"{'streamed' if stream else 'whole'}: {detail}" if detail else detail
             with lock:
                 answers.append((index, number, ok, replica, cached, detail))
                 if len(answers) >= 4:
@@ -161,13 +162,13 @@ def main():
     folder = tempfile.mkdtemp(prefix="tokenpress-replicas-")
     ports = [tokenpress_server.free_port(), tokenpress_server.free_port()]
     listen = tokenpress_server.free_port()
-    replicas = [tokenpress_server.start(args.binary, "--parallel", "2", port=port)[0] for port in ports]
     names = {f"127.0.0.1:{ports[0]}": "A", f"127.0.0.1:{ports[1]}": "B"}
-    nginx = start_nginx(folder, listen, ports)
     conversations = [{"document": " ".join(tokenpress_server.document(seed * 11, words=args.words)),
                       "compressed": seed % 2 == 1} for seed in range(args.conversations)]
-    phases = []
+    phases, replicas, nginx = [], [], None
     try:
+        replicas = [tokenpress_server.start(args.binary, "--parallel", "2", port=port)[0] for port in ports]
+        nginx = start_nginx(folder, listen, ports)
         began = time.time()
         phases.append(summary("both replicas up", run_phase(listen, conversations, args.questions), names))
         phases.append(summary("B stopped (SIGTERM) while answering", run_phase(
@@ -180,11 +181,12 @@ def main():
             listen, conversations, args.questions, during=lambda: replicas[1].kill()), names))
         elapsed = time.time() - began
     finally:
-        nginx.send_signal(signal.SIGQUIT)
+        if nginx:
+            nginx.send_signal(signal.SIGQUIT)
+            nginx.wait(timeout=30)
         for process in replicas:
             if process.poll() is None:
                 process.terminate()
-        nginx.wait(timeout=30)
     report(args, phases, elapsed)
 
 
@@ -201,8 +203,14 @@ def report(args, phases, elapsed):
         lines.append(f"| {phase['phase']} | {phase['requests']} | {phase['answered']} | {phase['failed']} | {by} | "
                      f"{phase['conversations_on_one_replica']} of {phase['conversations']} | "
                      f"{phase['later_questions_reusing_cache']} of {phase['later_questions']} |")
-    failures = [failure for phase in phases for failure in phase["failures"]]
+    failures = [f"{phase['phase']}: {failure}" for phase in phases for failure in phase["failures"]]
     lines += ["", "Failures: " + ("none." if not failures else "")] + [f"- {failure}" for failure in failures]
+    lines += ["", "A conversation is routed by the start of its first message, so its later questions read the document "
+              "from the replica that compressed it. A replica stopped with SIGTERM finishes what it is answering and "
+              "refuses new connections, which nginx sends to the other replica: nothing fails. A replica killed "
+              "(SIGKILL) loses what it was answering: nginx resends a request whose answer had not started, but a "
+              "stream already under way cannot be resent, and its client sees it cut short. A conversation that moved "
+              "is compressed again on its new replica once, then reused there."]
     text = "\n".join(lines) + "\n"
     print(text)
     with open(args.out + ".md", "w") as file:

@@ -8,24 +8,29 @@ import Sampling
 /// token generation (`tg128@d4096`: 128 single-token steps after a 4,096-token prompt). Token ids are
 /// pseudo-random, so results depend on the model's size and shape only. With a press, the cache is compressed
 /// after the depth prompt and before the timed part (e.g. decode speed over a compressed 4,096-token cache).
+/// `tg128x8` decodes 8 sequences together, one batched forward pass per step (as `tokenpress serve` does), and
+/// counts the tokens of all of them.
 public struct Benchmark {
     public struct Test: Sendable, Equatable {
         public var promptTokens = 0    // pp: tokens in the timed batch
         public var generatedTokens = 0 // tg: timed single-token steps
         public var depth = 0           // tokens already in the cache before timing
+        public var sequences = 1       // tg: sequences decoded together, each with its own cache
 
-        public init(promptTokens: Int = 0, generatedTokens: Int = 0, depth: Int = 0) {
+        public init(promptTokens: Int = 0, generatedTokens: Int = 0, depth: Int = 0, sequences: Int = 1) {
             self.promptTokens = promptTokens
             self.generatedTokens = generatedTokens
             self.depth = depth
+            self.sequences = sequences
         }
 
         public var name: String {
-            let base = promptTokens > 0 ? "pp\(promptTokens)" : "tg\(generatedTokens)"
+            var base = promptTokens > 0 ? "pp\(promptTokens)" : "tg\(generatedTokens)"
+            if promptTokens == 0, sequences > 1 { base += "x\(sequences)" }
             return depth > 0 ? "\(base)@d\(depth)" : base
         }
 
-        public var timedTokens: Int { promptTokens > 0 ? promptTokens : generatedTokens }
+        public var timedTokens: Int { promptTokens > 0 ? promptTokens : generatedTokens * sequences }
     }
 
     public struct Result: Sendable, Codable {
@@ -76,6 +81,7 @@ public struct Benchmark {
 
     /// Seconds spent on the timed part of one run, and the cache bytes when it began.
     func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
+        if test.promptTokens == 0, test.sequences > 1 { return try measureTogether(test, press: press, seed: seed) }
         let model = engine.model
         let cache = engine.makeCache()
         // A precision press stores every token at its bits, the timed ones too.
@@ -98,6 +104,37 @@ public struct Benchmark {
             for (step, token) in steps.enumerated() {
                 _ = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
                 try press?.compressDuringDecoding(cache, step: step + 1)
+            }
+        }.seconds, bytes)
+    }
+
+    /// `test.sequences` caches filled to the depth (different tokens each), then `generatedTokens` batched steps.
+    private func measureTogether(_ test: Test, press: (any KVPress)?, seed: UInt64) throws
+        -> (seconds: Double, cacheBytes: Int) {
+        var caches: [KVCache] = []
+        var streams: [TokenStream] = []
+        let vocabulary = engine.model.configuration.vocabularySize
+        for sequence in 0 ..< test.sequences {
+            let cache = engine.makeCache()
+            press?.prepare(cache)
+            if press == nil { cache.reserveCapacity(test.depth + test.generatedTokens) }
+            var tokens = TokenStream(seed: seed &* 1000 &+ UInt64(sequence), vocabulary: vocabulary,
+                                     avoid: engine.tokenizer.endOfGeneration)
+            if test.depth > 0 {
+                var peak = 0
+                _ = try engine.prefill(tokens.next(test.depth), cache: cache, press: press, peakBytes: &peak)
+                try press.map { try engine.finishPrompt(cache, press: $0) }
+            }
+            caches.append(cache)
+            streams.append(tokens)
+        }
+        let bytes = caches.reduce(0) { $0 + $1.byteCount }
+        let steps = (0 ..< test.sequences).map { streams[$0].next(test.generatedTokens) }
+        let clock = ContinuousClock()
+        return (try clock.measure {
+            for step in 0 ..< test.generatedTokens {
+                _ = try engine.model.forward(batch: steps.map { $0[step] }, caches: caches)
+                for cache in caches { try press?.compressDuringDecoding(cache, step: step + 1) }
             }
         }.seconds, bytes)
     }

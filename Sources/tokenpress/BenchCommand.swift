@@ -27,6 +27,11 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("threads-list"), parsing: .unconditional,
             help: "Thread counts to test, comma-separated (default: -t, or all cores).")
     var threadsList: String?
+    @Option(name: .customShort("s"), parsing: .unconditional, help: ArgumentHelp(
+        "Sequences decoded together in the -n tests, comma-separated: tg128x8 is 8 sequences of 128 tokens, one "
+            + "batched forward pass per step as `serve` runs them; t/s counts every sequence's tokens.",
+        valueName: "list"))
+    var sequences = "1"
     @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
     var repetitions = 5
     @Option(name: .customLong("press"),
@@ -66,6 +71,7 @@ struct BenchCommand: ParsableCommand {
             let promptSizes = try Self.parseList(prompts, "-p", minimum: 0)
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
+            let sequenceCounts = try Self.parseList(sequences, "-s", minimum: 1)
             let defaultThreads = [modelOptions.threads ?? ParallelFor.threads]
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? defaultThreads
             let press = pressOption + (try TargetSpecifications.make(memory: kvMemory, kl: maxKL))
@@ -90,7 +96,9 @@ struct BenchCommand: ParsableCommand {
             var tests: [Benchmark.Test] = []
             for d in depthList {
                 tests += promptSizes.filter { $0 > 0 }.map { Benchmark.Test(promptTokens: $0, depth: d) }
-                tests += generatedSizes.filter { $0 > 0 }.map { Benchmark.Test(generatedTokens: $0, depth: d) }
+                for n in generatedSizes where n > 0 {
+                    tests += sequenceCounts.map { Benchmark.Test(generatedTokens: n, depth: d, sequences: $0) }
+                }
             }
             guard !tests.isEmpty else { throw CLIError("nothing to measure: -p and -n are all 0") }
             let benchmark = Benchmark(engine: engine)

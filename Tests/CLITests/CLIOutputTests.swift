@@ -85,6 +85,21 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertTrue(lines.first?.hasPrefix("Error: ") ?? false, broken.stderr)
     }
 
+    /// `bench -s` decodes several sequences together: one row per count, named `tgNxS`, each counting all tokens
+    /// with every sequence's cache in the cache size.
+    func testBenchDecodesSequencesTogether() throws {
+        let model = try TinyModel().write()
+        let run = try CLIRunner.run(["bench", "-m", model, "-p", "0", "-n", "4", "-d", "8", "-s", "1,3", "-r", "1",
+                                     "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let rows = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["test"] as? String }, ["tg4@d8", "tg4x3@d8"])
+        let bytes = rows.compactMap { $0["cache_bytes"] as? Int }
+        XCTAssertEqual(bytes.count, 2)
+        XCTAssertEqual(bytes[1], 3 * bytes[0], "three caches of the same depth")
+        try assertFails(["bench", "-m", model, "-s", "0"], mentioning: "-s must be")
+    }
+
     func testQuestionsShareOneCompressedContext() throws {
         var tiny = TinyModel()
         tiny.context = 1024
