@@ -38,6 +38,8 @@ public enum CacheArchiveError: Error, Equatable, CustomStringConvertible, Sendab
 /// Appends little-endian fields to bytes.
 public struct ArchiveWriter {
     public private(set) var bytes: [UInt8] = []
+    /// Storage two heads share, by the order it was first written (the second head refers to it by that number).
+    var sharedStorage: [ObjectIdentifier: Int] = [:]
 
     public init() {}
 
@@ -62,6 +64,8 @@ public struct ArchiveWriter {
 public struct ArchiveReader {
     private let bytes: [UInt8]
     public private(set) var offset = 0
+    /// Shared storage read so far, and the slots that already read each.
+    var sharedTokens: [(tokens: SharedTokens, slots: Set<Int>)] = []
 
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
@@ -131,7 +135,13 @@ extension PositionRuns {
         writer.array(Array(self))
     }
 
+    /// Positions must be non-negative and never descend, as a segment holds them.
     static func unarchive(from reader: inout ArchiveReader) throws -> PositionRuns {
-        PositionRuns(Array(try reader.array(of: Int32.self)))
+        let positions = try reader.array(of: Int32.self)
+        guard positions.first.map({ $0 >= 0 }) ?? true, zip(positions, positions.dropFirst()).allSatisfy({ $0 <= $1 })
+        else {
+            throw CacheArchiveError.corrupted("positions out of order")
+        }
+        return PositionRuns(positions)
     }
 }

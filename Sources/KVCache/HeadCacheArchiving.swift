@@ -3,7 +3,7 @@
 extension HeadCache {
     private static let archivable: [any ArchivableSegment.Type] = [F16Segment.self, CacheTypeSegment.self,
                                                                     KIVISegment.self, GEARSegment.self,
-                                                                    SparseSegment.self]
+                                                                    SparseSegment.self, SharedTokenView.self]
 
     func archive(into writer: inout ArchiveWriter) throws {
         Self.archive(storage, into: &writer)

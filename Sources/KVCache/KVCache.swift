@@ -145,8 +145,7 @@ public final class KVCache {
     }
 
     /// The cache as bytes (see `CacheArchive`); attention statistics are not kept.
-    /// - Throws: `CacheArchiveError.unsupported` for storage the archive cannot hold yet (MiniCache's tokens shared
-    ///   between layers).
+    /// - Throws: `CacheArchiveError.unsupported` for a segment kind the archive does not know.
     public func archive() throws -> [UInt8] {
         var writer = ArchiveWriter()
         writer.int(layers.count)

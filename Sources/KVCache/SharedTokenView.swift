@@ -57,3 +57,42 @@ public final class SharedTokenView: KVSegment {
         SharedTokenView(copies.copy(of: storage) { $0.copy() }, slot: slot)
     }
 }
+
+/// The first view of a storage writes it; the other view of the pair names it by number. On reading, a storage is
+/// read by at most one view per slot, and its rows must match its tokens.
+extension SharedTokenView: ArchivableSegment {
+    static var archiveKind: UInt8 { 6 }
+
+    func archive(into writer: inout ArchiveWriter) {
+        writer.u8(UInt8(slot))
+        if let number = writer.sharedStorage[ObjectIdentifier(storage)] {
+            writer.u8(1)
+            writer.int(number)
+            return
+        }
+        writer.sharedStorage[ObjectIdentifier(storage)] = writer.sharedStorage.count
+        writer.u8(0)
+        storage.archive(into: &writer)
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> SharedTokenView {
+        let slot = Int(try reader.u8())
+        guard slot == 0 || slot == 1 else { throw CacheArchiveError.corrupted("shared tokens of slot \(slot)") }
+        let number: Int
+        switch try reader.u8() {
+        case 0:
+            reader.sharedTokens.append((try SharedTokens.unarchive(from: &reader, headDimension: headDimension), []))
+            number = reader.sharedTokens.count - 1
+        case 1:
+            number = try reader.count(limit: max(0, reader.sharedTokens.count - 1))
+            guard !reader.sharedTokens.isEmpty else { throw CacheArchiveError.corrupted("shared tokens never written") }
+        case let flag:
+            throw CacheArchiveError.corrupted("shared tokens flag \(flag)")
+        }
+        let tokens = reader.sharedTokens[number].tokens
+        guard tokens.headDimension == headDimension, reader.sharedTokens[number].slots.insert(slot).inserted else {
+            throw CacheArchiveError.corrupted("shared tokens read twice by slot \(slot) or by another head size")
+        }
+        return SharedTokenView(tokens, slot: slot)
+    }
+}

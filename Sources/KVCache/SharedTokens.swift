@@ -80,3 +80,26 @@ public final class SharedTokens {
         }
     }
 }
+
+extension SharedTokens {
+    func archive(into writer: inout ArchiveWriter) {
+        positions.archive(into: &writer)
+        writer.array(keyDirections)
+        writer.array(valueDirections)
+        writer.array(magnitudes)
+    }
+
+    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> SharedTokens {
+        let tokens = SharedTokens(headDimension: headDimension)
+        tokens.positions = try PositionRuns.unarchive(from: &reader)
+        tokens.keyDirections = try reader.array(of: Float16.self)
+        tokens.valueDirections = try reader.array(of: Float16.self)
+        tokens.magnitudes = try reader.array(of: Float16.self)
+        let count = tokens.positions.count
+        guard tokens.keyDirections.count == count * headDimension, tokens.valueDirections.count == count * headDimension,
+              tokens.magnitudes.count == count * 4 else {
+            throw CacheArchiveError.corrupted("shared tokens' rows do not match their tokens")
+        }
+        return tokens
+    }
+}

@@ -33,6 +33,7 @@ final class CacheArchiveTests: XCTestCase {
             ("gear", try filled(engine, press: "gear")),
             ("mustafar sparse", try filled(engine, press: "mustafar")),
             ("gear after snapkv", try filled(engine, press: "snapkv:window=8+gear")),
+            ("minicache shared", try filled(engine, press: Self.minicache)),
         ]
         let next = engine.tokenizer.encode("and then", addSpecial: false)
         for (name, original) in cases {
@@ -82,11 +83,46 @@ final class CacheArchiveTests: XCTestCase {
         }
     }
 
-    func testStorageTheArchiveCannotHoldIsNamed() throws {
+    /// MiniCache merges from the first layer on, so the two-layer tiny model shares tokens.
+    static let minicache = "minicache:start=0,retain=0.25,angle=180"
+
+    /// A changed byte with the checksum made to match again (what a checksum cannot catch): every such file is
+    /// refused with a reason, or reads back to a cache that attends without crashing.
+    func testEditedArchivesWithAMatchingChecksumAreRefusedOrSafe() throws {
         let engine = try engine()
-        let cache = try filled(engine, press: "minicache:start=0,retain=0.25,angle=180")
-        XCTAssertThrowsError(try cache.archive()) { error in
-            XCTAssertTrue("\(error)".contains("SharedTokenView"), "\(error)")
+        let specs = engine.model.attentionSpecs
+        let next = engine.tokenizer.encode("and then", addSpecial: false)
+        for press in ["kivi:bits=2,residual=16", "gear", "mustafar", Self.minicache, "snapkv:window=8"] {
+            let bytes = try filled(engine, press: press).archive()
+            var refused = 0
+            var read = 0
+            for position in stride(from: 12, to: bytes.count - 8, by: max(1, (bytes.count - 20) / 150)) {
+                for change: UInt8 in [0xFF, 0x01] {
+                    var edited = Array(bytes[..<(bytes.count - 8)])
+                    edited[position] = edited[position] == change ? 0 : change
+                    withUnsafeBytes(of: CacheArchive.checksum(edited).littleEndian) { edited += $0 }
+                    guard let cache = try? KVCache(archive: edited, specs: specs) else {
+                        refused += 1
+                        continue
+                    }
+                    read += 1
+                    if cache.nextPosition + next.count <= engine.contextLength {
+                        _ = try? engine.model.forward(tokens: next, cache: cache, logits: .lastToken)
+                    }
+                }
+            }
+            XCTAssertGreaterThan(refused, 0, press)
+            XCTAssertGreaterThan(read, 0, "\(press): no edit of a value was read back")
         }
+    }
+
+    func testSharedTokensAreWrittenOnceForBothLayers() throws {
+        let engine = try engine()
+        let cache = try filled(engine, press: Self.minicache)
+        let restored = try KVCache(archive: try cache.archive(), specs: engine.model.attentionSpecs)
+        let views = restored.layers.flatMap { $0.heads.flatMap { $0.segments.compactMap { $0 as? SharedTokenView } } }
+        XCTAssertFalse(views.isEmpty, "the press shared no tokens")
+        XCTAssertEqual(Set(views.map { ObjectIdentifier($0.storage) }).count * 2, views.count,
+                       "each storage is read by the two layers of its pair")
     }
 }

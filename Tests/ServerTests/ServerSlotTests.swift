@@ -31,9 +31,10 @@ final class ServerSlotTests: XCTestCase {
     }
 
     func testASavedCompressedPromptIsRestoredAndAnswersAsBefore() throws {
-        // Evicted f16, GEAR's three parts, and Mustafar's sparse rows (heads of 32: width 128).
+        // Evicted f16, GEAR's three parts, Mustafar's sparse rows, MiniCache's shared tokens (heads of 32: width 128).
         let model = try ServerFixture.tinyModel(width: 128)
-        for compression in [["press": "snapkv", "ratio": 0.5], ["press": "gear"], ["press": "mustafar"]] {
+        for compression in [["press": "snapkv", "ratio": 0.5], ["press": "gear"], ["press": "mustafar"],
+                            ["press": "minicache:start=0,retain=0.25,angle=180"]] {
             try checkRoundTrip(model: model, compression: compression)
         }
     }
