@@ -95,9 +95,9 @@ extension SharedTokens {
         tokens.keyDirections = try reader.array(of: Float16.self)
         tokens.valueDirections = try reader.array(of: Float16.self)
         tokens.magnitudes = try reader.array(of: Float16.self)
-        let count = tokens.positions.count
-        guard tokens.keyDirections.count == count * headDimension, tokens.valueDirections.count == count * headDimension,
-              tokens.magnitudes.count == count * 4 else {
+        let elements = tokens.positions.count * headDimension
+        guard tokens.keyDirections.count == elements, tokens.valueDirections.count == elements,
+              tokens.magnitudes.count == tokens.positions.count * 4 else {
             throw CacheArchiveError.corrupted("shared tokens' rows do not match their tokens")
         }
         return tokens

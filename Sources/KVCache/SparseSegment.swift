@@ -199,8 +199,11 @@ extension SparseSegment: ArchivableSegment {
             guard masks.count == rows * words, values.count == rows * kept else {
                 throw CacheArchiveError.corrupted("a sparse segment's rows do not match its tokens")
             }
-            for row in 0 ..< rows where !Self.marksExactly(kept, of: headDimension, masks[row * words ..< (row + 1) * words]) {
-                throw CacheArchiveError.corrupted("sparse row \(row) does not mark \(kept) channels")
+            for row in 0 ..< rows {
+                let mask = masks[row * words ..< (row + 1) * words]
+                guard Self.marksExactly(kept, of: headDimension, mask) else {
+                    throw CacheArchiveError.corrupted("sparse row \(row) does not mark \(kept) channels")
+                }
             }
         }
         return segment

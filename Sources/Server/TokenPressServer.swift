@@ -54,9 +54,10 @@ public final class TokenPressServer: Sendable {
     /// - Parameter onListening: called with the bound address and port once the server accepts connections.
     public func run(handleSignals: Bool = true,
                     onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) async throws {
-        let services = ServiceGroup(configuration: .init(services: [makeApplication(onListening: onListening)],
-                                                         gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-                                                         logger: Self.quietLogger))
+        var settings = ServiceGroupConfiguration(services: [makeApplication(onListening: onListening)],
+                                                 logger: Self.quietLogger)
+        if handleSignals { settings.gracefulShutdownSignals = [.sigterm, .sigint] }
+        let services = ServiceGroup(configuration: settings)
         group.value = services
         try await services.run()
     }
