@@ -53,9 +53,14 @@ public final class Evaluator {
     public static func rulerKey(_ task: EvaluationPlan.Task, _ context: Int) -> String { "\(task.rawValue)@\(context)" }
 
     /// Refuses plans the model cannot run (before anything is fetched or prefilled).
+    /// RULER's own length budget already leaves room for the answer inside the context (`max_seq_length` counts
+    /// `tokens_to_generate`), so a RULER-only plan may ask for the model's whole context.
     public static func validate(_ plan: EvaluationPlan, for engine: InferenceEngine) throws {
-        guard let longest = plan.contexts.max(), longest + plan.continuation < engine.contextLength else {
-            let reason = "context plus continuation must fit the model's \(engine.contextLength) tokens"
+        let rulerOnly = plan.tasks.allSatisfy(\.isRuler)
+        let room = rulerOnly ? 0 : plan.continuation + 1
+        guard let longest = plan.contexts.max(), longest + room <= engine.contextLength else {
+            let what = rulerOnly ? "RULER's context" : "context plus continuation"
+            let reason = "\(what) must fit the model's \(engine.contextLength) tokens"
             throw EngineError.invalidParameter(name: "--contexts", reason: reason)
         }
         guard plan.contexts.allSatisfy({ $0 >= 64 }) else {

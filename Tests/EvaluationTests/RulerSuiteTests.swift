@@ -48,6 +48,25 @@ final class RulerSuiteTests: XCTestCase {
         XCTAssertEqual(all.upperBound, 1)
     }
 
+    /// RULER's budget counts the answer inside the context, so a RULER-only plan may use the whole context (8k on
+    /// SmolLM2); a plan with perplexity still needs room for its continuation.
+    func testARULEROnlyPlanMayFillTheContext() throws {
+        var tiny = TinyModel()
+        tiny.context = 512
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        var plan = EvaluationPlan(presses: ["knorm"], ratios: [0.5])
+        plan.tasks = [.niahSingle1, .vt]
+        plan.contexts = [512]
+        XCTAssertNoThrow(try Evaluator.validate(plan, for: engine))
+        plan.contexts = [513]
+        XCTAssertThrowsError(try Evaluator.validate(plan, for: engine)) { XCTAssertTrue("\($0)".contains("RULER"), "\($0)") }
+        plan.tasks = [.niahSingle1, .perplexity]
+        plan.contexts = [512]
+        XCTAssertThrowsError(try Evaluator.validate(plan, for: engine)) {
+            XCTAssertTrue("\($0)".contains("continuation"), "\($0)")
+        }
+    }
+
     func testARULERSweepCountsSamplesAndReportsIntervals() throws {
         var tiny = TinyModel()
         tiny.context = 2048
