@@ -83,16 +83,8 @@ public struct Benchmark {
     func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
         if test.promptTokens == 0, test.sequences > 1 { return try measureTogether(test, press: press, seed: seed) }
         let model = engine.model
-        let cache = engine.makeCache()
-        // A precision press stores every token at its bits, the timed ones too.
-        press?.prepare(cache)
-        if press == nil { cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens)) }
-        var tokens = TokenStream(seed: seed, vocabulary: model.configuration.vocabularySize, avoid: engine.tokenizer.endOfGeneration)
-        if test.depth > 0 {
-            var peak = 0
-            _ = try engine.prefill(tokens.next(test.depth), cache: cache, press: press, peakBytes: &peak)
-            try press.map { try engine.finishPrompt(cache, press: $0) }
-        }
+        var tokens = tokenStream(seed: seed)
+        let cache = try filledCache(test, press: press, tokens: &tokens)
         let bytes = cache.byteCount
         let clock = ContinuousClock()
         if test.promptTokens > 0 {
@@ -112,24 +104,13 @@ public struct Benchmark {
     private func measureTogether(_ test: Test, press: (any KVPress)?, seed: UInt64) throws
         -> (seconds: Double, cacheBytes: Int) {
         var caches: [KVCache] = []
-        var streams: [TokenStream] = []
-        let vocabulary = engine.model.configuration.vocabularySize
+        var steps: [[Int]] = []
         for sequence in 0 ..< test.sequences {
-            let cache = engine.makeCache()
-            press?.prepare(cache)
-            if press == nil { cache.reserveCapacity(test.depth + test.generatedTokens) }
-            var tokens = TokenStream(seed: seed &* 1000 &+ UInt64(sequence), vocabulary: vocabulary,
-                                     avoid: engine.tokenizer.endOfGeneration)
-            if test.depth > 0 {
-                var peak = 0
-                _ = try engine.prefill(tokens.next(test.depth), cache: cache, press: press, peakBytes: &peak)
-                try press.map { try engine.finishPrompt(cache, press: $0) }
-            }
-            caches.append(cache)
-            streams.append(tokens)
+            var tokens = tokenStream(seed: seed &* 1000 &+ UInt64(sequence))
+            caches.append(try filledCache(test, press: press, tokens: &tokens))
+            steps.append(tokens.next(test.generatedTokens))
         }
         let bytes = caches.reduce(0) { $0 + $1.byteCount }
-        let steps = (0 ..< test.sequences).map { streams[$0].next(test.generatedTokens) }
         let clock = ContinuousClock()
         return (try clock.measure {
             for step in 0 ..< test.generatedTokens {
@@ -137,6 +118,25 @@ public struct Benchmark {
                 for cache in caches { try press?.compressDuringDecoding(cache, step: step + 1) }
             }
         }.seconds, bytes)
+    }
+
+    private func tokenStream(seed: UInt64) -> TokenStream {
+        TokenStream(seed: seed, vocabulary: engine.model.configuration.vocabularySize,
+                    avoid: engine.tokenizer.endOfGeneration)
+    }
+
+    /// A cache holding `test.depth` tokens of `tokens` (compressed by `press`, if any), with room for the rest.
+    private func filledCache(_ test: Test, press: (any KVPress)?, tokens: inout TokenStream) throws -> KVCache {
+        let cache = engine.makeCache()
+        // A precision press stores every token at its bits, the timed ones too.
+        press?.prepare(cache)
+        if press == nil { cache.reserveCapacity(test.depth + max(test.promptTokens, test.generatedTokens)) }
+        if test.depth > 0 {
+            var peak = 0
+            _ = try engine.prefill(tokens.next(test.depth), cache: cache, press: press, peakBytes: &peak)
+            try press.map { try engine.finishPrompt(cache, press: $0) }
+        }
+        return cache
     }
 
     /// Peak resident memory of this process so far (VmHWM), in bytes; nil where /proc is unavailable.

@@ -84,8 +84,8 @@ extension SharedTokenView: ArchivableSegment {
             reader.sharedTokens.append((try SharedTokens.unarchive(from: &reader, headDimension: headDimension), []))
             number = reader.sharedTokens.count - 1
         case 1:
-            number = try reader.count(limit: max(0, reader.sharedTokens.count - 1))
             guard !reader.sharedTokens.isEmpty else { throw CacheArchiveError.corrupted("shared tokens never written") }
+            number = try reader.count(limit: reader.sharedTokens.count - 1)
         case let flag:
             throw CacheArchiveError.corrupted("shared tokens flag \(flag)")
         }
