@@ -56,6 +56,8 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON array of {test, press, threads, tokens_per_second, stddev, samples, cache_bytes, ...}.")
     var json = false
 
+    static let mostSequences = 256
+
     static func parseList(_ text: String, _ name: String, minimum: Int) throws -> [Int] {
         let values = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         let numbers = values.compactMap { Int($0) }
@@ -72,6 +74,10 @@ struct BenchCommand: ParsableCommand {
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)
             let sequenceCounts = try Self.parseList(sequences, "-s", minimum: 1)
+            // Each sequence holds a cache of its own: an absurd count would only exhaust memory.
+            if let most = sequenceCounts.max(), most > Self.mostSequences {
+                throw CLIError("-s allows at most \(Self.mostSequences) sequences, got \(most)")
+            }
             let defaultThreads = [modelOptions.threads ?? ParallelFor.threads]
             let threadCounts = try threadsList.map { try Self.parseList($0, "--threads-list", minimum: 1) } ?? defaultThreads
             let press = pressOption + (try TargetSpecifications.make(memory: kvMemory, kl: maxKL))

@@ -98,6 +98,7 @@ final class CLIOutputTests: XCTestCase {
         XCTAssertEqual(bytes.count, 2)
         XCTAssertEqual(bytes[1], 3 * bytes[0], "three caches of the same depth")
         try assertFails(["bench", "-m", model, "-s", "0"], mentioning: "-s must be")
+        try assertFails(["bench", "-m", model, "-s", "1,100000"], mentioning: "-s allows at most 256 sequences, got 100000")
     }
 
     func testQuestionsShareOneCompressedContext() throws {
