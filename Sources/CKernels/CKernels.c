@@ -5,14 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define TP_X86 1
-#define TP_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define TP_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
-#else
-#define TP_X86 0
-#endif
+#include "BlockDecoding.h"
+#include "GroupedAttention512.h"
 
 int tp_has_avx2(void) {
 #if TP_X86
@@ -41,12 +35,6 @@ void tp_use_avx512(int enabled) { use_avx512 = enabled; }
 
 #if TP_X86
 
-TP_AVX2 static inline float half_to_float(const uint8_t *p) {
-    uint16_t h;
-    memcpy(&h, p, 2);
-    return _cvtsh_ss(h);
-}
-
 // (t0 + t2) + (t1 + t3) with t = high half + low half: the order of llama.cpp's hsum_float_8.
 TP_AVX2 static inline float hsum8(__m256 x) {
     __m128 t = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
@@ -63,66 +51,6 @@ TP_AVX2 static inline float reduce4x8(__m256 x0, __m256 x1, __m256 x2, __m256 x3
     t = _mm_hadd_ps(t, t);
     return _mm_cvtss_f32(t);
 }
-
-// 32 4-bit values: low nibbles (elements 0-15) in the low 128 bits, high nibbles (16-31) in the high 128.
-TP_AVX2 static inline __m256i nibbles(const uint8_t *p) {
-    __m128i packed = _mm_loadu_si128((const __m128i *)p);
-    __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-}
-
-// Bit i of qh, for each of 32 bytes, as 0x10 or 0.
-TP_AVX2 static inline __m256i fifth_bits(const uint8_t *p) {
-    uint32_t qh;
-    memcpy(&qh, p, 4);
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0x0000000000000000);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)qh), shuffle);
-    const __m256i bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
-    bytes = _mm256_or_si256(bytes, bit);
-    bytes = _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1));  // 0xFF where the bit is set
-    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
-}
-
-// Lane sums of products in groups of 4 neighbouring bytes, as floats: unsigned x times signed y.
-TP_AVX2 static inline __m256 lanes_unsigned(__m256i x, __m256i y) {
-    __m256i pairs = _mm256_maddubs_epi16(x, y);
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
-}
-
-// The same for signed x: |x| times y with x's sign.
-TP_AVX2 static inline __m256 lanes_signed(__m256i x, __m256i y) {
-    return lanes_unsigned(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
-// Weight block b of a row, decoded to 32 bytes (signed for Q4_0, Q5_0, Q8_0), with its scale and minimum.
-TP_AVX2 static inline __attribute__((always_inline)) __m256i block_bytes(int type_id, const uint8_t *row, int b,
-                                                                          float *scale, float *minimum) {
-    const uint8_t *p;
-    switch (type_id) {
-    case 2: p = row + 18 * b; *scale = half_to_float(p); return _mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8));
-    case 3: p = row + 20 * b; *scale = half_to_float(p); *minimum = half_to_float(p + 2); return nibbles(p + 4);
-    case 6: p = row + 22 * b; *scale = half_to_float(p);
-        return _mm256_sub_epi8(_mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2)), _mm256_set1_epi8(16));
-    case 7: p = row + 24 * b; *scale = half_to_float(p); *minimum = half_to_float(p + 2);
-        return _mm256_or_si256(nibbles(p + 8), fifth_bits(p + 4));
-    default: p = row + 34 * b; *scale = half_to_float(p); return _mm256_loadu_si256((const __m256i *)(p + 2));
-    }
-}
-
-// Bytes per block of each Q8-dot format.
-static inline int block_stride(int type_id) {
-    switch (type_id) {
-    case 2: return 18;
-    case 3: return 20;
-    case 6: return 22;
-    case 7: return 24;
-    default: return 34;
-    }
-}
-
-static inline int is_signed(int type_id) { return type_id == 2 || type_id == 6 || type_id == 8; }
-
-static inline int has_minimum(int type_id) { return type_id == 3 || type_id == 7; }
 
 // Dot products of `count` (1 to 4) rows with one activation row. Each row keeps its own accumulator and
 // sums blocks in order, exactly as a single-row kernel would; interleaving rows only hides FMA latency.
@@ -149,22 +77,6 @@ TP_AVX2 static inline __attribute__((always_inline)) void dot_rows(int type_id, 
         }
     }
     for (int k = 0; k < count; k++) out[k] = hsum8(acc[k]) + minimums[k];
-}
-
-// hsum8 of eight accumulators at once, with hsum8's additions in hsum8's order, so lane k equals hsum8(x[k]):
-// t = high half + low half, u = (t0 + t2, t1 + t3), then u0 + u1 — done for eight rows by shuffles.
-TP_AVX2 static inline __m256 hsum8x8(const __m256 x[8]) {
-    __m256 t[4];
-    for (int k = 0; k < 4; k++) {
-        const __m256 a = x[2 * k], b = x[2 * k + 1];
-        t[k] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
-    }
-    // [x0 u0 u1, x2 u0 u1 | x1 u0 u1, x3 u0 u1] and the same for x4..x7.
-    const __m256 u0 = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], 0x44), _mm256_shuffle_ps(t[0], t[1], 0xEE));
-    const __m256 u1 = _mm256_add_ps(_mm256_shuffle_ps(t[2], t[3], 0x44), _mm256_shuffle_ps(t[2], t[3], 0xEE));
-    // [x0, x2, x4, x6 | x1, x3, x5, x7], then in row order.
-    const __m256 s = _mm256_add_ps(_mm256_shuffle_ps(u0, u1, 0x88), _mm256_shuffle_ps(u0, u1, 0xDD));
-    return _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 // dot_rows for eight rows: the same accumulators in the same block order, reduced eight at a time (hsum8x8), so
@@ -289,34 +201,6 @@ TP_MATMUL_FOR(8)
 // per lane are gemm_block's, and each half is reduced by hsum8: every result has the AVX2 kernel's bits.
 #define GEMM512_R 4
 
-TP_AVX512 static inline __m512i twice(__m256i x) { return _mm512_inserti64x4(_mm512_castsi256_si512(x), x, 1); }
-
-TP_AVX512 static inline __m512 pair_ps(float low, float high) {
-    const __m512d low8 = _mm512_castps_pd(_mm512_set1_ps(low));
-    return _mm512_castpd_ps(_mm512_insertf64x4(low8, _mm256_castps_pd(_mm256_set1_ps(high)), 1));
-}
-
-TP_AVX512 static inline __m256 high_half(__m512 x) {
-    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
-}
-
-// Weight block b as unsigned codes (what block_bytes gives, plus the format's offset for the signed formats: Q4_0
-// and Q5_0 store codes 0–15 and 0–31 around 8 and 16; Q8_0 values move up by 128), so that vpdpbusd needs no sign
-// trick: Σ x·y = Σ (x + offset)·y − offset·Σ y, every term an exact integer.
-TP_AVX512 static inline __attribute__((always_inline)) __m256i block_codes(int type_id, const uint8_t *row, int b,
-                                                                            float *scale, float *minimum) {
-    const uint8_t *p;
-    switch (type_id) {
-    case 2: p = row + 18 * b; *scale = half_to_float(p); return nibbles(p + 2);
-    case 6: p = row + 22 * b; *scale = half_to_float(p); return _mm256_or_si256(nibbles(p + 6), fifth_bits(p + 2));
-    case 8: p = row + 34 * b; *scale = half_to_float(p);
-        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(p + 2)), _mm256_set1_epi8((char)0x80));
-    default: return block_bytes(type_id, row, b, scale, minimum);
-    }
-}
-
-static inline int code_offset(int type_id) { return type_id == 2 ? 8 : type_id == 6 ? 16 : type_id == 8 ? 128 : 0; }
-
 // A pair of tokens' activation block as the 512-bit tiles read it: their int8 values side by side, where each lane's
 // sum starts (−offset · the lane's four values, see block_codes) and their scales, each repeated over its half.
 typedef struct {
@@ -428,7 +312,8 @@ TP_MATMUL512_FOR(6)
 TP_MATMUL512_FOR(7)
 TP_MATMUL512_FOR(8)
 
-// Batches of 8 tokens or more take the AVX-512 tiles when the CPU has them (and tests have not turned them off).
+// Batches of 8 tokens or more take the AVX-512 tiles when the CPU has them (and tests have not turned them off);
+// attention over the cache types asks with 8 (GroupedAttention512.c).
 static int take_avx512(int tokens) {
     static int has = -1;
     if (has < 0) has = tp_has_avx512();
@@ -1324,6 +1209,11 @@ TP_AVX2 static inline __attribute__((always_inline)) void weighted_sum_q(int typ
 // One copy per format, so block_bytes' format switch folds away.
 TP_AVX2 void tp_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int dim, const float *w,
                                float *minimum_sums, float *out) {
+    // One query is a group of one: the AVX-512 twin does the same operations per element.
+    if (take_avx512(8)) {
+        tp_group_weighted_sum_q512(type_id, rows, row_bytes, count, 0, dim / 32, 1, w, 0, out, 0);
+        return;
+    }
     switch (type_id) {
     case 2: weighted_sum_q(2, rows, row_bytes, count, dim, w, minimum_sums, out); break;
     case 3: weighted_sum_q(3, rows, row_bytes, count, dim, w, minimum_sums, out); break;
@@ -1459,6 +1349,9 @@ TP_GROUP_FOR(8)
 TP_AVX2 void tp_group_logits_q(int type_id, const void *rows, long row_bytes, int count, int blocks, int queries,
                                const int8_t *quants, const float *scales, const float *sums, float *out, long stride) {
     if (count <= 0) return;
+    if (take_avx512(8)
+        && tp_group_logits_q512(type_id, rows, row_bytes, count, blocks, queries, quants, scales, sums, out, stride))
+        return;
     for (int g0 = 0; g0 < queries; g0 += 4) {
         const int n = queries - g0 < 4 ? queries - g0 : 4;
         const int8_t *q = quants + (long)g0 * blocks * 32;
@@ -1477,6 +1370,11 @@ TP_AVX2 void tp_group_logits_q(int type_id, const void *rows, long row_bytes, in
 TP_AVX2 void tp_group_weighted_sum_q(int type_id, const void *rows, long row_bytes, int count, int block_begin,
                                      int block_end, int queries, const float *w, long w_stride, float *out,
                                      long out_stride) {
+    if (take_avx512(8)) {
+        tp_group_weighted_sum_q512(type_id, rows, row_bytes, count, block_begin, block_end, queries, w, w_stride, out,
+                                   out_stride);
+        return;
+    }
     for (int g0 = 0; g0 < queries; g0 += 3) {
         const int n = queries - g0 < 3 ? queries - g0 : 3;
         const float *wg = w + g0 * w_stride;

@@ -43,6 +43,20 @@ public struct Benchmark {
         public var standardDeviation: Double
         public var samples: [Double]
 
+        /// The mean and sample standard deviation of `samples` (tokens per second of each repetition).
+        public init(test: String, press: String, threads: Int, cacheBytes: Int, samples: [Double]) {
+            let mean = samples.reduce(0, +) / Double(max(1, samples.count))
+            let squares = samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
+            let variance = samples.count > 1 ? squares / Double(samples.count - 1) : 0
+            self.test = test
+            self.press = press
+            self.threads = threads
+            self.cacheBytes = cacheBytes
+            self.tokensPerSecond = mean
+            self.standardDeviation = variance.squareRoot()
+            self.samples = samples
+        }
+
         enum CodingKeys: String, CodingKey {
             case test, press, threads, samples
             case cacheBytes = "cache_bytes"
@@ -58,25 +72,36 @@ public struct Benchmark {
     /// Runs `test` `repetitions` times (after one untimed warm-up) and summarises tokens per second.
     public func run(_ test: Test, press: (any KVPress)? = nil, threads: Int, repetitions: Int,
                     progress: (Int) -> Void = { _ in }) throws -> Result {
+        try run(test, presses: [press], threads: threads, repetitions: repetitions) { repetition, _ in
+            progress(repetition)
+        }[0]
+    }
+
+    /// Runs `test` with every press `repetitions` times, the presses taking turns within each repetition (after
+    /// one untimed warm-up round), so that a machine whose speed drifts — other work, clocks, a neighbour on the
+    /// same host — slows every press alike and their ratios hold. `progress` gets (repetition, press index).
+    public func run(_ test: Test, presses: [(any KVPress)?], threads: Int, repetitions: Int,
+                    progress: (Int, Int) -> Void = { _, _ in }) throws -> [Result] {
         let needed = test.depth + max(test.promptTokens, test.generatedTokens)
         guard needed <= engine.contextLength else {
             let reason = "needs \(needed) tokens, more than the context of \(engine.contextLength)"
             throw EngineError.invalidParameter(name: "test \(test.name)", reason: reason)
         }
-        var samples: [Double] = []
-        var cacheBytes = 0
+        var samples = [[Double]](repeating: [], count: presses.count)
+        var cacheBytes = [Int](repeating: 0, count: presses.count)
         for repetition in 0 ... repetitions {
-            let (seconds, bytes) = try measure(test, press: press, seed: UInt64(repetition))
-            cacheBytes = bytes
-            if repetition > 0 {
-                samples.append(Double(test.timedTokens) / seconds)
-                progress(repetition)
+            for (index, press) in presses.enumerated() {
+                let (seconds, bytes) = try measure(test, press: press, seed: UInt64(repetition))
+                cacheBytes[index] = bytes
+                guard repetition > 0 else { continue }
+                samples[index].append(Double(test.timedTokens) / seconds)
+                progress(repetition, index)
             }
         }
-        let mean = samples.reduce(0, +) / Double(samples.count)
-        let variance = samples.count > 1 ? samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(samples.count - 1) : 0
-        return Result(test: test.name, press: press?.description ?? "none", threads: threads, cacheBytes: cacheBytes,
-                      tokensPerSecond: mean, standardDeviation: variance.squareRoot(), samples: samples)
+        return presses.indices.map { index in
+            Result(test: test.name, press: presses[index]?.description ?? "none", threads: threads,
+                   cacheBytes: cacheBytes[index], samples: samples[index])
+        }
     }
 
     /// Seconds spent on the timed part of one run, and the cache bytes when it began.

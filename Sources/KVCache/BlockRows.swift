@@ -20,8 +20,9 @@ enum BlockRows {
         let rowBytes = blocks * format.blockBytes
         switch kernel {
         case .avx2:
-            tp_matmul_q8(Int32(format.typeID), rows, rowBytes, 0, Int32(count), Int32(blocks), quants, scales, sums, 1,
-                         logits, Int(count))
+            // A group of one query: the bits of tp_matmul_q8 for one token, eight rows reduced at a time.
+            tp_group_logits_q(Int32(format.typeID), rows, rowBytes, Int32(count), Int32(blocks), 1, quants, scales,
+                              sums, logits, count)
         case .portable:
             let activations = Q8Row(quants: quants, scales: scales, sums: sums)
             for j in 0 ..< count {

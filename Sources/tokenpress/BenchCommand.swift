@@ -15,6 +15,8 @@ struct BenchCommand: ParsableCommand {
             deviation in tokens/s. Progress goes to stderr. Example: tokenpress bench -p 512 -n 128 -d 0,4096 -r 3
             With --press (repeatable; none is the full cache), the cache is compressed after the -d prompt and before \
             the timed part: tokenpress bench -p 0 -n 128 -d 4096 --press none --press streaming --press snapkv --ratio 0.75
+            The presses take turns within each repetition, so a machine whose speed drifts slows them alike and the \
+            ratios to the full cache hold; use -r 5 or more where the machine is shared.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -114,11 +116,11 @@ struct BenchCommand: ParsableCommand {
             for threads in threadCounts {
                 ParallelFor.threads = threads
                 for test in tests {
-                    for kvPress in presses {
-                        results.append(try benchmark.run(test, press: kvPress, threads: threads, repetitions: repetitions) { _ in
-                            done += 1
-                            Console.progress("bench \(test.name) \(kvPress?.description ?? "") t=\(threads)", done: done, total: total)
-                        })
+                    results += try benchmark.run(test, presses: presses, threads: threads,
+                                                 repetitions: repetitions) { _, index in
+                        done += 1
+                        let name = presses[index]?.description ?? ""
+                        Console.progress("bench \(test.name) \(name) t=\(threads)", done: done, total: total)
                     }
                 }
             }
