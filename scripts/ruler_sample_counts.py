@@ -4,9 +4,10 @@
     python3 scripts/ruler_sample_counts.py RESULTS.json [PRESS@RATIO]
 
 RESULTS.json is a `tokenpress eval --suite ruler --json` file holding both configurations. For each task, with the
-two observed mean scores p1 (full cache) and p0 (the press), prints the smallest n at which their 95% Wilson intervals
-no longer overlap — the interval TokenPress's reports print — or "cannot" when the full cache does not beat the press
-at all (the model cannot do the task). The observed rates come from few samples themselves: read n as an order of size.
+two observed mean scores p1 (full cache) and p0 (the press), prints both with their 95% Wilson intervals at the
+observed n — the interval TokenPress's reports print — whether those are apart, and the smallest n at which they
+would no longer overlap, or "cannot" when the full cache does not beat the press at all (the model cannot do the
+task). The observed rates come from few samples themselves: read n as an order of size.
 """
 import json
 import math
@@ -36,8 +37,8 @@ def main():
     press, ratio = (sys.argv[2].split("@") if len(sys.argv) > 2 else ["random", "0.5"])
     ratio = float(ratio)
     answers = results["answers"]
-    print(f"| task | full cache | {press}@{ratio:g} | n observed | samples to separate |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(f"| task | full cache [95%] | {press}@{ratio:g} [95%] | n observed | apart at this n | samples to separate |")
+    print("| --- | ---: | ---: | ---: | :---: | ---: |")
     for task in results["plan"]["tasks"]:
         full = [a["score"] for a in answers if a["task"] == task and a["press"] == "none"]
         weak = [a["score"] for a in answers if a["task"] == task and a["press"] == press and a["ratio"] == ratio]
@@ -45,7 +46,14 @@ def main():
             continue
         p1, p0 = sum(full) / len(full), sum(weak) / len(weak)
         n = needed(p1, p0)
-        print(f"| {task} | {100 * p1:.0f}% | {100 * p0:.0f}% | {len(full)} | {n if n else 'cannot (full ≤ press)'} |")
+        high, low = wilson(p1, len(full)), wilson(p0, len(weak))
+        apart = "yes" if low[1] < high[0] else "no"
+        print(f"| {task} | {interval(p1, high)} | {interval(p0, low)} | {len(full)} | {apart} | "
+              f"{n if n else 'cannot (full ≤ press)'} |")
+
+
+def interval(p, bounds):
+    return f"{100 * p:.0f}% [{100 * bounds[0]:.0f}–{100 * bounds[1]:.0f}]"
 
 
 if __name__ == "__main__":

@@ -128,5 +128,18 @@ TP_AVX512 static inline __attribute__((always_inline)) __m256i block_codes(int t
 
 static inline int code_offset(int type_id) { return type_id == 2 ? 8 : type_id == 6 ? 16 : type_id == 8 ? 128 : 0; }
 
+
+// The logits of a tile of eight key rows for each of `queries` (≤ 4) query heads: each row's eight lane sums
+// reduced by hsum8x8, plus the row's minimums' sum, the first `n` rows stored at out + g·stride.
+TP_AVX2 static inline __attribute__((always_inline)) void store_row_tile(int queries, __m256 stage[4][8],
+                                                                          float minimums[4][8], int n, float *out,
+                                                                          long stride) {
+    for (int g = 0; g < queries; g++) {
+        float result[8];
+        _mm256_storeu_ps(result, _mm256_add_ps(hsum8x8(stage[g]), _mm256_loadu_ps(minimums[g])));
+        for (int k = 0; k < n; k++) out[g * stride + k] = result[k];
+    }
+}
+
 #endif  // TP_X86
 #endif  // TP_BLOCK_DECODING_H

@@ -117,12 +117,7 @@ TP_AVX512 static inline __attribute__((always_inline)) void group_logits512(int 
                 minimums[g][p + 1] = minimum_sums[g][1];
             }
         }
-        const int n = count - r0 < 8 ? count - r0 : 8;
-        for (int g = 0; g < queries; g++) {
-            float result[8];
-            _mm256_storeu_ps(result, _mm256_add_ps(hsum8x8(stage[g]), _mm256_loadu_ps(minimums[g])));
-            for (int k = 0; k < n; k++) out[g * stride + r0 + k] = result[k];
-        }
+        store_row_tile(queries, stage, minimums, count - r0 < 8 ? count - r0 : 8, out + r0, stride);
     }
 }
 

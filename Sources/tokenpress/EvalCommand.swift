@@ -46,8 +46,8 @@ struct EvalCommand: ParsableCommand {
     var ratios = "0.25,0.5,0.75"
     @Option(name: .long, help: ArgumentHelp(
         "quick: the home-made tasks (default: perplexity,needle); ruler: RULER's 13 standard tasks from RULER's own generators.",
-        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 30, what separates "
-            + "the full cache from random@0.5 on every RULER task SmolLM2-135M can do at all); "
+        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 40, what separates "
+            + "the full cache from random@0.5 on the RULER tasks SmolLM2-135M does (docs/eval/ruler-samples.md)); "
             + "any task can be named with --tasks."))
     var suite = "quick"
     @Option(name: .long, help: ArgumentHelp(
@@ -135,7 +135,7 @@ struct EvalCommand: ParsableCommand {
         guard continuation >= 2, continuation <= 100_000 else {
             throw CLIError("--continuation must be between 2 and 100000, got \(continuation)")
         }
-        let samples = self.samples ?? (suite == "ruler" ? 30 : 1)
+        let samples = self.samples ?? (suite == "ruler" ? 40 : 1)
         guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
         plan.continuation = continuation
         plan.samples = samples
