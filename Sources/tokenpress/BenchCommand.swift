@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
             + "batched forward pass per step as `serve` runs them; t/s counts every sequence's tokens.",
         valueName: "list"))
     var sequences = "1"
-    @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test.")
+    @Option(name: .customShort("r"), parsing: .unconditional, help: "Timed repetitions per test (1 to 1000).")
     var repetitions = 5
     @Option(name: .customLong("press"),
             help: "Compress the cache after the -d prompt with this press specification (repeatable; none: full cache).")
@@ -72,6 +72,8 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard repetitions >= 1 else { throw CLIError("-r must be at least 1, got \(repetitions)") }
+            // A typo such as -r 100000000 would otherwise run for days before printing anything.
+            guard repetitions <= 1000 else { throw CLIError("-r must be at most 1000, got \(repetitions)") }
             let promptSizes = try Self.parseList(prompts, "-p", minimum: 0)
             let generatedSizes = try Self.parseList(generated, "-n", minimum: 0)
             let depthList = try Self.parseList(depths, "-d", minimum: 0)

@@ -191,6 +191,7 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["generate", "-m", model, "-p", "hi", "-t", "0"], mentioning: "--threads must be between 1 and 256, got 0")
         try assertFails(["generate", "-m", model, "-p", "hi", "-t", "1000000"], mentioning: "--threads must be between 1 and 256")
         try assertFails(["bench", "-m", model, "-r", "0"], mentioning: "-r must be at least 1, got 0")
+        try assertFails(["bench", "-m", model, "-r", "100000000"], mentioning: "-r must be at most 1000, got 100000000")
         try assertFails(["bench", "-m", model, "--threads-list", "2,0"], mentioning: "--threads-list must be a comma-separated list of integers ≥ 1")
         try assertFails(["bench", "-m", model, "-p", "100000000", "-n", "0"], mentioning: "more than the context of 256")
         try assertFails(["generate", "-m", model, "-p", "hi", "--press", "streaming", "--decode-budget", "8", "--decode-interval", "0"],

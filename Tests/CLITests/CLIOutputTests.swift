@@ -230,6 +230,22 @@ final class CLIBenchTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("bench tg4@d8"), "progress on stderr")
     }
 
+    /// Presses take turns within each repetition; each still gets its own row, in the order named, with every
+    /// repetition and the cache its press left.
+    func testBenchWithPressesGivesEachItsRowAndItsCache() throws {
+        let model = try TinyModel().write()
+        let r = try CLIRunner.run(["bench", "-m", model, "-p", "0", "-n", "4", "-d", "64", "-r", "3", "--press", "none",
+                                   "--press", "streaming", "--ratio", "0.5", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let array = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        XCTAssertEqual(array.map { $0["press"] as? String }, ["none", "streaming@0.5"])
+        XCTAssertEqual(array.map { ($0["samples"] as? [Double])?.count }, [3, 3])
+        let bytes = array.map { $0["cache_bytes"] as? Int ?? 0 }
+        XCTAssertGreaterThan(bytes[1], 0)
+        XCTAssertLessThan(bytes[1], bytes[0], "the pressed cache is smaller")
+        XCTAssertTrue(r.stderr.contains("6/6"), "one progress step per press and repetition: \(r.stderr)")
+    }
+
     func testBenchTableAndBadLists() throws {
         let model = try TinyModel().write()
         let r = try CLIRunner.run(["bench", "-m", model, "-p", "8", "-n", "0", "-r", "1"])
