@@ -69,18 +69,10 @@ public struct Benchmark {
 
     public init(engine: InferenceEngine) { self.engine = engine }
 
-    /// Runs `test` `repetitions` times (after one untimed warm-up) and summarises tokens per second.
-    public func run(_ test: Test, press: (any KVPress)? = nil, threads: Int, repetitions: Int,
-                    progress: (Int) -> Void = { _ in }) throws -> Result {
-        try run(test, presses: [press], threads: threads, repetitions: repetitions) { repetition, _ in
-            progress(repetition)
-        }[0]
-    }
-
     /// Runs `test` with every press `repetitions` times, the presses taking turns within each repetition (after
     /// one untimed warm-up round), so that a machine whose speed drifts — other work, clocks, a neighbour on the
     /// same host — slows every press alike and their ratios hold. `progress` gets (repetition, press index).
-    public func run(_ test: Test, presses: [(any KVPress)?], threads: Int, repetitions: Int,
+    public func run(_ test: Test, presses: [(any KVPress)?] = [nil], threads: Int, repetitions: Int,
                     progress: (Int, Int) -> Void = { _, _ in }) throws -> [Result] {
         let needed = test.depth + max(test.promptTokens, test.generatedTokens)
         guard needed <= engine.contextLength else {

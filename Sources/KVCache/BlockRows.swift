@@ -77,8 +77,8 @@ enum BlockRows {
     }
 
     /// `logits` for `queryCount` queries at `queries + g·d` at once, query g's logits at `logits + g·stride`: each
-    /// block is decoded once for all of them (AVX2), with the bits of `logits` query by query. `scratch` holds
-    /// `queryCount · d` floats (the quantized queries).
+    /// block is decoded once for all of them (AVX2, or AVX-512 where the CPU has it), with the bits of `logits`
+    /// query by query. `scratch` holds `queryCount · d` floats (the quantized queries).
     static func groupLogits(queries: UnsafePointer<Float>, queryCount: Int, rows: UnsafeRawPointer, count: Int,
                             dimension d: Int, format: any Q8DotFormat.Type, kernel: AttentionKernel,
                             scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>,
