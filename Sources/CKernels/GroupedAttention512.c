@@ -117,7 +117,7 @@ TP_AVX512 static inline __attribute__((always_inline)) void group_logits512(int 
                 minimums[g][p + 1] = minimum_sums[g][1];
             }
         }
-        store_row_tile(queries, stage, minimums, count - r0 < 8 ? count - r0 : 8, out + r0, stride);
+        store_row_tile(type_id, queries, stage, minimums, count - r0 < 8 ? count - r0 : 8, out + r0, stride);
     }
 }
 

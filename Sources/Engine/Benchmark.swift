@@ -42,9 +42,11 @@ public struct Benchmark {
         public var tokensPerSecond: Double      // mean over repetitions
         public var standardDeviation: Double
         public var samples: [Double]
+        /// Untimed fills of the cache to the test's depth (more than one only when repetitions could not share one).
+        public var depthFills: Int
 
         /// The mean and sample standard deviation of `samples` (tokens per second of each repetition).
-        public init(test: String, press: String, threads: Int, cacheBytes: Int, samples: [Double]) {
+        public init(test: String, press: String, threads: Int, cacheBytes: Int, samples: [Double], depthFills: Int) {
             let mean = samples.reduce(0, +) / Double(max(1, samples.count))
             let squares = samples.reduce(0) { $0 + ($1 - mean) * ($1 - mean) }
             let variance = samples.count > 1 ? squares / Double(samples.count - 1) : 0
@@ -55,6 +57,7 @@ public struct Benchmark {
             self.tokensPerSecond = mean
             self.standardDeviation = variance.squareRoot()
             self.samples = samples
+            self.depthFills = depthFills
         }
 
         enum CodingKeys: String, CodingKey {
@@ -62,7 +65,18 @@ public struct Benchmark {
             case cacheBytes = "cache_bytes"
             case tokensPerSecond = "tokens_per_second"
             case standardDeviation = "stddev"
+            case depthFills = "depth_fills"
         }
+    }
+
+    /// The median over repetitions of `samples[i] / baseline[i]`: presses take turns within a repetition, so each
+    /// ratio compares two runs made seconds apart, and the median ignores a repetition where the machine changed
+    /// speed between them. Nil unless both have the same number of samples.
+    public static func medianRatio(_ samples: [Double], to baseline: [Double]) -> Double? {
+        guard !samples.isEmpty, samples.count == baseline.count, !baseline.contains(0) else { return nil }
+        let ratios = zip(samples, baseline).map { $0 / $1 }.sorted()
+        let middle = ratios.count / 2
+        return ratios.count % 2 == 1 ? ratios[middle] : (ratios[middle - 1] + ratios[middle]) / 2
     }
 
     public let engine: InferenceEngine
@@ -79,6 +93,10 @@ public struct Benchmark {
             let reason = "needs \(needed) tokens, more than the context of \(engine.contextLength)"
             throw EngineError.invalidParameter(name: "test \(test.name)", reason: reason)
         }
+        if Self.decodesOverOneFill(test, presses: presses) {
+            return try runOverOneFill(test, presses: presses, threads: threads, repetitions: repetitions,
+                                      progress: progress)
+        }
         var samples = [[Double]](repeating: [], count: presses.count)
         var cacheBytes = [Int](repeating: 0, count: presses.count)
         for repetition in 0 ... repetitions {
@@ -92,29 +110,76 @@ public struct Benchmark {
         }
         return presses.indices.map { index in
             Result(test: test.name, press: presses[index]?.description ?? "none", threads: threads,
-                   cacheBytes: cacheBytes[index], samples: samples[index])
+                   cacheBytes: cacheBytes[index], samples: samples[index],
+                   depthFills: test.depth > 0 ? (repetitions + 1) * test.sequences : 0)
+        }
+    }
+
+    /// Whether a decode test after a depth prompt fills each press's cache once and then times its repetitions over
+    /// that one fill: single sequences, and no press that compresses while decoding (its evictions could not be
+    /// taken back). Filling a 4,096-token cache takes ten times as long as 128 decode steps, and on a shared
+    /// machine the speed changes within that time; without refills, the presses' turns follow each other within
+    /// seconds, so each repetition compares them on the same machine state.
+    public static func decodesOverOneFill(_ test: Test, presses: [(any KVPress)?]) -> Bool {
+        guard test.promptTokens == 0, test.sequences == 1, test.depth > 0 else { return false }
+        return presses.allSatisfy { $0?.compressesDuringDecoding != true }
+    }
+
+    /// `run` for `decodesOverOneFill` tests: each repetition decodes after the depth prompt and then cuts the cache
+    /// back to it. A cache that does not come back to its bytes (a precision press that quantized a group holding
+    /// both prompt and decoded tokens) is filled again before its next turn.
+    private func runOverOneFill(_ test: Test, presses: [(any KVPress)?], threads: Int, repetitions: Int,
+                                progress: (Int, Int) -> Void) throws -> [Result] {
+        var caches: [KVCache?] = Array(repeating: nil, count: presses.count)
+        var cacheBytes = [Int](repeating: 0, count: presses.count)
+        var samples = [[Double]](repeating: [], count: presses.count)
+        var fills = [Int](repeating: 0, count: presses.count)
+        for repetition in 0 ... repetitions {
+            for (index, press) in presses.enumerated() {
+                if caches[index] == nil {
+                    fills[index] += 1
+                    var depthTokens = tokenStream(seed: 0)
+                    caches[index] = try filledCache(test, press: press, tokens: &depthTokens)
+                    cacheBytes[index] = caches[index]!.byteCount
+                }
+                let cache = caches[index]!
+                var tokens = tokenStream(seed: UInt64(repetition) &+ 1)
+                let seconds = try decode(tokens.next(test.generatedTokens), cache: cache, press: press)
+                if !cache.truncate(toPositions: test.depth) || cache.byteCount != cacheBytes[index] {
+                    caches[index] = nil
+                }
+                guard repetition > 0 else { continue }
+                samples[index].append(Double(test.timedTokens) / seconds)
+                progress(repetition, index)
+            }
+        }
+        return presses.indices.map { index in
+            Result(test: test.name, press: presses[index]?.description ?? "none", threads: threads,
+                   cacheBytes: cacheBytes[index], samples: samples[index], depthFills: fills[index])
         }
     }
 
     /// Seconds spent on the timed part of one run, and the cache bytes when it began.
-    func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
+    public func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
         if test.promptTokens == 0, test.sequences > 1 { return try measureTogether(test, press: press, seed: seed) }
-        let model = engine.model
         var tokens = tokenStream(seed: seed)
         let cache = try filledCache(test, press: press, tokens: &tokens)
         let bytes = cache.byteCount
-        let clock = ContinuousClock()
         if test.promptTokens > 0 {
             let batch = tokens.next(test.promptTokens)
-            return (try clock.measure { _ = try engine.prefill(batch, cache: cache) }.seconds, bytes)
+            return (try ContinuousClock().measure { _ = try engine.prefill(batch, cache: cache) }.seconds, bytes)
         }
-        let steps = tokens.next(test.generatedTokens)
-        return (try clock.measure {
+        return (try decode(tokens.next(test.generatedTokens), cache: cache, press: press), bytes)
+    }
+
+    /// Seconds to decode `steps` one token at a time into `cache`.
+    private func decode(_ steps: [Int], cache: KVCache, press: (any KVPress)?) throws -> Double {
+        try ContinuousClock().measure {
             for (step, token) in steps.enumerated() {
-                _ = try model.forward(tokens: [token], cache: cache, logits: .lastToken)
+                _ = try engine.model.forward(tokens: [token], cache: cache, logits: .lastToken)
                 try press?.compressDuringDecoding(cache, step: step + 1)
             }
-        }.seconds, bytes)
+        }.seconds
     }
 
     /// `test.sequences` caches filled to the depth (different tokens each), then `generatedTokens` batched steps.

@@ -16,7 +16,10 @@ struct BenchCommand: ParsableCommand {
             With --press (repeatable; none is the full cache), the cache is compressed after the -d prompt and before \
             the timed part: tokenpress bench -p 0 -n 128 -d 4096 --press none --press streaming --press snapkv --ratio 0.75
             The presses take turns within each repetition, so a machine whose speed drifts slows them alike and the \
-            ratios to the full cache hold; use -r 5 or more where the machine is shared.
+            ratios to the full cache hold; use -r 5 or more where the machine is shared. A tgN@dD test fills each \
+            press's cache to D tokens once and cuts it back to D after every repetition (unless a press evicts while \
+            decoding), so the turns follow each other within seconds; the table adds the median of the \
+            per-repetition ratios, which a repetition caught in a change of machine speed cannot move much.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -128,13 +131,19 @@ struct BenchCommand: ParsableCommand {
             }
             let peak = Benchmark.peakResidentBytes()
             let modelName = URL(fileURLWithPath: engine.file.path).lastPathComponent
+            let fullCache = results.filter { $0.press == "none" }.map { ("\($0.test) \($0.threads)", $0) }
+            let baseline = Dictionary(fullCache) { a, _ in a }
             if json {
                 let objects: [[String: Any]] = results.map {
                     var o: [String: Any] = ["test": $0.test, "press": $0.press, "cache_bytes": $0.cacheBytes,
                                             "threads": $0.threads, "tokens_per_second": $0.tokensPerSecond,
                                             "stddev": $0.standardDeviation, "samples": $0.samples, "model": modelName,
-                                            "kernels": KernelDispatch.name]
+                                            "kernels": KernelDispatch.name, "depth_fills": $0.depthFills]
                     if let peak { o["peak_rss_bytes"] = peak }
+                    if $0.press != "none", let full = baseline["\($0.test) \($0.threads)"],
+                       let median = Benchmark.medianRatio($0.samples, to: full.samples) {
+                        o["median_ratio_to_full_cache"] = median
+                    }
                     o["kv_storage"] = engine.cacheStorage.description
                     return o
                 }
@@ -146,14 +155,16 @@ struct BenchCommand: ParsableCommand {
             let showPress = !press.isEmpty
             var out = "| model | kernels | threads | test |" + (showPress ? " press | cache |" : "") + " t/s |"
             out += (showPress ? "\n| --- | --- | ---: | ---: | --- | ---: | ---: |\n" : "\n| --- | --- | ---: | ---: | ---: |\n")
-            let fullCache = results.filter { $0.press == "none" }.map { ("\($0.test) \($0.threads)", $0.tokensPerSecond) }
-            let baseline = Dictionary(fullCache) { a, _ in a }
             for r in results {
                 out += "| \(modelName) | \(KernelDispatch.name) | \(r.threads) | \(r.test) | "
                 if showPress { out += "\(r.press) | " + String(format: "%.1f MiB", Double(r.cacheBytes) / 1_048_576) + " | " }
                 out += String(format: "%.2f ± %.2f", r.tokensPerSecond, r.standardDeviation)
-                if showPress, r.press != "none", let full = baseline["\(r.test) \(r.threads)"], full > 0 {
-                    out += String(format: " (%.2f× full cache)", r.tokensPerSecond / full)
+                if showPress, r.press != "none", let full = baseline["\(r.test) \(r.threads)"], full.tokensPerSecond > 0 {
+                    out += String(format: " (%.2f× full cache", r.tokensPerSecond / full.tokensPerSecond)
+                    if r.samples.count > 1, let median = Benchmark.medianRatio(r.samples, to: full.samples) {
+                        out += String(format: "; median of repetitions %.2f×", median)
+                    }
+                    out += ")"
                 }
                 out += " |\n"
             }
