@@ -61,8 +61,12 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     public var depths = [0, 0.25, 0.5, 0.75, 1]
     /// Tokens scored after each perplexity context.
     public var continuation = 256
-    /// Perplexity samples per context (different stretches of the text), and samples per RULER task and context.
+    /// Perplexity samples per context (different stretches of the text), and samples per RULER task and context
+    /// unless `taskSamples` names the task.
     public var samples = 1
+    /// Samples per context of the RULER tasks named here (raw task names), in place of `samples`: each task gets
+    /// what separates its scores (`RulerSampleCounts`), not the count of the hardest one.
+    public var taskSamples: [String: Int] = [:]
     /// Most tokens generated for an answer (each task has its own smaller limit).
     public var answerTokens = 64
     /// Chooses the text stretches and the magic numbers.
@@ -78,7 +82,7 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case presses, ratios, tasks, modes, contexts, depths, continuation, samples, answerTokens, seed, split
-        case pressLayers
+        case pressLayers, taskSamples
     }
 
     /// Decodes results files written before `split` existed as the test split, and before `pressLayers` as global.
@@ -96,15 +100,24 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         seed = try c.decode(UInt64.self, forKey: .seed)
         split = try c.decodeIfPresent(Split.self, forKey: .split) ?? .test
         pressLayers = try c.decodeIfPresent(String.self, forKey: .pressLayers) ?? "global"
+        taskSamples = try c.decodeIfPresent([String: Int].self, forKey: .taskSamples) ?? [:]
     }
+
+    /// Samples per context of `task`: its own count for a RULER task `taskSamples` names, else `samples`.
+    public func samples(for task: Task) -> Int {
+        task.isRuler ? taskSamples[task.rawValue] ?? samples : samples
+    }
+
+    /// The most samples any RULER task of the plan takes (0 without RULER tasks).
+    public var mostRulerSamples: Int { tasks.filter(\.isRuler).map { samples(for: $0) }.max() ?? 0 }
 
     /// Prompts the plan prefills (perplexity stretches, then question prompts), in sweep order.
     public var promptCount: Int {
         let questionTasks = tasks.filter { $0 != .perplexity && !$0.isRuler }.count
-        let rulerTasks = tasks.filter(\.isRuler).count
+        let rulerSamples = tasks.filter(\.isRuler).reduce(0) { $0 + samples(for: $1) }
         let perplexityPrompts = tasks.contains(.perplexity) ? contexts.count * samples : 0
         let questionPrompts = questionTasks * contexts.count * depths.count * modes.count
-        return perplexityPrompts + questionPrompts + rulerTasks * contexts.count * samples * modes.count
+        return perplexityPrompts + questionPrompts + rulerSamples * contexts.count * modes.count
     }
 
     /// Measurements (cells) of a whole run: every configuration on every prompt.

@@ -127,15 +127,16 @@ extension EvaluationResults {
 }
 
 extension EvaluationResults {
-    /// These results as results of `plan` when `plan` differs only in its sample count and has RULER tasks only:
+    /// These results as results of `plan` when `plan` differs only in its sample counts and has RULER tasks only:
     /// RULER's samples of a seed are the same whatever their count (the generators draw them one after another), so
     /// the cells of the samples both plans share are kept and the others dropped. Nil for any other plan.
     public func reusedFor(_ plan: EvaluationPlan) -> EvaluationResults? {
         var same = self.plan
         same.samples = plan.samples
+        same.taskSamples = plan.taskSamples
         guard same == plan, plan.tasks.allSatisfy(\.isRuler) else { return nil }
         var reused = EvaluationResults(model: model, plan: plan)
-        reused.answers = answers.filter { ($0.sample ?? 0) < plan.samples }
+        reused.answers = answers.filter { ($0.sample ?? 0) < plan.samples(for: $0.task) }
         return reused
     }
 }

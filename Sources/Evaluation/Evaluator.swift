@@ -32,8 +32,9 @@ public final class Evaluator {
         self.render = render
         self.rulerSamples = rulerSamples
         for task in plan.tasks where task.isRuler {
-            for context in plan.contexts where (rulerSamples[Self.rulerKey(task, context)]?.count ?? 0) < plan.samples {
-                let reason = "\(plan.samples) needed for \(task.rawValue) at \(context)"
+            let needed = plan.samples(for: task)
+            for context in plan.contexts where (rulerSamples[Self.rulerKey(task, context)]?.count ?? 0) < needed {
+                let reason = "\(needed) needed for \(task.rawValue) at \(context)"
                 throw EngineError.invalidParameter(name: "RULER samples", reason: reason)
             }
         }
@@ -133,8 +134,8 @@ public final class Evaluator {
         }
         // Sample-major: an interrupted RULER sweep holds the first samples of every task, not every sample of the first tasks.
         for context in plan.contexts {
-            for index in 0 ..< plan.samples {
-                for task in plan.tasks where task.isRuler {
+            for index in 0 ..< plan.mostRulerSamples {
+                for task in plan.tasks where task.isRuler && index < plan.samples(for: task) {
                     let rulerSample = rulerSamples[Self.rulerKey(task, context)]![index]
                     for mode in plan.modes {
                         prompt += 1

@@ -46,9 +46,9 @@ struct EvalCommand: ParsableCommand {
     var ratios = "0.25,0.5,0.75"
     @Option(name: .long, help: ArgumentHelp(
         "quick: the home-made tasks (default: perplexity,needle); ruler: RULER's 13 standard tasks from RULER's own generators.",
-        discussion: "The suite sets the default --tasks, --modes and --samples (quick: 1; ruler: 40, what separates "
-            + "the full cache from random@0.5 on the RULER tasks SmolLM2-135M does (docs/eval/ruler-samples.md)); "
-            + "any task can be named with --tasks."))
+        discussion: "The suite sets the default --tasks, --modes and samples (quick: 1; ruler: per task, what "
+            + "separates the full cache from random@0.5 on SmolLM2-135M: see --task-samples); any task can be named "
+            + "with --tasks."))
     var suite = "quick"
     @Option(name: .long, help: ArgumentHelp(
         "Tasks, comma-separated: perplexity, needle, multikey, multivalue, variables, commonwords (synthetic: the last four; "
@@ -70,6 +70,15 @@ struct EvalCommand: ParsableCommand {
     var continuation = 256
     @Option(name: .long, parsing: .unconditional, help: "Perplexity samples per context, and samples per RULER task and context.")
     var samples: Int?
+    @Option(name: .customLong("task-samples"), help: ArgumentHelp(
+        "Samples of chosen RULER tasks, e.g. niah_single_1=10,fwe=100 (others: --samples, or the suite's defaults).",
+        discussion: "Without --samples, --suite ruler gives each task the fewest samples at which the full cache's "
+            + "95% interval and random@0.5's would be apart on SmolLM2-135M at 4k, planned at the bottom of the full "
+            + "cache's measured interval, at least 10 (docs/eval/ruler-samples.md): "
+            + RulerSampleCounts.defaults.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                .joined(separator: ", ") + ".",
+        valueName: "task=n,..."))
+    var taskSamples: String?
     @Option(name: .long, parsing: .unconditional, help: "Seed for text stretches and magic numbers.")
     var seed: UInt64 = 0
     @Option(name: .long, help: ArgumentHelp(
@@ -139,6 +148,11 @@ struct EvalCommand: ParsableCommand {
         guard samples >= 1, samples <= 1000 else { throw CLIError("--samples must be between 1 and 1000, got \(samples)") }
         plan.continuation = continuation
         plan.samples = samples
+        var perTask = self.samples == nil && suite == "ruler" ? RulerSampleCounts.defaults : [:]
+        if let taskSamples { perTask.merge(try parseTaskSamples(taskSamples)) { _, named in named } }
+        // Only the plan's own RULER tasks, so a plan's identity (resuming, reuse) does not depend on the others.
+        let rulerNames = Set(plan.tasks.filter(\.isRuler).map(\.rawValue))
+        plan.taskSamples = perTask.filter { rulerNames.contains($0.key) }
         plan.seed = seed
         guard let split = EvaluationPlan.Split(rawValue: split) else {
             throw CLIError("--split must be test or calibration, got '\(split)'")
@@ -146,6 +160,18 @@ struct EvalCommand: ParsableCommand {
         plan.split = split
         plan.pressLayers = try PressedLayers(parsing: pressLayers).description
         return plan
+    }
+
+    /// `task=n,...` of --task-samples: RULER task names, each with 1 to 1000 samples.
+    func parseTaskSamples(_ text: String) throws -> [String: Int] {
+        let pairs = try parse(text, "--task-samples", expecting: "task=n with a RULER task and n from 1 to 1000") {
+            item -> (String, Int)? in
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, EvaluationPlan.Task(rawValue: parts[0])?.isRuler == true,
+                  let n = Int(parts[1]), (1 ... 1000).contains(n) else { return nil }
+            return (parts[0], n)
+        }
+        return try Dictionary(pairs) { _, _ in throw CLIError("--task-samples names a task twice: '\(text)'") }
     }
 
     private var taskNames: String {
@@ -193,6 +219,10 @@ struct EvalCommand: ParsableCommand {
         var arguments = ["-m", modelPath, "--threads", String(threads), "--ratios", ratios, "--tasks", taskList, "--modes", modeList]
         arguments += ["--contexts", contexts, "--depths", depths, "--continuation", String(continuation)]
         arguments += ["--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue, "--haystack", haystackPath]
+        if !plan.taskSamples.isEmpty {
+            let counts = plan.taskSamples.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            arguments += ["--task-samples", counts.joined(separator: ",")]
+        }
         if let profilePath { arguments += ["--profile", profilePath] }
         arguments += ["--press-layers", plan.pressLayers]
         if noChat { arguments.append("--no-chat") }
@@ -236,7 +266,7 @@ struct EvalCommand: ParsableCommand {
         for task in plan.tasks where task.isRuler {
             for context in plan.contexts {
                 samples[Evaluator.rulerKey(task, context)] = try RulerSamples.samples(
-                    task: task, length: context, count: plan.samples, seed: RulerSamples.seed(split: plan.split, planSeed: plan.seed),
+                    task: task, length: context, count: plan.samples(for: task), seed: RulerSamples.seed(split: plan.split, planSeed: plan.seed),
                     split: plan.split, model: modelPath, tokenpress: tokenpress, log: { Console.status($0) })
             }
         }

@@ -151,6 +151,11 @@ final class CLIErrorTests: XCTestCase {
         try assertFails(["eval", "-m", model, "--ratios", "1"], mentioning: "--ratio must be in [0, 1)")
         try assertFails(["eval", "-m", model, "--tasks", "needle,poetry"], mentioning: "--tasks: 'poetry' is not one of perplexity, needle")
         try assertFails(["eval", "-m", model, "--depths", "1.5"], mentioning: "--depths: '1.5' is not a depth in [0, 1]")
+        let taskSamples = "--task-samples: 'poetry=3' is not task=n with a RULER task and n from 1 to 1000"
+        try assertFails(["eval", "-m", model, "--task-samples", "poetry=3"], mentioning: taskSamples)
+        try assertFails(["eval", "-m", model, "--task-samples", "vt=0"], mentioning: "'vt=0' is not task=n")
+        try assertFails(["eval", "-m", model, "--task-samples", "vt"], mentioning: "'vt' is not task=n")
+        try assertFails(["eval", "-m", model, "--task-samples", "vt=2,vt=3"], mentioning: "--task-samples names a task twice")
         try assertFails(["eval", "-m", model, "--contexts", "10"], mentioning: "--contexts: '10' is not a token count from 64 to 1000000")
         try assertFails(["eval", "-m", model, "--press", "magic"], mentioning: "unknown press 'magic'")
         try assertFails(["eval", "-m", model, "--contexts", "64", "--continuation", "8", "--haystack", "/nonexistent.txt"], mentioning: "file not found")

@@ -156,5 +156,60 @@ final class RulerSuiteTests: XCTestCase {
         var otherSeed = fewer
         otherSeed.seed = 1
         XCTAssertNil(whole.reusedFor(otherSeed), "any other change is another plan")
+        // And as a plan whose tasks take their own counts.
+        var perTask = plan
+        perTask.taskSamples = ["vt": 1]
+        let reusedPerTask = try XCTUnwrap(whole.reusedFor(perTask))
+        XCTAssertEqual(reusedPerTask.answers, whole.answers.filter { $0.task == .niahSingle1 || $0.sample == 0 })
+    }
+
+    /// Tasks with their own sample counts: the sweep asks each task its own number of questions, sample-major, and
+    /// the prompt count (progress, shards) follows.
+    func testEachRULERTaskTakesItsOwnSampleCount() throws {
+        var tiny = TinyModel()
+        tiny.context = 2048
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        var (plan, samples) = rulerPlanAndSamples(count: 3)
+        plan.modes = [.agnostic]
+        plan.samples = 2
+        plan.taskSamples = ["niah_single_1": 3, "vt": 1]
+        XCTAssertEqual(plan.samples(for: .niahSingle1), 3)
+        XCTAssertEqual(plan.samples(for: .vt), 1)
+        XCTAssertEqual(plan.samples(for: .perplexity), 2, "perplexity keeps --samples")
+        XCTAssertEqual(plan.promptCount, 3 + 1)
+        let haystack = String(repeating: "hello world and more words. ", count: 200)
+        let evaluator = try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 }
+        XCTAssertEqual(evaluator.totalSteps(), 4 * 4, "prompts × (prefill + full cache + two presses)")
+        let results = try evaluator.run(model: "tiny")
+        let none = results.answers.filter { $0.press == "none" }
+        XCTAssertEqual(none.map(\.task), [.niahSingle1, .vt, .niahSingle1, .niahSingle1], "sample-major")
+        XCTAssertEqual(none.compactMap(\.sample), [0, 0, 1, 2])
+        XCTAssertEqual(EvaluationReport(results).rows[0].counts["vt/agnostic"], 1)
+        // The plan round-trips with its counts; one task short of its count is refused before any prefill.
+        let reread = try EvaluationReport.results(fromJSON: try EvaluationReport(results).json())
+        XCTAssertEqual(reread.plan, plan)
+        plan.taskSamples["vt"] = 4
+        XCTAssertThrowsError(try Evaluator(engine: engine, plan: plan, haystack: haystack, rulerSamples: samples) { $0 }) {
+            XCTAssertTrue("\($0)".contains("4 needed for vt"), "\($0)")
+        }
+    }
+
+    func testDefaultSampleCountsSeparateTheMeasuredRates() {
+        XCTAssertEqual(RulerSampleCounts.samplesToSeparate(rates: 1, 0), 4, "n/(n+z²) > z²/(n+z²) from n = 4")
+        XCTAssertNil(RulerSampleCounts.samplesToSeparate(rates: 0.3, 0.3))
+        XCTAssertNil(RulerSampleCounts.samplesToSeparate(rates: 0.02, 0), "more than the ceiling")
+        let defaults = RulerSampleCounts.defaults
+        XCTAssertEqual(Set(defaults.keys), Set(EvaluationPlan.Task.ruler.map(\.rawValue)))
+        for task in EvaluationPlan.Task.ruler {
+            let n = RulerSampleCounts.defaultSamples(task)
+            XCTAssertTrue((RulerSampleCounts.floor ... RulerSampleCounts.ceiling).contains(n), "\(task): \(n)")
+            guard let rates = RulerSampleCounts.measured[task], rates.fullCache > rates.random, n < RulerSampleCounts.ceiling
+            else { continue }
+            // At its default count, the bottom of the full cache's measured interval is apart from random@0.5.
+            let planned = ConfidenceInterval.wilson(mean: rates.fullCache, count: rates.samples).lowerBound
+            XCTAssertLessThan(ConfidenceInterval.wilson(mean: rates.random, count: n).upperBound,
+                              ConfidenceInterval.wilson(mean: planned, count: n).lowerBound, "\(task)")
+        }
+        XCTAssertEqual(RulerSampleCounts.defaultSamples(.niahSingle1), RulerSampleCounts.floor, "an easy task gets the floor")
     }
 }
