@@ -159,8 +159,10 @@ public struct Benchmark {
         }
     }
 
-    /// Seconds spent on the timed part of one run, and the cache bytes when it began.
-    public func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws -> (seconds: Double, cacheBytes: Int) {
+    /// Seconds spent on the timed part of one run (the cache filled to the depth first), and the cache bytes when it
+    /// began.
+    public func measure(_ test: Test, press: (any KVPress)?, seed: UInt64) throws
+        -> (seconds: Double, cacheBytes: Int) {
         if test.promptTokens == 0, test.sequences > 1 { return try measureTogether(test, press: press, seed: seed) }
         var tokens = tokenStream(seed: seed)
         let cache = try filledCache(test, press: press, tokens: &tokens)

@@ -50,6 +50,9 @@ public struct TargetAllocator: Sendable {
         /// The masses predictions are reported with, when `mass` only ranks (a retrieval prior spread some of it
         /// evenly); nil: `mass`.
         public var predictionMass: [Double]?
+        /// A retrieval head (RazorAttention's finding: a few heads copy from anywhere in the context, so a question
+        /// asked later needs all their tokens): its tokens may lose bits but are never evicted.
+        public var keepsEveryToken = false
 
         public init(layer: Int, head: Int, mass: [Double], positions: [Int32], headDimension: Int, rates: [Double?]) {
             self.layer = layer
@@ -117,7 +120,9 @@ public struct TargetAllocator: Sendable {
             if let budget { met = total <= budget }
         }
         if let budget, total > budget {
+            let retrieval = heads.filter(\.keepsEveryToken).count
             let floors = "keeping each head's \(sinks) first and \(recent) last tokens at f16"
+                + (retrieval > 0 ? " and every token of \(retrieval) retrieval heads" : "")
             let reason = "\(target) leaves \(CompressionTarget.format(bytes: max(0, budget))) for the prompt; the smallest "
                 + "cache the allocator can make (\(floors)) takes \(CompressionTarget.format(bytes: total))"
             throw PressError.invalidTarget(option: "target", reason: reason)
@@ -180,7 +185,9 @@ public struct TargetAllocator: Sendable {
         let mass = tokens.reduce(0) { $0 + head.mass[$1] }
         let share = Double(tokens.count) / Double(max(1, head.mass.count))
         return StorageOption.ladder.indices.map { o in
-            head.rates[o].map { $0 * (StorageOption.ladder[o] == .evicted ? mass : share) }
+            let evicts = StorageOption.ladder[o] == .evicted
+            guard !(evicts && head.keepsEveryToken) else { return nil }
+            return head.rates[o].map { $0 * (evicts ? mass : share) }
         }
     }
 

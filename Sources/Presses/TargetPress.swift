@@ -15,6 +15,10 @@ public struct TargetPress: KVPress {
     /// that no token looks free to evict — the question of a query-agnostic prompt comes later and may need what the
     /// prompt's last queries ignored. Predicted KL is still reported with the prompt's own masses.
     public let retrievalPrior: Double
+    /// The model's retrieval score of every layer and KV head (`HeadProfile.retrieval`; nil: none known).
+    public let retrieval: [[Float]]?
+    /// The share of KV heads, best retrieval scores first, whose tokens are never evicted (only given fewer bits).
+    public let retrievalHeads: Double
     public let plans: PlanLog
 
     public var description: String { "target(\(target))" }
@@ -24,11 +28,17 @@ public struct TargetPress: KVPress {
         public static let massWindow = 32
         /// Chosen on RULER's calibration split (niah tasks at 4,096 tokens, `docs/eval/targets-prior-calibration.md`).
         public static let retrievalPrior = 0.5
+        /// Chosen on RULER's calibration split (`docs/eval/targets-retrieval-calibration.md`).
+        public static let retrievalHeads = 0.15
     }
 
     public init(target: CompressionTarget, sensitivity: HeadSensitivity?,
                 allocator: TargetAllocator = TargetAllocator(), reserveTokens: Int = 0,
-                retrievalPrior: Double = Defaults.retrievalPrior, plans: PlanLog = PlanLog()) throws {
+                retrievalPrior: Double = Defaults.retrievalPrior, retrieval: [[Float]]? = nil,
+                retrievalHeads: Double = Defaults.retrievalHeads, plans: PlanLog = PlanLog()) throws {
+        guard (0 ... 1).contains(retrievalHeads) else {
+            throw PressError.invalidParameter(name: "heads", reason: "must be in [0, 1], got \(retrievalHeads)")
+        }
         guard retrievalPrior >= 0, retrievalPrior < 1 else {
             throw PressError.invalidParameter(name: "prior", reason: "must be in [0, 1), got \(retrievalPrior)")
         }
@@ -48,13 +58,16 @@ public struct TargetPress: KVPress {
         self.allocator = allocator
         self.reserveTokens = reserveTokens
         self.retrievalPrior = retrievalPrior
+        self.retrieval = retrieval
+        self.retrievalHeads = retrievalHeads
         self.plans = plans
     }
 
     /// The same target, keeping room for `tokens` generated tokens (the plans go to the same log).
     public func reserving(_ tokens: Int) throws -> TargetPress {
         try TargetPress(target: target, sensitivity: sensitivity, allocator: allocator, reserveTokens: tokens,
-                        retrievalPrior: retrievalPrior, plans: plans)
+                        retrievalPrior: retrievalPrior, retrieval: retrieval, retrievalHeads: retrievalHeads,
+                        plans: plans)
     }
 
     public func compress(_ cache: KVCache) throws {
@@ -107,6 +120,7 @@ public struct TargetPress: KVPress {
     /// Every head as the allocator sees it: the prompt's attention masses, positions and the head's rates.
     private func inputs(_ cache: KVCache, _ sensitivity: HeadSensitivity) throws -> [TargetAllocator.HeadInput] {
         let masses = try TokenMass.perHead(cache, window: sensitivity.massWindow)
+        let whole = wholeHeads(kvHeads: cache.kvHeads)
         var heads: [TargetAllocator.HeadInput] = []
         for (l, layer) in cache.layers.enumerated() {
             let modelLayer = cache.modelLayers[l]
@@ -119,10 +133,19 @@ public struct TargetPress: KVPress {
                                                       headDimension: head.headDimension, rates: rates)
                 // The prior ranks; predictions stay with the masses the rates were calibrated on.
                 input.predictionMass = retrievalPrior > 0 ? masses[l][h] : nil
+                input.keepsEveryToken = whole.contains(modelLayer * cache.kvHeads + h)
                 heads.append(input)
             }
         }
         return heads
+    }
+
+    /// The retrieval heads (model layer × KV heads + head): the best `retrievalHeads` share of the model's heads by
+    /// retrieval score, as RazorAttention chooses them, whichever layers this cache holds.
+    private func wholeHeads(kvHeads: Int) -> Set<Int> {
+        guard let retrieval, retrievalHeads > 0 else { return [] }
+        let count = Int((Double(retrieval.count * kvHeads) * retrievalHeads).rounded())
+        return Set(HeadProfile.ranking(retrieval).prefix(count).map { $0.layer * kvHeads + $0.head })
     }
 
     /// A head's tiers from the ladder index of each of its tokens (evicted tokens in none).
@@ -172,6 +195,8 @@ extension TargetPress {
             .integer("recent", TargetAllocator.Defaults.recent, "last tokens of every head kept at f16"),
             .real("prior", Defaults.retrievalPrior,
                   "share of attention mass spread evenly before planning (query-agnostic retrieval)"),
+            .real("heads", Defaults.retrievalHeads,
+                  "share of KV heads, best retrieval scores of the profile first, never evicted (only fewer bits)"),
         ],
         ignoresRatio: true,
         factory: .profile { profile, arguments in
@@ -201,6 +226,7 @@ extension TargetPress {
             let group = profile.sensitivity?.group ?? TargetAllocator.Defaults.group
             let allocator = TargetAllocator(sinks: sinks, recent: recent, group: group)
             return try TargetPress(target: target, sensitivity: profile.sensitivity, allocator: allocator,
-                                   reserveTokens: try arguments.integer("reserve"), retrievalPrior: arguments.real("prior"))
+                                   reserveTokens: try arguments.integer("reserve"), retrievalPrior: arguments.real("prior"),
+                                   retrieval: profile.retrieval, retrievalHeads: arguments.real("heads"))
         })
 }

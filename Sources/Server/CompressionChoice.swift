@@ -91,8 +91,9 @@ struct CompressionChoice: Sendable {
         do {
             if let target {
                 let prior = request.retrieval_prior ?? TargetPress.Defaults.retrievalPrior
-                return try TargetPress(target: target, sensitivity: try profile().sensitivity, reserveTokens: reserve,
-                                       retrievalPrior: prior)
+                let headProfile = try profile()
+                return try TargetPress(target: target, sensitivity: headProfile.sensitivity, reserveTokens: reserve,
+                                       retrievalPrior: prior, retrieval: headProfile.retrieval)
             }
             guard let press = request.press else { return nil }
             if let budget = request.budget {

@@ -117,7 +117,7 @@ public actor TokenPressModel {
         let text: () throws -> CalibrationText = { try calibrationText ?? HaystackText.sensitivityText(log: log) }
         let profile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: path, sensitivityText: text, log: log)
         return try TargetPress(target: target, sensitivity: profile.sensitivity, reserveTokens: reserve,
-                               retrievalPrior: retrievalPrior)
+                               retrievalPrior: retrievalPrior, retrieval: profile.retrieval)
     }
 
     /// Measures the per-head sensitivities of the target allocator on `text` without saving them (the profile's are

@@ -57,6 +57,12 @@ struct PressOptions: ParsableArguments {
             + "evicts less. Default 0.5: it kept RULER's needles at 25% on the calibration split; 0 gives the lowest KL "
             + "on text that continues the prompt."))
     var retrievalPrior: Double?
+    @Option(name: .customLong("retrieval-heads"), parsing: .unconditional, help: ArgumentHelp(
+        "With --kv-memory or --max-kl: the share of KV heads, best retrieval scores first, whose tokens are never "
+            + "evicted, only given fewer bits.",
+        discussion: "RazorAttention's retrieval heads (echo + induction scores of the head profile) copy from anywhere "
+            + "in the context. Default 0.15, chosen on RULER's calibration split; 0 lets the plan evict from any head."))
+    var retrievalHeads: Double?
     @Flag(name: .long, help: "With --kv-memory or --max-kl: print the plan per layer (tokens at each precision, bytes, predicted KL).")
     var explain = false
 
@@ -68,11 +74,14 @@ struct PressOptions: ParsableArguments {
             }
             if kvMemory != nil, maxKL != nil { throw CLIError("give either --kv-memory or --max-kl, not both") }
             _ = target
-        } else if explain || retrievalPrior != nil {
-            throw CLIError("--explain and --retrieval-prior need --kv-memory or --max-kl")
+        } else if explain || retrievalPrior != nil || retrievalHeads != nil {
+            throw CLIError("--explain, --retrieval-prior and --retrieval-heads need --kv-memory or --max-kl")
         }
         if let retrievalPrior, !(retrievalPrior >= 0 && retrievalPrior < 1) {
             throw CLIError("--retrieval-prior must be in [0, 1), got \(retrievalPrior)")
+        }
+        if let retrievalHeads, !(0 ... 1).contains(retrievalHeads) {
+            throw CLIError("--retrieval-heads must be in [0, 1], got \(retrievalHeads)")
         }
         _ = try makePress(profile: HeadProfile.placeholder)
         let layers = try PressedLayers(parsing: pressLayers)
@@ -97,7 +106,9 @@ struct PressOptions: ParsableArguments {
         if let target = try target() {
             let headProfile = try Self.profile(engine: engine, modelPath: modelPath, path: profile, sensitivity: true)
             return try TargetPress(target: target, sensitivity: headProfile.sensitivity, reserveTokens: reserve,
-                                   retrievalPrior: retrievalPrior ?? TargetPress.Defaults.retrievalPrior)
+                                   retrievalPrior: retrievalPrior ?? TargetPress.Defaults.retrievalPrior,
+                                   retrieval: headProfile.retrieval,
+                                   retrievalHeads: retrievalHeads ?? TargetPress.Defaults.retrievalHeads)
         }
         guard let press, PressRegistry.needsProfile(press) else {
             return try layers.restrict(try makePress(profile: nil), specs: specs)

@@ -55,8 +55,12 @@ final class CLITargetTests: XCTestCase {
         try assertFails(base + ["--max-kl", "-1"], mentioning: "--max-kl: must be a positive number of nats")
         try assertFails(base + ["--max-kl", "0.1", "--kv-memory", "1MiB"], mentioning: "either --kv-memory or --max-kl")
         try assertFails(base + ["--kv-memory", "25%", "--press", "snapkv"], mentioning: "either --press")
-        try assertFails(base + ["--explain"], mentioning: "--explain and --retrieval-prior need --kv-memory or --max-kl")
+        let needsTarget = "--explain, --retrieval-prior and --retrieval-heads need --kv-memory or --max-kl"
+        try assertFails(base + ["--explain"], mentioning: needsTarget)
+        try assertFails(base + ["--retrieval-heads", "0.1"], mentioning: needsTarget)
         try assertFails(base + ["--kv-memory", "25%", "--retrieval-prior", "1"], mentioning: "--retrieval-prior must be in [0, 1)")
+        try assertFails(base + ["--kv-memory", "25%", "--retrieval-heads", "1.5"],
+                        mentioning: "--retrieval-heads must be in [0, 1], got 1.5")
         try assertFails(base + ["--kv-memory", "25%", "--cache-type-k", "q8_0"],
                         mentioning: "chooses how the cache is stored; drop --cache-type-k")
         try assertFails(["eval", "-m", model, "--kv-memory", "1%,x"], mentioning: "'x' is not a size")

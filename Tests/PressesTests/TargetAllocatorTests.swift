@@ -202,6 +202,42 @@ final class TargetAllocatorTests: TinyModelTestCase {
         XCTAssertEqual(allocator.hull(allocator.costs(of: Array(0 ..< 32), in: heads[1]), heads[1]), [0, 1, 4, 5])
     }
 
+    /// Retrieval heads (`keepsEveryToken`) give up bits, never tokens: eviction is off their hull even where it is
+    /// the cheapest option, and a press marks the heads with the best retrieval scores.
+    func testRetrievalHeadsLoseBitsButNoTokens() throws {
+        let n = 200
+        let mass = (0 ..< n).map { _ in 1.0 / Double(n) }
+        var whole = TargetAllocator.HeadInput(layer: 0, head: 0, mass: mass, positions: (0 ..< n).map { Int32($0) },
+                                              headDimension: 64, rates: [0, 0.01, 0.05, 0.1, 0.3, 0.001])
+        whole.keepsEveryToken = true
+        var other = whole
+        other.head = 1
+        other.keepsEveryToken = false
+        let allocator = TargetAllocator()
+        XCTAssertEqual(allocator.hull(allocator.costs(of: Array(0 ..< 32), in: whole), whole).last, 4, "2 bits at most")
+        XCTAssertEqual(allocator.hull(allocator.costs(of: Array(0 ..< 32), in: other), other).last, 5)
+        let current = 2 * StorageOption.f16.segmentBytes(tokens: n, headDimension: 64, group: 32)
+        let plan = try allocator.plan([whole, other], target: .bytes(current / 3), dense: current, current: current).plan
+        XCTAssertEqual(plan.heads[0].counts[5], 0, "nothing evicted from the retrieval head")
+        XCTAssertGreaterThan(plan.heads[1].counts[5], 0, "the other head evicts (its cheapest option)")
+        XCTAssertLessThanOrEqual(plan.estimatedBytes, current / 3)
+
+        let tokens = tokens(517)
+        let layers = engine.model.configuration.layerCount
+        let kvHeads = engine.model.configuration.kvHeadCount
+        var scores = [[Float]](repeating: [Float](repeating: 0, count: kvHeads), count: layers)
+        scores[layers - 1][0] = 1
+        let press = try TargetPress(target: .share(0.3), sensitivity: try sensitivity(), retrieval: scores,
+                                    retrievalHeads: 1 / Double(layers * kvHeads))
+        let cache = try prefilled(tokens, for: press)
+        try press.compress(cache)
+        XCTAssertEqual(cache.layers[layers - 1].heads[0].count, tokens.count, "the best retrieval head keeps every token")
+        XCTAssertLessThan(cache.retainedTokens, layers * kvHeads * tokens.count, "the others do not")
+        let dense = engine.model.makeCache().denseF16ByteCount(tokens: tokens.count)
+        XCTAssertLessThanOrEqual(cache.byteCount, Int(Double(dense) * 0.3))
+        XCTAssertThrowsError(try TargetPress(target: .share(0.3), sensitivity: nil, retrievalHeads: 1.5))
+    }
+
     func testTieredStorageCountsBytesWithinTheEstimate() throws {
         let cache = try prefilled(tokens(170))
         let head = cache.layers[0].heads[1]
