@@ -3,11 +3,12 @@ import Foundation
 /// Default samples per RULER task for `--suite ruler`, derived from measured rates: each task gets the fewest
 /// samples at which the full cache's 95% Wilson interval and `random@0.5`'s would be apart, planned at the bottom
 /// of the full cache's measured interval (the measured rate is itself uncertain), never fewer than `floor`. A task
-/// the model cannot do at all (the full cache no better than `random@0.5`) gets `floor`: no count separates it.
+/// the model cannot do at all (the full cache no better than `random@0.5`), or could only be told apart with more
+/// than `ceiling` samples, gets `floor`: the samples would buy nothing the report could show.
 public enum RulerSampleCounts {
     /// Fewest samples any task gets: a score is then known to about ±30 points.
     public static let floor = 10
-    /// Most samples any task gets by default (a task that needs more is reported as not separable in time).
+    /// Most samples a task may need and still get them by default.
     public static let ceiling = 200
 
     /// What a rate was measured as: the share of expected answers found by the full cache and by `random@0.5`,
@@ -19,7 +20,8 @@ public enum RulerSampleCounts {
     }
 
     /// SmolLM2-135M-Instruct Q4_1, RULER at 4,096 tokens, test split, query-agnostic: docs/eval/ruler-samples.md
-    /// (six needle tasks) and docs/eval/ruler-samples-rest.md (the other seven), 30 samples each.
+    /// (six needle tasks, 30 samples each) and docs/eval/ruler-samples-rest.md (the other seven, 9–10 samples each:
+    /// that run was stopped early; their wide intervals plan low rates, so they get the floor either way).
     public static let measured: [EvaluationPlan.Task: MeasuredRates] = [
         .niahSingle1: MeasuredRates(fullCache: 1.0, random: 0, samples: 30),
         .niahSingle2: MeasuredRates(fullCache: 26.0 / 30, random: 0, samples: 30),
@@ -27,9 +29,17 @@ public enum RulerSampleCounts {
         .niahMultikey1: MeasuredRates(fullCache: 14.0 / 30, random: 0, samples: 30),
         .niahMultivalue: MeasuredRates(fullCache: 11.0 / 30, random: 0, samples: 30),
         .niahMultiquery: MeasuredRates(fullCache: 6.25 / 30, random: 0, samples: 30),
+        .niahMultikey2: MeasuredRates(fullCache: 1.0 / 10, random: 0, samples: 10),
+        .niahMultikey3: MeasuredRates(fullCache: 0, random: 0, samples: 10),
+        .vt: MeasuredRates(fullCache: 0.8 / 9, random: 0, samples: 9),
+        .cwe: MeasuredRates(fullCache: 0.4 / 9, random: 0, samples: 9),
+        .fwe: MeasuredRates(fullCache: 4.0 / 27, random: 2.0 / 27, samples: 9),
+        .qa1: MeasuredRates(fullCache: 0, random: 0, samples: 9),
+        .qa2: MeasuredRates(fullCache: 0, random: 1.0 / 9, samples: 9),
     ]
 
-    /// The default count of `task`: `samplesToSeparate` at its measured rates, `floor` without a measurement.
+    /// The default count of `task`: `samplesToSeparate` at its planned rates, `floor` without a measurement or when
+    /// no count up to `ceiling` separates them.
     public static func defaultSamples(_ task: EvaluationPlan.Task) -> Int {
         guard let rates = measured[task] else { return floor }
         let plannedRate = ConfidenceInterval.wilson(mean: rates.fullCache, count: rates.samples).lowerBound
