@@ -93,60 +93,30 @@ public struct Benchmark {
             let reason = "needs \(needed) tokens, more than the context of \(engine.contextLength)"
             throw EngineError.invalidParameter(name: "test \(test.name)", reason: reason)
         }
-        if Self.decodesOverOneFill(test, presses: presses) {
-            return try runOverOneFill(test, presses: presses, threads: threads, repetitions: repetitions,
-                                      progress: progress)
-        }
-        var samples = [[Double]](repeating: [], count: presses.count)
-        var cacheBytes = [Int](repeating: 0, count: presses.count)
-        for repetition in 0 ... repetitions {
-            for (index, press) in presses.enumerated() {
-                let (seconds, bytes) = try measure(test, press: press, seed: UInt64(repetition))
-                cacheBytes[index] = bytes
-                guard repetition > 0 else { continue }
-                samples[index].append(Double(test.timedTokens) / seconds)
-                progress(repetition, index)
-            }
-        }
-        return presses.indices.map { index in
-            Result(test: test.name, press: presses[index]?.description ?? "none", threads: threads,
-                   cacheBytes: cacheBytes[index], samples: samples[index],
-                   depthFills: test.depth > 0 ? (repetitions + 1) * test.sequences : 0)
-        }
-    }
-
-    /// Whether a decode test after a depth prompt fills each press's cache once and then times its repetitions over
-    /// that one fill: single sequences, and no press that compresses while decoding (its evictions could not be
-    /// taken back). Filling a 4,096-token cache takes ten times as long as 128 decode steps, and on a shared
-    /// machine the speed changes within that time; without refills, the presses' turns follow each other within
-    /// seconds, so each repetition compares them on the same machine state.
-    public static func decodesOverOneFill(_ test: Test, presses: [(any KVPress)?]) -> Bool {
-        guard test.promptTokens == 0, test.sequences == 1, test.depth > 0 else { return false }
-        return presses.allSatisfy { $0?.compressesDuringDecoding != true }
-    }
-
-    /// `run` for `decodesOverOneFill` tests: each repetition decodes after the depth prompt and then cuts the cache
-    /// back to it. A cache that does not come back to its bytes (a precision press that quantized a group holding
-    /// both prompt and decoded tokens) is filled again before its next turn.
-    private func runOverOneFill(_ test: Test, presses: [(any KVPress)?], threads: Int, repetitions: Int,
-                                progress: (Int, Int) -> Void) throws -> [Result] {
+        let oneFill = Self.decodesOverOneFill(test, presses: presses)
         var caches: [KVCache?] = Array(repeating: nil, count: presses.count)
-        var cacheBytes = [Int](repeating: 0, count: presses.count)
         var samples = [[Double]](repeating: [], count: presses.count)
+        var cacheBytes = [Int](repeating: 0, count: presses.count)
         var fills = [Int](repeating: 0, count: presses.count)
         for repetition in 0 ... repetitions {
             for (index, press) in presses.enumerated() {
-                if caches[index] == nil {
-                    fills[index] += 1
-                    var depthTokens = tokenStream(seed: 0)
-                    caches[index] = try filledCache(test, press: press, tokens: &depthTokens)
-                    cacheBytes[index] = caches[index]!.byteCount
-                }
-                let cache = caches[index]!
-                var tokens = tokenStream(seed: UInt64(repetition) &+ 1)
-                let seconds = try decode(tokens.next(test.generatedTokens), cache: cache, press: press)
-                if !cache.truncate(toPositions: test.depth) || cache.byteCount != cacheBytes[index] {
-                    caches[index] = nil
+                let seconds: Double
+                if oneFill {
+                    if caches[index] == nil {
+                        fills[index] += 1
+                        var depthTokens = tokenStream(seed: 0)
+                        caches[index] = try filledCache(test, press: press, tokens: &depthTokens)
+                        cacheBytes[index] = caches[index]!.byteCount
+                    }
+                    let cache = caches[index]!
+                    var tokens = tokenStream(seed: UInt64(repetition) &+ 1)
+                    seconds = try decode(tokens.next(test.generatedTokens), cache: cache, press: press)
+                    if !cache.truncate(toPositions: test.depth) || cache.byteCount != cacheBytes[index] {
+                        caches[index] = nil
+                    }
+                } else {
+                    (seconds, cacheBytes[index]) = try measure(test, press: press, seed: UInt64(repetition))
+                    fills[index] += test.depth > 0 ? test.sequences : 0
                 }
                 guard repetition > 0 else { continue }
                 samples[index].append(Double(test.timedTokens) / seconds)
@@ -157,6 +127,18 @@ public struct Benchmark {
             Result(test: test.name, press: presses[index]?.description ?? "none", threads: threads,
                    cacheBytes: cacheBytes[index], samples: samples[index], depthFills: fills[index])
         }
+    }
+
+    /// Whether a decode test after a depth prompt fills each press's cache once and then times its repetitions over
+    /// that one fill: single sequences, and no press that compresses while decoding (its evictions could not be
+    /// taken back). Filling a 4,096-token cache takes ten times as long as 128 decode steps, and on a shared
+    /// machine the speed changes within that time; without refills, the presses' turns follow each other within
+    /// seconds, so each repetition compares them on the same machine state. After each turn the cache is cut back
+    /// to the depth; one that does not come back to its bytes (a precision press that quantized a group holding
+    /// both prompt and decoded tokens) is filled again before its next turn.
+    public static func decodesOverOneFill(_ test: Test, presses: [(any KVPress)?]) -> Bool {
+        guard test.promptTokens == 0, test.sequences == 1, test.depth > 0 else { return false }
+        return presses.allSatisfy { $0?.compressesDuringDecoding != true }
     }
 
     /// Seconds spent on the timed part of one run (the cache filled to the depth first), and the cache bytes when it
