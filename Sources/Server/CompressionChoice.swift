@@ -45,6 +45,9 @@ struct CompressionChoice: Sendable {
         if request.retrieval_prior != nil, !hasTarget {
             throw invalid("retrieval_prior needs kv_memory or max_kl", "retrieval_prior")
         }
+        if request.retrieval_heads != nil, !hasTarget {
+            throw invalid("retrieval_heads needs kv_memory or max_kl", "retrieval_heads")
+        }
         do {
             if let memory = request.kv_memory {
                 target = try CompressionTarget.memory(memory, option: "kv_compression.kv_memory")
@@ -80,6 +83,7 @@ struct CompressionChoice: Sendable {
         }
         if let target {
             key += ";target=\(target);prior=\(request.retrieval_prior ?? TargetPress.Defaults.retrievalPrior)"
+            key += ";heads=\(request.retrieval_heads ?? TargetPress.Defaults.retrievalHeads)"
         }
         self.key = key
         _ = try makePress(profile: { HeadProfile.placeholder }, reserve: 0)
@@ -93,7 +97,8 @@ struct CompressionChoice: Sendable {
                 let prior = request.retrieval_prior ?? TargetPress.Defaults.retrievalPrior
                 let headProfile = try profile()
                 return try TargetPress(target: target, sensitivity: headProfile.sensitivity, reserveTokens: reserve,
-                                       retrievalPrior: prior, retrieval: headProfile.retrieval)
+                                       retrievalPrior: prior, retrieval: headProfile.retrieval,
+                                       retrievalHeads: request.retrieval_heads ?? TargetPress.Defaults.retrievalHeads)
             }
             guard let press = request.press else { return nil }
             if let budget = request.budget {

@@ -63,11 +63,14 @@ public struct KVCompressionRequest: Decodable, Sendable, Equatable {
     public var kv_memory: String?
     public var max_kl: Double?
     public var retrieval_prior: Double?
+    /// The share of KV heads (best retrieval scores first) a target never evicts from.
+    public var retrieval_heads: Double?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case press, ratio, budget, cache_type_k, cache_type_v, kv_rotate, kv_memory, max_kl, retrieval_prior
+        case retrieval_heads
     }
 
     public init(from decoder: any Decoder) throws {
@@ -86,6 +89,7 @@ public struct KVCompressionRequest: Decodable, Sendable, Equatable {
         }
         max_kl = try c.decodeIfPresent(Double.self, forKey: .max_kl)
         retrieval_prior = try c.decodeIfPresent(Double.self, forKey: .retrieval_prior)
+        retrieval_heads = try c.decodeIfPresent(Double.self, forKey: .retrieval_heads)
     }
 
     /// True when the request names no compression at all (the server's defaults then apply).

@@ -104,9 +104,12 @@ public actor TokenPressModel {
     /// - Parameters:
     ///   - reserve: generated tokens to keep room for inside a memory target.
     ///   - retrievalPrior: the share of attention mass spread evenly before planning (see `TargetPress`).
+    ///   - retrievalHeads: the share of KV heads, best retrieval scores of the profile first, never evicted (with
+    ///     `sensitivity` given and no profile read, no head is protected).
     ///   - sensitivity: rates to use instead of the profile's (`measureSensitivity`).
     public func targetPress(_ target: CompressionTarget, reserve: Int = 0,
                             retrievalPrior: Double = TargetPress.Defaults.retrievalPrior,
+                            retrievalHeads: Double = TargetPress.Defaults.retrievalHeads,
                             sensitivity: HeadSensitivity? = nil, calibrationText: CalibrationText? = nil,
                             log: @escaping @Sendable (String) -> Void = { _ in }) throws -> TargetPress {
         if let sensitivity {
@@ -117,7 +120,8 @@ public actor TokenPressModel {
         let text: () throws -> CalibrationText = { try calibrationText ?? HaystackText.sensitivityText(log: log) }
         let profile = try HeadProfile.loadOrCalibrate(engine: engine, modelPath: path, sensitivityText: text, log: log)
         return try TargetPress(target: target, sensitivity: profile.sensitivity, reserveTokens: reserve,
-                               retrievalPrior: retrievalPrior, retrieval: profile.retrieval)
+                               retrievalPrior: retrievalPrior, retrieval: profile.retrieval,
+                               retrievalHeads: retrievalHeads)
     }
 
     /// Measures the per-head sensitivities of the target allocator on `text` without saving them (the profile's are

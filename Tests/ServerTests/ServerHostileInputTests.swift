@@ -65,6 +65,10 @@ final class ServerHostileInputTests: XCTestCase {
                     mentioning: ["divisible by 32"])
         assertError(try client.post(path, object: with(["kv_compression": ["ratio": 0.5]])), status: 400,
                     mentioning: ["ratio", "press"])
+        assertError(try client.post(path, object: with(["kv_compression": ["retrieval_heads": 0.1]])), status: 400,
+                    mentioning: ["retrieval_heads", "kv_memory"])
+        assertError(try client.post(path, object: with(["kv_compression": ["kv_memory": "25%", "retrieval_heads": 2]])),
+                    status: 400, mentioning: ["heads", "[0, 1]"])
         let long = String(repeating: "a b c d ", count: 400)
         assertError(try client.post(path, object: with(["messages": [["role": "user", "content": long]]])),
                     status: 400, mentioning: ["context"])
