@@ -19,9 +19,8 @@ public enum RulerSampleCounts {
         public let samples: Int
     }
 
-    /// SmolLM2-135M-Instruct Q4_1, RULER at 4,096 tokens, test split, query-agnostic: docs/eval/ruler-samples.md
-    /// (six needle tasks, 30 samples each) and docs/eval/ruler-samples-rest.md (the other seven, 9–10 samples each:
-    /// that run was stopped early; their wide intervals plan low rates, so they get the floor either way).
+    /// SmolLM2-135M-Instruct Q4_1, RULER at 4,096 tokens, test split, query-agnostic, 30 samples per task:
+    /// docs/eval/ruler-samples.md (six needle tasks) and docs/eval/ruler-samples-rest.md (the other seven).
     public static let measured: [EvaluationPlan.Task: MeasuredRates] = [
         .niahSingle1: MeasuredRates(fullCache: 1.0, random: 0, samples: 30),
         .niahSingle2: MeasuredRates(fullCache: 26.0 / 30, random: 0, samples: 30),
@@ -29,13 +28,13 @@ public enum RulerSampleCounts {
         .niahMultikey1: MeasuredRates(fullCache: 14.0 / 30, random: 0, samples: 30),
         .niahMultivalue: MeasuredRates(fullCache: 11.0 / 30, random: 0, samples: 30),
         .niahMultiquery: MeasuredRates(fullCache: 6.25 / 30, random: 0, samples: 30),
-        .niahMultikey2: MeasuredRates(fullCache: 1.0 / 10, random: 0, samples: 10),
-        .niahMultikey3: MeasuredRates(fullCache: 0, random: 0, samples: 10),
-        .vt: MeasuredRates(fullCache: 0.8 / 9, random: 0, samples: 9),
-        .cwe: MeasuredRates(fullCache: 0.4 / 9, random: 0, samples: 9),
-        .fwe: MeasuredRates(fullCache: 4.0 / 27, random: 2.0 / 27, samples: 9),
-        .qa1: MeasuredRates(fullCache: 0, random: 0, samples: 9),
-        .qa2: MeasuredRates(fullCache: 0, random: 1.0 / 9, samples: 9),
+        .niahMultikey2: MeasuredRates(fullCache: 1.0 / 30, random: 0, samples: 30),
+        .niahMultikey3: MeasuredRates(fullCache: 0, random: 0, samples: 30),
+        .vt: MeasuredRates(fullCache: 3.6 / 30, random: 0, samples: 30),
+        .cwe: MeasuredRates(fullCache: 1.3 / 30, random: 0.2 / 30, samples: 30),
+        .fwe: MeasuredRates(fullCache: 5.0 / 30, random: 2.0 / 30, samples: 30),
+        .qa1: MeasuredRates(fullCache: 0, random: 0, samples: 30),
+        .qa2: MeasuredRates(fullCache: 0, random: 3.0 / 30, samples: 30),
     ]
 
     /// The default count of `task`: `samplesToSeparate` at its planned rates, `floor` without a measurement or when

@@ -203,13 +203,17 @@ final class RulerSuiteTests: XCTestCase {
         for task in EvaluationPlan.Task.ruler {
             let n = RulerSampleCounts.defaultSamples(task)
             XCTAssertTrue((RulerSampleCounts.floor ... RulerSampleCounts.ceiling).contains(n), "\(task): \(n)")
-            guard let rates = RulerSampleCounts.measured[task], rates.fullCache > rates.random, n < RulerSampleCounts.ceiling
-            else { continue }
-            // At its default count, the bottom of the full cache's measured interval is apart from random@0.5.
+            guard let rates = RulerSampleCounts.measured[task] else { continue }
             let planned = ConfidenceInterval.wilson(mean: rates.fullCache, count: rates.samples).lowerBound
+            guard RulerSampleCounts.samplesToSeparate(rates: planned, rates.random) != nil else {
+                XCTAssertEqual(n, RulerSampleCounts.floor, "\(task): not separable within the ceiling")
+                continue
+            }
+            // At its default count, the bottom of the full cache's measured interval is apart from random@0.5.
             XCTAssertLessThan(ConfidenceInterval.wilson(mean: rates.random, count: n).upperBound,
                               ConfidenceInterval.wilson(mean: planned, count: n).lowerBound, "\(task)")
         }
         XCTAssertEqual(RulerSampleCounts.defaultSamples(.niahSingle1), RulerSampleCounts.floor, "an easy task gets the floor")
+        XCTAssertEqual(RulerSampleCounts.defaultSamples(.niahMultikey3), RulerSampleCounts.floor, "so does one it cannot do")
     }
 }
