@@ -1050,7 +1050,7 @@ TP_AVX2 static inline float hmax8(__m256 x) {
 
 TP_AVX2 void tp_softmax(float *x, int count, float scale) {
     // Scale and find the maximum eight at a time: a maximum is exact in any order, so this is the scalar loop's
-    // value, found without its compare-and-select chain through every logit (it was two thirds of the softmax).
+    // value, found without its compare-and-select chain through every logit (about half of the softmax's time).
     // max(v, top) returns top when v is NaN, as the scalar `x > maximum` skips a NaN.
     __m256 top0 = _mm256_set1_ps(-INFINITY), top1 = top0;
     const __m256 scales = _mm256_set1_ps(scale);
