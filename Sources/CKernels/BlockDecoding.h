@@ -132,7 +132,7 @@ static inline int code_offset(int type_id) { return type_id == 2 ? 8 : type_id =
 // The logits of a tile of eight key rows for each of `queries` (≤ 4) query heads: each row's eight lane sums
 // reduced by hsum8x8, plus the row's minimums' sum, the first `n` rows stored at out + g·stride. Formats without
 // minimums add a zero register instead of loading the array: the array's eight scalar stores cannot forward to one
-// vector load, and that stall was half of the q4_0 logits' time (the sum, x + 0, is unchanged).
+// vector load (q8_0 logits 31 → 23 µs per 4,096-row head with this and the one-store tile; x + 0 is unchanged).
 TP_AVX2 static inline __attribute__((always_inline)) void store_row_tile(int type_id, int queries,
                                                                           __m256 stage[4][8], float minimums[4][8],
                                                                           int n, float *out, long stride) {

@@ -45,10 +45,9 @@ public enum RulerSampleCounts {
         return min(ceiling, max(floor, samplesToSeparate(rates: plannedRate, rates.random) ?? floor))
     }
 
-    /// Defaults of every RULER task, by raw name (`EvaluationPlan.taskSamples`).
-    public static var defaults: [String: Int] {
+    /// Defaults of every RULER task, by raw name (`EvaluationPlan.taskSamples`), computed once.
+    public static let defaults: [String: Int] =
         Dictionary(uniqueKeysWithValues: EvaluationPlan.Task.ruler.map { ($0.rawValue, defaultSamples($0)) })
-    }
 
     /// The fewest samples n at which the Wilson intervals of rates `high` and `low`, each over n samples, do not
     /// overlap; nil when `high` is not above `low` or when more than `ceiling` would be needed.

@@ -263,10 +263,11 @@ struct EvalCommand: ParsableCommand {
     func rulerSamples(_ plan: EvaluationPlan, modelPath: String) throws -> [String: [RulerSample]] {
         var samples: [String: [RulerSample]] = [:]
         let tokenpress = Bundle.main.executablePath ?? CommandLine.arguments[0]
+        let seed = RulerSamples.seed(split: plan.split, planSeed: plan.seed)
         for task in plan.tasks where task.isRuler {
             for context in plan.contexts {
                 samples[Evaluator.rulerKey(task, context)] = try RulerSamples.samples(
-                    task: task, length: context, count: plan.samples(for: task), seed: RulerSamples.seed(split: plan.split, planSeed: plan.seed),
+                    task: task, length: context, count: plan.samples(for: task), seed: seed,
                     split: plan.split, model: modelPath, tokenpress: tokenpress, log: { Console.status($0) })
             }
         }
