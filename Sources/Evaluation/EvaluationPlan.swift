@@ -74,6 +74,20 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     public var split: Split = .test
     /// Which layers the presses compress (`PressedLayers`: global, all or a list); global skips sliding-window layers.
     public var pressLayers = "global"
+    /// The configurations of a report that combines runs (`EvaluationResults.combining`), in place of presses ×
+    /// ratios; nil for the plan of a run.
+    public var combinedConfigurations: [Configuration]?
+
+    /// A press specification and the ratio it ran at.
+    public struct Configuration: Sendable, Codable, Equatable {
+        public var press: String
+        public var ratio: Double
+
+        public init(press: String, ratio: Double) {
+            self.press = press
+            self.ratio = ratio
+        }
+    }
 
     public init(presses: [String], ratios: [Double]) {
         self.presses = presses
@@ -82,7 +96,7 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case presses, ratios, tasks, modes, contexts, depths, continuation, samples, answerTokens, seed, split
-        case pressLayers, taskSamples
+        case pressLayers, taskSamples, combinedConfigurations
     }
 
     /// Decodes results files written before `split` existed as the test split, and before `pressLayers` as global.
@@ -101,6 +115,7 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
         split = try c.decodeIfPresent(Split.self, forKey: .split) ?? .test
         pressLayers = try c.decodeIfPresent(String.self, forKey: .pressLayers) ?? "global"
         taskSamples = try c.decodeIfPresent([String: Int].self, forKey: .taskSamples) ?? [:]
+        combinedConfigurations = try c.decodeIfPresent([Configuration].self, forKey: .combinedConfigurations)
     }
 
     /// Samples per context of `task`: its own count for a RULER task `taskSamples` names, else `samples`.
@@ -126,7 +141,10 @@ public struct EvaluationPlan: Sendable, Codable, Equatable {
     /// Every (press, ratio) evaluated, the full cache first; a press that ignores the ratio (`kivi`, a cache type, a
     /// target) once, at the first ratio, since every ratio would give it the same cache.
     public var configurations: [(press: String, ratio: Double)] {
-        [("none", 0)] + presses.flatMap { p in
+        if let combinedConfigurations {
+            return [("none", 0)] + combinedConfigurations.map { ($0.press, $0.ratio) }
+        }
+        return [("none", 0)] + presses.flatMap { p in
             (PressRegistry.ignoresRatio(p) ? Array(ratios.prefix(1)) : ratios).map { (p, $0) }
         }
     }

@@ -47,6 +47,7 @@ extension EvaluationReport {
                 yLabel: "mean KL (nats)", series: series(\.meanKL, \.meanKLInterval),
                 reference: full.flatMap { r in r.meanKL.map { ("full cache", Double(r.cacheBytes) / 1_048_576, $0) } })
         }
+        for (name, svg) in paretoPlots() { files[name] = svg }
         for (name, svg) in planHeatmaps() { files[name] = svg }
         let mode = plan.modes.first ?? .agnostic
         if let matrix = rulerMatrix(mode: mode) { files["ruler-scores.svg"] = matrix }
@@ -71,6 +72,39 @@ extension EvaluationReport {
                 title: "\(task.rawValue) (\(mode.rawValue)): score by context and depth", rows: names,
                 columns: plan.ratios.map { "ratio \(String(format: "%.3g", $0))" },
                 innerRows: plan.contexts.map(String.init), innerColumns: plan.depths.map { String(format: "%.2g", $0) }, cells: cells)
+        }
+        return files
+    }
+
+    /// The allocator against the fixed configurations (`ParetoComparison`): one plot for the task average and one
+    /// for the mean KL, each when measured.
+    func paretoPlots() -> [String: String] {
+        var files: [String: String] = [:]
+        let longest = results.plan.contexts.max() ?? 0
+        let full = rows.first { $0.press == "none" }
+        func mebibytes(_ bytes: Int) -> Double { Double(bytes) / 1_048_576 }
+        for quality in [ParetoComparison.Quality.score, .kl] {
+            guard let pareto = ParetoComparison(self, quality: quality) else { continue }
+            let fixed = rows.filter { $0.press != "none" && !$0.press.hasPrefix("target:") }.compactMap { r in
+                quality.value(r).map { (x: mebibytes(r.cacheBytes), y: $0) }
+            }
+            let frontier = pareto.frontier.map { r in
+                (name: configurationName(r), x: mebibytes(r.cacheBytes), y: quality.value(r) ?? 0)
+            }
+            let targets = pareto.budgets.map(\.allocator)
+            let allocator = SVGChart.Series(
+                name: "target allocator", points: targets.map { (x: mebibytes($0.cacheBytes), y: quality.value($0) ?? 0) },
+                intervals: targets.map { r in quality.interval(r).flatMap { $0.count == 2 ? $0[0] ... $0[1] : nil } })
+            let isScore = quality == .score
+            let samples = isScore ? "n=\(full?.averageSamples ?? 0) answers" : "n=\(full?.perplexitySamples ?? 0) stretches"
+            let what = isScore ? "Average task score" : "Mean KL to the full cache"
+            files[isScore ? "pareto-score.svg" : "pareto-kl.svg"] = SVGChart.pareto(
+                title: "\(what) vs cache size: the allocator against \(fixed.count) fixed configurations "
+                    + "(\(longest) tokens; \(samples) per point)",
+                xLabel: "cache MiB at \(longest) tokens", yLabel: isScore ? "average score" : "mean KL (nats, log scale)",
+                fixed: fixed, frontier: frontier, allocator: allocator, budgets: pareto.budgets.map { mebibytes($0.bytes) },
+                reference: isScore ? full.flatMap { r in r.averageScore.map { ("full cache", mebibytes(r.cacheBytes), $0) } } : nil,
+                yRange: isScore ? 0 ... 1 : nil, logY: !isScore)
         }
         return files
     }

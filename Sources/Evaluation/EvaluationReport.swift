@@ -189,6 +189,7 @@ public struct EvaluationReport: Sendable {
                                   format(100 * r.saving, 1) + "%"]))
             }
         }
+        lines += paretoMarkdown
         for task in plan.tasks where task.isRuler {
             lines += ["", "## \(task.rawValue) (RULER) by context: score, 95% interval, samples", "",
                       "| press | ratio | mode | context | score | 95% interval | n |", "| --- | ---: | --- | ---: | ---: | :---: | ---: |"]

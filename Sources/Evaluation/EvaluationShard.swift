@@ -37,10 +37,16 @@ public struct EvaluationShard: Sendable, Equatable, CustomStringConvertible {
 /// Bad evaluation input, named in one line.
 public enum EvaluationError: Error, CustomStringConvertible, Sendable {
     case invalidShard(String)
+    case nothingToCombine
+    /// Two results files that asked different questions: `field` names the difference.
+    case incompatibleResults(first: String, other: String, field: String)
 
     public var description: String {
         switch self {
         case .invalidShard(let text): return "--shard must be I/N with 0 ≤ I < N, got '\(text)'"
+        case .nothingToCombine: return "no results files given"
+        case .incompatibleResults(let first, let other, let field):
+            return "\(other) cannot be combined with \(first): they differ in \(field)"
         }
     }
 }

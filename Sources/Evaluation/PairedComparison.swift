@@ -40,6 +40,11 @@ extension PairedComparison {
     /// samples that happen to agree, it cannot call 3 wins out of 3 significant (p = 0.25).
     var signTestP: Double {
         let differences = pairs.flatMap { $0.map { $0.a - $0.b } }
+        return Self.signTest(differences)
+    }
+
+    /// Two-sided exact sign test of paired differences (zeros left out).
+    static func signTest(_ differences: [Double]) -> Double {
         let wins = differences.filter { $0 > 0 }.count, losses = differences.filter { $0 < 0 }.count
         let n = wins + losses
         guard n > 0 else { return 1 }

@@ -15,7 +15,9 @@ struct SVGChart {
     /// Lines with markers, one per series; `reference` is drawn as a star (e.g. the full cache).
     static func lines(title: String, xLabel: String, yLabel: String, series: [Series], reference: (name: String, x: Double, y: Double)?,
                       yRange: ClosedRange<Double>? = nil) -> String {
-        let width = 760.0, height = 460.0, left = 70.0, right = 190.0, top = 40.0, bottom = 60.0
+        let width = 760.0, left = 70.0, right = 190.0, top = 40.0, bottom = 60.0
+        // Tall enough for the legend: one 18-pixel line per series and the reference.
+        let height = max(460.0, top + 18 * Double(series.count + 2) + bottom)
         let xs = series.flatMap { $0.points.map(\.x) } + (reference.map { [$0.x] } ?? [])
         let ys = series.flatMap { $0.points.map(\.y) } + (reference.map { [$0.y] } ?? [])
         let x0 = 0.0, x1 = max(1e-9, (xs.max() ?? 1) * 1.05)
@@ -53,6 +55,85 @@ struct SVGChart {
         if let r = reference {
             svg += "<text x=\"\(f(px(r.x) - 7))\" y=\"\(f(py(r.y) + 6))\" font-size=\"18\" fill=\"#000\">★</text>\n"
             svg += text(width - right + 14, top + 18 + Double(series.count) * 18, "★ \(r.name)", size: 12)
+        }
+        return svg + "</svg>\n"
+    }
+
+    /// Quality against bytes for the allocator's Pareto comparison: every fixed configuration a grey dot, their
+    /// Pareto frontier a dashed staircase with each point named, the allocator a red line with its 95% bars, each
+    /// target's bytes a dotted vertical, the full cache a star. `logY` puts y on a log scale (KL spans decades).
+    static func pareto(title: String, xLabel: String, yLabel: String, fixed: [(x: Double, y: Double)],
+                       frontier: [(name: String, x: Double, y: Double)], allocator: Series, budgets: [Double],
+                       reference: (name: String, x: Double, y: Double)?, yRange: ClosedRange<Double>?, logY: Bool) -> String {
+        let width = 900.0, height = 520.0, left = 70.0, right = 200.0, top = 40.0, bottom = 60.0
+        let xs = fixed.map(\.x) + allocator.points.map(\.x) + budgets + (reference.map { [$0.x] } ?? [])
+        let ys = fixed.map(\.y) + allocator.points.map(\.y) + (reference.map { [$0.y] } ?? [])
+        let floor = (ys.filter { $0 > 0 }.min() ?? 1e-4) / 2
+        func t(_ y: Double) -> Double { logY ? log10(max(y, floor)) : y }
+        let x1 = max(1e-9, (xs.max() ?? 1) * 1.05)
+        let y0 = logY ? log10(floor) : yRange?.lowerBound ?? min(0, ys.min() ?? 0)
+        let y1 = logY ? log10(max(floor * 10, (ys.max() ?? 1) * 1.5)) : yRange?.upperBound ?? max(1e-9, (ys.max() ?? 1) * 1.05)
+        func px(_ x: Double) -> Double { left + x / x1 * (width - left - right) }
+        func py(_ y: Double) -> Double { height - bottom - (t(y) - y0) / (y1 - y0) * (height - top - bottom) }
+        var svg = header(width, height) + text(left, 24, title, size: 15, bold: true)
+        for i in 0 ... 5 {
+            let gx = Double(i) / 5 * x1
+            svg += "<line x1=\"\(f(px(gx)))\" y1=\"\(f(top))\" x2=\"\(f(px(gx)))\" y2=\"\(f(height - bottom))\" stroke=\"#eee\"/>\n"
+            svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
+        }
+        let yTicks = logY ? Array(Int(y0.rounded(.up)) ... max(Int(y0.rounded(.up)), Int(y1.rounded(.down)))).map { pow(10, Double($0)) }
+            : (0 ... 5).map { y0 + Double($0) / 5 * (y1 - y0) }
+        for gy in yTicks {
+            svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(gy)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(gy)))\" stroke=\"#eee\"/>\n"
+            svg += text(left - 50, py(gy) + 4, logY ? String(format: "%g", gy) : String(format: "%.2f", gy), size: 11)
+        }
+        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
+            + "height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
+        svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
+        let labelY = f(height / 2 + 40)
+        svg += "<text x=\"18\" y=\"\(labelY)\" font-size=\"13\" font-family=\"sans-serif\" "
+            + "transform=\"rotate(-90 18 \(labelY))\">\(escape(yLabel))</text>\n"
+        for b in budgets {
+            svg += "<line x1=\"\(f(px(b)))\" y1=\"\(f(top))\" x2=\"\(f(px(b)))\" y2=\"\(f(height - bottom))\" "
+                + "stroke=\"#d62728\" stroke-opacity=\"0.4\" stroke-dasharray=\"2,3\"/>\n"
+        }
+        for p in fixed { svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"#bbb\"/>\n" }
+        var steps: [String] = []
+        for (i, p) in frontier.enumerated() {
+            if i > 0 { steps.append("\(f(px(p.x))),\(f(py(frontier[i - 1].y)))") }
+            steps.append("\(f(px(p.x))),\(f(py(p.y)))")
+        }
+        svg += "<polyline fill=\"none\" stroke=\"#333\" stroke-width=\"1.5\" stroke-dasharray=\"5,3\" points=\""
+            + steps.joined(separator: " ") + "\"/>\n"
+        for p in frontier {
+            svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"#333\"/>\n"
+            svg += "<text x=\"\(f(px(p.x) + 5))\" y=\"\(f(py(p.y) - 5))\" font-size=\"9\" font-family=\"sans-serif\" "
+                + "fill=\"#333\" transform=\"rotate(-20 \(f(px(p.x) + 5)) \(f(py(p.y) - 5)))\">\(escape(p.name))</text>\n"
+        }
+        let red = "#d62728"
+        let points = allocator.points.sorted { $0.x < $1.x }
+        svg += "<polyline fill=\"none\" stroke=\"\(red)\" stroke-width=\"2.5\" points=\""
+            + points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ") + "\"/>\n"
+        for (p, interval) in zip(allocator.points, allocator.intervals) {
+            svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4.5\" fill=\"\(red)\"/>\n"
+            guard let interval else { continue }
+            svg += "<line x1=\"\(f(px(p.x)))\" y1=\"\(f(py(interval.lowerBound)))\" x2=\"\(f(px(p.x)))\" "
+                + "y2=\"\(f(py(interval.upperBound)))\" stroke=\"\(red)\" stroke-opacity=\"0.7\" stroke-width=\"2\"/>\n"
+        }
+        let legendX = width - right + 14
+        svg += "<rect x=\"\(f(legendX))\" y=\"\(f(top + 8))\" width=\"12\" height=\"12\" fill=\"\(red)\"/>\n"
+        svg += text(legendX + 18, top + 18, allocator.name, size: 12)
+        svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(top + 32))\" x2=\"\(f(legendX + 12))\" y2=\"\(f(top + 32))\" "
+            + "stroke=\"#333\" stroke-dasharray=\"5,3\" stroke-width=\"1.5\"/>\n"
+        svg += text(legendX + 18, top + 36, "fixed: Pareto frontier", size: 12)
+        svg += "<circle cx=\"\(f(legendX + 6))\" cy=\"\(f(top + 50))\" r=\"2.5\" fill=\"#bbb\"/>\n"
+        svg += text(legendX + 18, top + 54, "fixed: other (\(fixed.count - frontier.count))", size: 12)
+        svg += "<line x1=\"\(f(legendX))\" y1=\"\(f(top + 68))\" x2=\"\(f(legendX + 12))\" y2=\"\(f(top + 68))\" "
+            + "stroke=\"\(red)\" stroke-opacity=\"0.4\" stroke-dasharray=\"2,3\"/>\n"
+        svg += text(legendX + 18, top + 72, "memory targets", size: 12)
+        if let r = reference {
+            svg += "<text x=\"\(f(px(r.x) - 7))\" y=\"\(f(py(r.y) + 6))\" font-size=\"18\" fill=\"#000\">★</text>\n"
+            svg += text(legendX, top + 92, "★ \(r.name)", size: 12)
         }
         return svg + "</svg>\n"
     }

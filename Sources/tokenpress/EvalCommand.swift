@@ -230,24 +230,8 @@ struct EvalCommand: ParsableCommand {
         return arguments
     }
 
-    /// Where the report goes, each location checked before any slow work.
-    struct Outputs {
-        var json: OutputFile?
-        var markdown: OutputFile?
-        var leaderboard: OutputFile?
-        var plots: String?
-    }
-
-    func checkOutputs() throws -> Outputs {
-        var outputs = Outputs()
-        outputs.json = try json.map { try OutputFile($0, option: "--json") }
-        outputs.markdown = try markdown.map { try OutputFile($0, option: "--markdown") }
-        outputs.leaderboard = try leaderboard.map { try OutputFile($0, option: "--leaderboard") }
-        if let plots {
-            try OutputFile.checkFolder(plots, option: "--plots")
-            outputs.plots = plots
-        }
-        return outputs
+    func checkOutputs() throws -> ReportOutputs {
+        try ReportOutputs(json: json, markdown: markdown, leaderboard: leaderboard, plots: plots)
     }
 
     /// The head profile a press of the plan needs: a named one must exist before anything is fetched.
@@ -319,23 +303,7 @@ struct EvalCommand: ParsableCommand {
                                             save: { partial in try outputs.json?.write(try EvaluationReport(partial).json()) },
                                             progress: { Console.progress("eval", done: $0, total: $1) })
             }
-            try write(EvaluationReport(results), to: outputs)
-        }
-    }
-
-    func write(_ report: EvaluationReport, to outputs: Outputs) throws {
-        Console.out(report.markdown)
-        try outputs.markdown?.write(Data(report.markdown.utf8))
-        try outputs.json?.write(try report.json())
-        if let plots = outputs.plots {
-            for (name, svg) in report.plots.sorted(by: { $0.key < $1.key }) {
-                try OutputFile((plots as NSString).appendingPathComponent(name), option: "--plots").write(Data(svg.utf8))
-            }
-        }
-        if let leaderboard = outputs.leaderboard {
-            let words = ["tokenpress"] + CommandLine.arguments.dropFirst()
-            let command = words.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
-            try leaderboard.write(Data(report.leaderboard(command: command).utf8))
+            try outputs.write(EvaluationReport(results))
         }
     }
 }

@@ -12,7 +12,7 @@ struct TokenPress: ParsableCommand {
             """,
         subcommands: [
             GenerateCommand.self, ChatCommand.self, InspectCommand.self, TokenizeCommand.self, PerplexityCommand.self,
-            BenchCommand.self, EvalCommand.self, CalibrateCommand.self, PressesCommand.self, ModelsCommand.self,
+            BenchCommand.self, EvalCommand.self, ReportCommand.self, CalibrateCommand.self, PressesCommand.self, ModelsCommand.self,
             ServeCommand.self,
         ])
 

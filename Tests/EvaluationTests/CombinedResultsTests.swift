@@ -1,0 +1,129 @@
+import Engine
+@testable import Evaluation
+import Foundation
+import TestSupport
+import XCTest
+
+/// `tokenpress report`'s two halves: runs combined into one report, and the allocator against the best fixed
+/// configuration at each budget with the fixed configurations' Pareto frontier.
+final class CombinedResultsTests: XCTestCase {
+    static let haystack = (0 ..< 400).map { "Verse \($0) tells of the field and the well. " }.joined()
+
+    func plan(_ presses: [String]) -> EvaluationPlan {
+        var plan = EvaluationPlan(presses: presses, ratios: [0.5, 0.75])
+        plan.contexts = [160]
+        plan.depths = [0, 1]
+        plan.continuation = 8
+        plan.answerTokens = 4
+        plan.tasks = [.perplexity, .needle]
+        plan.modes = [.agnostic]
+        return plan
+    }
+
+    /// Two runs of one press each, combined, report what one run of both presses reports.
+    func testTwoRunsCombinedEqualOneRunOfBoth() throws {
+        var tiny = TinyModel()
+        tiny.context = 1024
+        let engine = try InferenceEngine(modelPath: try tiny.write())
+        func run(_ presses: [String]) throws -> EvaluationResults {
+            try Evaluator(engine: engine, plan: plan(presses), haystack: Self.haystack) { $0 }.run(model: "tiny")
+        }
+        let both = EvaluationReport(try run(["knorm", "streaming"]))
+        let combination = try EvaluationResults.combining([("a", try run(["knorm"])), ("b", try run(["streaming"]))])
+        XCTAssertEqual(combination.notes, [], "the same engine: the full caches agree")
+        let combined = EvaluationReport(combination.results)
+        XCTAssertEqual(combined.rows, both.rows)
+        XCTAssertEqual(combined.results.plan.configurations.map(\.press), ["none", "knorm", "knorm", "streaming", "streaming"])
+        // A combined report survives its own JSON: the configurations travel with the plan.
+        let reread = try EvaluationReport.results(fromJSON: try combined.json())
+        XCTAssertEqual(EvaluationReport(reread).rows, both.rows)
+    }
+
+    func testIncompatibleRunsAreNamedAndDuplicatesTakenFromTheFirst() throws {
+        let a = EvaluationResults(model: "m", plan: plan(["knorm"]))
+        var other = plan(["knorm", "snapkv"])
+        other.contexts = [320]
+        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "m", plan: other))])) {
+            XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in contexts (160 against 320)")
+        }
+        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "n", plan: plan([])))])) {
+            XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in model (m against n)")
+        }
+        XCTAssertThrowsError(try EvaluationResults.combining([])) { XCTAssertEqual("\($0)", "no results files given") }
+        let b = EvaluationResults(model: "m", plan: plan(["knorm", "snapkv"]))
+        let combination = try EvaluationResults.combining([("a.json", a), ("b.json", b)])
+        XCTAssertEqual(combination.results.plan.configurations.map { "\($0.press)@\($0.ratio)" },
+                       ["none@0.0", "knorm@0.5", "knorm@0.75", "snapkv@0.5", "snapkv@0.75"])
+        XCTAssertEqual(combination.notes, ["knorm@0.5: taken from a.json, not from b.json",
+                                           "knorm@0.75: taken from a.json, not from b.json"])
+    }
+
+    /// Hand-made answers: 20 questions; the full cache finds all. snapkv@0.5 (500 bytes) finds 15, snapkv@0.75 (250)
+    /// finds 5, knorm@0.5 (500) finds 10 (dominated), the 25% target (240 of 1,000 bytes) finds all.
+    func answersResults() -> EvaluationResults {
+        var plan = EvaluationPlan(presses: ["snapkv", "knorm", "target:memory=0.25"], ratios: [0.5, 0.75])
+        plan.tasks = [.niahSingle1]
+        plan.contexts = [1000]
+        plan.modes = [.agnostic]
+        plan.samples = 20
+        var results = EvaluationResults(model: "m", plan: plan)
+        func add(_ press: String, _ ratio: Double, bytes: Int, found: Int) {
+            for sample in 0 ..< 20 {
+                results.answers.append(AnswerRecord(
+                    task: .niahSingle1, press: press, ratio: ratio, context: 1000, depth: 0, sample: sample, mode: .agnostic,
+                    expected: ["1"], answer: sample < found ? "1" : "", score: sample < found ? 1 : 0,
+                    cacheBytes: bytes, denseBytes: 1000))
+            }
+        }
+        add("none", 0, bytes: 1000, found: 20)
+        add("snapkv", 0.5, bytes: 500, found: 15)
+        add("snapkv", 0.75, bytes: 250, found: 5)
+        add("knorm", 0.5, bytes: 500, found: 10)
+        add("knorm", 0.75, bytes: 260, found: 4)
+        add("target:memory=0.25", 0.5, bytes: 240, found: 20)
+        return results
+    }
+
+    func testParetoFrontierAndBestFixedWithinTheBudget() throws {
+        let report = EvaluationReport(answersResults())
+        let pareto = try XCTUnwrap(ParetoComparison(report, quality: .score))
+        XCTAssertEqual(pareto.frontier.map { "\($0.press)@\($0.ratio)" }, ["snapkv@0.75", "snapkv@0.5"],
+                       "knorm is beaten by snapkv at fewer or equal bytes")
+        let budget = try XCTUnwrap(pareto.budgets.first)
+        XCTAssertEqual(budget.bytes, 250, "25% of the dense 1,000 bytes")
+        XCTAssertEqual(budget.bestFixed?.press, "snapkv", "knorm@0.75 (260 bytes) does not fit")
+        XCTAssertEqual(budget.bestFixed?.ratio, 0.75)
+        XCTAssertEqual(try XCTUnwrap(budget.difference), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(budget.verdict, "allocator better", "15 questions won, none lost")
+        XCTAssertNil(ParetoComparison(report, quality: .kl), "no perplexity measured")
+        let markdown = report.markdown
+        XCTAssertTrue(markdown.contains("| target:memory=0.25 | 0.00 MiB | 100% [84–100] n=20 | 0.00 MiB | snapkv @0.7500 |"),
+                      markdown)
+        XCTAssertNotNil(report.plots["pareto-score.svg"])
+    }
+
+    /// KL: lower is better; a few stretches that all agree are still tied by the sign test.
+    func testKLComparisonNeedsEnoughStretchesToSeparate() throws {
+        func results(stretches: Int) -> EvaluationResults {
+            var plan = EvaluationPlan(presses: ["snapkv", "target:memory=0.5"], ratios: [0.5])
+            plan.tasks = [.perplexity]
+            plan.contexts = [1000]
+            plan.samples = stretches
+            var results = EvaluationResults(model: "m", plan: plan)
+            for sample in 0 ..< stretches {
+                for (press, kl, bytes) in [("none", 0.0, 1000), ("snapkv", 0.02, 500), ("target:memory=0.5", 0.01, 480)] {
+                    let jitter = Double(sample) * 0.0001
+                    results.perplexity.append(PerplexityRecord(
+                        press: press, ratio: press == "none" ? 0 : 0.5, context: 1000, sample: sample, tokens: 8, nll: 1,
+                        ppl: 2, kl: kl + jitter, cacheBytes: bytes, denseBytes: 1000))
+                }
+            }
+            return results
+        }
+        let few = try XCTUnwrap(ParetoComparison(EvaluationReport(results(stretches: 4)), quality: .kl))
+        XCTAssertEqual(few.budgets.first?.verdict, "tied (sign test p = 0.12)")
+        let many = try XCTUnwrap(ParetoComparison(EvaluationReport(results(stretches: 8)), quality: .kl))
+        XCTAssertEqual(many.budgets.first?.verdict, "allocator better")
+        XCTAssertEqual(try XCTUnwrap(many.budgets.first?.difference), -0.01, accuracy: 1e-12)
+    }
+}
