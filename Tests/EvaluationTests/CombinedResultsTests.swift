@@ -11,8 +11,8 @@ final class CombinedResultsTests: XCTestCase {
 
     func plan(_ presses: [String]) -> EvaluationPlan {
         var plan = EvaluationPlan(presses: presses, ratios: [0.5, 0.75])
-        plan.contexts = [160]
-        plan.depths = [0, 1]
+        plan.contexts = [256]
+        plan.depths = [0.5]
         plan.continuation = 8
         plan.answerTokens = 4
         plan.tasks = [.perplexity, .needle]
@@ -42,9 +42,9 @@ final class CombinedResultsTests: XCTestCase {
     func testIncompatibleRunsAreNamedAndDuplicatesTakenFromTheFirst() throws {
         let a = EvaluationResults(model: "m", plan: plan(["knorm"]))
         var other = plan(["knorm", "snapkv"])
-        other.contexts = [320]
+        other.contexts = [512]
         XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "m", plan: other))])) {
-            XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in contexts (160 against 320)")
+            XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in contexts (256 against 512)")
         }
         XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "n", plan: plan([])))])) {
             XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in model (m against n)")
