@@ -17,8 +17,8 @@ extension EvaluationResults {
         guard let first = sources.first else { throw EvaluationError.nothingToCombine }
         for source in sources.dropFirst() {
             guard source.results.model == first.results.model else {
-                throw EvaluationError.incompatibleResults(first: first.name, other: source.name,
-                                                          field: "model (\(first.results.model) against \(source.results.model))")
+                let models = "model (\(first.results.model) against \(source.results.model))"
+                throw EvaluationError.incompatibleResults(first: first.name, other: source.name, field: models)
             }
             if let field = first.results.plan.questionDifference(source.results.plan) {
                 throw EvaluationError.incompatibleResults(first: first.name, other: source.name, field: field)
@@ -69,8 +69,8 @@ extension EvaluationResults {
         let shared = b.results.answers.filter { $0.press == "none" && scores[$0.questionKey] != nil }
         let differing = shared.filter { scores[$0.questionKey] != $0.score }.count
         if differing > 0 {
-            notes.append("the full cache scores \(differing) of \(shared.count) questions differently in \(b.name) than in "
-                         + "\(a.name): the engine changed between the runs")
+            notes.append("the full cache scores \(differing) of \(shared.count) questions differently in \(b.name) "
+                         + "than in \(a.name): the engine changed between the runs")
         }
         var nll: [String: Double] = [:]
         for r in a.results.perplexity where r.press == "none" { nll["\(r.context) \(r.sample)"] = r.nll }
@@ -102,7 +102,9 @@ extension EvaluationPlan {
             ("modes", { $0.modes.map(\.rawValue).joined(separator: ",") }),
             ("contexts", { $0.contexts.map(String.init).joined(separator: ",") }),
             ("depths", { $0.depths.map { "\($0)" }.joined(separator: ",") }),
-            ("samples", { plan in plan.tasks.map { "\($0.rawValue)=\(plan.samples(for: $0))" }.joined(separator: ",") }),
+            ("samples", { plan in
+                plan.tasks.map { "\($0.rawValue)=\(plan.samples(for: $0))" }.joined(separator: ",")
+            }),
             ("continuation", { "\($0.continuation)" }),
             ("answer tokens", { "\($0.answerTokens)" }),
             ("seed", { "\($0.seed)" }),

@@ -93,17 +93,22 @@ extension EvaluationReport {
             }
             let targets = pareto.budgets.map(\.allocator)
             let allocator = SVGChart.Series(
-                name: "target allocator", points: targets.map { (x: mebibytes($0.cacheBytes), y: quality.value($0) ?? 0) },
+                name: "target allocator",
+                points: targets.map { (x: mebibytes($0.cacheBytes), y: quality.value($0) ?? 0) },
                 intervals: targets.map { r in quality.interval(r).flatMap { $0.count == 2 ? $0[0] ... $0[1] : nil } })
             let isScore = quality == .score
-            let samples = isScore ? "n=\(full?.averageSamples ?? 0) answers" : "n=\(full?.perplexitySamples ?? 0) stretches"
+            let samples = isScore ? "n=\(full?.averageSamples ?? 0) answers"
+                : "n=\(full?.perplexitySamples ?? 0) stretches"
+            let star = full.flatMap { r in r.averageScore.map { ("full cache", mebibytes(r.cacheBytes), $0) } }
             let what = isScore ? "Average task score" : "Mean KL to the full cache"
             files[isScore ? "pareto-score.svg" : "pareto-kl.svg"] = SVGChart.pareto(
                 title: "\(what) vs cache size: the allocator against \(fixed.count) fixed configurations "
                     + "(\(longest) tokens; \(samples) per point)",
-                xLabel: "cache MiB at \(longest) tokens", yLabel: isScore ? "average score" : "mean KL (nats, log scale)",
-                fixed: fixed, frontier: frontier, allocator: allocator, budgets: pareto.budgets.map { mebibytes($0.bytes) },
-                reference: isScore ? full.flatMap { r in r.averageScore.map { ("full cache", mebibytes(r.cacheBytes), $0) } } : nil,
+                xLabel: "cache MiB at \(longest) tokens",
+                yLabel: isScore ? "average score" : "mean KL (nats, log scale)",
+                fixed: fixed, frontier: frontier, allocator: allocator,
+                budgets: pareto.budgets.map { mebibytes($0.bytes) },
+                reference: isScore ? star : nil,
                 yRange: isScore ? 0 ... 1 : nil, logY: !isScore)
         }
         return files

@@ -162,7 +162,8 @@ struct ParetoComparison {
 extension EvaluationReport {
     /// "press @ratio", or the press alone when it ignores the ratio.
     func configurationName(_ row: Row) -> String {
-        row.press == "none" || PressRegistry.ignoresRatio(row.press) ? row.press : "\(row.press) @\(format(row.ratio, 4))"
+        let ratioFree = row.press == "none" || PressRegistry.ignoresRatio(row.press)
+        return ratioFree ? row.press : "\(row.press) @\(format(row.ratio, 4))"
     }
 
     /// The Markdown sections of the Pareto comparison, for the task average and for the mean KL (each when measured).
@@ -205,15 +206,18 @@ extension EvaluationReport {
                      row(["---", "---:", "---:", "---:", "---", "---:", "---:", "---:", "---"])]
         for b in pareto.budgets {
             let fixed = b.bestFixed
-            lines.append(row([b.allocator.press, mebibytes(b.bytes), value(b.allocator), mebibytes(b.allocator.cacheBytes),
-                              fixed.map(configurationName) ?? "—", fixed.map(value) ?? "—",
-                              fixed.map { mebibytes($0.cacheBytes) } ?? "—", delta(b), b.verdict]))
+            let allocator = [b.allocator.press, mebibytes(b.bytes), value(b.allocator), mebibytes(b.allocator.cacheBytes)]
+            let best = [fixed.map(configurationName) ?? "—", fixed.map(value) ?? "—",
+                        fixed.map { mebibytes($0.cacheBytes) } ?? "—"]
+            lines.append(row(allocator + best + [delta(b), b.verdict]))
         }
         lines += ["", "### Pareto frontier of the fixed configurations (\(what))", "",
                   "Each is better than every fixed configuration with fewer bytes.", "",
-                  row(["configuration", "bytes", "saved vs f16", what + " [95%]"]), row(["---", "---:", "---:", "---:"])]
+                  row(["configuration", "bytes", "saved vs f16", what + " [95%]"]),
+                  row(["---", "---:", "---:", "---:"])]
         for r in pareto.frontier {
-            lines.append(row([configurationName(r), mebibytes(r.cacheBytes), format(100 * r.saving, 1) + "%", value(r)]))
+            let saved = format(100 * r.saving, 1) + "%"
+            lines.append(row([configurationName(r), mebibytes(r.cacheBytes), saved, value(r)]))
         }
         return lines
     }

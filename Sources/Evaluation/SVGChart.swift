@@ -27,8 +27,8 @@ struct SVGChart {
         var svg = header(width, height) + text(width / 2 - 80, 24, title, size: 16, bold: true)
         for i in 0 ... 5 {
             let gx = x0 + Double(i) / 5 * (x1 - x0), gy = y0 + Double(i) / 5 * (y1 - y0)
-            svg += "<line x1=\"\(f(px(gx)))\" y1=\"\(f(top))\" x2=\"\(f(px(gx)))\" y2=\"\(f(height - bottom))\" stroke=\"#eee\"/>\n"
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(gy)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(gy)))\" stroke=\"#eee\"/>\n"
+            svg += line(px(gx), top, px(gx), height - bottom, stroke: "#eee")
+            svg += line(left, py(gy), width - right, py(gy), stroke: "#eee")
             svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
             svg += text(left - 44, py(gy) + 4, String(format: "%.2f", gy), size: 11)
         }
@@ -64,7 +64,8 @@ struct SVGChart {
     /// target's bytes a dotted vertical, the full cache a star. `logY` puts y on a log scale (KL spans decades).
     static func pareto(title: String, xLabel: String, yLabel: String, fixed: [(x: Double, y: Double)],
                        frontier: [(name: String, x: Double, y: Double)], allocator: Series, budgets: [Double],
-                       reference: (name: String, x: Double, y: Double)?, yRange: ClosedRange<Double>?, logY: Bool) -> String {
+                       reference: (name: String, x: Double, y: Double)?, yRange: ClosedRange<Double>?,
+                       logY: Bool) -> String {
         let width = 900.0, height = 520.0, left = 70.0, right = 200.0, top = 40.0, bottom = 60.0
         let xs = fixed.map(\.x) + allocator.points.map(\.x) + budgets + (reference.map { [$0.x] } ?? [])
         let ys = fixed.map(\.y) + allocator.points.map(\.y) + (reference.map { [$0.y] } ?? [])
@@ -72,19 +73,21 @@ struct SVGChart {
         func t(_ y: Double) -> Double { logY ? log10(max(y, floor)) : y }
         let x1 = max(1e-9, (xs.max() ?? 1) * 1.05)
         let y0 = logY ? log10(floor) : yRange?.lowerBound ?? min(0, ys.min() ?? 0)
-        let y1 = logY ? log10(max(floor * 10, (ys.max() ?? 1) * 1.5)) : yRange?.upperBound ?? max(1e-9, (ys.max() ?? 1) * 1.05)
+        let top1 = ys.max() ?? 1
+        let y1 = logY ? log10(max(floor * 10, top1 * 1.5)) : yRange?.upperBound ?? max(1e-9, top1 * 1.05)
         func px(_ x: Double) -> Double { left + x / x1 * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - (t(y) - y0) / (y1 - y0) * (height - top - bottom) }
         var svg = header(width, height) + text(left, 24, title, size: 15, bold: true)
         for i in 0 ... 5 {
             let gx = Double(i) / 5 * x1
-            svg += "<line x1=\"\(f(px(gx)))\" y1=\"\(f(top))\" x2=\"\(f(px(gx)))\" y2=\"\(f(height - bottom))\" stroke=\"#eee\"/>\n"
+            svg += line(px(gx), top, px(gx), height - bottom, stroke: "#eee")
             svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
         }
-        let yTicks = logY ? Array(Int(y0.rounded(.up)) ... max(Int(y0.rounded(.up)), Int(y1.rounded(.down)))).map { pow(10, Double($0)) }
-            : (0 ... 5).map { y0 + Double($0) / 5 * (y1 - y0) }
+        // Log scale: a line at every power of ten in range.
+        let decades = Int(y0.rounded(.up)) ... max(Int(y0.rounded(.up)), Int(y1.rounded(.down)))
+        let yTicks = logY ? decades.map { pow(10, Double($0)) } : (0 ... 5).map { y0 + Double($0) / 5 * (y1 - y0) }
         for gy in yTicks {
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(py(gy)))\" x2=\"\(f(width - right))\" y2=\"\(f(py(gy)))\" stroke=\"#eee\"/>\n"
+            svg += line(left, py(gy), width - right, py(gy), stroke: "#eee")
             svg += text(left - 50, py(gy) + 4, logY ? String(format: "%g", gy) : String(format: "%.2f", gy), size: 11)
         }
         svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
@@ -107,8 +110,9 @@ struct SVGChart {
             + steps.joined(separator: " ") + "\"/>\n"
         for p in frontier {
             svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"3.5\" fill=\"#333\"/>\n"
-            svg += "<text x=\"\(f(px(p.x) + 5))\" y=\"\(f(py(p.y) - 5))\" font-size=\"9\" font-family=\"sans-serif\" "
-                + "fill=\"#333\" transform=\"rotate(-20 \(f(px(p.x) + 5)) \(f(py(p.y) - 5)))\">\(escape(p.name))</text>\n"
+            let x = f(px(p.x) + 5), y = f(py(p.y) - 5)
+            svg += "<text x=\"\(x)\" y=\"\(y)\" font-size=\"9\" font-family=\"sans-serif\" fill=\"#333\" "
+                + "transform=\"rotate(-20 \(x) \(y))\">\(escape(p.name))</text>\n"
         }
         let red = "#d62728"
         let points = allocator.points.sorted { $0.x < $1.x }
@@ -191,6 +195,10 @@ struct SVGChart {
             }
         }
         return svg + "</svg>\n"
+    }
+
+    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String) -> String {
+        "<line x1=\"\(f(x1))\" y1=\"\(f(y1))\" x2=\"\(f(x2))\" y2=\"\(f(y2))\" stroke=\"\(stroke)\"/>\n"
     }
 
     static func header(_ width: Double, _ height: Double) -> String {

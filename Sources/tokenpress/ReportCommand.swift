@@ -38,7 +38,8 @@ struct ReportCommand: ParsableCommand {
             var sources: [(name: String, results: EvaluationResults)] = []
             for file in files {
                 var isFolder: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: file, isDirectory: &isFolder), !isFolder.boolValue else {
+                let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isFolder)
+                guard exists, !isFolder.boolValue else {
                     throw CLIError("\(file) does not exist or is a folder")
                 }
                 guard let data = FileManager.default.contents(atPath: file) else { throw CLIError("cannot read \(file)") }

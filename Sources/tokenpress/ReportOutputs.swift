@@ -26,7 +26,8 @@ struct ReportOutputs {
         try json?.write(try report.json())
         if let plots {
             for (name, svg) in report.plots.sorted(by: { $0.key < $1.key }) {
-                try OutputFile((plots as NSString).appendingPathComponent(name), option: "--plots").write(Data(svg.utf8))
+                let path = (plots as NSString).appendingPathComponent(name)
+                try OutputFile(path, option: "--plots").write(Data(svg.utf8))
             }
         }
         if let leaderboard {

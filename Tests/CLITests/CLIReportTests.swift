@@ -25,8 +25,10 @@ final class CLIReportTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("| knorm | 0.500 |"), r.stdout)
         XCTAssertTrue(r.stdout.contains("| streaming | 0.500 |"), r.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: plots + "/kl-vs-bytes.svg"))
-        try assertFails(["report", a, temporary("missing.json")], mentioning: "missing.json does not exist or is a folder")
-        try assertFails(["report", a, model + ".txt"], mentioning: ".txt is not a results file of tokenpress eval --json")
+        try assertFails(["report", a, temporary("missing.json")],
+                        mentioning: "missing.json does not exist or is a folder")
+        try assertFails(["report", a, model + ".txt"],
+                        mentioning: ".txt is not a results file of tokenpress eval --json")
         try assertFails(["report"], mentioning: "give one or more results files of tokenpress eval --json")
         var other = evalArguments(model, press: "knorm", json: temporary("c.json"))
         other[other.firstIndex(of: "128")!] = "96"

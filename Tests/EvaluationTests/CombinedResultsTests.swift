@@ -33,7 +33,8 @@ final class CombinedResultsTests: XCTestCase {
         XCTAssertEqual(combination.notes, [], "the same engine: the full caches agree")
         let combined = EvaluationReport(combination.results)
         XCTAssertEqual(combined.rows, both.rows)
-        XCTAssertEqual(combined.results.plan.configurations.map(\.press), ["none", "knorm", "knorm", "streaming", "streaming"])
+        let presses = combined.results.plan.configurations.map(\.press)
+        XCTAssertEqual(presses, ["none", "knorm", "knorm", "streaming", "streaming"])
         // A combined report survives its own JSON: the configurations travel with the plan.
         let reread = try EvaluationReport.results(fromJSON: try combined.json())
         XCTAssertEqual(EvaluationReport(reread).rows, both.rows)
@@ -43,19 +44,21 @@ final class CombinedResultsTests: XCTestCase {
         let a = EvaluationResults(model: "m", plan: plan(["knorm"]))
         var other = plan(["knorm", "snapkv"])
         other.contexts = [512]
-        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "m", plan: other))])) {
+        let b = EvaluationResults(model: "m", plan: other)
+        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", b)])) {
             XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in contexts (256 against 512)")
         }
-        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", .init(model: "n", plan: plan([])))])) {
+        let otherModel = EvaluationResults(model: "n", plan: plan([]))
+        XCTAssertThrowsError(try EvaluationResults.combining([("a.json", a), ("b.json", otherModel)])) {
             XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in model (m against n)")
         }
         XCTAssertThrowsError(try EvaluationResults.combining([])) { XCTAssertEqual("\($0)", "no results files given") }
-        let b = EvaluationResults(model: "m", plan: plan(["knorm", "snapkv"]))
-        let combination = try EvaluationResults.combining([("a.json", a), ("b.json", b)])
+        let c = EvaluationResults(model: "m", plan: plan(["knorm", "snapkv"]))
+        let combination = try EvaluationResults.combining([("a.json", a), ("c.json", c)])
         XCTAssertEqual(combination.results.plan.configurations.map { "\($0.press)@\($0.ratio)" },
                        ["none@0.0", "knorm@0.5", "knorm@0.75", "snapkv@0.5", "snapkv@0.75"])
-        XCTAssertEqual(combination.notes, ["knorm@0.5: taken from a.json, not from b.json",
-                                           "knorm@0.75: taken from a.json, not from b.json"])
+        XCTAssertEqual(combination.notes, ["knorm@0.5: taken from a.json, not from c.json",
+                                           "knorm@0.75: taken from a.json, not from c.json"])
     }
 
     /// Hand-made answers: 20 questions; the full cache finds all. snapkv@0.5 (500 bytes) finds 15, snapkv@0.75 (250)
@@ -70,7 +73,8 @@ final class CombinedResultsTests: XCTestCase {
         func add(_ press: String, _ ratio: Double, bytes: Int, found: Int) {
             for sample in 0 ..< 20 {
                 results.answers.append(AnswerRecord(
-                    task: .niahSingle1, press: press, ratio: ratio, context: 1000, depth: 0, sample: sample, mode: .agnostic,
+                    task: .niahSingle1, press: press, ratio: ratio, context: 1000, depth: 0, sample: sample,
+                    mode: .agnostic,
                     expected: ["1"], answer: sample < found ? "1" : "", score: sample < found ? 1 : 0,
                     cacheBytes: bytes, denseBytes: 1000))
             }
@@ -97,8 +101,8 @@ final class CombinedResultsTests: XCTestCase {
         XCTAssertEqual(budget.verdict, "allocator better", "15 questions won, none lost")
         XCTAssertNil(ParetoComparison(report, quality: .kl), "no perplexity measured")
         let markdown = report.markdown
-        XCTAssertTrue(markdown.contains("| target:memory=0.25 | 0.00 MiB | 100% [84–100] n=20 | 0.00 MiB | snapkv @0.7500 |"),
-                      markdown)
+        let expected = "| target:memory=0.25 | 0.00 MiB | 100% [84–100] n=20 | 0.00 MiB | snapkv @0.7500 |"
+        XCTAssertTrue(markdown.contains(expected), markdown)
         XCTAssertNotNil(report.plots["pareto-score.svg"])
     }
 
@@ -111,10 +115,12 @@ final class CombinedResultsTests: XCTestCase {
             plan.samples = stretches
             var results = EvaluationResults(model: "m", plan: plan)
             for sample in 0 ..< stretches {
-                for (press, kl, bytes) in [("none", 0.0, 1000), ("snapkv", 0.02, 500), ("target:memory=0.5", 0.01, 480)] {
+                let rows = [("none", 0.0, 1000), ("snapkv", 0.02, 500), ("target:memory=0.5", 0.01, 480)]
+                for (press, kl, bytes) in rows {
                     let jitter = Double(sample) * 0.0001
                     results.perplexity.append(PerplexityRecord(
-                        press: press, ratio: press == "none" ? 0 : 0.5, context: 1000, sample: sample, tokens: 8, nll: 1,
+                        press: press, ratio: press == "none" ? 0 : 0.5, context: 1000, sample: sample, tokens: 8,
+                        nll: 1,
                         ppl: 2, kl: kl + jitter, cacheBytes: bytes, denseBytes: 1000))
                 }
             }
