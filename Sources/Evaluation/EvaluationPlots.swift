@@ -102,9 +102,10 @@ extension EvaluationReport {
             let star = full.flatMap { r in r.averageScore.map { ("full cache", mebibytes(r.cacheBytes), $0) } }
             let what = isScore ? "Average task score" : "Mean KL to the full cache"
             files[isScore ? "pareto-score.svg" : "pareto-kl.svg"] = SVGChart.pareto(
-                title: "\(what) vs cache size: the allocator against \(fixed.count) fixed configurations "
-                    + "(\(longest) tokens; \(samples) per point)",
-                xLabel: "cache MiB at \(longest) tokens",
+                title: "\(what) vs cache size: the target allocator against \(fixed.count) fixed configurations",
+                subtitle: "\(longest) tokens; \(samples) per point; bars: 95%; labels: the fixed configurations' "
+                    + "Pareto frontier",
+                xLabel: "cache MiB at \(longest) tokens (log scale)",
                 yLabel: isScore ? "average score" : "mean KL (nats, log scale)",
                 fixed: fixed, frontier: frontier, allocator: allocator,
                 budgets: pareto.budgets.map { mebibytes($0.bytes) },

@@ -61,27 +61,32 @@ struct SVGChart {
 
     /// Quality against bytes for the allocator's Pareto comparison: every fixed configuration a grey dot, their
     /// Pareto frontier a dashed staircase with each point named, the allocator a red line with its 95% bars, each
-    /// target's bytes a dotted vertical, the full cache a star. `logY` puts y on a log scale (KL spans decades).
-    static func pareto(title: String, xLabel: String, yLabel: String, fixed: [(x: Double, y: Double)],
+    /// target's bytes a dotted vertical, the full cache a star. Bytes on a log scale (budgets halve), and y too with
+    /// `logY` (KL spans decades).
+    static func pareto(title: String, subtitle: String, xLabel: String, yLabel: String, fixed: [(x: Double, y: Double)],
                        frontier: [(name: String, x: Double, y: Double)], allocator: Series, budgets: [Double],
                        reference: (name: String, x: Double, y: Double)?, yRange: ClosedRange<Double>?,
                        logY: Bool) -> String {
-        let width = 900.0, height = 520.0, left = 70.0, right = 200.0, top = 40.0, bottom = 60.0
-        let xs = fixed.map(\.x) + allocator.points.map(\.x) + budgets + (reference.map { [$0.x] } ?? [])
+        let width = 900.0, height = 540.0, left = 70.0, right = 200.0, top = 60.0, bottom = 60.0
+        let allX = fixed.map(\.x) + allocator.points.map(\.x) + budgets + (reference.map { [$0.x] } ?? [])
+        let xs = allX.filter { $0 > 0 }
         let ys = fixed.map(\.y) + allocator.points.map(\.y) + (reference.map { [$0.y] } ?? [])
         let floor = (ys.filter { $0 > 0 }.min() ?? 1e-4) / 2
         func t(_ y: Double) -> Double { logY ? log10(max(y, floor)) : y }
-        let x1 = max(1e-9, (xs.max() ?? 1) * 1.05)
+        let x0 = log10((xs.min() ?? 1) / 1.3), x1 = log10((xs.max() ?? 10) * 1.2)
         let y0 = logY ? log10(floor) : yRange?.lowerBound ?? min(0, ys.min() ?? 0)
         let top1 = ys.max() ?? 1
         let y1 = logY ? log10(max(floor * 10, top1 * 1.5)) : yRange?.upperBound ?? max(1e-9, top1 * 1.05)
-        func px(_ x: Double) -> Double { left + x / x1 * (width - left - right) }
+        func px(_ x: Double) -> Double { left + (log10(max(x, 1e-9)) - x0) / (x1 - x0) * (width - left - right) }
         func py(_ y: Double) -> Double { height - bottom - (t(y) - y0) / (y1 - y0) * (height - top - bottom) }
         var svg = header(width, height) + text(left, 24, title, size: 15, bold: true)
-        for i in 0 ... 5 {
-            let gx = Double(i) / 5 * x1
+        svg += text(left, 44, subtitle, size: 11)
+        // 1, 2, 5 × every power of ten in range.
+        let powers = Int(x0.rounded(.down)) ... Int(x1.rounded(.up))
+        let xTicks = powers.flatMap { e in [1.0, 2, 5].map { $0 * pow(10, Double(e)) } }
+        for gx in xTicks where log10(gx) >= x0 && log10(gx) <= x1 {
             svg += line(px(gx), top, px(gx), height - bottom, stroke: "#eee")
-            svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
+            svg += text(px(gx) - 8, height - bottom + 18, String(format: "%g", gx), size: 11)
         }
         // Log scale: a line at every power of ten in range.
         let decades = Int(y0.rounded(.up)) ... max(Int(y0.rounded(.up)), Int(y1.rounded(.down)))
