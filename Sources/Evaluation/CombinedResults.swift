@@ -95,23 +95,28 @@ extension EvaluationResults {
 }
 
 extension EvaluationPlan {
-    /// The first field, other than presses and ratios, in which `other` asks different questions (nil: none).
+    /// The first field, other than presses and ratios, in which `other` asks different questions (nil: none). A field
+    /// only counts where the tasks read it: modes and answer tokens for questions, depths for the home-made ones,
+    /// the continuation for perplexity.
     func questionDifference(_ other: EvaluationPlan) -> String? {
-        let fields: [(String, (EvaluationPlan) -> String)] = [
-            ("tasks", { $0.tasks.map(\.rawValue).joined(separator: ",") }),
-            ("modes", { $0.modes.map(\.rawValue).joined(separator: ",") }),
-            ("contexts", { $0.contexts.map(String.init).joined(separator: ",") }),
-            ("depths", { $0.depths.map { "\($0)" }.joined(separator: ",") }),
-            ("samples", { plan in
+        let asks = tasks.contains { $0 != .perplexity }
+        let hidesAtDepths = tasks.contains { $0 != .perplexity && !$0.isRuler }
+        let scoresText = tasks.contains(.perplexity)
+        let fields: [(String, Bool, (EvaluationPlan) -> String)] = [
+            ("tasks", true, { $0.tasks.map(\.rawValue).joined(separator: ",") }),
+            ("modes", asks, { $0.modes.map(\.rawValue).joined(separator: ",") }),
+            ("contexts", true, { $0.contexts.map(String.init).joined(separator: ",") }),
+            ("depths", hidesAtDepths, { $0.depths.map { "\($0)" }.joined(separator: ",") }),
+            ("samples", true, { plan in
                 plan.tasks.map { "\($0.rawValue)=\(plan.samples(for: $0))" }.joined(separator: ",")
             }),
-            ("continuation", { "\($0.continuation)" }),
-            ("answer tokens", { "\($0.answerTokens)" }),
-            ("seed", { "\($0.seed)" }),
-            ("split", { $0.split.rawValue }),
-            ("press layers", { $0.pressLayers }),
+            ("continuation", scoresText, { "\($0.continuation)" }),
+            ("answer tokens", asks, { "\($0.answerTokens)" }),
+            ("seed", true, { "\($0.seed)" }),
+            ("split", true, { $0.split.rawValue }),
+            ("press layers", true, { $0.pressLayers }),
         ]
-        for (name, value) in fields where value(self) != value(other) {
+        for (name, read, value) in fields where read && value(self) != value(other) {
             return "\(name) (\(value(self)) against \(value(other)))"
         }
         return nil

@@ -53,6 +53,16 @@ final class CombinedResultsTests: XCTestCase {
             XCTAssertEqual("\($0)", "b.json cannot be combined with a.json: they differ in model (m against n)")
         }
         XCTAssertThrowsError(try EvaluationResults.combining([])) { XCTAssertEqual("\($0)", "no results files given") }
+        // Modes and depths do not change a perplexity-only plan's stretches: such runs combine.
+        var perplexity = plan(["knorm"])
+        perplexity.tasks = [.perplexity]
+        var otherModes = plan(["snapkv"])
+        otherModes.tasks = [.perplexity]
+        otherModes.modes = [.agnostic, .aware]
+        otherModes.depths = [0.25]
+        let scored = [("a.json", EvaluationResults(model: "m", plan: perplexity)),
+                      ("b.json", EvaluationResults(model: "m", plan: otherModes))]
+        XCTAssertEqual(try EvaluationResults.combining(scored).results.plan.configurations.count, 5)
         let c = EvaluationResults(model: "m", plan: plan(["knorm", "snapkv"]))
         let combination = try EvaluationResults.combining([("a.json", a), ("c.json", c)])
         XCTAssertEqual(combination.results.plan.configurations.map { "\($0.press)@\($0.ratio)" },
