@@ -32,12 +32,8 @@ struct SVGChart {
             svg += text(px(gx) - 12, height - bottom + 18, String(format: "%.1f", gx), size: 11)
             svg += text(left - 44, py(gy) + 4, String(format: "%.2f", gy), size: 11)
         }
-        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
-            + "height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
-        svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
-        let labelY = f(height / 2 + 40)
-        svg += "<text x=\"18\" y=\"\(labelY)\" font-size=\"13\" font-family=\"sans-serif\" "
-            + "transform=\"rotate(-90 18 \(labelY))\">\(escape(yLabel))</text>\n"
+        svg += frame(width: width, height: height, left: left, right: right, top: top, bottom: bottom,
+                     xLabel: xLabel, yLabel: yLabel)
         for (i, s) in series.enumerated() {
             let color = palette[i % palette.count], points = s.points.sorted { $0.x < $1.x }
             let coordinates = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
@@ -95,12 +91,8 @@ struct SVGChart {
             svg += line(left, py(gy), width - right, py(gy), stroke: "#eee")
             svg += text(left - 50, py(gy) + 4, logY ? String(format: "%g", gy) : String(format: "%.2f", gy), size: 11)
         }
-        svg += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
-            + "height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
-        svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
-        let labelY = f(height / 2 + 40)
-        svg += "<text x=\"18\" y=\"\(labelY)\" font-size=\"13\" font-family=\"sans-serif\" "
-            + "transform=\"rotate(-90 18 \(labelY))\">\(escape(yLabel))</text>\n"
+        svg += frame(width: width, height: height, left: left, right: right, top: top, bottom: bottom,
+                     xLabel: xLabel, yLabel: yLabel)
         for b in budgets {
             svg += "<line x1=\"\(f(px(b)))\" y1=\"\(f(top))\" x2=\"\(f(px(b)))\" y2=\"\(f(height - bottom))\" "
                 + "stroke=\"#d62728\" stroke-opacity=\"0.4\" stroke-dasharray=\"2,3\"/>\n"
@@ -200,6 +192,18 @@ struct SVGChart {
             }
         }
         return svg + "</svg>\n"
+    }
+
+    /// The plot area's border and the two axis labels.
+    static func frame(width: Double, height: Double, left: Double, right: Double, top: Double, bottom: Double,
+                      xLabel: String, yLabel: String) -> String {
+        var svg = "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" "
+            + "height=\"\(f(height - top - bottom))\" fill=\"none\" stroke=\"#444\"/>\n"
+        svg += text((width - right + left) / 2 - 60, height - 18, xLabel, size: 13)
+        let labelY = f(height / 2 + 40)
+        svg += "<text x=\"18\" y=\"\(labelY)\" font-size=\"13\" font-family=\"sans-serif\" "
+            + "transform=\"rotate(-90 18 \(labelY))\">\(escape(yLabel))</text>\n"
+        return svg
     }
 
     static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String) -> String {
