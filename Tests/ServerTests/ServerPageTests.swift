@@ -22,7 +22,7 @@ final class ServerPageTests: XCTestCase {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: chromium)
         process.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile.path)",
-                             "--virtual-time-budget=8000", "--dump-dom", url]
+                             "--virtual-time-budget=30000", "--dump-dom", url]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
