@@ -79,21 +79,16 @@ struct ParetoComparison {
         return kept
     }
 
-    /// The target's bytes at the longest context: a share of the dense f16 cache there, or the bytes named.
+    /// The target's bytes at the longest context (`CompressionTarget.budget`, from the press's own parsing): a share
+    /// of the dense f16 cache there, or the bytes named.
     static func budgetBytes(_ press: String, results: EvaluationResults) -> Int? {
-        let parameters = press.dropFirst("target:".count).split(separator: ",")
+        guard let target = (try? PressRegistry.make(press, ratio: 0, profile: .placeholder) as? TargetPress)?.target
+        else { return nil }
         let longest = results.plan.contexts.max()
-        for parameter in parameters {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2, let value = Double(pair[1]) else { continue }
-            if pair[0] == "bytes" { return Int(value) }
-            guard pair[0] == "memory" else { continue }
-            let dense = results.answers.filter { $0.press == press && $0.context == longest }.map(\.denseBytes)
-                + results.perplexity.filter { $0.press == press && $0.context == longest }.map(\.denseBytes)
-            guard !dense.isEmpty else { return nil }
-            return Int(value * Double(dense.reduce(0, +)) / Double(dense.count))
-        }
-        return nil
+        let dense = results.answers.filter { $0.press == press && $0.context == longest }.map(\.denseBytes)
+            + results.perplexity.filter { $0.press == press && $0.context == longest }.map(\.denseBytes)
+        guard !dense.isEmpty else { return nil }
+        return target.budget(dense: dense.reduce(0, +) / dense.count)
     }
 
     static func compare(_ target: EvaluationReport.Row, budget: Int, fixed: [EvaluationReport.Row], quality: Quality,
