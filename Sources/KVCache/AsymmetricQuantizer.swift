@@ -1,12 +1,13 @@
 import Kernels
 
-/// Round-to-nearest asymmetric quantization of one group: scale = (max − min)/(2^bits − 1) and zero = min, both
-/// stored as f16, code = round((x − zero)/scale) clamped to the range, so |x − (scale·code + zero)| ≤ scale/2
-/// up to the f16 rounding of scale and zero.
+/// Round-to-nearest asymmetric quantization of one group over the range `fit` chooses, scale and zero point stored
+/// as f16, code = round((x − zero)/scale) clamped to the range. With min–max (scale = (max − min)/(2^bits − 1),
+/// zero = min), |x − (scale·code + zero)| ≤ scale/2 up to the f16 rounding of scale and zero; least squares may
+/// clip the extremes for a smaller error over the group (`RangeFit`).
 public enum AsymmetricQuantizer {
     /// Quantizes `count` values read `stride` apart, giving each code to `store(i, code)`; returns the f16 bits
     /// of scale and zero.
-    public static func quantize(_ x: UnsafePointer<Float>, count: Int, stride: Int, bits: Int,
+    public static func quantize(_ x: UnsafePointer<Float>, count: Int, stride: Int, bits: Int, fit: RangeFit = .minMax,
                                 store: (Int, UInt8) -> Void) -> (scale: UInt16, zero: UInt16) {
         var low = Float.greatestFiniteMagnitude
         var high = -Float.greatestFiniteMagnitude
@@ -15,13 +16,17 @@ public enum AsymmetricQuantizer {
             high = max(high, x[i * stride])
         }
         let levels = Float((1 << bits) - 1)
-        let scaleBits = HalfConversion.bits(fromFloat: (high - low) / levels)
-        let zeroBits = HalfConversion.bits(fromFloat: low)
+        var (zeroValue, scaleValue) = (low, (high - low) / levels)
+        if fit == .meanSquare {
+            (zeroValue, scaleValue) = RangeFit.fit(x, count: count, stride: stride, levels: levels,
+                                                   low: low, high: high)
+        }
+        let scaleBits = HalfConversion.bits(fromFloat: scaleValue)
+        let zeroBits = HalfConversion.bits(fromFloat: zeroValue)
         let scale = HalfConversion.float(fromBits: scaleBits)
         let zero = HalfConversion.float(fromBits: zeroBits)
         for i in 0 ..< count {
-            let q = scale > 0 ? ((x[i * stride] - zero) / scale).rounded() : 0
-            store(i, UInt8(min(max(q.isFinite ? q : 0, 0), levels)))
+            store(i, UInt8(RangeFit.code(x[i * stride], levels: levels, zero: zero, scale: scale)))
         }
         return (scaleBits, zeroBits)
     }

@@ -77,17 +77,19 @@ public final class HeadCache {
     /// `high`, the others as `low` (`group` tokens per key group, channels per value group). New tokens then go to
     /// an f16 tail. Returns the old press index of each token in the new press order (the low ones, then the
     /// important ones, each by position), so statistics can follow.
-    public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int) -> [Int] {
+    public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int,
+                           fit: RangeFit = .minMax) -> [Int] {
         let all = 0 ..< count
         let tiers = [(low, all.filter { !important.contains($0) }), (high, all.filter { important.contains($0) })]
-        return storeTiers(tiers.map { (precision: $0.0, indices: $0.1) }, group: group)
+        return storeTiers(tiers.map { (precision: $0.0, indices: $0.1) }, group: group, fit: fit)
     }
 
     /// Stores this head's own tokens in one segment per tier, at the tier's precision (`group` tokens per KIVI key
-    /// group, channels per value group), each tier's tokens by position; tokens in no tier are dropped. New tokens
-    /// then go to an f16 tail. Returns the old press index of each kept token in the new press order (tier by tier),
-    /// so statistics can follow.
-    public func storeTiers(_ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int) -> [Int] {
+    /// group, channels per value group, each group's range by `fit`), each tier's tokens by position; tokens in no
+    /// tier are dropped. New tokens then go to an f16 tail. Returns the old press index of each kept token in the
+    /// new press order (tier by tier), so statistics can follow.
+    public func storeTiers(_ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int,
+                           fit: RangeFit = .minMax) -> [Int] {
         let d = headDimension
         let (keys, values, positions) = ownTokens()
         func segment(_ indices: [Int], _ precision: TokenPrecision) -> any KVSegment {
@@ -106,7 +108,8 @@ public final class HeadCache {
                 }
                 return f16
             case .bits(let bits):
-                let kivi = KIVISegment(headDimension: d, settings: KIVISettings(checkedBits: bits, group: group))
+                let settings = KIVISettings(checkedBits: bits, group: group, fit: fit)
+                let kivi = KIVISegment(headDimension: d, settings: settings)
                 rowsK.withUnsafeBufferPointer { k in
                     rowsV.withUnsafeBufferPointer { v in
                         kivi.append(keys: k.baseAddress!, values: v.baseAddress!, tokens: indices.count, positions: at)
@@ -203,11 +206,42 @@ public final class HeadCache {
     /// With KIVI storage, moves the oldest f16 tokens beyond the residual window into quantized storage, whole
     /// groups at a time (all of them, partial group included, when `keepingNone`), so the f16 window stays
     /// between `residual` and `residual + group − 1` tokens.
+    /// KIVI's `sinks`: until the head quantizes its first tokens, those that age out of the residual window (up to
+    /// `sinks` of them) go to an f16 segment before the quantized runs instead, and stay there. Once a quantized run
+    /// exists no token becomes a sink, so positions still ascend from segment to segment. Returns how many sinks
+    /// the head holds while it has no quantized run yet (0 once it has one).
+    @discardableResult
+    private func keepSinks(_ settings: KIVISettings, keepingNone: Bool) -> Int {
+        guard settings.sinks > 0, !segments.contains(where: { $0 is KIVISegment }) else { return 0 }
+        let tailIndex = segments.firstIndex { $0 === tail }!
+        let sinkSegment = tailIndex > 0 ? segments[tailIndex - 1] as? F16Segment : nil
+        let held = sinkSegment?.count ?? 0
+        let moved = min(settings.sinks - held, tail.count - (keepingNone ? 0 : settings.residual))
+        guard moved > 0 else { return held }
+        let sinks = sinkSegment ?? F16Segment(headDimension: headDimension)
+        for i in 0 ..< moved {
+            let key = tail.key(i)
+            let value = tail.value(i)
+            key.withUnsafeBufferPointer { k in
+                value.withUnsafeBufferPointer { v in
+                    sinks.append(key: k.baseAddress!, value: v.baseAddress!, position: Int(tail.positions[i]))
+                }
+            }
+        }
+        tail.retain(indices: Array(moved ..< tail.count))
+        if sinkSegment == nil { segments.insert(sinks, at: tailIndex) }
+        return held + moved
+    }
+
     private func ageResidualWindow(keepingNone: Bool = false) {
         guard case .kivi(let settings) = storage else { return }
+        let sinks = keepSinks(settings, keepingNone: keepingNone)
         let excess = tail.count - (keepingNone ? 0 : settings.residual)
-        let moved = keepingNone ? excess : excess / settings.group * settings.group
-        guard moved > 0, moved >= (keepingNone ? 1 : settings.group) else { return }
+        // The sinks take the first slots of the first group, so groups stay aligned to multiples of `group` tokens
+        // and the f16 window holds as many tokens as without sinks.
+        let group = settings.group
+        let moved = keepingNone ? excess : (excess + sinks) / group * group - sinks
+        guard moved > 0, moved >= (keepingNone ? 1 : group - sinks) else { return }
         let d = headDimension
         var keys: [Float] = []
         var values: [Float] = []

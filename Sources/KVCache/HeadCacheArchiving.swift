@@ -45,9 +45,7 @@ extension HeadCache {
             writer.u8(rotated ? 1 : 0)
         case .kivi(let settings):
             writer.u8(1)
-            writer.int(settings.bits)
-            writer.int(settings.group)
-            writer.int(settings.residual)
+            settings.archive(into: &writer)
         }
     }
 
@@ -63,11 +61,7 @@ extension HeadCache {
             }
             storage = .cacheTypes(key: types[key], value: types[value], rotated: try reader.u8() == 1)
         case 1:
-            guard let settings = try? KIVISettings(bits: try reader.int(), group: try reader.int(),
-                                                    residual: try reader.int()) else {
-                throw CacheArchiveError.corrupted("kivi settings")
-            }
-            storage = .kivi(settings)
+            storage = .kivi(try KIVISettings.unarchive(from: &reader))
         case let kind:
             throw CacheArchiveError.corrupted("storage kind \(kind)")
         }

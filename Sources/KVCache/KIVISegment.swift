@@ -263,9 +263,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         let d = headDimension
         var codes = [UInt8](repeating: 0, count: tokens * d)
         for c in 0 ..< d {
-            let (scale, zero) = AsymmetricQuantizer.quantize(rows + c, count: tokens, stride: d, bits: settings.bits) {
-                codes[$0 * d + c] = $1
-            }
+            let (scale, zero) = AsymmetricQuantizer.quantize(rows + c, count: tokens, stride: d, bits: settings.bits,
+                                                              fit: settings.fit) { codes[$0 * d + c] = $1 }
             keyScales[group * d + c] = scale
             keyZeros[group * d + c] = zero
         }
@@ -292,7 +291,9 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         var codes = [UInt8](repeating: 0, count: headDimension)
         for g in 0 ..< valueGroups {
             let (scale, zero) = AsymmetricQuantizer.quantize(row + g * group, count: group, stride: 1,
-                                                              bits: settings.bits) { codes[g * group + $0] = $1 }
+                                                              bits: settings.bits, fit: settings.fit) {
+                codes[g * group + $0] = $1
+            }
             valueScales[index * valueGroups + g] = scale
             valueZeros[index * valueGroups + g] = zero
         }
@@ -309,9 +310,7 @@ extension KIVISegment: ArchivableSegment {
     static var archiveKind: UInt8 { 3 }
 
     func archive(into writer: inout ArchiveWriter) {
-        writer.int(settings.bits)
-        writer.int(settings.group)
-        writer.int(settings.residual)
+        settings.archive(into: &writer)
         positions.archive(into: &writer)
         keyGroupStarts.archive(into: &writer)
         writer.array(keyCodes)
@@ -323,12 +322,9 @@ extension KIVISegment: ArchivableSegment {
     }
 
     static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> KIVISegment {
-        let settings: KIVISettings
+        let settings = try KIVISettings.unarchive(from: &reader)
         do {
-            settings = try KIVISettings(bits: try reader.int(), group: try reader.int(), residual: try reader.int())
             try settings.check(dimension: headDimension)
-        } catch let error as CacheArchiveError {
-            throw error
         } catch {
             throw CacheArchiveError.corrupted("kivi settings: \(error)")
         }

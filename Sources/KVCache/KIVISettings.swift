@@ -3,19 +3,29 @@ import Kernels
 /// KIVI's storage: keys quantized per channel over groups of `group` tokens, values per token over groups of
 /// `group` channels, both asymmetric (f16 scale and zero point per group) at `bits` bits; the most recent
 /// `residual` tokens stay f16 and are quantized a whole group at a time as they age out of that window.
+///
+/// Two additions to the paper, off by default: `sinks` keeps a head's first tokens in f16 for good (attention
+/// sinks: their keys are outliers that take most of the attention, so a small error in them moves every weight,
+/// and in a per-channel key group they stretch every channel's range), and `fit` chooses each group's range
+/// (`RangeFit`: KIVI's min–max, or the range of least squared error).
 public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
     public let bits: Int
     public let group: Int
     public let residual: Int
+    public let sinks: Int
+    public let fit: RangeFit
 
     public enum Defaults {
         public static let bits = 4
         public static let group = 32
         public static let residual = 128
+        public static let sinks = 0
+        public static let fit = RangeFit.minMax
     }
 
     /// Checks each setting, naming the one out of range.
-    public init(bits: Int = Defaults.bits, group: Int = Defaults.group, residual: Int = Defaults.residual) throws {
+    public init(bits: Int = Defaults.bits, group: Int = Defaults.group, residual: Int = Defaults.residual,
+                sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit) throws {
         guard PackedCodes.supportedBits.contains(bits) else {
             throw KVStorageError.invalid("bits must be 2, 3, 4 or 8, got \(bits)")
         }
@@ -25,21 +35,33 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         guard residual >= 0, residual <= 1 << 20 else {
             throw KVStorageError.invalid("residual must be between 0 and 1048576 tokens, got \(residual)")
         }
+        guard sinks >= 0, sinks <= 1 << 20 else {
+            throw KVStorageError.invalid("sinks must be between 0 and 1048576 tokens, got \(sinks)")
+        }
         self.bits = bits
         self.group = group
         self.residual = residual
+        self.sinks = sinks
+        self.fit = fit
     }
 
     /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a
     /// programming error, not bad input.
-    init(checkedBits bits: Int, group: Int) {
+    init(checkedBits bits: Int, group: Int, fit: RangeFit = .minMax) {
         precondition(PackedCodes.supportedBits.contains(bits) && group >= 8 && group % 8 == 0, "unchecked KIVI settings")
         self.bits = bits
         self.group = group
         residual = 0
+        sinks = 0
+        self.fit = fit
     }
 
-    public var description: String { "kivi:bits=\(bits),group=\(group),residual=\(residual)" }
+    /// The press's name with every setting; the additions only when they are not the paper's.
+    public var description: String {
+        let sinksPart = sinks != Defaults.sinks ? ",sinks=\(sinks)" : ""
+        let fitPart = fit != Defaults.fit ? ",fit=\(fit.rawValue)" : ""
+        return "kivi:bits=\(bits),group=\(group),residual=\(residual)" + sinksPart + fitPart
+    }
 
     /// Whether a head of `dimension` values splits into whole value groups.
     public func check(dimension: Int) throws {

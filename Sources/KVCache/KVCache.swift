@@ -70,8 +70,9 @@ public final class KVCache {
 
     /// Stores one head's tokens at two precisions (see `HeadCache.storeMixed`); its statistics follow the new order.
     public func storeMixed(layer: Int, head: Int, important: Set<Int>, high: TokenPrecision, low: TokenPrecision,
-                           group: Int) {
-        let order = layers[layer].heads[head].storeMixed(important: important, high: high, low: low, group: group)
+                           group: Int, fit: RangeFit = .minMax) {
+        let order = layers[layer].heads[head].storeMixed(important: important, high: high, low: low, group: group,
+                                                         fit: fit)
         statistics?.retain(layer: layer, head: head, indices: order)
     }
 

@@ -28,12 +28,17 @@ extension KIVIPress {
             .integer("bits", KIVISettings.Defaults.bits, "bits per code: 2, 3, 4 or 8"),
             .integer("group", KIVISettings.Defaults.group, "tokens per key group and channels per value group"),
             .integer("residual", KIVISettings.Defaults.residual, "most recent tokens kept in f16"),
+            .integer("sinks", KIVISettings.Defaults.sinks, "first tokens kept in f16 for good (not in the paper)"),
+            .choice("fit", KIVISettings.Defaults.fit.rawValue, RangeFit.allCases.map(\.rawValue),
+                    "each group's range: minmax (the paper) or mse (least squared error, may clip)"),
         ],
         ignoresRatio: true,
         factory: .standalone { arguments in
             do {
                 let settings = try KIVISettings(bits: try arguments.integer("bits"), group: try arguments.integer("group"),
-                                                residual: try arguments.integer("residual"))
+                                                residual: try arguments.integer("residual"),
+                                                sinks: try arguments.integer("sinks"),
+                                                fit: RangeFit(rawValue: arguments.choice("fit"))!)
                 return KIVIPress(settings: settings)
             } catch let error as KVStorageError {
                 throw PressError.invalidParameter(name: "kivi", reason: error.description)

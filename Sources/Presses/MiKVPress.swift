@@ -11,7 +11,11 @@ public struct MiKVPress: KVPress {
     public let high: TokenPrecision
     public let low: TokenPrecision
     public let group: Int
-    public var description: String { "mikv(\(scorer.description)):high=\(high),low=\(low)" }
+    /// Each quantized group's range (`RangeFit`); least squares helps here, where the scorer keeps the sinks exact.
+    public let fit: RangeFit
+    public var description: String {
+        "mikv(\(scorer.description)):high=\(high),low=\(low)" + (fit == .minMax ? "" : ",fit=\(fit.rawValue)")
+    }
     public var needs: AttentionNeeds { scorer.needs }
 
     public enum Defaults {
@@ -21,16 +25,17 @@ public struct MiKVPress: KVPress {
     }
 
     public init(scorer: any ScorerPress, high: TokenPrecision = .f16, low: TokenPrecision = .bits(Defaults.low),
-                group: Int = Defaults.group) {
+                group: Int = Defaults.group, fit: RangeFit = .minMax) {
         self.scorer = scorer
         self.high = high
         self.low = low
         self.group = group
+        self.fit = fit
     }
 
     public func compress(_ cache: KVCache) throws {
         guard scorer.compressionRatio > 0 else { return }
-        try MixedPrecision.apply(cache, deciding: scorer, high: high, low: low, group: group)
+        try MixedPrecision.apply(cache, deciding: scorer, high: high, low: low, group: group, fit: fit)
     }
 }
 
@@ -43,9 +48,12 @@ extension MiKVPress {
             .integer("high", Defaults.high, "bits of the tokens the scorer keeps (16: f16)"),
             .integer("low", Defaults.low, "bits of the tokens it would evict: 2, 3, 4 or 8"),
             .integer("group", Defaults.group, "tokens per key group and channels per value group"),
+            .choice("fit", RangeFit.minMax.rawValue, RangeFit.allCases.map(\.rawValue),
+                    "each group's range: minmax (the paper) or mse (least squared error, may clip)"),
         ],
         factory: .allocator { scorer, arguments in
             let (high, low) = try MixedPrecision.precisions(arguments, press: "mikv")
-            return MiKVPress(scorer: scorer, high: high, low: low, group: try arguments.integer("group"))
+            return MiKVPress(scorer: scorer, high: high, low: low, group: try arguments.integer("group"),
+                             fit: RangeFit(rawValue: arguments.choice("fit"))!)
         })
 }

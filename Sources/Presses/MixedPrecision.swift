@@ -5,7 +5,7 @@ import KVCache
 /// and the ones it would drop are kept at `low` precision instead of being lost.
 enum MixedPrecision {
     static func apply(_ cache: KVCache, deciding press: any KVPress, high: TokenPrecision, low: TokenPrecision,
-                      group: Int) throws {
+                      group: Int, fit: RangeFit = .minMax) throws {
         try check(group: group, dimension: cache.headDimension)
         let decision = cache.copy()
         try press.compress(decision)
@@ -14,7 +14,7 @@ enum MixedPrecision {
                 let kept = Set(decision.layers[l].heads[h].positions)
                 let positions = layer.heads[h].positions
                 let important = Set(positions.indices.filter { kept.contains(positions[$0]) })
-                cache.storeMixed(layer: l, head: h, important: important, high: high, low: low, group: group)
+                cache.storeMixed(layer: l, head: h, important: important, high: high, low: low, group: group, fit: fit)
             }
         }
     }

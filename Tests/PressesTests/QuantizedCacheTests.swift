@@ -37,6 +37,7 @@ final class QuantizedCacheTests: XCTestCase {
             all.append(.kivi(try! KIVISettings(bits: bits, group: 32, residual: 16)))
         }
         all.append(.kivi(try! KIVISettings(bits: 3, group: 8, residual: 0)))
+        all.append(.kivi(try! KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5, fit: .meanSquare)))
         return all
     }
 
@@ -417,6 +418,69 @@ final class QuantizedCacheTests: XCTestCase {
         }
     }
 
+    /// `sinks`: the first tokens to leave the residual window stay f16 in a segment of their own before the
+    /// quantized runs, however the tokens arrive; later tokens are quantized as before; bytes count the f16 rows.
+    func testKIVISinksStayF16AndLaterTokensAreQuantized() throws {
+        let settings = try KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5)
+        for batch in [1, 3, 40, 203] {
+            let cache = Self.cache(.kivi(settings), tokens: 203, batch: batch)
+            let head = cache.layers[0].heads[0]
+            let sinks = try XCTUnwrap(head.segments.first as? F16Segment, "batch \(batch)")
+            XCTAssertEqual(Array(sinks.positions), [0, 1, 2, 3, 4], "batch \(batch)")
+            let quantized = head.segments.compactMap { $0 as? KIVISegment }
+            XCTAssertEqual(quantized.count, 1, "batch \(batch)")
+            XCTAssertEqual(quantized[0].positions.first, 5, "batch \(batch): quantizing starts after the sinks")
+            XCTAssertEqual(Array(head.positions), (0 ..< 203).map(Int32.init), "batch \(batch): order stays")
+            let keys = Self.rows(203, seed: 1)
+            for t in 0 ..< 5 {
+                let exact = keys[t * Self.d ..< (t + 1) * Self.d].map { Float(Float16($0)) }
+                XCTAssertEqual(sinks.key(t), exact, "batch \(batch): sink \(t) is the f16 key")
+            }
+            // The sinks fill the first group's first slots: a group of 27, then 4 of 32 (155 tokens), 43 in the
+            // window (16 ≤ 43 < 48) as without sinks.
+            XCTAssertEqual(quantized[0].count, 155, "batch \(batch)")
+            let kivi = 2 * 155 * Self.d * 2 / 8 + 5 * (Self.d * 2 * 2 + 4) + 155 * (Self.d / 32) * 2 * 2
+            let f16 = (5 + 43) * 2 * Self.d * 2
+            XCTAssertEqual(cache.byteCount, kivi + f16 + 3 * 8, "batch \(batch): a run of positions per segment")
+        }
+        let unchanged = Self.cache(.kivi(try KIVISettings(bits: 2, group: 32, residual: 16)), tokens: 203)
+        XCTAssertFalse(unchanged.layers[0].heads[0].segments.first is F16Segment, "no sinks by default")
+        let press = try PressRegistry.make("kivi:bits=2,sinks=4,fit=mse", ratio: 0)
+        XCTAssertEqual(press.description, "kivi:bits=2,group=32,residual=128,sinks=4,fit=mse")
+        XCTAssertEqual(try PressRegistry.make("kivi:bits=2", ratio: 0).description, "kivi:bits=2,group=32,residual=128")
+    }
+
+    /// `fit=mse`: never a larger squared error than min–max on any group, far smaller on a group with one
+    /// outlying value at 2 bits (the range that clips it wins), none on a constant group.
+    func testLeastSquaresRangeIsNeverWorseThanMinMax() {
+        func error(_ x: [Float], bits: Int, fit: RangeFit) -> Float {
+            var codes = [UInt8](repeating: 0, count: x.count)
+            let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
+                AsymmetricQuantizer.quantize($0.baseAddress!, count: x.count, stride: 1, bits: bits, fit: fit) {
+                    codes[$0] = $1
+                }
+            }
+            let scale = Float(Float16(bitPattern: scaleBits))
+            let zero = Float(Float16(bitPattern: zeroBits))
+            return zip(x, codes).reduce(0) { sum, pair in
+                let e = pair.0 - (scale * Float(pair.1) + zero)
+                return sum + e * e
+            }
+        }
+        for seed in 0 ..< 200 {
+            let x = Array(Self.rows(1, seed: seed).prefix(32))
+            for bits in [2, 3, 4, 8] {
+                let minMax = error(x, bits: bits, fit: .minMax)
+                XCTAssertLessThanOrEqual(error(x, bits: bits, fit: .meanSquare), minMax, "seed \(seed), \(bits) bits")
+            }
+        }
+        var outlier = (0 ..< 32).map { Float($0 % 8) / 8 }
+        outlier[5] = 12
+        XCTAssertLessThan(error(outlier, bits: 2, fit: .meanSquare), 0.5 * error(outlier, bits: 2, fit: .minMax))
+        let constant = [Float](repeating: 0.75, count: 32)
+        XCTAssertEqual(error(constant, bits: 2, fit: .meanSquare), 0)
+    }
+
     func testBadSettingsAreOneLineErrors() {
         XCTAssertThrowsError(try KIVISettings(bits: 5)) { XCTAssertEqual("\($0)", "bits must be 2, 3, 4 or 8, got 5") }
         XCTAssertThrowsError(try KIVISettings(group: 0)) {
@@ -424,6 +488,9 @@ final class QuantizedCacheTests: XCTestCase {
         }
         XCTAssertThrowsError(try KIVISettings(residual: -1)) {
             XCTAssertEqual("\($0)", "residual must be between 0 and 1048576 tokens, got -1")
+        }
+        XCTAssertThrowsError(try KIVISettings(sinks: -4)) {
+            XCTAssertEqual("\($0)", "sinks must be between 0 and 1048576 tokens, got -4")
         }
         XCTAssertThrowsError(try KVStorage.kivi(KIVISettings(group: 48)).check(dimension: 64)) {
             XCTAssertEqual("\($0)", "kivi group 48 does not divide the head dimension 64")
@@ -433,7 +500,9 @@ final class QuantizedCacheTests: XCTestCase {
         }
         XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .f16).check(dimension: 16))
         XCTAssertEqual(try CacheType.parse("Q8_0"), .q8_0)
-        for spec in ["kivi:bits=5", "kivi:group=0", "kivi:residual=-1", "kivi:bits=2.5", "kivi:depth=3"] {
+        let specs = ["kivi:bits=5", "kivi:group=0", "kivi:residual=-1", "kivi:bits=2.5", "kivi:depth=3",
+                     "kivi:sinks=-1", "kivi:fit=best", "kivi:sinks=x", "kivi:sinks=99999999999"]
+        for spec in specs {
             XCTAssertThrowsError(try PressRegistry.make(spec, ratio: 0.5), spec) { error in
                 XCTAssertFalse("\(error)".contains("\n"), spec)
             }
@@ -480,7 +549,7 @@ final class PrecisionPressTests: TinyModelTestCase {
     func testMixedPrecisionPressesKeepEveryTokenAndDemoteWhatTheirRuleWouldEvict() throws {
         let prompt = tokens(240)
         for spec in ["mikv@0.5:group=8", "mikv(tova)@0.75:low=4,high=8,group=16", "zipcache@0.5:group=8",
-                     "zipvl:tau=0.5,group=8"] {
+                     "zipvl:tau=0.5,group=8", "mikv@0.5:group=8,fit=mse"] {
             let press = try PressRegistry.make(spec, ratio: 0.5)
             let cache = try prefilled(prompt, for: press)
             let full = cache.byteCount
@@ -506,7 +575,23 @@ final class PrecisionPressTests: TinyModelTestCase {
             _ = try engine.model.forward(tokens: [5, 6], cache: cache, logits: .lastToken)  // decoding goes on
             XCTAssertEqual(cache.layers[0].heads[0].count, 242, spec)
         }
-        for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5"] {
+        // A fitted range stores the same tokens in the same bytes, with other codes.
+                let caches = try ["mikv@0.5:group=8", "mikv@0.5:group=8,fit=mse"].map { spec in
+            let cache = try prefilled(prompt, for: try PressRegistry.make(spec, ratio: 0.5))
+            try PressRegistry.make(spec, ratio: 0.5).compress(cache)
+            return cache
+        }
+        XCTAssertEqual(caches[0].byteCount, caches[1].byteCount)
+        let quantizedKeys = caches.map { cache in
+            cache.layers[0].heads[0].segments.compactMap { $0 as? KIVISegment }.flatMap { segment in
+                (0 ..< segment.count).flatMap { segment.key($0) }
+            }
+        }
+        XCTAssertEqual(quantizedKeys[0].count, quantizedKeys[1].count)
+        XCTAssertNotEqual(quantizedKeys[0], quantizedKeys[1])
+        XCTAssertEqual(try PressRegistry.make("mikv:fit=mse", ratio: 0.5).description,
+                       "mikv(snapkv@0.5):high=f16,low=2-bit,fit=mse")
+        for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5", "mikv:fit=l1"] {
             XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5).compress(try prefilled(tokens(40))), bad) {
                 XCTAssertFalse("\($0)".contains("\n"), bad)
             }
