@@ -5,7 +5,8 @@ import Kernels
 /// keys get their own scale), values per token over groups of channels, each group with an f16 scale and zero
 /// point, codes bit-packed (`PackedCodes`). Attention reads the codes: a key group's logits are the query times
 /// the group's scales dotted with the codes, plus the query dotted with its zero points; values are summed
-/// from their codes with weight × scale. Nothing is decoded to a dense copy.
+/// from their codes with weight × scale. Nothing is decoded to a dense copy. With `settings.rotate` the rows are
+/// stored Hadamard-rotated: the query is rotated before its logits and the weighted sum rotated back after.
 ///
 /// A head fills this segment from its f16 residual window a group at a time (`HeadCache`); key groups may shrink
 /// when a press drops tokens (each token keeps its group's scales), so group boundaries are stored.
@@ -25,6 +26,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     public init(headDimension: Int, settings: KIVISettings) {
         precondition(headDimension % settings.group == 0 && headDimension % 8 == 0,
                      "kivi group \(settings.group) does not divide the head dimension \(headDimension)")
+        precondition(!settings.rotate || HadamardRotation.supports(dimension: headDimension),
+                     "kivi rotation needs a power-of-2 head dimension")
         self.headDimension = headDimension
         self.settings = settings
         rowBytes = PackedCodes.byteCount(codes: headDimension, bits: settings.bits)
@@ -62,11 +65,40 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         positions.append(contentsOf: new)
     }
 
+    /// Calls `body` with `rows` rows of `headDimension` values as they are stored: rotated when the settings ask.
+    private func withStoredRows<R>(_ rows: UnsafePointer<Float>, count: Int,
+                                   _ body: (UnsafePointer<Float>) -> R) -> R {
+        guard settings.rotate else { return body(rows) }
+        let d = headDimension
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: count * d) { turned in
+            let base = turned.baseAddress!
+            base.initialize(from: rows, count: count * d)
+            for r in 0 ..< count { HadamardRotation.rotate(base + r * d, count: d) }
+            return body(base)
+        }
+    }
+
+    /// A stored row turned back to the model's frame (a rotation is its own inverse).
+    private func unrotated(_ row: [Float]) -> [Float] {
+        guard settings.rotate else { return row }
+        var row = row
+        row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: headDimension) }
+        return row
+    }
+
     // MARK: Attention
 
     public func logits(query: UnsafePointer<Float>, tokens: Range<Int>, order: SummationOrder, kernel: AttentionKernel,
                        scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         guard !tokens.isEmpty else { return }
+        withStoredRows(query, count: 1) { query in
+            storedLogits(query: query, tokens: tokens, kernel: kernel, scratch: scratch, into: logits)
+        }
+    }
+
+    /// Logits of a query already in the stored frame.
+    private func storedLogits(query: UnsafePointer<Float>, tokens: Range<Int>, kernel: AttentionKernel,
+                              scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         let d = headDimension
         let bits = settings.bits
         var group = groupIndex(of: tokens.lowerBound)
@@ -124,11 +156,21 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                 }
             }
         }
+        if settings.rotate { HadamardRotation.rotate(output, count: d) }
     }
 
     // MARK: Rows for presses
 
     public func key(_ index: Int) -> [Float] {
+        unrotated(storedKey(index))
+    }
+
+    public func value(_ index: Int) -> [Float] {
+        unrotated(storedValue(index))
+    }
+
+    /// Key `index` decoded, in the stored frame.
+    private func storedKey(_ index: Int) -> [Float] {
         let d = headDimension
         let group = groupIndex(of: index)
         return keyCodes.withUnsafeBufferPointer { codes in
@@ -141,7 +183,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         }
     }
 
-    public func value(_ index: Int) -> [Float] {
+    /// Value `index` decoded, in the stored frame.
+    private func storedValue(_ index: Int) -> [Float] {
         let groups = valueGroups
         return valueCodes.withUnsafeBufferPointer { codes in
             let row = codes.baseAddress! + index * rowBytes
@@ -258,8 +301,15 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         group + 1 < keyGroupStarts.count ? Int(keyGroupStarts[group + 1]) : count
     }
 
-    /// Quantizes `tokens` key rows ([tokens, d]) per channel into key group `group`, tokens from `firstToken`.
+    /// Quantizes `tokens` key rows ([tokens, d], the model's frame) per channel into key group `group`, tokens from
+    /// `firstToken`.
     private func writeKeyGroup(_ group: Int, rows: UnsafePointer<Float>, firstToken: Int, tokens: Int) {
+        withStoredRows(rows, count: tokens) { stored in
+            writeStoredKeyGroup(group, rows: stored, firstToken: firstToken, tokens: tokens)
+        }
+    }
+
+    private func writeStoredKeyGroup(_ group: Int, rows: UnsafePointer<Float>, firstToken: Int, tokens: Int) {
         let d = headDimension
         var codes = [UInt8](repeating: 0, count: tokens * d)
         for c in 0 ..< d {
@@ -285,8 +335,12 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         writeValue(valueCodes.count / rowBytes - 1, row)
     }
 
-    /// Quantizes one value row per group of `settings.group` channels into token slot `index`.
+    /// Quantizes one value row (the model's frame) per group of `settings.group` channels into token slot `index`.
     private func writeValue(_ index: Int, _ row: UnsafePointer<Float>) {
+        withStoredRows(row, count: 1) { writeStoredValue(index, $0) }
+    }
+
+    private func writeStoredValue(_ index: Int, _ row: UnsafePointer<Float>) {
         let group = settings.group
         var codes = [UInt8](repeating: 0, count: headDimension)
         for g in 0 ..< valueGroups {

@@ -7,13 +7,17 @@ import Kernels
 /// Two additions to the paper, off by default: `sinks` keeps a head's first tokens in f16 for good (attention
 /// sinks: their keys are outliers that take most of the attention, so a small error in them moves every weight,
 /// and in a per-channel key group they stretch every channel's range), and `fit` chooses each group's range
-/// (`RangeFit`: KIVI's min–max, or the range of least squared error).
+/// (`RangeFit`: KIVI's min–max, or the range of least squared error). `rotate` stores keys and values
+/// Hadamard-rotated (`HadamardRotation`, as llama.cpp rotates its quantized cache): the query is rotated the same
+/// way and the weighted sum rotated back, so attention is unchanged but an outlier channel no longer sets its group's
+/// range alone.
 public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
     public let bits: Int
     public let group: Int
     public let residual: Int
     public let sinks: Int
     public let fit: RangeFit
+    public let rotate: Bool
 
     public enum Defaults {
         public static let bits = 4
@@ -21,11 +25,12 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         public static let residual = 128
         public static let sinks = 0
         public static let fit = RangeFit.minMax
+        public static let rotate = false
     }
 
     /// Checks each setting, naming the one out of range.
     public init(bits: Int = Defaults.bits, group: Int = Defaults.group, residual: Int = Defaults.residual,
-                sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit) throws {
+                sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit, rotate: Bool = Defaults.rotate) throws {
         guard PackedCodes.supportedBits.contains(bits) else {
             throw KVStorageError.invalid("bits must be 2, 3, 4 or 8, got \(bits)")
         }
@@ -43,6 +48,7 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         self.residual = residual
         self.sinks = sinks
         self.fit = fit
+        self.rotate = rotate
     }
 
     /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a
@@ -54,19 +60,24 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         residual = 0
         sinks = 0
         self.fit = fit
+        rotate = false
     }
 
     /// The press's name with every setting; the additions only when they are not the paper's.
     public var description: String {
         let sinksPart = sinks != Defaults.sinks ? ",sinks=\(sinks)" : ""
         let fitPart = fit != Defaults.fit ? ",fit=\(fit.rawValue)" : ""
-        return "kivi:bits=\(bits),group=\(group),residual=\(residual)" + sinksPart + fitPart
+        let rotatePart = rotate != Defaults.rotate ? ",rotate=1" : ""
+        return "kivi:bits=\(bits),group=\(group),residual=\(residual)" + sinksPart + fitPart + rotatePart
     }
 
-    /// Whether a head of `dimension` values splits into whole value groups.
+    /// Whether a head of `dimension` values splits into whole value groups (and, rotated, is a power of 2).
     public func check(dimension: Int) throws {
         guard dimension % group == 0 else {
             throw KVStorageError.invalid("kivi group \(group) does not divide the head dimension \(dimension)")
+        }
+        guard !rotate || HadamardRotation.supports(dimension: dimension) else {
+            throw KVStorageError.invalid("kivi rotate=1 needs a power-of-2 head dimension, got \(dimension)")
         }
     }
 }

@@ -1,5 +1,5 @@
 /// KIVI's settings in a cache file (the head's storage and each quantized segment carry them): bits, group,
-/// residual, sinks, then the range fit as its index in `RangeFit.allCases`.
+/// residual, sinks, the range fit as its index in `RangeFit.allCases`, then whether rows are rotated.
 extension KIVISettings {
     func archive(into writer: inout ArchiveWriter) {
         writer.int(bits)
@@ -7,6 +7,7 @@ extension KIVISettings {
         writer.int(residual)
         writer.int(sinks)
         writer.u8(UInt8(RangeFit.allCases.firstIndex(of: fit)!))
+        writer.u8(rotate ? 1 : 0)
     }
 
     /// The settings read back, each checked as `init` checks them; a value out of range is a corrupted file.
@@ -16,9 +17,11 @@ extension KIVISettings {
         guard RangeFit.allCases.indices.contains(fitIndex) else {
             throw CacheArchiveError.corrupted("kivi range fit \(fitIndex)")
         }
+        let rotateFlag = try reader.u8()
+        guard rotateFlag <= 1 else { throw CacheArchiveError.corrupted("kivi rotation flag \(rotateFlag)") }
         do {
             return try KIVISettings(bits: bits, group: group, residual: residual, sinks: sinks,
-                                    fit: RangeFit.allCases[fitIndex])
+                                    fit: RangeFit.allCases[fitIndex], rotate: rotateFlag == 1)
         } catch {
             throw CacheArchiveError.corrupted("kivi settings: \(error)")
         }

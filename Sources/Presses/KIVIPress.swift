@@ -31,6 +31,8 @@ extension KIVIPress {
             .integer("sinks", KIVISettings.Defaults.sinks, "first tokens kept in f16 for good (not in the paper)"),
             .choice("fit", KIVISettings.Defaults.fit.rawValue, RangeFit.allCases.map(\.rawValue),
                     "each group's range: minmax (the paper) or mse (least squared error, may clip)"),
+            .flag("rotate", KIVISettings.Defaults.rotate,
+                  "1 to store rows Hadamard-rotated, as llama.cpp's rotated cache (not in the paper)"),
         ],
         ignoresRatio: true,
         factory: .standalone { arguments in
@@ -38,7 +40,8 @@ extension KIVIPress {
                 let settings = try KIVISettings(bits: try arguments.integer("bits"), group: try arguments.integer("group"),
                                                 residual: try arguments.integer("residual"),
                                                 sinks: try arguments.integer("sinks"),
-                                                fit: RangeFit(rawValue: arguments.choice("fit"))!)
+                                                fit: RangeFit(rawValue: arguments.choice("fit"))!,
+                                                rotate: try arguments.flag("rotate"))
                 return KIVIPress(settings: settings)
             } catch let error as KVStorageError {
                 throw PressError.invalidParameter(name: "kivi", reason: error.description)

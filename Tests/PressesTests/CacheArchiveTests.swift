@@ -29,6 +29,7 @@ final class CacheArchiveTests: XCTestCase {
             ("q4_0/q8_0 rotated", try filled(engine, storage: .cacheTypes(key: .q4_0, value: .q8_0, rotated: true))),
             ("kivi 2 bits", try filled(engine, press: "kivi:bits=2,residual=32")),
             ("kivi with sinks, mse", try filled(engine, press: "kivi:bits=2,residual=32,sinks=4,fit=mse")),
+            ("kivi rotated", try filled(engine, press: "kivi:bits=3,residual=32,rotate=1")),
             ("snapkv evicted", try filled(engine, press: "snapkv:window=8")),
             ("kivi after snapkv", try filled(engine, press: "snapkv:window=8+kivi:bits=4,residual=16")),
             ("gear", try filled(engine, press: "gear")),

@@ -38,6 +38,8 @@ final class QuantizedCacheTests: XCTestCase {
         }
         all.append(.kivi(try! KIVISettings(bits: 3, group: 8, residual: 0)))
         all.append(.kivi(try! KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5, fit: .meanSquare)))
+        all.append(.kivi(try! KIVISettings(bits: 4, group: 32, residual: 16, rotate: true)))
+        all.append(.kivi(try! KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5, fit: .meanSquare, rotate: true)))
         return all
     }
 
@@ -450,6 +452,29 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertEqual(try PressRegistry.make("kivi:bits=2", ratio: 0).description, "kivi:bits=2,group=32,residual=128")
     }
 
+    /// `rotate=1`: rows are stored Hadamard-rotated, read back in the model's frame, and an outlier channel no longer
+    /// sets a value group's range: on rows with one wide channel in 16 the values' round-trip error drops; heads whose
+    /// dimension is not a power of 2 are refused.
+    func testRotatedKIVIReadsBackInTheModelsFrameWithSmallerValueError() throws {
+        func valueError(rotate: Bool) throws -> Float {
+            let cache = Self.cache(.kivi(try KIVISettings(bits: 2, group: 32, residual: 0, rotate: rotate)), tokens: 64)
+            let head = cache.layers[0].heads[0]
+            let values = Self.rows(64, seed: 101)
+            return (0 ..< 64).map { t in
+                zip(head.token(t).value, values[t * Self.d ..< (t + 1) * Self.d]).map { ($0 - $1) * ($0 - $1) }
+                    .reduce(0, +)
+            }.reduce(0, +)
+        }
+        let plain = try valueError(rotate: false)
+        let rotated = try valueError(rotate: true)
+        XCTAssertLessThan(rotated, 0.8 * plain, "rotated \(rotated), plain \(plain)")
+        XCTAssertThrowsError(try KVStorage.kivi(KIVISettings(group: 16, rotate: true)).check(dimension: 48)) {
+            XCTAssertEqual("\($0)", "kivi rotate=1 needs a power-of-2 head dimension, got 48")
+        }
+        XCTAssertEqual(try PressRegistry.make("kivi:bits=2,rotate=1", ratio: 0).description,
+                       "kivi:bits=2,group=32,residual=128,rotate=1")
+    }
+
     /// `fit=mse`: never a larger squared error than min–max on any group, far smaller on a group with one
     /// outlying value at 2 bits (the range that clips it wins), none on a constant group.
     func testLeastSquaresRangeIsNeverWorseThanMinMax() {
@@ -501,7 +526,7 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .f16).check(dimension: 16))
         XCTAssertEqual(try CacheType.parse("Q8_0"), .q8_0)
         let specs = ["kivi:bits=5", "kivi:group=0", "kivi:residual=-1", "kivi:bits=2.5", "kivi:depth=3",
-                     "kivi:sinks=-1", "kivi:fit=best", "kivi:sinks=x", "kivi:sinks=99999999999"]
+                     "kivi:sinks=-1", "kivi:fit=best", "kivi:sinks=x", "kivi:sinks=99999999999", "kivi:rotate=2"]
         for spec in specs {
             XCTAssertThrowsError(try PressRegistry.make(spec, ratio: 0.5), spec) { error in
                 XCTAssertFalse("\(error)".contains("\n"), spec)
