@@ -176,7 +176,7 @@ public struct SensitivityCalibration {
             } else {
                 let n = trial.layers[layer].heads[h].count
                 trial.storeTiers(layer: layer, head: h, [(.f16, Array(0 ..< 1)), (.f16, Array(1 ..< n))],
-                                 group: allocator.group)
+                                 codes: CodeSettings(group: allocator.group))
             }
         }
         trial.statistics = nil
@@ -236,7 +236,7 @@ public struct SensitivityCalibration {
         if let precision = option.precision { tiers.append((precision, candidates)) }
         let statistics = cache.statistics
         cache.statistics = nil
-        cache.storeTiers(layer: layer, head: head, tiers, group: allocator.group)
+        cache.storeTiers(layer: layer, head: head, tiers, codes: CodeSettings(group: allocator.group))
         cache.statistics = statistics
         return candidates
     }

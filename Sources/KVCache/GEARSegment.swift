@@ -19,7 +19,7 @@ public final class GEARSegment: KVSegment, RewritableSegment {
     public init(headDimension: Int, settings: GEARSettings, keys: [[Float]], values: [[Float]], positions: [Int32]) {
         self.headDimension = headDimension
         self.settings = settings
-        let kivi = KIVISettings(checkedBits: settings.bits, group: settings.group)
+        let kivi = KIVISettings(checkedBits: settings.bits, group: settings.group, fit: .minMax, rotate: false)
         backbone = KIVISegment(headDimension: headDimension, settings: kivi)
         keyPart = LowRankAndOutliers(dimension: headDimension, rank: settings.rank, outliers: settings.outliersPerRow)
         valuePart = keyPart

@@ -74,22 +74,21 @@ public final class HeadCache {
     }
 
     /// Stores this head's own tokens at two precisions: the pressable tokens at `important` (press indices) as
-    /// `high`, the others as `low` (`group` tokens per key group, channels per value group). New tokens then go to
-    /// an f16 tail. Returns the old press index of each token in the new press order (the low ones, then the
-    /// important ones, each by position), so statistics can follow.
-    public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision, group: Int,
-                           fit: RangeFit = .minMax) -> [Int] {
+    /// `high`, the others as `low` (quantized as `codes` says). New tokens then go to an f16 tail. Returns the old
+    /// press index of each token in the new press order (the low ones, then the important ones, each by position),
+    /// so statistics can follow.
+    public func storeMixed(important: Set<Int>, high: TokenPrecision, low: TokenPrecision,
+                           codes: CodeSettings) -> [Int] {
         let all = 0 ..< count
         let tiers = [(low, all.filter { !important.contains($0) }), (high, all.filter { important.contains($0) })]
-        return storeTiers(tiers.map { (precision: $0.0, indices: $0.1) }, group: group, fit: fit)
+        return storeTiers(tiers.map { (precision: $0.0, indices: $0.1) }, codes: codes)
     }
 
-    /// Stores this head's own tokens in one segment per tier, at the tier's precision (`group` tokens per KIVI key
-    /// group, channels per value group, each group's range by `fit`), each tier's tokens by position; tokens in no
-    /// tier are dropped. New tokens then go to an f16 tail. Returns the old press index of each kept token in the
-    /// new press order (tier by tier), so statistics can follow.
-    public func storeTiers(_ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int,
-                           fit: RangeFit = .minMax) -> [Int] {
+    /// Stores this head's own tokens in one segment per tier, at the tier's precision (quantized tiers as KIVI
+    /// segments coded as `codes` says), each tier's tokens by position; tokens in no tier are dropped. New tokens
+    /// then go to an f16 tail. Returns the old press index of each kept token in the new press order (tier by
+    /// tier), so statistics can follow.
+    public func storeTiers(_ tiers: [(precision: TokenPrecision, indices: [Int])], codes: CodeSettings) -> [Int] {
         let d = headDimension
         let (keys, values, positions) = ownTokens()
         func segment(_ indices: [Int], _ precision: TokenPrecision) -> any KVSegment {
@@ -108,8 +107,7 @@ public final class HeadCache {
                 }
                 return f16
             case .bits(let bits):
-                let settings = KIVISettings(checkedBits: bits, group: group, fit: fit)
-                let kivi = KIVISegment(headDimension: d, settings: settings)
+                let kivi = KIVISegment(headDimension: d, settings: codes.kivi(bits: bits))
                 rowsK.withUnsafeBufferPointer { k in
                     rowsV.withUnsafeBufferPointer { v in
                         kivi.append(keys: k.baseAddress!, values: v.baseAddress!, tokens: indices.count, positions: at)

@@ -53,14 +53,14 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
 
     /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a
     /// programming error, not bad input.
-    init(checkedBits bits: Int, group: Int, fit: RangeFit = .minMax) {
+    init(checkedBits bits: Int, group: Int, fit: RangeFit, rotate: Bool) {
         precondition(PackedCodes.supportedBits.contains(bits) && group >= 8 && group % 8 == 0, "unchecked KIVI settings")
         self.bits = bits
         self.group = group
         residual = 0
         sinks = 0
         self.fit = fit
-        rotate = false
+        self.rotate = rotate
     }
 
     /// The press's name with every setting; the additions only when they are not the paper's.

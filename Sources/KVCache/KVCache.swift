@@ -70,16 +70,16 @@ public final class KVCache {
 
     /// Stores one head's tokens at two precisions (see `HeadCache.storeMixed`); its statistics follow the new order.
     public func storeMixed(layer: Int, head: Int, important: Set<Int>, high: TokenPrecision, low: TokenPrecision,
-                           group: Int, fit: RangeFit = .minMax) {
-        let order = layers[layer].heads[head].storeMixed(important: important, high: high, low: low, group: group,
-                                                         fit: fit)
+                           codes: CodeSettings) {
+        let order = layers[layer].heads[head].storeMixed(important: important, high: high, low: low, codes: codes)
         statistics?.retain(layer: layer, head: head, indices: order)
     }
 
     /// Stores one head's tokens one segment per tier (see `HeadCache.storeTiers`), dropping those in no tier; its
     /// statistics follow the new order.
-    public func storeTiers(layer: Int, head: Int, _ tiers: [(precision: TokenPrecision, indices: [Int])], group: Int) {
-        let order = layers[layer].heads[head].storeTiers(tiers, group: group)
+    public func storeTiers(layer: Int, head: Int, _ tiers: [(precision: TokenPrecision, indices: [Int])],
+                           codes: CodeSettings) {
+        let order = layers[layer].heads[head].storeTiers(tiers, codes: codes)
         statistics?.retain(layer: layer, head: head, indices: order)
     }
 

@@ -10,11 +10,12 @@ public struct MiKVPress: KVPress {
     public let scorer: any ScorerPress
     public let high: TokenPrecision
     public let low: TokenPrecision
-    public let group: Int
-    /// Each quantized group's range (`RangeFit`); least squares helps here, where the scorer keeps the sinks exact.
-    public let fit: RangeFit
+    /// How the demoted tokens are coded: group, range fit (least squares may help here, where the scorer keeps the
+    /// sinks exact) and rotation.
+    public let codes: CodeSettings
     public var description: String {
-        "mikv(\(scorer.description)):high=\(high),low=\(low)" + (fit == .minMax ? "" : ",fit=\(fit.rawValue)")
+        let fitPart = codes.fit == .minMax ? "" : ",fit=\(codes.fit.rawValue)"
+        return "mikv(\(scorer.description)):high=\(high),low=\(low)" + fitPart + (codes.rotate ? ",rotate=1" : "")
     }
     public var needs: AttentionNeeds { scorer.needs }
 
@@ -25,17 +26,16 @@ public struct MiKVPress: KVPress {
     }
 
     public init(scorer: any ScorerPress, high: TokenPrecision = .f16, low: TokenPrecision = .bits(Defaults.low),
-                group: Int = Defaults.group, fit: RangeFit = .minMax) {
+                codes: CodeSettings = CodeSettings(group: Defaults.group)) {
         self.scorer = scorer
         self.high = high
         self.low = low
-        self.group = group
-        self.fit = fit
+        self.codes = codes
     }
 
     public func compress(_ cache: KVCache) throws {
         guard scorer.compressionRatio > 0 else { return }
-        try MixedPrecision.apply(cache, deciding: scorer, high: high, low: low, group: group, fit: fit)
+        try MixedPrecision.apply(cache, deciding: scorer, high: high, low: low, codes: codes, name: "mikv")
     }
 }
 
@@ -50,10 +50,12 @@ extension MiKVPress {
             .integer("group", Defaults.group, "tokens per key group and channels per value group"),
             .choice("fit", RangeFit.minMax.rawValue, RangeFit.allCases.map(\.rawValue),
                     "each group's range: minmax (the paper) or mse (least squared error, may clip)"),
+            .flag("rotate", false, "1 to store the demoted tokens Hadamard-rotated (not in the paper)"),
         ],
         factory: .allocator { scorer, arguments in
             let (high, low) = try MixedPrecision.precisions(arguments, press: "mikv")
-            return MiKVPress(scorer: scorer, high: high, low: low, group: try arguments.integer("group"),
-                             fit: RangeFit(rawValue: arguments.choice("fit"))!)
+            let fit = RangeFit(rawValue: arguments.choice("fit"))!
+            let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: try arguments.flag("rotate"))
+            return MiKVPress(scorer: scorer, high: high, low: low, codes: codes)
         })
 }

@@ -4,9 +4,14 @@ import KVCache
 /// decides on a copy of the cache which tokens it would keep; in the cache itself those stay at `high` precision
 /// and the ones it would drop are kept at `low` precision instead of being lost.
 enum MixedPrecision {
+    /// `name`: the precision press's, for an error naming what does not fit this model's heads.
     static func apply(_ cache: KVCache, deciding press: any KVPress, high: TokenPrecision, low: TokenPrecision,
-                      group: Int, fit: RangeFit = .minMax) throws {
-        try check(group: group, dimension: cache.headDimension)
+                      codes: CodeSettings, name: String) throws {
+        do {
+            try codes.check(dimension: cache.headDimension)
+        } catch let error as KVStorageError {
+            throw PressError.invalidParameter(name: name, reason: error.description)
+        }
         let decision = cache.copy()
         try press.compress(decision)
         for (l, layer) in cache.layers.enumerated() {
@@ -14,7 +19,7 @@ enum MixedPrecision {
                 let kept = Set(decision.layers[l].heads[h].positions)
                 let positions = layer.heads[h].positions
                 let important = Set(positions.indices.filter { kept.contains(positions[$0]) })
-                cache.storeMixed(layer: l, head: h, important: important, high: high, low: low, group: group, fit: fit)
+                cache.storeMixed(layer: l, head: h, important: important, high: high, low: low, codes: codes)
             }
         }
     }
@@ -27,13 +32,6 @@ enum MixedPrecision {
             return (high, low)
         } catch let error as KVStorageError {
             throw PressError.invalidParameter(name: press, reason: error.description)
-        }
-    }
-
-    static func check(group: Int, dimension: Int) throws {
-        guard group >= 8, group % 8 == 0, dimension % group == 0 else {
-            throw PressError.invalidParameter(
-                name: "group", reason: "must be a multiple of 8 dividing the head dimension \(dimension), got \(group)")
         }
     }
 }

@@ -89,7 +89,8 @@ public struct TargetPress: KVPress {
         if plan.compresses {
             for (i, input) in heads.enumerated() where result.options[i].contains(where: { $0 != 0 }) {
                 let layer = cache.modelLayers.firstIndex(of: input.layer)!
-                cache.storeTiers(layer: layer, head: input.head, tiers(result.options[i]), group: allocator.group)
+                let codes = CodeSettings(group: allocator.group)
+                cache.storeTiers(layer: layer, head: input.head, tiers(result.options[i]), codes: codes)
             }
         }
         plan.measuredBytes = cache.byteCount

@@ -31,7 +31,8 @@ public struct ZipCachePress: KVPress {
 
     public func compress(_ cache: KVCache) throws {
         guard saliency.compressionRatio > 0 else { return }
-        try MixedPrecision.apply(cache, deciding: saliency, high: high, low: low, group: group)
+        try MixedPrecision.apply(cache, deciding: saliency, high: high, low: low, codes: CodeSettings(group: group),
+                                 name: "zipcache")
     }
 }
 

@@ -27,7 +27,8 @@ public struct ZipVLPress: KVPress {
     }
 
     public func compress(_ cache: KVCache) throws {
-        try MixedPrecision.apply(cache, deciding: mass, high: high, low: low, group: group)
+        try MixedPrecision.apply(cache, deciding: mass, high: high, low: low, codes: CodeSettings(group: group),
+                                 name: "zipvl")
     }
 }
 

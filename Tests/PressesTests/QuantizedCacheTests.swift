@@ -574,7 +574,7 @@ final class PrecisionPressTests: TinyModelTestCase {
     func testMixedPrecisionPressesKeepEveryTokenAndDemoteWhatTheirRuleWouldEvict() throws {
         let prompt = tokens(240)
         for spec in ["mikv@0.5:group=8", "mikv(tova)@0.75:low=4,high=8,group=16", "zipcache@0.5:group=8",
-                     "zipvl:tau=0.5,group=8", "mikv@0.5:group=8,fit=mse"] {
+                     "zipvl:tau=0.5,group=8", "mikv@0.5:group=8,fit=mse", "mikv@0.5:group=8,rotate=1"] {
             let press = try PressRegistry.make(spec, ratio: 0.5)
             let cache = try prefilled(prompt, for: press)
             let full = cache.byteCount
@@ -587,6 +587,9 @@ final class PrecisionPressTests: TinyModelTestCase {
                 for (h, head) in layer.heads.enumerated() {
                     let precise = head.segments.first { $0.count > 0 && !($0 is KIVISegment) } ?? head.segments[1]
                     XCTAssertEqual(Set(head.positions).count, 240, spec)
+                    let demoted = head.segments.compactMap { $0 as? KIVISegment }
+                    XCTAssertFalse(demoted.isEmpty, spec)
+                    XCTAssertTrue(demoted.allSatisfy { $0.settings.rotate == spec.hasSuffix("rotate=1") }, spec)
                     XCTAssertEqual(Array(precise.positions), Array(precise.positions).sorted(), spec)
                     if spec.hasPrefix("mikv@") {
                         // The high-precision tokens are exactly the ones snapkv keeps.
@@ -616,7 +619,10 @@ final class PrecisionPressTests: TinyModelTestCase {
         XCTAssertNotEqual(quantizedKeys[0], quantizedKeys[1])
         XCTAssertEqual(try PressRegistry.make("mikv:fit=mse", ratio: 0.5).description,
                        "mikv(snapkv@0.5):high=f16,low=2-bit,fit=mse")
-        for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5", "mikv:fit=l1"] {
+        XCTAssertEqual(try PressRegistry.make("mikv:rotate=1", ratio: 0.5).description,
+                       "mikv(snapkv@0.5):high=f16,low=2-bit,rotate=1")
+        for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5", "mikv:fit=l1",
+                    "mikv:rotate=2"] {
             XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5).compress(try prefilled(tokens(40))), bad) {
                 XCTAssertFalse("\($0)".contains("\n"), bad)
             }

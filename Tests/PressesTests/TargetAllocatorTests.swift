@@ -242,7 +242,8 @@ final class TargetAllocatorTests: TinyModelTestCase {
         let cache = try prefilled(tokens(170))
         let head = cache.layers[0].heads[1]
         let thirds = [Array(0 ..< 50), Array(50 ..< 120), Array(120 ..< 160)]
-        cache.storeTiers(layer: 0, head: 1, [(.f16, thirds[0]), (.bits(2), thirds[1]), (.bits(4), thirds[2])], group: 16)
+        cache.storeTiers(layer: 0, head: 1, [(.f16, thirds[0]), (.bits(2), thirds[1]), (.bits(4), thirds[2])],
+                         codes: CodeSettings(group: 16))
         XCTAssertEqual(head.count, 160, "tokens in no tier are dropped")
         let estimate = [(StorageOption.f16, 50), (.bits(2), 70), (.bits(4), 40)].reduce(0) {
             $0 + $1.0.segmentBytes(tokens: $1.1, headDimension: 16, group: 16)
