@@ -24,6 +24,8 @@ public enum CacheArchiveError: Error, Equatable, CustomStringConvertible, Sendab
     case corrupted(String)
     case unsupported(String)
     case mismatch(String)
+    /// An intact file in a format this build does not read (written by an older or newer build).
+    case otherVersion(found: UInt32)
 
     public var description: String {
         switch self {
@@ -31,6 +33,9 @@ public enum CacheArchiveError: Error, Equatable, CustomStringConvertible, Sendab
         case .corrupted(let why): return "the cache file is corrupted: \(why)"
         case .unsupported(let why): return "cannot save this cache: \(why)"
         case .mismatch(let why): return "the cache file is for another model: \(why)"
+        case .otherVersion(let found):
+            return "the cache file has format version \(found); this build reads version \(CacheArchive.version): "
+                + "make the cache again with this build"
         }
     }
 }

@@ -179,7 +179,7 @@ public final class KVCache {
         var version = ArchiveReader(Array(bytes[CacheArchive.magic.count ..< head]))
         let found = try version.u32()
         guard found == CacheArchive.version else {
-            throw CacheArchiveError.corrupted("version \(found); this build reads version \(CacheArchive.version)")
+            throw CacheArchiveError.otherVersion(found: found)
         }
         var reader = ArchiveReader(Array(bytes[head ..< (bytes.count - 8)]))
         self.init(specs: specs)

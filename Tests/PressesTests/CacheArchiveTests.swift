@@ -118,6 +118,20 @@ final class CacheArchiveTests: XCTestCase {
         }
     }
 
+    /// An intact file of another format version is named as such (make it again), not called corrupted.
+    func testAnotherFormatVersionIsNamedNotCalledCorrupted() throws {
+        let engine = try engine()
+        var older = Array(try filled(engine, press: "kivi:bits=2,residual=16").archive().dropLast(8))
+        let versionAt = Array("TPKVCACH".utf8).count
+        older.replaceSubrange(versionAt ..< versionAt + 4, with: [1, 0, 0, 0])
+        withUnsafeBytes(of: CacheArchive.checksum(older).littleEndian) { older += $0 }
+        XCTAssertThrowsError(try KVCache(archive: older, specs: engine.model.attentionSpecs)) { error in
+            XCTAssertEqual(error as? CacheArchiveError, .otherVersion(found: 1))
+            XCTAssertEqual("\(error)", "the cache file has format version 1; this build reads version "
+                           + "\(CacheArchive.version): make the cache again with this build")
+        }
+    }
+
     func testSharedTokensAreWrittenOnceForBothLayers() throws {
         let engine = try engine()
         let cache = try filled(engine, press: Self.minicache)
