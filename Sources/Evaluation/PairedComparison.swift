@@ -58,8 +58,20 @@ extension PairedComparison {
     }
 
     /// Whether a scores higher than b: the paired bootstrap interval lies above 0 and the sign test agrees at 5%.
-    var aIsBetter: Bool { interval.lowerBound > 0 && signTestP < 0.05 }
-    var bIsBetter: Bool { interval.upperBound < 0 && signTestP < 0.05 }
+    var aIsBetter: Bool { Self.separation(interval: interval, signTestP: signTestP) == .aHigher }
+    var bIsBetter: Bool { Self.separation(interval: interval, signTestP: signTestP) == .bHigher }
+
+    enum Separation { case aHigher, bHigher, tied }
+
+    /// The one rule by which every report tells two configurations apart (the leaderboard's ranks, the Pareto
+    /// comparison's verdicts): the bootstrap interval of the paired difference a − b excludes 0 *and* the exact sign
+    /// test agrees at 5%; otherwise they are tied.
+    static func separation(interval: ClosedRange<Double>, signTestP: Double) -> Separation {
+        guard signTestP < 0.05 else { return .tied }
+        if interval.lowerBound > 0 { return .aHigher }
+        if interval.upperBound < 0 { return .bHigher }
+        return .tied
+    }
 }
 
 extension AnswerRecord {

@@ -106,7 +106,7 @@ struct ParetoComparison {
         var verdict = "tied"
         if let difference = paired.difference, let interval = paired.interval {
             let apart = interval.lowerBound > 0 || interval.upperBound < 0
-            if apart && (paired.signTestP ?? 0) < 0.05 {
+            if PairedComparison.separation(interval: interval, signTestP: paired.signTestP ?? 0) != .tied {
                 verdict = quality.better(difference, than: 0) ? "allocator better" : "fixed configuration better"
             } else if apart, let p = paired.signTestP {
                 // The bootstrap of a few samples can exclude 0 where the questions themselves cannot tell.
