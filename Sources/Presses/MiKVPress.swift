@@ -55,7 +55,8 @@ extension MiKVPress {
         factory: .allocator { scorer, arguments in
             let (high, low) = try MixedPrecision.precisions(arguments, press: "mikv")
             let fit = RangeFit(rawValue: arguments.choice("fit"))!
-            let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: try arguments.flag("rotate"))
+            let rotate = try arguments.flag("rotate")
+            let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: rotate)
             return MiKVPress(scorer: scorer, high: high, low: low, codes: codes)
         })
 }
