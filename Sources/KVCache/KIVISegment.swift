@@ -13,15 +13,16 @@ import Kernels
 public final class KIVISegment: KVSegment, RewritableSegment {
     public let headDimension: Int
     public let settings: KIVISettings
-    private let rowBytes: Int
-    private var keyCodes: ContiguousArray<UInt8> = []        // [count, rowBytes]
-    private var keyGroupStarts: PositionRuns = []  // first token of each key group
-    private var keyScales: ContiguousArray<UInt16> = []      // f16 bits, [groups, d]
-    private var keyZeros: ContiguousArray<UInt16> = []
-    private var valueCodes: ContiguousArray<UInt8> = []      // [count, rowBytes]
-    private var valueScales: ContiguousArray<UInt16> = []    // f16 bits, [count, d / group]
-    private var valueZeros: ContiguousArray<UInt16> = []
-    public private(set) var positions: PositionRuns = []
+    // The stored arrays are internal only so that `KIVISegmentArchiving.swift` can write them and read them back.
+    let rowBytes: Int
+    var keyCodes: ContiguousArray<UInt8> = []        // [count, rowBytes]
+    var keyGroupStarts: PositionRuns = []  // first token of each key group
+    var keyScales: ContiguousArray<UInt16> = []      // f16 bits, [groups, d]
+    var keyZeros: ContiguousArray<UInt16> = []
+    var valueCodes: ContiguousArray<UInt8> = []      // [count, rowBytes]
+    var valueScales: ContiguousArray<UInt16> = []    // f16 bits, [count, d / group]
+    var valueZeros: ContiguousArray<UInt16> = []
+    public internal(set) var positions: PositionRuns = []
 
     public init(headDimension: Int, settings: KIVISettings) {
         precondition(headDimension % settings.group == 0 && headDimension % 8 == 0,
@@ -36,7 +37,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     public var count: Int { positions.count }
     public var isPressable: Bool { true }
     public var sharedStorage: AnyObject? { nil }
-    private var valueGroups: Int { headDimension / settings.group }
+    var valueGroups: Int { headDimension / settings.group }
 
     /// Codes, key group scales, zero points and boundaries, value scales and zero points, positions.
     public var byteCount: Int {
@@ -357,49 +358,5 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                                  into: buffer.baseAddress! + index * rowBytes)
             }
         }
-    }
-}
-
-extension KIVISegment: ArchivableSegment {
-    static var archiveKind: UInt8 { 3 }
-
-    func archive(into writer: inout ArchiveWriter) {
-        settings.archive(into: &writer)
-        positions.archive(into: &writer)
-        keyGroupStarts.archive(into: &writer)
-        writer.array(keyCodes)
-        writer.array(keyScales)
-        writer.array(keyZeros)
-        writer.array(valueCodes)
-        writer.array(valueScales)
-        writer.array(valueZeros)
-    }
-
-    static func unarchive(from reader: inout ArchiveReader, headDimension: Int) throws -> KIVISegment {
-        let settings = try KIVISettings.unarchive(from: &reader)
-        do {
-            try settings.check(dimension: headDimension)
-        } catch {
-            throw CacheArchiveError.corrupted("kivi settings: \(error)")
-        }
-        let segment = KIVISegment(headDimension: headDimension, settings: settings)
-        segment.positions = try PositionRuns.unarchive(from: &reader)
-        segment.keyGroupStarts = try PositionRuns.unarchive(from: &reader)
-        segment.keyCodes = try reader.array(of: UInt8.self)
-        segment.keyScales = try reader.array(of: UInt16.self)
-        segment.keyZeros = try reader.array(of: UInt16.self)
-        segment.valueCodes = try reader.array(of: UInt8.self)
-        segment.valueScales = try reader.array(of: UInt16.self)
-        segment.valueZeros = try reader.array(of: UInt16.self)
-        let tokens = segment.positions.count
-        let groups = segment.keyGroupStarts.count
-        let consistent = segment.keyCodes.count == tokens * segment.rowBytes
-            && segment.valueCodes.count == tokens * segment.rowBytes
-            && segment.keyScales.count == groups * headDimension && segment.keyZeros.count == groups * headDimension
-            && segment.valueScales.count == tokens * segment.valueGroups
-            && segment.valueZeros.count == tokens * segment.valueGroups
-            && segment.keyGroupStarts.allSatisfy { $0 >= 0 && Int($0) < max(tokens, 1) }
-        guard consistent else { throw CacheArchiveError.corrupted("a kivi segment's codes do not match its tokens") }
-        return segment
     }
 }
