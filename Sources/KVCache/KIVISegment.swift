@@ -70,21 +70,12 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     private func withStoredRows<R>(_ rows: UnsafePointer<Float>, count: Int,
                                    _ body: (UnsafePointer<Float>) -> R) -> R {
         guard settings.rotate else { return body(rows) }
-        let d = headDimension
-        return withUnsafeTemporaryAllocation(of: Float.self, capacity: count * d) { turned in
-            let base = turned.baseAddress!
-            base.initialize(from: rows, count: count * d)
-            for r in 0 ..< count { HadamardRotation.rotate(base + r * d, count: d) }
-            return body(base)
-        }
+        return HadamardRotation.withRotatedCopy(of: rows, count: count, dimension: headDimension, body)
     }
 
     /// A stored row turned back to the model's frame (a rotation is its own inverse).
     private func unrotated(_ row: [Float]) -> [Float] {
-        guard settings.rotate else { return row }
-        var row = row
-        row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: headDimension) }
-        return row
+        settings.rotate ? HadamardRotation.rotated(row) : row
     }
 
     // MARK: Attention

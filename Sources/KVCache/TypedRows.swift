@@ -74,9 +74,7 @@ struct TypedRows {
 
     /// Row `index` decoded to floats (rotated back when stored rotated).
     func row(_ index: Int) -> [Float] {
-        var row = storedRow(index)
-        if rotated { row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: dimension) } }
-        return row
+        rotated ? HadamardRotation.rotated(storedRow(index)) : storedRow(index)
     }
 
     private func storedRow(_ index: Int) -> [Float] {
@@ -94,10 +92,8 @@ struct TypedRows {
         guard !tokens.isEmpty else { return }
         let d = dimension
         guard !rotated else {
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: d) { turned in
-                turned.baseAddress!.update(from: query, count: d)
-                HadamardRotation.rotate(turned.baseAddress!, count: d)
-                unrotatedLogits(query: turned.baseAddress!, tokens: tokens, order: order, kernel: kernel, scratch: scratch,
+            HadamardRotation.withRotatedCopy(of: query, count: 1, dimension: d) { turned in
+                unrotatedLogits(query: turned, tokens: tokens, order: order, kernel: kernel, scratch: scratch,
                                 into: logits)
             }
             return
@@ -176,8 +172,7 @@ struct TypedRows {
 
     private func encoded(_ row: [Float]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: rowBytes)
-        var row = row
-        if rotated { row.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: dimension) } }
+        let row = rotated ? HadamardRotation.rotated(row) : row
         row.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBytes { bytes in
                 Self.encode(source.baseAddress!, type: type, dimension: dimension, into: bytes.baseAddress!)

@@ -23,4 +23,22 @@ public enum HadamardRotation {
         let scale = 1 / Float(d).squareRoot()
         for j in 0 ..< d { x[j] *= scale }
     }
+
+    /// `row` rotated, as a new array (rotating a rotated row turns it back).
+    public static func rotated(_ row: [Float]) -> [Float] {
+        var row = row
+        row.withUnsafeMutableBufferPointer { rotate($0.baseAddress!, count: $0.count) }
+        return row
+    }
+
+    /// Calls `body` with a rotated copy of `rows` rows of `dimension` values (contiguous); `rows` is left as it is.
+    public static func withRotatedCopy<R>(of rows: UnsafePointer<Float>, count: Int, dimension d: Int,
+                                          _ body: (UnsafePointer<Float>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: count * d) { turned in
+            let base = turned.baseAddress!
+            base.initialize(from: rows, count: count * d)
+            for r in 0 ..< count { rotate(base + r * d, count: d) }
+            return body(base)
+        }
+    }
 }

@@ -216,6 +216,18 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertNotEqual(x, original)
         x.withUnsafeMutableBufferPointer { HadamardRotation.rotate($0.baseAddress!, count: Self.d) }
         XCTAssertLessThan(zip(x, original).map { abs($0 - $1) }.max()!, 1e-5)
+        // The copying helpers rotate as the in-place transform does and leave their source alone.
+        let turned = HadamardRotation.rotated(original)
+        XCTAssertLessThan(zip(HadamardRotation.rotated(turned), original).map { abs($0 - $1) }.max()!, 1e-5)
+        let two = Self.rows(2, seed: 5)
+        let copied = two.withUnsafeBufferPointer { source in
+            HadamardRotation.withRotatedCopy(of: source.baseAddress!, count: 2, dimension: Self.d) {
+                Array(UnsafeBufferPointer(start: $0, count: 2 * Self.d))
+            }
+        }
+        XCTAssertEqual(copied, HadamardRotation.rotated(Array(two[..<Self.d]))
+                       + HadamardRotation.rotated(Array(two[Self.d...])))
+        XCTAssertEqual(two, Self.rows(2, seed: 5))
         XCTAssertFalse(HadamardRotation.supports(dimension: 48))
         XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .q4_0, rotated: true).check(dimension: 96))
         // The point of rotating: keys with outlier channels lose less to 4 bits (against the exact f16 attention).
