@@ -6,7 +6,8 @@ import Foundation
 /// is refused with a one-line reason rather than read.
 public enum CacheArchive {
     static let magic = Array("TPKVCACH".utf8)
-    public static let version: UInt32 = 2   // 2: KIVI settings carry sinks, the range fit and rotation
+    // 2: KIVI settings carry sinks, the range fit and rotation; 3: and key bits.
+    public static let version: UInt32 = 3
 
     /// The FNV-1a 64-bit hash of `bytes`.
     public static func checksum<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {

@@ -14,12 +14,13 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     public let headDimension: Int
     public let settings: KIVISettings
     // The stored arrays are internal only so that `KIVISegmentArchiving.swift` can write them and read them back.
-    let rowBytes: Int
-    var keyCodes: ContiguousArray<UInt8> = []        // [count, rowBytes]
+    let keyRowBytes: Int
+    let valueRowBytes: Int
+    var keyCodes: ContiguousArray<UInt8> = []        // [count, keyRowBytes]
     var keyGroupStarts: PositionRuns = []  // first token of each key group
     var keyScales: ContiguousArray<UInt16> = []      // f16 bits, [groups, d]
     var keyZeros: ContiguousArray<UInt16> = []
-    var valueCodes: ContiguousArray<UInt8> = []      // [count, rowBytes]
+    var valueCodes: ContiguousArray<UInt8> = []      // [count, valueRowBytes]
     var valueScales: ContiguousArray<UInt16> = []    // f16 bits, [count, d / group]
     var valueZeros: ContiguousArray<UInt16> = []
     public internal(set) var positions: PositionRuns = []
@@ -31,7 +32,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                      "kivi rotation needs a power-of-2 head dimension")
         self.headDimension = headDimension
         self.settings = settings
-        rowBytes = PackedCodes.byteCount(codes: headDimension, bits: settings.bits)
+        keyRowBytes = PackedCodes.byteCount(codes: headDimension, bits: settings.keyBits)
+        valueRowBytes = PackedCodes.byteCount(codes: headDimension, bits: settings.bits)
     }
 
     public var count: Int { positions.count }
@@ -58,7 +60,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
             keyGroupStarts.append(Int32(count + first))
             keyScales.append(contentsOf: repeatElement(0, count: d))
             keyZeros.append(contentsOf: repeatElement(0, count: d))
-            keyCodes.append(contentsOf: repeatElement(0, count: n * rowBytes))
+            keyCodes.append(contentsOf: repeatElement(0, count: n * keyRowBytes))
             writeKeyGroup(keyGroupStarts.count - 1, rows: keys + first * d, firstToken: count + first, tokens: n)
             first += n
         }
@@ -92,7 +94,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     private func storedLogits(query: UnsafePointer<Float>, tokens: Range<Int>, kernel: AttentionKernel,
                               scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         let d = headDimension
-        let bits = settings.bits
+        let bits = settings.keyBits
         var group = groupIndex(of: tokens.lowerBound)
         var j = tokens.lowerBound
         keyCodes.withUnsafeBufferPointer { codes in
@@ -100,7 +102,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                 keyZeros.withUnsafeBufferPointer { zeros in
                     while j < tokens.upperBound {
                         let end = min(groupEnd(group), tokens.upperBound)
-                        let rows = codes.baseAddress! + j * rowBytes
+                        let rows = codes.baseAddress! + j * keyRowBytes
                         let out = logits + (j - tokens.lowerBound)
                         // The group's scales folded into the query (in `scratch`), its zero points into one bias.
                         let s = scales.baseAddress! + group * d
@@ -133,7 +135,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                 valueZeros.withUnsafeBufferPointer { zeros in
                     // An empty segment's buffers may have no address; no row is read then.
                     let dangling = UnsafePointer<UInt8>(bitPattern: 16)!
-                    let c = (codes.baseAddress ?? dangling) + first * rowBytes
+                    let c = (codes.baseAddress ?? dangling) + first * valueRowBytes
                     let danglingHalves = UnsafePointer<UInt16>(bitPattern: 16)!
                     let s = (scales.baseAddress ?? danglingHalves) + first * groups
                     let z = (zeros.baseAddress ?? danglingHalves) + first * groups
@@ -166,11 +168,11 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         let d = headDimension
         let group = groupIndex(of: index)
         return keyCodes.withUnsafeBufferPointer { codes in
-            let row = codes.baseAddress! + index * rowBytes
+            let row = codes.baseAddress! + index * keyRowBytes
             return (0 ..< d).map { c in
                 let scale = HalfConversion.float(fromBits: keyScales[group * d + c])
                 let zero = HalfConversion.float(fromBits: keyZeros[group * d + c])
-                return scale * Float(PackedCodes.code(row, c, bits: settings.bits)) + zero
+                return scale * Float(PackedCodes.code(row, c, bits: settings.keyBits)) + zero
             }
         }
     }
@@ -179,7 +181,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     private func storedValue(_ index: Int) -> [Float] {
         let groups = valueGroups
         return valueCodes.withUnsafeBufferPointer { codes in
-            let row = codes.baseAddress! + index * rowBytes
+            let row = codes.baseAddress! + index * valueRowBytes
             return (0 ..< headDimension).map { c in
                 let g = index * groups + c / settings.group
                 let scale = HalfConversion.float(fromBits: valueScales[g])
@@ -201,8 +203,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         var zeros = ContiguousArray<UInt16>()
         var vScales = ContiguousArray<UInt16>()
         var vZeros = ContiguousArray<UInt16>()
-        codes.reserveCapacity(indices.count * rowBytes)
-        values.reserveCapacity(indices.count * rowBytes)
+        codes.reserveCapacity(indices.count * keyRowBytes)
+        values.reserveCapacity(indices.count * valueRowBytes)
         var lastGroup = -1
         var group = 0
         for (kept, i) in indices.enumerated() {
@@ -213,8 +215,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                 zeros.append(contentsOf: keyZeros[group * d ..< (group + 1) * d])
                 lastGroup = group
             }
-            codes.append(contentsOf: keyCodes[i * rowBytes ..< (i + 1) * rowBytes])
-            values.append(contentsOf: valueCodes[i * rowBytes ..< (i + 1) * rowBytes])
+            codes.append(contentsOf: keyCodes[i * keyRowBytes ..< (i + 1) * keyRowBytes])
+            values.append(contentsOf: valueCodes[i * valueRowBytes ..< (i + 1) * valueRowBytes])
             vScales.append(contentsOf: valueScales[i * groups ..< (i + 1) * groups])
             vZeros.append(contentsOf: valueZeros[i * groups ..< (i + 1) * groups])
         }
@@ -305,7 +307,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         let d = headDimension
         var codes = [UInt8](repeating: 0, count: tokens * d)
         for c in 0 ..< d {
-            let (scale, zero) = AsymmetricQuantizer.quantize(rows + c, count: tokens, stride: d, bits: settings.bits,
+            let (scale, zero) = AsymmetricQuantizer.quantize(rows + c, count: tokens, stride: d, bits: settings.keyBits,
                                                               fit: settings.fit) { codes[$0 * d + c] = $1 }
             keyScales[group * d + c] = scale
             keyZeros[group * d + c] = zero
@@ -313,18 +315,18 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         keyCodes.withUnsafeMutableBufferPointer { buffer in
             codes.withUnsafeBufferPointer { source in
                 for t in 0 ..< tokens {
-                    PackedCodes.pack(source.baseAddress! + t * d, count: d, bits: settings.bits,
-                                     into: buffer.baseAddress! + (firstToken + t) * rowBytes)
+                    PackedCodes.pack(source.baseAddress! + t * d, count: d, bits: settings.keyBits,
+                                     into: buffer.baseAddress! + (firstToken + t) * keyRowBytes)
                 }
             }
         }
     }
 
     private func appendValue(_ row: UnsafePointer<Float>) {
-        valueCodes.append(contentsOf: repeatElement(0, count: rowBytes))
+        valueCodes.append(contentsOf: repeatElement(0, count: valueRowBytes))
         valueScales.append(contentsOf: repeatElement(0, count: valueGroups))
         valueZeros.append(contentsOf: repeatElement(0, count: valueGroups))
-        writeValue(valueCodes.count / rowBytes - 1, row)
+        writeValue(valueCodes.count / valueRowBytes - 1, row)
     }
 
     /// Quantizes one value row (the model's frame) per group of `settings.group` channels into token slot `index`.
@@ -346,7 +348,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         valueCodes.withUnsafeMutableBufferPointer { buffer in
             codes.withUnsafeBufferPointer {
                 PackedCodes.pack($0.baseAddress!, count: headDimension, bits: settings.bits,
-                                 into: buffer.baseAddress! + index * rowBytes)
+                                 into: buffer.baseAddress! + index * valueRowBytes)
             }
         }
     }

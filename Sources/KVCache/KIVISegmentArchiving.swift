@@ -35,8 +35,8 @@ extension KIVISegment: ArchivableSegment {
         segment.valueZeros = try reader.array(of: UInt16.self)
         let tokens = segment.positions.count
         let groups = segment.keyGroupStarts.count
-        let consistent = segment.keyCodes.count == tokens * segment.rowBytes
-            && segment.valueCodes.count == tokens * segment.rowBytes
+        let consistent = segment.keyCodes.count == tokens * segment.keyRowBytes
+            && segment.valueCodes.count == tokens * segment.valueRowBytes
             && segment.keyScales.count == groups * headDimension && segment.keyZeros.count == groups * headDimension
             && segment.valueScales.count == tokens * segment.valueGroups
             && segment.valueZeros.count == tokens * segment.valueGroups

@@ -10,9 +10,12 @@ import Kernels
 /// (`RangeFit`: KIVI's min–max, or the range of least squared error). `rotate` stores keys and values
 /// Hadamard-rotated (`HadamardRotation`, as llama.cpp rotates its quantized cache): the query is rotated the same
 /// way and the weighted sum rotated back, so attention is unchanged but an outlier channel no longer sets its group's
-/// range alone.
+/// range alone. `keyBits` gives keys their own width (KIVI's code has separate key and value bits): keys are the
+/// costlier half to quantize, since a key's error moves every attention weight while a value's moves one term.
 public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
+    /// Bits per value code, and per key code unless `keyBits` differs.
     public let bits: Int
+    public let keyBits: Int
     public let group: Int
     public let residual: Int
     public let sinks: Int
@@ -28,11 +31,15 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         public static let rotate = false
     }
 
-    /// Checks each setting, naming the one out of range.
-    public init(bits: Int = Defaults.bits, group: Int = Defaults.group, residual: Int = Defaults.residual,
-                sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit, rotate: Bool = Defaults.rotate) throws {
+    /// Checks each setting, naming the one out of range. `keyBits` nil: keys at `bits` too.
+    public init(bits: Int = Defaults.bits, keyBits: Int? = nil, group: Int = Defaults.group,
+                residual: Int = Defaults.residual, sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit,
+                rotate: Bool = Defaults.rotate) throws {
         guard PackedCodes.supportedBits.contains(bits) else {
             throw KVStorageError.invalid("bits must be 2, 3, 4 or 8, got \(bits)")
+        }
+        if let keyBits, !PackedCodes.supportedBits.contains(keyBits) {
+            throw KVStorageError.invalid("keybits must be 2, 3, 4 or 8, got \(keyBits)")
         }
         guard group >= 8, group % 8 == 0, group <= 4096 else {
             throw KVStorageError.invalid("group must be a multiple of 8 from 8 to 4096, got \(group)")
@@ -44,6 +51,7 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
             throw KVStorageError.invalid("sinks must be between 0 and 1048576 tokens, got \(sinks)")
         }
         self.bits = bits
+        self.keyBits = keyBits ?? bits
         self.group = group
         self.residual = residual
         self.sinks = sinks
@@ -56,6 +64,7 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
     init(checkedBits bits: Int, group: Int, fit: RangeFit, rotate: Bool) {
         precondition(PackedCodes.supportedBits.contains(bits) && group >= 8 && group % 8 == 0, "unchecked KIVI settings")
         self.bits = bits
+        keyBits = bits
         self.group = group
         residual = 0
         sinks = 0
@@ -65,10 +74,11 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
 
     /// The press's name with every setting; the additions only when they are not the paper's.
     public var description: String {
+        let keyBitsPart = keyBits != bits ? ",keybits=\(keyBits)" : ""
         let sinksPart = sinks != Defaults.sinks ? ",sinks=\(sinks)" : ""
         let fitPart = fit != Defaults.fit ? ",fit=\(fit.rawValue)" : ""
         let rotatePart = rotate != Defaults.rotate ? ",rotate=1" : ""
-        return "kivi:bits=\(bits),group=\(group),residual=\(residual)" + sinksPart + fitPart + rotatePart
+        return "kivi:bits=\(bits),group=\(group),residual=\(residual)" + keyBitsPart + sinksPart + fitPart + rotatePart
     }
 
     /// Whether a head of `dimension` values splits into whole value groups (and, rotated, is a power of 2).

@@ -1,5 +1,5 @@
 /// KIVI's settings in a cache file (the head's storage and each quantized segment carry them): bits, group,
-/// residual, sinks, the range fit as its index in `RangeFit.allCases`, then whether rows are rotated.
+/// residual, sinks, the range fit as its index in `RangeFit.allCases`, whether rows are rotated, then key bits.
 extension KIVISettings {
     func archive(into writer: inout ArchiveWriter) {
         writer.int(bits)
@@ -8,6 +8,7 @@ extension KIVISettings {
         writer.int(sinks)
         writer.u8(UInt8(RangeFit.allCases.firstIndex(of: fit)!))
         writer.u8(rotate ? 1 : 0)
+        writer.int(keyBits)
     }
 
     /// The settings read back, each checked as `init` checks them; a value out of range is a corrupted file.
@@ -19,8 +20,9 @@ extension KIVISettings {
         }
         let rotateFlag = try reader.u8()
         guard rotateFlag <= 1 else { throw CacheArchiveError.corrupted("kivi rotation flag \(rotateFlag)") }
+        let keyBits = try reader.int()
         do {
-            return try KIVISettings(bits: bits, group: group, residual: residual, sinks: sinks,
+            return try KIVISettings(bits: bits, keyBits: keyBits, group: group, residual: residual, sinks: sinks,
                                     fit: RangeFit.allCases[fitIndex], rotate: rotateFlag == 1)
         } catch {
             throw CacheArchiveError.corrupted("kivi settings: \(error)")

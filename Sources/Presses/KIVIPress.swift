@@ -21,11 +21,12 @@ public struct KIVIPress: KVPress {
 extension KIVIPress {
     public static let declaration = PressDeclaration(
         name: "kivi", family: .precision,
-        summary: "KIVI: every token kept, keys quantized per channel and values per token at `bits` bits in groups, "
-            + "the last `residual` tokens in f16; quantized as they are appended",
+        summary: "KIVI: every token kept, keys quantized per channel and values per token at `bits` bits in groups "
+            + "(keys at `keybits` when set), the last `residual` tokens in f16; quantized as they are appended",
         paper: "KIVI: A Tuning-Free Asymmetric 2bit Quantization for KV Cache",
         parameters: [
-            .integer("bits", KIVISettings.Defaults.bits, "bits per code: 2, 3, 4 or 8"),
+            .integer("bits", KIVISettings.Defaults.bits, "bits per code: 2, 3, 4 or 8 (keys too unless keybits)"),
+            .integer("keybits", 0, "bits per key code when keys should differ: 2, 3, 4 or 8; 0 = as bits"),
             .integer("group", KIVISettings.Defaults.group, "tokens per key group and channels per value group"),
             .integer("residual", KIVISettings.Defaults.residual, "most recent tokens kept in f16"),
             .integer("sinks", KIVISettings.Defaults.sinks, "first tokens kept in f16 for good (not in the paper)"),
@@ -37,7 +38,9 @@ extension KIVIPress {
         ignoresRatio: true,
         factory: .standalone { arguments in
             do {
-                let settings = try KIVISettings(bits: try arguments.integer("bits"), group: try arguments.integer("group"),
+                let keyBits = try arguments.integer("keybits")
+                let settings = try KIVISettings(bits: try arguments.integer("bits"), keyBits: keyBits == 0 ? nil : keyBits,
+                                                group: try arguments.integer("group"),
                                                 residual: try arguments.integer("residual"),
                                                 sinks: try arguments.integer("sinks"),
                                                 fit: RangeFit(rawValue: arguments.choice("fit"))!,

@@ -30,6 +30,7 @@ final class CacheArchiveTests: XCTestCase {
             ("kivi 2 bits", try filled(engine, press: "kivi:bits=2,residual=32")),
             ("kivi with sinks, mse", try filled(engine, press: "kivi:bits=2,residual=32,sinks=4,fit=mse")),
             ("kivi rotated", try filled(engine, press: "kivi:bits=3,residual=32,rotate=1")),
+            ("kivi keys at 4 bits, values at 2", try filled(engine, press: "kivi:bits=2,keybits=4,residual=32")),
             ("snapkv evicted", try filled(engine, press: "snapkv:window=8")),
             ("kivi after snapkv", try filled(engine, press: "snapkv:window=8+kivi:bits=4,residual=16")),
             ("gear", try filled(engine, press: "gear")),

@@ -40,6 +40,9 @@ final class QuantizedCacheTests: XCTestCase {
         all.append(.kivi(try! KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5, fit: .meanSquare)))
         all.append(.kivi(try! KIVISettings(bits: 4, group: 32, residual: 16, rotate: true)))
         all.append(.kivi(try! KIVISettings(bits: 2, group: 32, residual: 16, sinks: 5, fit: .meanSquare, rotate: true)))
+        // Keys and values at different widths, both ways round.
+        all.append(.kivi(try! KIVISettings(bits: 2, keyBits: 3, group: 32, residual: 16, rotate: true)))
+        all.append(.kivi(try! KIVISettings(bits: 4, keyBits: 2, group: 8, residual: 0)))
         return all
     }
 
@@ -355,6 +358,11 @@ final class QuantizedCacheTests: XCTestCase {
             let residual = 43 * (2 * Self.d * 2)
             XCTAssertEqual(cache.byteCount, codes + keyGroups + valueGroups + residual + 2 * 8, "kivi \(bits): a run per segment")
         }
+        // Keys at 3 bits, values at 2: the same 160 quantized tokens, each row at its own width.
+        let split = Self.cache(.kivi(try! KIVISettings(bits: 2, keyBits: 3, group: 32, residual: 16)), tokens: n)
+        let codes = 160 * Self.d * 3 / 8 + 160 * Self.d * 2 / 8
+        let scales = 5 * (Self.d * 2 * 2 + 4) + 160 * (Self.d / 32) * 2 * 2
+        XCTAssertEqual(split.byteCount, codes + scales + 43 * (2 * Self.d * 2) + 2 * 8, "kivi keys 3, values 2")
     }
 
     func testResidualWindowStaysBetweenResidualAndResidualPlusGroup() {
@@ -526,6 +534,13 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertThrowsError(try KIVISettings(residual: -1)) {
             XCTAssertEqual("\($0)", "residual must be between 0 and 1048576 tokens, got -1")
         }
+        XCTAssertThrowsError(try KIVISettings(bits: 2, keyBits: 6)) {
+            XCTAssertEqual("\($0)", "keybits must be 2, 3, 4 or 8, got 6")
+        }
+        XCTAssertEqual(try KIVISettings(bits: 2, keyBits: 3).description, "kivi:bits=2,group=32,residual=128,keybits=3")
+        XCTAssertEqual(try KIVISettings(bits: 2, keyBits: 2).description, "kivi:bits=2,group=32,residual=128")
+        XCTAssertEqual(try PressRegistry.make("kivi:bits=2,keybits=4", ratio: 0.5).storage,
+                       .kivi(try KIVISettings(bits: 2, keyBits: 4)))
         XCTAssertThrowsError(try KIVISettings(sinks: -4)) {
             XCTAssertEqual("\($0)", "sinks must be between 0 and 1048576 tokens, got -4")
         }
@@ -538,7 +553,8 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertThrowsError(try KVStorage.cacheTypes(key: .q4_0, value: .f16).check(dimension: 16))
         XCTAssertEqual(try CacheType.parse("Q8_0"), .q8_0)
         let specs = ["kivi:bits=5", "kivi:group=0", "kivi:residual=-1", "kivi:bits=2.5", "kivi:depth=3",
-                     "kivi:sinks=-1", "kivi:fit=best", "kivi:sinks=x", "kivi:sinks=99999999999", "kivi:rotate=2"]
+                     "kivi:sinks=-1", "kivi:fit=best", "kivi:sinks=x", "kivi:sinks=99999999999", "kivi:rotate=2",
+                     "kivi:keybits=5", "kivi:keybits=-2"]
         for spec in specs {
             XCTAssertThrowsError(try PressRegistry.make(spec, ratio: 0.5), spec) { error in
                 XCTAssertFalse("\(error)".contains("\n"), spec)
