@@ -69,6 +69,12 @@ final class TokenPressLibraryTests: XCTestCase {
         XCTAssertLessThan(document.statistics.cacheBytesAfterPrompt, document.statistics.denseCacheBytesAfterPrompt * 45 / 100)
         let answer = try await document.ask("What is the secret code?", maxTokens: 16)
         XCTAssertTrue(answer.text.contains("4817"), answer.text)
+        // Keys one bit above values, group 64, no f16 window: fewer bytes than 4 bits for both, the code still found.
+        let keyed = try KIVISettings(bits: 3, keyBits: 4, group: 64, residual: 0, sinks: 4, fit: .meanSquare, rotate: true)
+        let smaller = try await model.compress(context: context, press: KIVIPress(settings: keyed))
+        XCTAssertLessThan(smaller.statistics.cacheBytesAfterPrompt, document.statistics.cacheBytesAfterPrompt * 90 / 100)
+        let keyedAnswer = try await smaller.ask("What is the secret code?", maxTokens: 16)
+        XCTAssertTrue(keyedAnswer.text.contains("4817"), keyedAnswer.text)
         // llama.cpp's cache types for every new cache of the model.
         try await model.useCacheStorage(.cacheTypes(key: .q8_0, value: .q8_0, rotated: true))
         let result = try await model.generate(context + "The secret code is", maxTokens: 4)
