@@ -39,7 +39,8 @@ extension KIVIPress {
         factory: .standalone { arguments in
             do {
                 let keyBits = try arguments.integer("keybits")
-                let settings = try KIVISettings(bits: try arguments.integer("bits"), keyBits: keyBits == 0 ? nil : keyBits,
+                let settings = try KIVISettings(bits: try arguments.integer("bits"),
+                                                keyBits: keyBits == 0 ? nil : keyBits,
                                                 group: try arguments.integer("group"),
                                                 residual: try arguments.integer("residual"),
                                                 sinks: try arguments.integer("sinks"),
