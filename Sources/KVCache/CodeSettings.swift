@@ -8,11 +8,15 @@ public struct CodeSettings: Sendable, Equatable {
     public let group: Int
     public let fit: RangeFit
     public let rotate: Bool
+    /// Keys of a quantized tier at no fewer bits than this (nil: at the tier's width). Keys cost more KL per bit
+    /// than values (`KIVISettings.keyBits`), so a tier's keys may be one width up.
+    public let keyBits: Int?
 
-    public init(group: Int, fit: RangeFit = .minMax, rotate: Bool = false) {
+    public init(group: Int, fit: RangeFit = .minMax, rotate: Bool = false, keyBits: Int? = nil) {
         self.group = group
         self.fit = fit
         self.rotate = rotate
+        self.keyBits = keyBits
     }
 
     /// Whether a head of `dimension` values can be coded so: whole groups of at least 8 channels, and a power-of-2
@@ -25,10 +29,13 @@ public struct CodeSettings: Sendable, Equatable {
         guard !rotate || HadamardRotation.supports(dimension: dimension) else {
             throw KVStorageError.invalid("rotate=1 needs a power-of-2 head dimension, got \(dimension)")
         }
+        if let keyBits, !PackedCodes.supportedBits.contains(keyBits) {
+            throw KVStorageError.invalid("keybits must be 2, 3, 4 or 8, got \(keyBits)")
+        }
     }
 
     /// KIVI's settings for a tier at `bits` bits: no f16 window and no sinks (a tier holds exactly its tokens).
     func kivi(bits: Int) -> KIVISettings {
-        KIVISettings(checkedBits: bits, group: group, fit: fit, rotate: rotate)
+        KIVISettings(checkedBits: bits, keyBits: max(bits, keyBits ?? bits), group: group, fit: fit, rotate: rotate)
     }
 }

@@ -61,10 +61,12 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
 
     /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a
     /// programming error, not bad input.
-    init(checkedBits bits: Int, group: Int, fit: RangeFit, rotate: Bool) {
-        precondition(PackedCodes.supportedBits.contains(bits) && group >= 8 && group % 8 == 0, "unchecked KIVI settings")
+    init(checkedBits bits: Int, keyBits: Int? = nil, group: Int, fit: RangeFit, rotate: Bool) {
+        let widths = PackedCodes.supportedBits
+        precondition(widths.contains(bits) && widths.contains(keyBits ?? bits) && group >= 8 && group % 8 == 0,
+                     "unchecked KIVI settings")
         self.bits = bits
-        keyBits = bits
+        self.keyBits = keyBits ?? bits
         self.group = group
         residual = 0
         sinks = 0

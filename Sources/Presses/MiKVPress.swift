@@ -1,4 +1,5 @@
 // Based on: No Token Left Behind: Reliable KV Cache Compression via Importance-Aware Mixed Precision Quantization (MiKV).
+import Kernels
 import KVCache
 
 /// Keeps every token: the ones its scorer would keep stay at `high` precision, the ones it would evict are kept
@@ -15,7 +16,9 @@ public struct MiKVPress: KVPress {
     public let codes: CodeSettings
     public var description: String {
         let fitPart = codes.fit == .minMax ? "" : ",fit=\(codes.fit.rawValue)"
+        let keyPart = codes.keyBits.map { ",keybits=\($0)" } ?? ""
         return "mikv(\(scorer.description)):high=\(high),low=\(low)" + fitPart + (codes.rotate ? ",rotate=1" : "")
+            + keyPart
     }
     public var needs: AttentionNeeds { scorer.needs }
 
@@ -51,12 +54,18 @@ extension MiKVPress {
             .choice("fit", RangeFit.minMax.rawValue, RangeFit.allCases.map(\.rawValue),
                     "each group's range: minmax (the paper) or mse (least squared error, may clip)"),
             .flag("rotate", false, "1 to store the demoted tokens Hadamard-rotated (not in the paper)"),
+            .integer("keybits", 0, "the demoted keys at no fewer bits than this: 2, 3, 4 or 8; 0 = as low"),
         ],
         factory: .allocator { scorer, arguments in
             let (high, low) = try MixedPrecision.precisions(arguments, press: "mikv")
             let fit = RangeFit(rawValue: arguments.choice("fit"))!
             let rotate = try arguments.flag("rotate")
-            let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: rotate)
+            let keyBits = try arguments.integer("keybits")
+            guard keyBits == 0 || PackedCodes.supportedBits.contains(keyBits) else {
+                throw PressError.invalidParameter(name: "mikv", reason: "keybits must be 2, 3, 4 or 8, got \(keyBits)")
+            }
+            let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: rotate,
+                                     keyBits: keyBits == 0 ? nil : keyBits)
             return MiKVPress(scorer: scorer, high: high, low: low, codes: codes)
         })
 }

@@ -602,7 +602,8 @@ final class PrecisionPressTests: TinyModelTestCase {
     func testMixedPrecisionPressesKeepEveryTokenAndDemoteWhatTheirRuleWouldEvict() throws {
         let prompt = tokens(240)
         for spec in ["mikv@0.5:group=8", "mikv(tova)@0.75:low=4,high=8,group=16", "zipcache@0.5:group=8",
-                     "zipvl:tau=0.5,group=8", "mikv@0.5:group=8,fit=mse", "mikv@0.5:group=8,rotate=1"] {
+                     "zipvl:tau=0.5,group=8", "mikv@0.5:group=8,fit=mse", "mikv@0.5:group=8,rotate=1",
+                     "mikv@0.5:group=8,keybits=3"] {
             let press = try PressRegistry.make(spec, ratio: 0.5)
             let cache = try prefilled(prompt, for: press)
             let full = cache.byteCount
@@ -618,6 +619,9 @@ final class PrecisionPressTests: TinyModelTestCase {
                     let demoted = head.segments.compactMap { $0 as? KIVISegment }
                     XCTAssertFalse(demoted.isEmpty, spec)
                     XCTAssertTrue(demoted.allSatisfy { $0.settings.rotate == spec.hasSuffix("rotate=1") }, spec)
+                    if spec.hasSuffix("keybits=3") {
+                        XCTAssertTrue(demoted.allSatisfy { $0.settings.keyBits == 3 && $0.settings.bits == 2 }, spec)
+                    }
                     XCTAssertEqual(Array(precise.positions), Array(precise.positions).sorted(), spec)
                     if spec.hasPrefix("mikv@") {
                         // The high-precision tokens are exactly the ones snapkv keeps.
@@ -649,8 +653,22 @@ final class PrecisionPressTests: TinyModelTestCase {
                        "mikv(snapkv@0.5):high=f16,low=2-bit,fit=mse")
         XCTAssertEqual(try PressRegistry.make("mikv:rotate=1", ratio: 0.5).description,
                        "mikv(snapkv@0.5):high=f16,low=2-bit,rotate=1")
+        XCTAssertEqual(try PressRegistry.make("mikv:rotate=1,keybits=3", ratio: 0.5).description,
+                       "mikv(snapkv@0.5):high=f16,low=2-bit,rotate=1,keybits=3")
+        // Keys one width up cost exactly their extra codes: a bit per demoted key element.
+        let widths = try ["mikv@0.5:group=8", "mikv@0.5:group=8,keybits=3"].map { spec in
+            let cache = try prefilled(prompt, for: try PressRegistry.make(spec, ratio: 0.5))
+            try PressRegistry.make(spec, ratio: 0.5).compress(cache)
+            return cache
+        }
+        let demotedKeys = widths[0].layers.flatMap(\.heads).flatMap { $0.segments.compactMap { $0 as? KIVISegment } }
+            .reduce(0) { $0 + $1.count * $1.headDimension }
+        XCTAssertEqual(widths[1].byteCount - widths[0].byteCount, demotedKeys / 8)
+        XCTAssertThrowsError(try PressRegistry.make("mikv:keybits=5", ratio: 0.5)) {
+            XCTAssertEqual("\($0)", "invalid press parameter mikv: keybits must be 2, 3, 4 or 8, got 5")
+        }
         for bad in ["mikv:low=5", "mikv:high=1", "zipcache:low=7", "zipvl:group=12", "zipvl:high=4.5", "mikv:fit=l1",
-                    "mikv:rotate=2"] {
+                    "mikv:rotate=2", "mikv:keybits=-1"] {
             XCTAssertThrowsError(try PressRegistry.make(bad, ratio: 0.5).compress(try prefilled(tokens(40))), bad) {
                 XCTAssertFalse("\($0)".contains("\n"), bad)
             }
