@@ -29,9 +29,7 @@ public struct CodeSettings: Sendable, Equatable {
         guard !rotate || HadamardRotation.supports(dimension: dimension) else {
             throw KVStorageError.invalid("rotate=1 needs a power-of-2 head dimension, got \(dimension)")
         }
-        if let keyBits, !PackedCodes.supportedBits.contains(keyBits) {
-            throw KVStorageError.invalid("keybits must be 2, 3, 4 or 8, got \(keyBits)")
-        }
+        if let keyBits { try KIVISettings.checkWidth(keyBits, setting: "keybits") }
     }
 
     /// KIVI's settings for a tier at `bits` bits: no f16 window and no sinks (a tier holds exactly its tokens).

@@ -35,12 +35,8 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
     public init(bits: Int = Defaults.bits, keyBits: Int? = nil, group: Int = Defaults.group,
                 residual: Int = Defaults.residual, sinks: Int = Defaults.sinks, fit: RangeFit = Defaults.fit,
                 rotate: Bool = Defaults.rotate) throws {
-        guard PackedCodes.supportedBits.contains(bits) else {
-            throw KVStorageError.invalid("bits must be 2, 3, 4 or 8, got \(bits)")
-        }
-        if let keyBits, !PackedCodes.supportedBits.contains(keyBits) {
-            throw KVStorageError.invalid("keybits must be 2, 3, 4 or 8, got \(keyBits)")
-        }
+        try Self.checkWidth(bits, setting: "bits")
+        if let keyBits { try Self.checkWidth(keyBits, setting: "keybits") }
         guard group >= 8, group % 8 == 0, group <= 4096 else {
             throw KVStorageError.invalid("group must be a multiple of 8 from 8 to 4096, got \(group)")
         }
@@ -57,6 +53,13 @@ public struct KIVISettings: Sendable, Equatable, CustomStringConvertible {
         self.sinks = sinks
         self.fit = fit
         self.rotate = rotate
+    }
+
+    /// Whether `bits` is a width codes are packed at (`PackedCodes.supportedBits`), naming `setting` when not.
+    public static func checkWidth(_ bits: Int, setting: String) throws {
+        guard PackedCodes.supportedBits.contains(bits) else {
+            throw KVStorageError.invalid("\(setting) must be 2, 3, 4 or 8, got \(bits)")
+        }
     }
 
     /// Settings a caller has already checked (a precision press's parsed bits and group): a wrong value here is a

@@ -1,5 +1,4 @@
 // Based on: No Token Left Behind: Reliable KV Cache Compression via Importance-Aware Mixed Precision Quantization (MiKV).
-import Kernels
 import KVCache
 
 /// Keeps every token: the ones its scorer would keep stay at `high` precision, the ones it would evict are kept
@@ -61,8 +60,10 @@ extension MiKVPress {
             let fit = RangeFit(rawValue: arguments.choice("fit"))!
             let rotate = try arguments.flag("rotate")
             let keyBits = try arguments.integer("keybits")
-            guard keyBits == 0 || PackedCodes.supportedBits.contains(keyBits) else {
-                throw PressError.invalidParameter(name: "mikv", reason: "keybits must be 2, 3, 4 or 8, got \(keyBits)")
+            do {
+                if keyBits != 0 { try KIVISettings.checkWidth(keyBits, setting: "keybits") }
+            } catch let error as KVStorageError {
+                throw PressError.invalidParameter(name: "mikv", reason: error.description)
             }
             let codes = CodeSettings(group: try arguments.integer("group"), fit: fit, rotate: rotate,
                                      keyBits: keyBits == 0 ? nil : keyBits)
