@@ -18,6 +18,34 @@
 
 #if TP_X86
 
+// (t0 + t2) + (t1 + t3) with t = high half + low half: the order of llama.cpp's hsum_float_8.
+TP_AVX2 static inline float hsum8(__m256 x) {
+    __m128 t = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    t = _mm_add_ss(t, _mm_movehdup_ps(t));
+    return _mm_cvtss_f32(t);
+}
+
+// GGML_F32x8_REDUCE of four accumulators: x0+x2, x1+x3, their sum; halves; two horizontal adds.
+TP_AVX2 static inline float reduce4x8(__m256 x0, __m256 x1, __m256 x2, __m256 x3) {
+    __m256 x = _mm256_add_ps(_mm256_add_ps(x0, x2), _mm256_add_ps(x1, x3));
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    t = _mm_hadd_ps(t, t);
+    t = _mm_hadd_ps(t, t);
+    return _mm_cvtss_f32(t);
+}
+
+// Eight codes of `bits` bits (2, 3, 4 or 8), packed little-endian into `bits` bytes, as eight floats. Always
+// inlined into a body specialized for one width, so the load is a fixed-size one (not a call to memcpy).
+TP_AVX2 static inline __attribute__((always_inline)) __m256 unpack8(const uint8_t *p, int bits) {
+    if (bits == 8) return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)));
+    uint32_t word = 0;
+    memcpy(&word, p, (size_t)bits);
+    const __m256i shifts = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(bits));
+    const __m256i codes = _mm256_srlv_epi32(_mm256_set1_epi32((int)word), shifts);
+    return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
+}
+
 TP_AVX2 static inline float half_to_float(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);

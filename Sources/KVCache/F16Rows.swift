@@ -42,6 +42,56 @@ enum F16Rows {
         }
     }
 
+    /// `logits` in `.vectorDot` order for `queryCount` queries at `queries + g·d` at once, query g's logits at
+    /// `logits + g·stride` (d a multiple of 32): the AVX2 kernel reads each row once for all of them, with the bits
+    /// of `logits` query by query. `scratch` holds d floats.
+    static func groupLogits(queries: UnsafePointer<Float>, queryCount: Int, rows: UnsafePointer<Float16>, count: Int,
+                            dimension d: Int, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                            into logits: UnsafeMutablePointer<Float>, stride: Int) {
+        guard count > 0 else { return }
+        switch kernel {
+        case .avx2:
+            let bits = UnsafeRawPointer(rows).assumingMemoryBound(to: UInt16.self)
+            tp_f16_group_scores(queries, Int32(queryCount), bits, Int32(count), Int32(d), logits, stride)
+        case .portable:
+            for g in 0 ..< queryCount {
+                Self.logits(query: queries + g * d, rows: rows, count: count, dimension: d, order: .vectorDot,
+                            kernel: kernel, scratch: scratch, into: logits + g * stride)
+            }
+        }
+    }
+
+    /// `weightedSum` in `.vectorDot` order for `queryCount` queries (weights at `weights + g·stride`, output at
+    /// `output + g·d`) over `channels` only (a multiple of 8 wide; other channels are left alone), each row read once
+    /// for all queries, with the bits of `weightedSum` query by query. `scratch` holds (32·queryCount + 1)·d floats.
+    static func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, queryCount: Int, rows: UnsafePointer<Float16>,
+                                 count: Int, channels: Range<Int>, dimension d: Int, kernel: AttentionKernel,
+                                 scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
+        let width = channels.count
+        let lanes = scratch
+        switch kernel {
+        case .avx2:
+            let bits = UnsafeRawPointer(rows).assumingMemoryBound(to: UInt16.self)
+            tp_f16_group_weighted_sum(weights, stride, Int32(queryCount), bits, Int32(count), Int32(d),
+                                      Int32(channels.lowerBound), Int32(channels.upperBound), lanes, output, d)
+        case .portable:
+            let order = SummationOrder.vectorDot
+            let accumulators = order.accumulators
+            let row = lanes + accumulators * width
+            for g in 0 ..< queryCount {
+                lanes.update(repeating: 0, count: accumulators * width)
+                for j in 0 ..< count {
+                    HalfConversion.toFloat(rows + j * d + channels.lowerBound, row, count: width)
+                    let weight = HalfConversion.roundedToHalf(weights[g * stride + j])
+                    VectorMath.axpy(weight, row, lanes + (j % accumulators) * width, count: width)
+                }
+                for (i, c) in channels.enumerated() {
+                    output[g * d + c] = order.combine(lanes, element: i, stride: width)
+                }
+            }
+        }
+    }
+
     /// Row `index` of `storage` ([rows, d] f16) as floats.
     static func row(_ index: Int, of storage: ContiguousArray<Float16>, dimension d: Int) -> [Float] {
         storage[index * d ..< (index + 1) * d].map { HalfConversion.float(fromBits: $0.bitPattern) }

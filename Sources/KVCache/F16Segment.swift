@@ -116,6 +116,41 @@ public final class F16Segment: AppendableSegment {
     }
 }
 
+/// Grouped decoding over f16 rows (`F16Rows.groupLogits` / `groupWeightedSum`): keys and values are read once for
+/// every query head of their KV head.
+extension F16Segment: GroupedSegment {
+    public var attendsGroups: Bool { headDimension % 32 == 0 }
+    /// A 64-byte line of an f16 row.
+    public var channelBlock: Int { 32 }
+
+    /// A row's floats (logits); the 32 accumulators of every query over a channel run and a row (value sums).
+    public func groupScratchCount(queries: Int) -> Int { (32 * queries + 1) * headDimension }
+
+    public func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
+                            scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int) {
+        let d = headDimension
+        keys.withUnsafeBufferPointer { k in
+            guard let base = k.baseAddress else { return }
+            F16Rows.groupLogits(queries: queries, queryCount: count, rows: base + tokens.lowerBound * d,
+                                count: tokens.count, dimension: d, kernel: kernel, scratch: scratch, into: logits,
+                                stride: stride)
+        }
+    }
+
+    public func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, count: Int, tokens: Range<Int>,
+                                 channels: Range<Int>, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
+                                 into output: UnsafeMutablePointer<Float>) {
+        let d = headDimension
+        values.withUnsafeBufferPointer { v in
+            // No rows (an empty first segment) still writes its zero sums.
+            let base = v.baseAddress ?? UnsafePointer(bitPattern: MemoryLayout<Float16>.alignment)!
+            F16Rows.groupWeightedSum(weights: weights, stride: stride, queryCount: count,
+                                     rows: base + tokens.lowerBound * d, count: tokens.count, channels: channels,
+                                     dimension: d, kernel: kernel, scratch: scratch, into: output)
+        }
+    }
+}
+
 extension F16Segment: ArchivableSegment {
     static var archiveKind: UInt8 { 1 }
 

@@ -1,7 +1,7 @@
 import Kernels
 
-/// One decode step's attention over a layer whose segments all attend query groups (`GroupedSegment`, e.g. the
-/// llama.cpp block cache types): every KV head's rows are read once for the `groupSize` query heads that share
+/// One decode step's attention over a layer whose segments all attend query groups (`GroupedSegment`: f16 rows,
+/// KIVI's codes, the llama.cpp block cache types): every KV head's rows are read once for the `groupSize` query heads that share
 /// it. The work runs in three parallel passes so two cores stay busy with only a few KV heads — logits split by
 /// rows, the softmax by query head, the value sums by channels — and every output has the bits of
 /// `CachedAttention`'s query-by-query path (the passes only regroup independent sums).
@@ -15,6 +15,12 @@ public enum GroupedDecodeAttention {
         return layer.heads.allSatisfy { head in
             head.segments.allSatisfy { ($0 as? GroupedSegment)?.attendsGroups == true }
         }
+    }
+
+    private static func leastCommonMultiple(_ a: Int, _ b: Int) -> Int {
+        var (x, y) = (a, b)
+        while y != 0 { (x, y) = (y, x % y) }
+        return a / x * b
     }
 
     /// The part of a head's attention one segment contributes: its visible tokens and where their logits start.
@@ -40,12 +46,14 @@ public enum GroupedDecodeAttention {
         }
         let visible = views.map { $0.last.map { $0.offset + $0.tokens.count } ?? 0 }
         let longest = max(1, visible.max() ?? 0)
-        let channelBlock = views.joined().reduce(1) { max($0, $1.segment.channelBlock) }
+        // Runs of whole blocks of every segment (their least common multiple; the whole head if that does not divide it).
+        let channelBlock = views.joined().reduce(1) { leastCommonMultiple($0, $1.segment.channelBlock) }
         let channelRuns = d % channelBlock == 0 ? d / channelBlock : 1
         let itemsPerHead = visible.map { ($0 + rowsPerItem - 1) / rowsPerItem }
         let firstItem = itemsPerHead.reduce(into: [0]) { $0.append($0.last! + $1) }
-        // Per chunk: the queries' quantized forms or decoded rows ((group + 1)·d), a later segment's sums (group·d).
-        let perChunk = (2 * group + 1) * d
+        // Per chunk: the segments' own scratch, then a later segment's sums (group·d).
+        let segmentScratch = views.joined().reduce(0) { max($0, $1.segment.groupScratchCount(queries: group)) }
+        let perChunk = segmentScratch + group * d
         let chunks = ParallelFor.chunkCount(max(layer.heads.count * channelRuns, firstItem.last!))
         let arena = scratch.floats(spec.queryHeads * (d + longest) + chunks * perChunk)
         let rounded = arena
@@ -79,7 +87,7 @@ public enum GroupedDecodeAttention {
         // Value sums: items are (head, run of channels). The first segment writes its channels, later ones add.
         ParallelFor.runChunks(layer.heads.count * channelRuns) { chunk, range in
             let work = chunkScratch + chunk * perChunk
-            let extra = work + (group + 1) * d
+            let extra = work + segmentScratch
             for item in range {
                 let h = item / channelRuns
                 let width = d / channelRuns

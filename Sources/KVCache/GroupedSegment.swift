@@ -7,15 +7,17 @@ public protocol GroupedSegment: KVSegment {
     var attendsGroups: Bool { get }
     /// Value sums of channel runs this long (starting at multiples of it) can be computed apart.
     var channelBlock: Int { get }
+    /// Floats of `scratch` that `groupLogits` and `groupWeightedSum` need for `queries` queries (any channel run).
+    func groupScratchCount(queries: Int) -> Int
 
     /// logits[g·stride + j − tokens.lowerBound] = query_g · key_j for g < `count` and j in `tokens`, with
-    /// query g at `queries + g·headDimension` (f16-exact floats). `scratch` holds `count · headDimension` floats.
+    /// query g at `queries + g·headDimension` (f16-exact floats).
     func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
                      scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int)
 
     /// output[g·headDimension + i] = Σ_j weights[g·stride + j − tokens.lowerBound] · value_j[i] for g < `count`,
-    /// j in `tokens` and i in `channels` (whole `channelBlock`s); other channels are left alone. `scratch` holds
-    /// `(count + 1) · headDimension` floats. Other channel runs read the same `weights` at the same time.
+    /// j in `tokens` and i in `channels` (whole `channelBlock`s); other channels are left alone. Other channel runs
+    /// read the same `weights` at the same time.
     func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, count: Int, tokens: Range<Int>,
                           channels: Range<Int>, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
                           into output: UnsafeMutablePointer<Float>)

@@ -95,6 +95,26 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                               scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>) {
         let d = headDimension
         let bits = settings.keyBits
+        forEachKeyGroup(in: tokens) { codes, scales, zeros, rows in
+            // The group's scales folded into the query (in `scratch`), its zero points into one bias.
+            let out = logits + (rows.lowerBound - tokens.lowerBound)
+            let first = codes + rows.lowerBound * keyRowBytes
+            switch kernel {
+            case .avx2:
+                tp_packed_logits(query, scales, zeros, first, Int32(rows.count), Int32(d), Int32(bits), scratch, out)
+            case .portable:
+                PackedCodes.logits(query: query, scales: scales, zeros: zeros, codes: first, rows: rows.count,
+                                   dimension: d, bits: bits, qs: scratch, into: out)
+            }
+        }
+    }
+
+    /// Calls `body` for each key group's part of `tokens` (not empty), in order, with the key codes and that group's
+    /// f16 scales and zero points.
+    func forEachKeyGroup(in tokens: Range<Int>, _ body: (_ codes: UnsafePointer<UInt8>, _ scales: UnsafePointer<UInt16>,
+                                                          _ zeros: UnsafePointer<UInt16>, _ rows: Range<Int>) -> Void) {
+        guard !tokens.isEmpty else { return }
+        let d = headDimension
         var group = groupIndex(of: tokens.lowerBound)
         var j = tokens.lowerBound
         keyCodes.withUnsafeBufferPointer { codes in
@@ -102,18 +122,8 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                 keyZeros.withUnsafeBufferPointer { zeros in
                     while j < tokens.upperBound {
                         let end = min(groupEnd(group), tokens.upperBound)
-                        let rows = codes.baseAddress! + j * keyRowBytes
-                        let out = logits + (j - tokens.lowerBound)
-                        // The group's scales folded into the query (in `scratch`), its zero points into one bias.
-                        let s = scales.baseAddress! + group * d
-                        let z = zeros.baseAddress! + group * d
-                        switch kernel {
-                        case .avx2:
-                            tp_packed_logits(query, s, z, rows, Int32(end - j), Int32(d), Int32(bits), scratch, out)
-                        case .portable:
-                            PackedCodes.logits(query: query, scales: s, zeros: z, codes: rows, rows: end - j, dimension: d,
-                                               bits: bits, qs: scratch, into: out)
-                        }
+                        body(codes.baseAddress!, scales.baseAddress! + group * d, zeros.baseAddress! + group * d,
+                             j ..< end)
                         j = end
                         group += 1
                     }
@@ -126,31 +136,36 @@ public final class KIVISegment: KVSegment, RewritableSegment {
                             kernel: AttentionKernel, lanes: UnsafeMutablePointer<Float>,
                             scratch: UnsafeMutablePointer<Float>, into output: UnsafeMutablePointer<Float>) {
         let d = headDimension
-        let groups = valueGroups
-        let first = tokens.lowerBound
         let rows = tokens.count
         let (bits, group) = (settings.bits, settings.group)
-        valueCodes.withUnsafeBufferPointer { codes in
-            valueScales.withUnsafeBufferPointer { scales in
-                valueZeros.withUnsafeBufferPointer { zeros in
-                    // An empty segment's buffers may have no address; no row is read then.
-                    let dangling = UnsafePointer<UInt8>(bitPattern: 16)!
-                    let c = (codes.baseAddress ?? dangling) + first * valueRowBytes
-                    let danglingHalves = UnsafePointer<UInt16>(bitPattern: 16)!
-                    let s = (scales.baseAddress ?? danglingHalves) + first * groups
-                    let z = (zeros.baseAddress ?? danglingHalves) + first * groups
-                    switch kernel {
-                    case .avx2:
-                        tp_packed_weighted_sum(weights, c, s, z, Int32(rows), Int32(d), Int32(bits), Int32(group), lanes,
-                                               output)
-                    case .portable:
-                        PackedCodes.weightedSum(weights: weights, codes: c, scales: s, zeros: z, rows: rows, dimension: d,
-                                                bits: bits, group: group, zeroSums: lanes, into: output)
-                    }
-                }
+        withValueRows(from: tokens.lowerBound) { c, s, z in
+            switch kernel {
+            case .avx2:
+                tp_packed_weighted_sum(weights, c, s, z, Int32(rows), Int32(d), Int32(bits), Int32(group), lanes, output)
+            case .portable:
+                PackedCodes.weightedSum(weights: weights, codes: c, scales: s, zeros: z, rows: rows, dimension: d,
+                                        bits: bits, group: group, zeroSums: lanes, into: output)
             }
         }
         if settings.rotate { HadamardRotation.rotate(output, count: d) }
+    }
+
+    /// Calls `body` with the value codes, scales and zero points from token `first` on (dangling pointers, which no
+    /// kernel reads for no rows, when the segment is empty: its buffers may have no address).
+    func withValueRows<R>(from first: Int, _ body: (_ codes: UnsafePointer<UInt8>, _ scales: UnsafePointer<UInt16>,
+                                                    _ zeros: UnsafePointer<UInt16>) -> R) -> R {
+        let groups = valueGroups
+        return valueCodes.withUnsafeBufferPointer { codes in
+            valueScales.withUnsafeBufferPointer { scales in
+                valueZeros.withUnsafeBufferPointer { zeros in
+                    let dangling = UnsafePointer<UInt8>(bitPattern: 16)!
+                    let danglingHalves = UnsafePointer<UInt16>(bitPattern: 16)!
+                    return body((codes.baseAddress ?? dangling) + first * valueRowBytes,
+                                (scales.baseAddress ?? danglingHalves) + first * groups,
+                                (zeros.baseAddress ?? danglingHalves) + first * groups)
+                }
+            }
+        }
     }
 
     // MARK: Rows for presses
@@ -281,7 +296,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
     // MARK: Quantization
 
     /// The key group holding token `index` (binary search over the group starts).
-    private func groupIndex(of index: Int) -> Int {
+    func groupIndex(of index: Int) -> Int {
         var low = 0
         var high = keyGroupStarts.count
         while high - low > 1 {
@@ -291,7 +306,7 @@ public final class KIVISegment: KVSegment, RewritableSegment {
         return low
     }
 
-    private func groupEnd(_ group: Int) -> Int {
+    func groupEnd(_ group: Int) -> Int {
         group + 1 < keyGroupStarts.count ? Int(keyGroupStarts[group + 1]) : count
     }
 

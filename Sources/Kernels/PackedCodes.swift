@@ -66,19 +66,23 @@ public enum PackedCodes {
         }
     }
 
-    /// out[c] = Σ_j w[j]·(scale[j][g]·code[j][c] + zero[j][g]), g = c / group (twin of `tp_packed_weighted_sum`).
-    /// `zeroSums` holds d / group floats.
+    /// out[c] = Σ_j w[j]·(scale[j][g]·code[j][c] + zero[j][g]), g = c / group (twin of `tp_packed_weighted_sum`),
+    /// for the channels of value groups `valueGroups` (all when nil; other channels are left alone, and each channel's
+    /// bits do not depend on which others are computed). `zeroSums` holds d / group floats.
     public static func weightedSum(weights w: UnsafePointer<Float>, codes: UnsafePointer<UInt8>, scales: UnsafePointer<UInt16>,
                                    zeros: UnsafePointer<UInt16>, rows: Int, dimension d: Int, bits: Int, group: Int,
-                                   zeroSums: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+                                   valueGroups: Range<Int>? = nil, zeroSums: UnsafeMutablePointer<Float>,
+                                   into out: UnsafeMutablePointer<Float>) {
         let rowBytes = d * bits / 8
         let groups = d / group
-        out.update(repeating: 0, count: d)
+        let computed = valueGroups ?? 0 ..< groups
+        let channels = computed.lowerBound * group ..< computed.upperBound * group
+        (out + channels.lowerBound).update(repeating: 0, count: channels.count)
         zeroSums.update(repeating: 0, count: groups)
         let raw = UnsafeMutableRawPointer(out)
         for j in 0 ..< rows {
             let row = codes + j * rowBytes
-            for g in 0 ..< groups {
+            for g in computed {
                 let a = w[j] * HalfConversion.float(fromBits: scales[j * groups + g])
                 let zero = HalfConversion.float(fromBits: zeros[j * groups + g])
                 zeroSums[g] = FusedMultiplyAdd.fma(w[j], zero, zeroSums[g])
@@ -90,6 +94,6 @@ public enum PackedCodes {
                 }
             }
         }
-        for c in 0 ..< d { out[c] += zeroSums[c / group] }
+        for c in channels { out[c] += zeroSums[c / group] }
     }
 }

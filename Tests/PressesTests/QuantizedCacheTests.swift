@@ -160,13 +160,17 @@ final class QuantizedCacheTests: XCTestCase {
 
     /// Decoding reads each KV head once for all its query heads (`GroupedDecodeAttention`: logits split by rows,
     /// value sums by channels). Outputs must have the bits of every query head reading the rows itself, for every
-    /// block format and a mix, group sizes that the kernels split (3, 5), long and short heads, head dimensions
-    /// 64 and 128, a sliding window, and both kernels.
+    /// block format and a mix, f16 rows, every KIVI setting of this file (sinks, rotation, split widths: f16 sinks
+    /// and window around the codes), heads holding tiers of KIVI codes at several widths beside f16 tokens (as
+    /// `mikv` leaves them), group sizes that the kernels split (3, 5), long and short heads, head dimensions 64 and
+    /// 128, a sliding window, and both kernels.
     func testGroupedDecodeGivesTheBitsOfQueryByQueryAttention() {
-        let storages: [KVStorage] = CacheType.allCases.filter { $0 != .f16 }.map { .cacheTypes(key: $0, value: $0) }
-            + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q5_0, value: .q8_0)]
+        var storages: [KVStorage] = CacheType.allCases.filter { $0 != .f16 }.map { .cacheTypes(key: $0, value: $0) }
+            + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q5_0, value: .q8_0), .f16]
+        storages += Self.storages.filter { if case .kivi = $0 { return true } else { return false } }
+        let tiered: [CodeSettings?] = [nil, CodeSettings(group: 16), CodeSettings(group: 32, rotate: true, keyBits: 3)]
         let shapes: [(d: Int, group: Int, window: Int?)] = [(64, 3, nil), (128, 5, nil), (64, 2, 100)]
-        for storage in storages {
+        for (storage, codes) in storages.map({ ($0, nil) }) + tiered.compactMap({ $0 }).map({ (KVStorage.f16, $0) }) {
             for shape in shapes {
                 let spec = AttentionSpec(headDimension: shape.d, queryHeads: 2 * shape.group, kvHeads: 2, scale: 0.125,
                                          rope: RoPE(dimensions: shape.d, base: 10_000), slidingWindow: shape.window)
@@ -182,6 +186,15 @@ final class QuantizedCacheTests: XCTestCase {
                 }
                 // The second head keeps fewer tokens, so the heads' logits differ in length.
                 cache.layers[0].heads[1].retain(indices: Array(stride(from: 0, to: tokens, by: 3)))
+                if let codes {
+                    // Tiers out of position order: 2-bit, 4-bit and f16 tokens, each tier by position.
+                    for head in cache.layers[0].heads {
+                        let all = Array(0 ..< head.count)
+                        _ = head.storeTiers([(.bits(2), all.filter { $0 % 3 == 0 }), (.bits(4), all.filter { $0 % 3 == 1 }),
+                                             (.f16, all.filter { $0 % 3 == 2 })], codes: codes)
+                    }
+                    XCTAssertEqual(cache.layers[0].heads[0].segments.filter { $0 is KIVISegment }.count, 2)
+                }
                 XCTAssertTrue(GroupedDecodeAttention.applies(to: cache.layers[0]), "\(storage)")
                 let queries = Self.rows(2 * shape.group, seed: 5, d: shape.d)
                 for kernel in Self.kernels {
@@ -201,7 +214,7 @@ final class QuantizedCacheTests: XCTestCase {
                                 }
                             }
                         }
-                        let label = "\(storage) \(shape) \(kernel) at \(position)"
+                        let label = "\(storage) \(String(describing: codes)) \(shape) \(kernel) at \(position)"
                         XCTAssertEqual(grouped, separate, label)
                         XCTAssertFalse(grouped.contains { !$0.isFinite }, label)
                     }

@@ -85,6 +85,30 @@ void tp_packed_logits(const float *q, const uint16_t *scales, const uint16_t *ze
 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                             int rows, int dim, int bits, int group, float *zero_sums, float *out);
 
+/// tp_packed_logits for `count` queries (query g at queries + g·dim) over one key group's rows, each row's codes
+/// decoded once for all of them: out[g·stride + j] has the bits tp_packed_logits gives query g alone. `scratch`
+/// holds (count + 8)·dim + count floats.
+void tp_packed_group_logits(const float *queries, int count, const uint16_t *scales, const uint16_t *zeros,
+                            const uint8_t *codes, int rows, int dim, int bits, float *scratch, float *out,
+                            long stride);
+
+/// tp_packed_weighted_sum for `count` queries (weights of query g at w + g·w_stride, its output at
+/// out + g·out_stride), channels [c_begin, c_end) only (whole groups of `group`): each row decoded once for all
+/// queries, with tp_packed_weighted_sum's bits. `scratch` holds 32·64 + count·(64 + dim / group) floats.
+void tp_packed_group_weighted_sum(const float *w, long w_stride, int count, const uint8_t *codes,
+                                  const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
+                                  int group, int c_begin, int c_end, float *scratch, float *out, long out_stride);
+
+/// tp_scores_f16 in ggml_vec_dot_f16's order (order 1) for `count` queries at once (dim a multiple of 32): each
+/// key row is read once; out[g·stride + j] has the one-query kernel's bits.
+void tp_f16_group_scores(const float *queries, int count, const uint16_t *keys, int rows, int dim, float *out,
+                         long stride);
+
+/// tp_weighted_sum_f16 in order 1 for `count` queries, channels [c_begin, c_end) only (a multiple of 8 wide), each
+/// row read once, with the one-query kernel's bits. `lanes` holds 32·(c_end − c_begin)·count floats.
+void tp_f16_group_weighted_sum(const float *w, long w_stride, int count, const uint16_t *values, int rows, int dim,
+                               int c_begin, int c_end, float *lanes, float *out, long out_stride);
+
 /// Logits over pruned key rows (a bitmap of `words` 64-bit words per row, the kept values in f16, `kept` per row, in
 /// channel order): out[j] = Σ q[channel]·value over row j's kept channels, ascending, product then sum.
 void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *values, int rows, int words,

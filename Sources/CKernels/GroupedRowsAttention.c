@@ -1,0 +1,224 @@
+// Decode attention of the query heads that share one KV head over KIVI's packed codes and over f16 rows: each row is
+// read and decoded once for all the queries instead of once per query. Every logit and sum takes the operations of
+// the one-query kernel in the same order (tp_packed_logits, tp_packed_weighted_sum, and tp_scores_f16 /
+// tp_weighted_sum_f16 in ggml_vec_dot_f16's order), so the results have its bits; only the decoding is shared.
+#include "CKernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "BlockDecoding.h"
+
+#if TP_X86
+
+// ---- KIVI: keys per channel over a group of tokens, values per token over groups of channels ----
+
+// Scratch: each query times the group's scales [count, dim], the queries' zero-point biases [count], eight rows'
+// codes as floats [8, dim].
+TP_AVX2 static inline __attribute__((always_inline)) void packed_group_logits(
+    const float *queries, int count, const uint16_t *scales, const uint16_t *zeros, const uint8_t *codes, int rows,
+    int dim, int bits, float *scratch, float *out, long stride) {
+    const long row_bytes = (long)dim * bits / 8;
+    float *qs = scratch;
+    float *bias = qs + (long)count * dim;
+    float *decoded = bias + count;
+    for (int g = 0; g < count; g++) {
+        const float *q = queries + (long)g * dim;
+        __m256 bias_lanes = _mm256_setzero_ps();
+        for (int c = 0; c < dim; c += 8) {
+            const __m256 qc = _mm256_loadu_ps(q + c);
+            const __m256 scale = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(scales + c)));
+            _mm256_storeu_ps(qs + (long)g * dim + c, _mm256_mul_ps(qc, scale));
+            const __m256 zero = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(zeros + c)));
+            bias_lanes = _mm256_fmadd_ps(qc, zero, bias_lanes);
+        }
+        bias[g] = hsum8(bias_lanes);
+    }
+    int j = 0;
+    for (; j + 8 <= rows; j += 8) {
+        for (int k = 0; k < 8; k++) {
+            const uint8_t *row = codes + (j + k) * row_bytes;
+            for (int c = 0; c < dim; c += 8) _mm256_storeu_ps(decoded + k * dim + c, unpack8(row + c / 8 * bits, bits));
+        }
+        for (int g = 0; g < count; g++) {
+            const float *qsg = qs + (long)g * dim;
+            __m256 acc[8];
+            for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+            for (int c = 0; c < dim; c += 8) {
+                const __m256 qc = _mm256_loadu_ps(qsg + c);
+                for (int k = 0; k < 8; k++) acc[k] = _mm256_fmadd_ps(qc, _mm256_loadu_ps(decoded + k * dim + c), acc[k]);
+            }
+            _mm256_storeu_ps(out + g * stride + j, _mm256_add_ps(hsum8x8(acc), _mm256_set1_ps(bias[g])));
+        }
+    }
+    for (; j < rows; j++) {
+        const uint8_t *row = codes + j * row_bytes;
+        for (int c = 0; c < dim; c += 8) _mm256_storeu_ps(decoded + c, unpack8(row + c / 8 * bits, bits));
+        for (int g = 0; g < count; g++) {
+            const float *qsg = qs + (long)g * dim;
+            __m256 acc = _mm256_setzero_ps();
+            for (int c = 0; c < dim; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qsg + c), _mm256_loadu_ps(decoded + c), acc);
+            out[g * stride + j] = hsum8(acc) + bias[g];
+        }
+    }
+}
+
+TP_AVX2 void tp_packed_group_logits(const float *queries, int count, const uint16_t *scales, const uint16_t *zeros,
+                                    const uint8_t *codes, int rows, int dim, int bits, float *scratch, float *out,
+                                    long stride) {
+    switch (bits) {
+    case 2: packed_group_logits(queries, count, scales, zeros, codes, rows, dim, 2, scratch, out, stride); break;
+    case 3: packed_group_logits(queries, count, scales, zeros, codes, rows, dim, 3, scratch, out, stride); break;
+    case 4: packed_group_logits(queries, count, scales, zeros, codes, rows, dim, 4, scratch, out, stride); break;
+    default: packed_group_logits(queries, count, scales, zeros, codes, rows, dim, 8, scratch, out, stride); break;
+    }
+}
+
+enum { VALUE_BATCH = 32, VALUE_CHANNELS = 64 };
+
+// Channels [c_begin, c_end) (whole value groups) 64 at a time. Rows are decoded a batch at a time; each query then
+// runs over the batch with its 64 sums in registers (kept in scratch between batches), so every channel adds its
+// rows' weight·scale·code in row order with one FMA each and each group's zero point once per row, as
+// tp_packed_weighted_sum does. Scratch: decoded rows [32, 64], sums [count, 64], zero sums [count, dim / group].
+TP_AVX2 static inline __attribute__((always_inline)) void packed_group_weighted_sum(
+    const float *w, long w_stride, int count, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
+    int rows, int dim, int bits, int group, int c_begin, int c_end, float *scratch, float *out, long out_stride) {
+    const long row_bytes = (long)dim * bits / 8;
+    const int groups = dim / group;
+    float *decoded = scratch;
+    float *sums = decoded + VALUE_BATCH * VALUE_CHANNELS;
+    float *zero_sums = sums + (long)count * VALUE_CHANNELS;
+    memset(zero_sums, 0, sizeof(float) * (size_t)count * (size_t)groups);
+    for (int c0 = c_begin; c0 < c_end; c0 += VALUE_CHANNELS) {
+        const int lanes = (c_end - c0 < VALUE_CHANNELS ? c_end - c0 : VALUE_CHANNELS) / 8;
+        memset(sums, 0, sizeof(float) * (size_t)count * VALUE_CHANNELS);
+        for (int j0 = 0; j0 < rows; j0 += VALUE_BATCH) {
+            const int n = rows - j0 < VALUE_BATCH ? rows - j0 : VALUE_BATCH;
+            for (int r = 0; r < n; r++) {
+                const uint8_t *row = codes + (long)(j0 + r) * row_bytes + c0 / 8 * bits;
+                for (int k = 0; k < lanes; k++) {
+                    _mm256_storeu_ps(decoded + r * VALUE_CHANNELS + 8 * k, unpack8(row + k * bits, bits));
+                }
+            }
+            for (int g = 0; g < count; g++) {
+                const float *wg = w + g * w_stride;
+                float *zg = zero_sums + (long)g * groups;
+                __m256 acc[8];
+                for (int k = 0; k < lanes; k++) acc[k] = _mm256_loadu_ps(sums + g * VALUE_CHANNELS + 8 * k);
+                for (int r = 0; r < n; r++) {
+                    const long j = j0 + r;
+                    int current = -1;
+                    __m256 av = _mm256_setzero_ps();
+                    for (int k = 0; k < lanes; k++) {
+                        const int c = c0 + 8 * k;
+                        const int gr = c / group;
+                        if (gr != current) {
+                            current = gr;
+                            av = _mm256_set1_ps(wg[j] * _cvtsh_ss(scales[j * groups + gr]));
+                            if (c == gr * group) zg[gr] = fmaf(wg[j], _cvtsh_ss(zeros[j * groups + gr]), zg[gr]);
+                        }
+                        const __m256 value = _mm256_loadu_ps(decoded + r * VALUE_CHANNELS + 8 * k);
+                        acc[k] = _mm256_fmadd_ps(av, value, acc[k]);
+                    }
+                }
+                for (int k = 0; k < lanes; k++) _mm256_storeu_ps(sums + g * VALUE_CHANNELS + 8 * k, acc[k]);
+            }
+        }
+        for (int g = 0; g < count; g++) {
+            memcpy(out + g * out_stride + c0, sums + g * VALUE_CHANNELS, sizeof(float) * 8 * (size_t)lanes);
+        }
+    }
+    for (int g = 0; g < count; g++) {
+        for (int c = c_begin; c < c_end; c++) out[g * out_stride + c] += zero_sums[(long)g * groups + c / group];
+    }
+}
+
+TP_AVX2 void tp_packed_group_weighted_sum(const float *w, long w_stride, int count, const uint8_t *codes,
+                                          const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
+                                          int group, int c_begin, int c_end, float *scratch, float *out,
+                                          long out_stride) {
+#define TP_PACKED_SUM(b) \
+    packed_group_weighted_sum(w, w_stride, count, codes, scales, zeros, rows, dim, b, group, c_begin, c_end, scratch, \
+                              out, out_stride)
+    switch (bits) {
+    case 2: TP_PACKED_SUM(2); break;
+    case 3: TP_PACKED_SUM(3); break;
+    case 4: TP_PACKED_SUM(4); break;
+    default: TP_PACKED_SUM(8); break;
+    }
+#undef TP_PACKED_SUM
+}
+
+// ---- f16 rows, in ggml_vec_dot_f16's order (one token: 4 accumulators of 8 lanes; rows to 32 accumulators) ----
+
+TP_AVX2 void tp_f16_group_scores(const float *queries, int count, const uint16_t *keys, int rows, int dim, float *out,
+                                 long stride) {
+    if (dim == 64) {  // the common head size: the row converted once into eight registers
+        for (int j = 0; j < rows; j++) {
+            const uint16_t *k = keys + (long)j * 64;
+            __m256 kv[8];
+            for (int i = 0; i < 8; i++) kv[i] = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 8 * i)));
+            for (int g = 0; g < count; g++) {
+                const float *q = queries + (long)g * 64;
+                __m256 s[4];
+                for (int i = 0; i < 4; i++) s[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * i), kv[i], _mm256_setzero_ps());
+                for (int i = 0; i < 4; i++) s[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 32 + 8 * i), kv[4 + i], s[i]);
+                out[g * stride + j] = reduce4x8(s[0], s[1], s[2], s[3]);
+            }
+        }
+        return;
+    }
+    for (int j = 0; j < rows; j++) {
+        for (int g = 0; g < count; g++) out[g * stride + j] = tp_dot_f16(queries + (long)g * dim, keys + (long)j * dim, dim, 1);
+    }
+}
+
+// Channels [c_begin, c_end) (a multiple of 8 wide): row j goes to accumulator j mod 32 of each query (lanes:
+// [count, 32, width]), then each channel's 32 accumulators are reduced as tp_weighted_sum_f16 reduces them.
+TP_AVX2 void tp_f16_group_weighted_sum(const float *w, long w_stride, int count, const uint16_t *values, int rows,
+                                       int dim, int c_begin, int c_end, float *lanes, float *out, long out_stride) {
+    const int width = c_end - c_begin;
+    memset(lanes, 0, sizeof(float) * 32 * (size_t)width * (size_t)count);
+    for (int j = 0; j < rows; j++) {
+        const uint16_t *row = values + (long)j * dim + c_begin;
+        for (int g = 0; g < count; g++) {
+            const __m256 wj = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(w[g * w_stride + j], 0)));
+            float *acc = lanes + ((long)g * 32 + j % 32) * width;
+            for (int i = 0; i < width; i += 8) {
+                const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + i)));
+                _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wj, v, _mm256_loadu_ps(acc + i)));
+            }
+        }
+    }
+    for (int g = 0; g < count; g++) {
+        for (int i0 = 0; i0 < width; i0 += 8) {
+            const float *base = lanes + (long)g * 32 * width + i0;
+            __m256 x[8];
+            for (int l = 0; l < 8; l++) {
+                const float *first = base + l * width;
+                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(first), _mm256_loadu_ps(first + 16 * width));
+                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(first + 8 * width), _mm256_loadu_ps(first + 24 * width));
+                x[l] = _mm256_add_ps(a, b);
+            }
+            __m256 t[4];
+            for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(x[l], x[l + 4]);
+            const __m256 sum = _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+            _mm256_storeu_ps(out + g * out_stride + c_begin + i0, sum);
+        }
+    }
+}
+
+#else  // not x86: never called (tp_has_avx2() is 0); defined so the symbols exist.
+
+void tp_packed_group_logits(const float *queries, int count, const uint16_t *scales, const uint16_t *zeros,
+                            const uint8_t *codes, int rows, int dim, int bits, float *scratch, float *out,
+                            long stride) {}
+void tp_packed_group_weighted_sum(const float *w, long w_stride, int count, const uint8_t *codes,
+                                  const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
+                                  int group, int c_begin, int c_end, float *scratch, float *out, long out_stride) {}
+void tp_f16_group_scores(const float *queries, int count, const uint16_t *keys, int rows, int dim, float *out,
+                         long stride) {}
+void tp_f16_group_weighted_sum(const float *w, long w_stride, int count, const uint16_t *values, int rows, int dim,
+                               int c_begin, int c_end, float *lanes, float *out, long out_stride) {}
+
+#endif
