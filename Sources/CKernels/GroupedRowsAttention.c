@@ -92,6 +92,13 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_weighted_
     for (int c0 = c_begin; c0 < c_end; c0 += VALUE_CHANNELS) {
         const int lanes = (c_end - c0 < VALUE_CHANNELS ? c_end - c0 : VALUE_CHANNELS) / 8;
         memset(sums, 0, sizeof(float) * (size_t)count * VALUE_CHANNELS);
+        // Each lane's value group, and whether the group starts there (its zero point is added then), known before
+        // the rows: no division per row.
+        int lane_group[8], lane_starts[8];
+        for (int k = 0; k < 8; k++) {
+            lane_group[k] = (c0 + 8 * k) / group;
+            lane_starts[k] = (c0 + 8 * k) % group == 0;
+        }
         for (int j0 = 0; j0 < rows; j0 += VALUE_BATCH) {
             const int n = rows - j0 < VALUE_BATCH ? rows - j0 : VALUE_BATCH;
             for (int r = 0; r < n; r++) {
@@ -103,25 +110,29 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_weighted_
             for (int g = 0; g < count; g++) {
                 const float *wg = w + g * w_stride;
                 float *zg = zero_sums + (long)g * groups;
+                float *kept = sums + g * VALUE_CHANNELS;
+                // Fixed bounds with an early exit (as tp_packed_weighted_sum), so the sums stay in registers.
                 __m256 acc[8];
-                for (int k = 0; k < lanes; k++) acc[k] = _mm256_loadu_ps(sums + g * VALUE_CHANNELS + 8 * k);
+                for (int k = 0; k < 8; k++) acc[k] = k < lanes ? _mm256_loadu_ps(kept + 8 * k) : _mm256_setzero_ps();
                 for (int r = 0; r < n; r++) {
                     const long j = j0 + r;
                     int current = -1;
                     __m256 av = _mm256_setzero_ps();
-                    for (int k = 0; k < lanes; k++) {
-                        const int c = c0 + 8 * k;
-                        const int gr = c / group;
+                    for (int k = 0; k < 8; k++) {
+                        if (k >= lanes) break;
+                        const int gr = lane_group[k];
                         if (gr != current) {
                             current = gr;
                             av = _mm256_set1_ps(wg[j] * _cvtsh_ss(scales[j * groups + gr]));
-                            if (c == gr * group) zg[gr] = fmaf(wg[j], _cvtsh_ss(zeros[j * groups + gr]), zg[gr]);
+                            if (lane_starts[k]) zg[gr] = fmaf(wg[j], _cvtsh_ss(zeros[j * groups + gr]), zg[gr]);
                         }
                         const __m256 value = _mm256_loadu_ps(decoded + r * VALUE_CHANNELS + 8 * k);
                         acc[k] = _mm256_fmadd_ps(av, value, acc[k]);
                     }
                 }
-                for (int k = 0; k < lanes; k++) _mm256_storeu_ps(sums + g * VALUE_CHANNELS + 8 * k, acc[k]);
+                for (int k = 0; k < 8; k++) {
+                    if (k < lanes) _mm256_storeu_ps(kept + 8 * k, acc[k]);
+                }
             }
         }
         for (int g = 0; g < count; g++) {
