@@ -160,13 +160,13 @@ final class QuantizedCacheTests: XCTestCase {
 
     /// Decoding reads each KV head once for all its query heads (`GroupedDecodeAttention`: logits split by rows,
     /// value sums by channels). Outputs must have the bits of every query head reading the rows itself, for every
-    /// block format and a mix, f16 rows, every KIVI setting of this file (sinks, rotation, split widths: f16 sinks
-    /// and window around the codes), heads holding tiers of KIVI codes at several widths beside f16 tokens (as
-    /// `mikv` leaves them), group sizes that the kernels split (3, 5), long and short heads, head dimensions 64 and
-    /// 128, a sliding window, and both kernels.
+    /// block format and a mix, every KIVI setting of this file (sinks, rotation, split widths: f16 sinks and window
+    /// around the codes), heads holding tiers of KIVI codes at several widths beside f16 tokens (as `mikv` leaves
+    /// them), group sizes that the kernels split (3, 5), long and short heads, head dimensions 64 and 128, a sliding
+    /// window, and both kernels. A layer of f16 rows alone stays query by query.
     func testGroupedDecodeGivesTheBitsOfQueryByQueryAttention() {
         var storages: [KVStorage] = CacheType.allCases.filter { $0 != .f16 }.map { .cacheTypes(key: $0, value: $0) }
-            + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q5_0, value: .q8_0), .f16]
+            + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q5_0, value: .q8_0)]
         storages += Self.storages.filter { if case .kivi = $0 { return true } else { return false } }
         let tiered: [CodeSettings?] = [nil, CodeSettings(group: 16), CodeSettings(group: 32, rotate: true, keyBits: 3)]
         let shapes: [(d: Int, group: Int, window: Int?)] = [(64, 3, nil), (128, 5, nil), (64, 2, 100)]
@@ -196,6 +196,13 @@ final class QuantizedCacheTests: XCTestCase {
                     XCTAssertEqual(cache.layers[0].heads[0].segments.filter { $0 is KIVISegment }.count, 2)
                 }
                 XCTAssertTrue(GroupedDecodeAttention.applies(to: cache.layers[0]), "\(storage)")
+                let plain = KVCache(specs: [spec])
+                keys.withUnsafeBufferPointer { k in
+                    values.withUnsafeBufferPointer { v in
+                        plain.layers[0].append(keys: k.baseAddress!, values: v.baseAddress!, tokens: 8, firstPosition: 0)
+                    }
+                }
+                XCTAssertFalse(GroupedDecodeAttention.applies(to: plain.layers[0]), "f16 rows alone")
                 let queries = Self.rows(2 * shape.group, seed: 5, d: shape.d)
                 for kernel in Self.kernels {
                     for position in [610, 257, 0] {
