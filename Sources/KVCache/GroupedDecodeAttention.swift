@@ -59,17 +59,10 @@ public enum GroupedDecodeAttention {
         let segmentScratch = views.joined().reduce(0) { max($0, $1.segment.groupScratchCount(queries: group)) }
         let perChunk = segmentScratch + group * d
         let chunks = ParallelFor.chunkCount(max(layer.heads.count * channelRuns, firstItem.last!))
-        // A head with rotated sums keeps every segment's sums ([segments, group, d] each) for a last pass that turns
-        // them back and adds them in segment order, as the query-by-query path does.
-        let rotatedHeads = views.map { head in head.contains { $0.segment.sumsAreRotated } }
-        let segmentsPerHead = views.map(\.count).max() ?? 0
-        let keptSums = rotatedHeads.contains(true) ? layer.heads.count * segmentsPerHead * group * d : 0
-        let arena = scratch.floats(spec.queryHeads * (d + longest) + chunks * perChunk + keptSums)
+        let arena = scratch.floats(spec.queryHeads * (d + longest) + chunks * perChunk)
         let rounded = arena
         let logits = arena + spec.queryHeads * d
         let chunkScratch = logits + spec.queryHeads * longest
-        let segmentSums = chunkScratch + chunks * perChunk
-        func kept(_ h: Int, _ s: Int) -> UnsafeMutablePointer<Float> { segmentSums + (h * segmentsPerHead + s) * group * d }
         for i in 0 ..< spec.queryHeads * d { rounded[i] = HalfConversion.roundedToHalf(queries[i]) }
 
         // Logits: items are (head, run of rows of the head's visible tokens).
@@ -110,35 +103,12 @@ public enum GroupedDecodeAttention {
                 }
                 for (s, view) in views[h].enumerated() where s == 0 || !view.tokens.isEmpty {
                     let weights = logits + h * group * longest + view.offset
-                    if rotatedHeads[h] {
-                        view.segment.groupWeightedSum(weights: weights, stride: longest, count: group,
-                                                      tokens: view.tokens, channels: channels, kernel: kernel,
-                                                      scratch: work, into: kept(h, s))
-                        continue
-                    }
                     let target = s == 0 ? out : extra
                     view.segment.groupWeightedSum(weights: weights, stride: longest, count: group, tokens: view.tokens,
                                                   channels: channels, kernel: kernel, scratch: work, into: target)
                     guard s > 0 else { continue }
                     for g in 0 ..< group {
                         for i in channels { out[g * d + i] += extra[g * d + i] }
-                    }
-                }
-            }
-        }
-        guard keptSums > 0 else { return }
-        // Heads with rotated sums: each segment's sums turned back where stored rotated, then added in order.
-        ParallelFor.run(spec.queryHeads) { range in
-            for qh in range where rotatedHeads[qh / group] && visible[qh / group] > 0 {
-                let (h, g) = (qh / group, qh % group)
-                let out = output + qh * d
-                for (s, view) in views[h].enumerated() where s == 0 || !view.tokens.isEmpty {
-                    let sums = kept(h, s) + g * d
-                    if view.segment.sumsAreRotated { HadamardRotation.rotate(sums, count: d) }
-                    if s == 0 {
-                        out.update(from: sums, count: d)
-                    } else {
-                        for i in 0 ..< d { out[i] += sums[i] }
                     }
                 }
             }

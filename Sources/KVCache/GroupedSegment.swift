@@ -7,10 +7,6 @@ public protocol GroupedSegment: KVSegment {
     var attendsGroups: Bool { get }
     /// Value sums of channel runs this long (starting at multiples of it) can be computed apart.
     var channelBlock: Int { get }
-    /// Whether `groupWeightedSum` leaves its sums in a Hadamard-rotated frame (rows stored rotated): then
-    /// `GroupedDecodeAttention` rotates each query's whole sum back once every channel run is done, so the runs
-    /// still split the channels.
-    var sumsAreRotated: Bool { get }
     /// Floats of `scratch` that `groupLogits` and `groupWeightedSum` need for `queries` queries (any channel run).
     func groupScratchCount(queries: Int) -> Int
 
@@ -20,13 +16,9 @@ public protocol GroupedSegment: KVSegment {
                      scratch: UnsafeMutablePointer<Float>, into logits: UnsafeMutablePointer<Float>, stride: Int)
 
     /// output[g·headDimension + i] = Σ_j weights[g·stride + j − tokens.lowerBound] · value_j[i] for g < `count`,
-    /// j in `tokens` and i in `channels` (whole `channelBlock`s), in the rotated frame when `sumsAreRotated`; other
-    /// channels are left alone. Other channel runs read the same `weights` at the same time.
+    /// j in `tokens` and i in `channels` (whole `channelBlock`s); other channels are left alone. Other channel runs
+    /// read the same `weights` at the same time.
     func groupWeightedSum(weights: UnsafePointer<Float>, stride: Int, count: Int, tokens: Range<Int>,
                           channels: Range<Int>, kernel: AttentionKernel, scratch: UnsafeMutablePointer<Float>,
                           into output: UnsafeMutablePointer<Float>)
-}
-
-extension GroupedSegment {
-    public var sumsAreRotated: Bool { false }
 }

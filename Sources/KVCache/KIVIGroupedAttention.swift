@@ -3,12 +3,11 @@ import Kernels
 
 /// Grouped decoding over KIVI's codes: the query heads that share a KV head read its codes once
 /// (`tp_packed_group_logits`, `tp_packed_group_weighted_sum`, each row decoded once for all of them), with the bits of
-/// `logits` and `weightedSum` query by query. Value sums split by whole value groups; rotated rows leave them rotated
-/// for `GroupedDecodeAttention` to turn back once all channels are summed.
+/// `logits` and `weightedSum` query by query. Value sums split by whole value groups; rotated rows only as a whole
+/// head, since the sum is rotated back over all its channels.
 extension KIVISegment: GroupedSegment {
     public var attendsGroups: Bool { true }
-    public var channelBlock: Int { settings.group }
-    public var sumsAreRotated: Bool { settings.rotate }
+    public var channelBlock: Int { settings.rotate ? headDimension : settings.group }
 
     /// Logits: rotated queries, each query times a group's scales, their biases, eight decoded rows.
     /// Value sums: 32 decoded rows of 64 channels, each query's 64 sums and its zero points' sums.
@@ -70,5 +69,8 @@ extension KIVISegment: GroupedSegment {
                 }
             }
         }
+        guard settings.rotate else { return }
+        precondition(channels == 0 ..< d, "rotated KIVI value sums are one run over the whole head")
+        for g in 0 ..< count { HadamardRotation.rotate(output + g * d, count: d) }
     }
 }
