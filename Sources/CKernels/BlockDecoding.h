@@ -46,6 +46,21 @@ TP_AVX2 static inline __attribute__((always_inline)) __m256 unpack8(const uint8_
     return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
 }
 
+// Eight channels' 32 row accumulators (accumulator a of the first channel at base + a·stride) reduced as
+// GGML_F32x8_REDUCE reduces ggml_vec_dot_f16's 4×8 lanes: (a, a+16) and (a+8, a+24), then l and l+4, then pairs.
+TP_AVX2 static inline __m256 reduce32_accumulators(const float *base, long stride) {
+    __m256 x[8];
+    for (int l = 0; l < 8; l++) {
+        const float *first = base + l * stride;
+        const __m256 a = _mm256_add_ps(_mm256_loadu_ps(first), _mm256_loadu_ps(first + 16 * stride));
+        const __m256 b = _mm256_add_ps(_mm256_loadu_ps(first + 8 * stride), _mm256_loadu_ps(first + 24 * stride));
+        x[l] = _mm256_add_ps(a, b);
+    }
+    __m256 t[4];
+    for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(x[l], x[l + 4]);
+    return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
+}
+
 TP_AVX2 static inline float half_to_float(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);

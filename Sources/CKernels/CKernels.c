@@ -967,16 +967,7 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
                 t[k] = _mm256_add_ps(_mm256_loadu_ps(base + (k + 4) * dim), _mm256_loadu_ps(base + k * dim));
             _mm256_storeu_ps(out + i0, _mm256_add_ps(_mm256_add_ps(t[0], t[2]), _mm256_add_ps(t[1], t[3])));
         } else {
-            __m256 x[8];
-            for (int l = 0; l < 8; l++) {
-                const float *row = base + l * dim;
-                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(row), _mm256_loadu_ps(row + 16 * dim));
-                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(row + 8 * dim), _mm256_loadu_ps(row + 24 * dim));
-                x[l] = _mm256_add_ps(a, b);
-            }
-            __m256 t[4];
-            for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(x[l], x[l + 4]);
-            _mm256_storeu_ps(out + i0, _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3])));
+            _mm256_storeu_ps(out + i0, reduce32_accumulators(base, dim));
         }
     }
     for (int i = i0; i < dim; i++) {

@@ -204,17 +204,7 @@ TP_AVX2 void tp_f16_group_weighted_sum(const float *w, long w_stride, int count,
     for (int g = 0; g < count; g++) {
         for (int i0 = 0; i0 < width; i0 += 8) {
             const float *base = lanes + (long)g * 32 * width + i0;
-            __m256 x[8];
-            for (int l = 0; l < 8; l++) {
-                const float *first = base + l * width;
-                const __m256 a = _mm256_add_ps(_mm256_loadu_ps(first), _mm256_loadu_ps(first + 16 * width));
-                const __m256 b = _mm256_add_ps(_mm256_loadu_ps(first + 8 * width), _mm256_loadu_ps(first + 24 * width));
-                x[l] = _mm256_add_ps(a, b);
-            }
-            __m256 t[4];
-            for (int l = 0; l < 4; l++) t[l] = _mm256_add_ps(x[l], x[l + 4]);
-            const __m256 sum = _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
-            _mm256_storeu_ps(out + g * out_stride + c_begin + i0, sum);
+            _mm256_storeu_ps(out + g * out_stride + c_begin + i0, reduce32_accumulators(base, width));
         }
     }
 }
