@@ -57,7 +57,9 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_logits(
         for (int g = 0; g < count; g++) {
             const float *qsg = qs + (long)g * dim;
             __m256 acc = _mm256_setzero_ps();
-            for (int c = 0; c < dim; c += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(qsg + c), _mm256_loadu_ps(decoded + c), acc);
+            for (int c = 0; c < dim; c += 8) {
+                acc = _mm256_fmadd_ps(_mm256_loadu_ps(qsg + c), _mm256_loadu_ps(decoded + c), acc);
+            }
             out[g * stride + j] = hsum8(acc) + bias[g];
         }
     }
@@ -172,7 +174,10 @@ TP_AVX2 void tp_f16_group_scores(const float *queries, int count, const uint16_t
             for (int g = 0; g < count; g++) {
                 const float *q = queries + (long)g * 64;
                 __m256 s[4];
-                for (int i = 0; i < 4; i++) s[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * i), kv[i], _mm256_setzero_ps());
+                // An FMA onto zero, as tp_dot_f16 starts (a product of −0 then sums to +0, as there).
+                for (int i = 0; i < 4; i++) {
+                    s[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 8 * i), kv[i], _mm256_setzero_ps());
+                }
                 for (int i = 0; i < 4; i++) s[i] = _mm256_fmadd_ps(_mm256_loadu_ps(q + 32 + 8 * i), kv[4 + i], s[i]);
                 out[g * stride + j] = reduce4x8(s[0], s[1], s[2], s[3]);
             }
@@ -180,7 +185,9 @@ TP_AVX2 void tp_f16_group_scores(const float *queries, int count, const uint16_t
         return;
     }
     for (int j = 0; j < rows; j++) {
-        for (int g = 0; g < count; g++) out[g * stride + j] = tp_dot_f16(queries + (long)g * dim, keys + (long)j * dim, dim, 1);
+        for (int g = 0; g < count; g++) {
+            out[g * stride + j] = tp_dot_f16(queries + (long)g * dim, keys + (long)j * dim, dim, 1);
+        }
     }
 }
 

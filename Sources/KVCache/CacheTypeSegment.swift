@@ -42,6 +42,7 @@ public final class CacheTypeSegment: AppendableSegment, GroupedSegment {
     /// Both sides stored as unrotated blocks (f16 sides keep llama.cpp's exact f16 path, query by query).
     public var attendsGroups: Bool { keys.attendsGroups && values.attendsGroups }
     public var channelBlock: Int { 32 }
+    public var gainsFromGroups: Bool { true }
     /// The queries' quantized forms (logits), a decoded block's values (value sums).
     public func groupScratchCount(queries: Int) -> Int { (queries + 1) * headDimension }
 

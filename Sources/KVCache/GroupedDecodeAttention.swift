@@ -1,24 +1,24 @@
 import Kernels
 
 /// One decode step's attention over a layer whose segments all attend query groups (`GroupedSegment`: f16 rows,
-/// KIVI's codes, the llama.cpp block cache types): every KV head's rows are read once for the `groupSize` query heads that share
-/// it. The work runs in three parallel passes so two cores stay busy with only a few KV heads — logits split by
-/// rows, the softmax by query head, the value sums by channels — and every output has the bits of
+/// KIVI's codes, the llama.cpp block cache types): every KV head's rows are read once for the `groupSize` query
+/// heads that share it. The work runs in three parallel passes so two cores stay busy with only a few KV heads —
+/// logits split by rows, the softmax by query head, the value sums by channels — and every output has the bits of
 /// `CachedAttention`'s query-by-query path (the passes only regroup independent sums).
 public enum GroupedDecodeAttention {
     /// Rows per logits work item (a multiple of 8, the kernels' batch).
     static let rowsPerItem = 256
 
     /// Whether every segment of every head of `layer` attends groups, there are groups to share, and some segment
-    /// decodes its rows. A layer of f16 rows only stays query by query: sharing their reads gained nothing (1 thread,
-    /// tg128@d4096: 49.7 and 50.6 t/s grouped against 52.5 and 50.6), since their value sums are bound by the
-    /// loads and stores of 32 accumulators per channel, not by reading rows; f16 segments beside codes group.
+    /// gains from sharing its reads (a layer of f16 rows only stays query by query: `F16Segment.gainsFromGroups`).
     public static func applies(to layer: LayerCache) -> Bool {
         guard layer.spec.groupSize > 1, layer.spec.headDimension % 32 == 0 else { return false }
-        let grouped = layer.heads.allSatisfy { head in
-            head.segments.allSatisfy { ($0 as? GroupedSegment)?.attendsGroups == true }
+        var gains = false
+        for segment in layer.heads.lazy.flatMap(\.segments) {
+            guard let grouped = segment as? GroupedSegment, grouped.attendsGroups else { return false }
+            gains = gains || grouped.gainsFromGroups
         }
-        return grouped && layer.heads.contains { head in head.segments.contains { !($0 is F16Segment) } }
+        return gains
     }
 
     private static func leastCommonMultiple(_ a: Int, _ b: Int) -> Int {
@@ -50,7 +50,8 @@ public enum GroupedDecodeAttention {
         }
         let visible = views.map { $0.last.map { $0.offset + $0.tokens.count } ?? 0 }
         let longest = max(1, visible.max() ?? 0)
-        // Runs of whole blocks of every segment (their least common multiple; the whole head if that does not divide it).
+        // Runs of whole blocks of every segment (their least common multiple; the whole head if that does not
+        // divide it).
         let channelBlock = views.joined().reduce(1) { leastCommonMultiple($0, $1.segment.channelBlock) }
         let channelRuns = d % channelBlock == 0 ? d / channelBlock : 1
         let itemsPerHead = visible.map { ($0 + rowsPerItem - 1) / rowsPerItem }

@@ -7,6 +7,8 @@ public protocol GroupedSegment: KVSegment {
     var attendsGroups: Bool { get }
     /// Value sums of channel runs this long (starting at multiples of it) can be computed apart.
     var channelBlock: Int { get }
+    /// Whether reading each row once for the group is faster than query by query: true where rows are decoded.
+    var gainsFromGroups: Bool { get }
     /// Floats of `scratch` that `groupLogits` and `groupWeightedSum` need for `queries` queries (any channel run).
     func groupScratchCount(queries: Int) -> Int
 

@@ -7,6 +7,7 @@ import Kernels
 /// head, since the sum is rotated back over all its channels.
 extension KIVISegment: GroupedSegment {
     public var attendsGroups: Bool { true }
+    public var gainsFromGroups: Bool { true }
     public var channelBlock: Int { settings.rotate ? headDimension : settings.group }
 
     /// Logits: rotated queries, each query times a group's scales, their biases, eight decoded rows.
@@ -15,7 +16,7 @@ extension KIVISegment: GroupedSegment {
         let d = headDimension
         let logits = 2 * queries * d + queries + 8 * d
         let sums = 32 * 64 + queries * (64 + d / settings.group)
-        return max(logits, sums, d / settings.group)
+        return max(logits, sums)
     }
 
     public func groupLogits(queries: UnsafePointer<Float>, count: Int, tokens: Range<Int>, kernel: AttentionKernel,
