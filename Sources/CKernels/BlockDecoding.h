@@ -61,6 +61,14 @@ TP_AVX2 static inline __m256 reduce32_accumulators(const float *base, long strid
     return _mm256_add_ps(_mm256_add_ps(t[0], t[1]), _mm256_add_ps(t[2], t[3]));
 }
 
+// The lanes (of eight channels, in a block of 64) at which a value group of `group` channels can start: every
+// multiple of the returned step (gcd(group / 8, 8)). Kernels unrolled for a fixed step keep one zero-point sum per
+// such lane in a register, and test for a new group only there.
+static inline int value_group_lane_step(int group) {
+    const int lanes = group / 8;
+    return lanes % 8 == 0 ? 8 : lanes % 4 == 0 ? 4 : lanes % 2 == 0 ? 2 : 1;
+}
+
 TP_AVX2 static inline float half_to_float(const uint8_t *p) {
     uint16_t h;
     memcpy(&h, p, 2);

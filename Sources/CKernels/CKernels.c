@@ -1119,7 +1119,7 @@ TP_AVX2 void tp_packed_logits(const float *q, const uint16_t *scales, const uint
 // one FMA each, and each group's zero point is summed once per row, as the Swift twin does.
 TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
     const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
-    int group, float *zero_sums, float *out) {
+    int group, int step, float *zero_sums, float *out) {
     const long row_bytes = (long)dim * bits / 8;
     const int groups = dim / group;
     memset(zero_sums, 0, sizeof(float) * (size_t)groups);
@@ -1133,6 +1133,11 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
         }
         __m256 acc[8];
         for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
+        // A group's zero-point sum lives in a register named by the lane its group starts at (a multiple of `step`,
+        // a constant once the lanes are unrolled): summed through memory, its chain of dependent FMAs was this
+        // kernel's bottleneck.
+        float zero_lanes[8];
+        for (int k = 0; k < 8; k++) zero_lanes[k] = lane_starts[k] ? zero_sums[lane_group[k]] : 0;
         for (int j = 0; j < rows; j++) {
             const uint8_t *row = codes + j * row_bytes;
             int current = -1;
@@ -1141,27 +1146,42 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
                 const int c = c0 + 8 * k;
                 if (c >= dim) break;
                 const int g = lane_group[k];
-                if (g != current) {
+                if (k % step == 0 && g != current) {
                     current = g;
                     av = _mm256_set1_ps(w[j] * _cvtsh_ss(scales[(long)j * groups + g]));
-                    if (lane_starts[k]) zero_sums[g] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_sums[g]);
+                    if (lane_starts[k]) {
+                        zero_lanes[k] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_lanes[k]);
+                    }
                 }
                 acc[k] = _mm256_fmadd_ps(av, unpack8(row + c / 8 * bits, bits), acc[k]);
             }
         }
-        for (int k = 0; k < 8 && c0 + 8 * k < dim; k++) _mm256_storeu_ps(out + c0 + 8 * k, acc[k]);
+        for (int k = 0; k < 8 && c0 + 8 * k < dim; k++) {
+            _mm256_storeu_ps(out + c0 + 8 * k, acc[k]);
+            if (lane_starts[k]) zero_sums[lane_group[k]] = zero_lanes[k];
+        }
     }
     for (int c = 0; c < dim; c++) out[c] += zero_sums[c / group];
 }
 
 TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                                     int rows, int dim, int bits, int group, float *zero_sums, float *out) {
-    switch (bits) {
-    case 2: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 2, group, zero_sums, out); break;
-    case 3: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 3, group, zero_sums, out); break;
-    case 4: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 4, group, zero_sums, out); break;
-    default: packed_weighted_sum(w, codes, scales, zeros, rows, dim, 8, group, zero_sums, out); break;
+#define TP_PACKED_SUM_STEP(b, s) packed_weighted_sum(w, codes, scales, zeros, rows, dim, b, group, s, zero_sums, out)
+#define TP_PACKED_SUM(b) \
+    switch (value_group_lane_step(group)) { \
+    case 8: TP_PACKED_SUM_STEP(b, 8); break; \
+    case 4: TP_PACKED_SUM_STEP(b, 4); break; \
+    case 2: TP_PACKED_SUM_STEP(b, 2); break; \
+    default: TP_PACKED_SUM_STEP(b, 1); break; \
     }
+    switch (bits) {
+    case 2: TP_PACKED_SUM(2); break;
+    case 3: TP_PACKED_SUM(3); break;
+    case 4: TP_PACKED_SUM(4); break;
+    default: TP_PACKED_SUM(8); break;
+    }
+#undef TP_PACKED_SUM
+#undef TP_PACKED_SUM_STEP
 }
 
 // The accumulators of two blocks (64 channels) stay in registers over all rows; each channel still adds its rows'
