@@ -4,6 +4,7 @@
 #ifndef TP_BLOCK_DECODING_H
 #define TP_BLOCK_DECODING_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -68,6 +69,49 @@ static inline int value_group_lane_step(int group) {
     const int lanes = group / 8;
     return lanes % 8 == 0 ? 8 : lanes % 4 == 0 ? 4 : lanes % 2 == 0 ? 2 : 1;
 }
+
+// One query's value sums over n rows of a block of `lanes` × 8 channels of KIVI codes (one row: one token):
+// sums[8k …] += w[r]·scale[r][g]·code[r][c] with one FMA per row and channel, in row order, and each value group
+// starting in the block adds w[r]·zero[r][g] to zero_sums[g], once per row. Rows come from `decoded` (floats, 64
+// per row) when it is not NULL, else unpacked from `codes` (row r at r·row_bytes). The sums and the zero-point sums
+// stay in registers over the rows — a zero-point sum named by the lane its group starts at, a multiple of `step`
+// (value_group_lane_step) — when `lanes` and `step` are constants: through memory, the zero points' chain of
+// dependent FMAs took a third of the kernels' time.
+// (Unrolling fails, and is not needed, where `lanes` is not a constant: a head dimension not a multiple of 64.)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpass-failed"
+TP_AVX2 static inline __attribute__((always_inline)) void packed_block_sums(
+    const float *w, int n, const uint8_t *codes, long row_bytes, const float *decoded, int bits,
+    const uint16_t *scales, const uint16_t *zeros, int groups, const int *lane_group, const int *lane_starts,
+    int lanes, int step, float *sums, float *zero_sums) {
+    __m256 acc[8];
+    float zero_lanes[8];
+    for (int k = 0; k < lanes; k++) {
+        acc[k] = _mm256_loadu_ps(sums + 8 * k);
+        zero_lanes[k] = lane_starts[k] ? zero_sums[lane_group[k]] : 0;
+    }
+    for (int r = 0; r < n; r++) {
+        __m256 av = _mm256_setzero_ps();
+        // Fixed bounds with an early exit, unrolled: acc[k] and zero_lanes[k] are then registers.
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 8; k++) {
+            if (k >= lanes) break;
+            if (k % step == 0 && (k == 0 || lane_group[k] != lane_group[k - 1])) {
+                const int g = lane_group[k];
+                av = _mm256_set1_ps(w[r] * _cvtsh_ss(scales[(long)r * groups + g]));
+                if (lane_starts[k]) zero_lanes[k] = fmaf(w[r], _cvtsh_ss(zeros[(long)r * groups + g]), zero_lanes[k]);
+            }
+            const __m256 value = decoded ? _mm256_loadu_ps(decoded + r * 64 + 8 * k)
+                                         : unpack8(codes + r * row_bytes + k * bits, bits);
+            acc[k] = _mm256_fmadd_ps(av, value, acc[k]);
+        }
+    }
+    for (int k = 0; k < lanes; k++) {
+        _mm256_storeu_ps(sums + 8 * k, acc[k]);
+        if (lane_starts[k]) zero_sums[lane_group[k]] = zero_lanes[k];
+    }
+}
+#pragma clang diagnostic pop
 
 TP_AVX2 static inline float half_to_float(const uint8_t *p) {
     uint16_t h;

@@ -1131,34 +1131,16 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
             lane_group[k] = (c0 + 8 * k) / group;
             lane_starts[k] = (c0 + 8 * k) % group == 0;
         }
-        __m256 acc[8];
-        for (int k = 0; k < 8; k++) acc[k] = _mm256_setzero_ps();
-        // A group's zero-point sum lives in a register named by the lane its group starts at (a multiple of `step`,
-        // a constant once the lanes are unrolled): summed through memory, its chain of dependent FMAs was this
-        // kernel's bottleneck.
-        float zero_lanes[8];
-        for (int k = 0; k < 8; k++) zero_lanes[k] = lane_starts[k] ? zero_sums[lane_group[k]] : 0;
-        for (int j = 0; j < rows; j++) {
-            const uint8_t *row = codes + j * row_bytes;
-            int current = -1;
-            __m256 av = _mm256_setzero_ps();
-            for (int k = 0; k < 8; k++) {
-                const int c = c0 + 8 * k;
-                if (c >= dim) break;
-                const int g = lane_group[k];
-                if (k % step == 0 && g != current) {
-                    current = g;
-                    av = _mm256_set1_ps(w[j] * _cvtsh_ss(scales[(long)j * groups + g]));
-                    if (lane_starts[k]) {
-                        zero_lanes[k] = fmaf(w[j], _cvtsh_ss(zeros[(long)j * groups + g]), zero_lanes[k]);
-                    }
-                }
-                acc[k] = _mm256_fmadd_ps(av, unpack8(row + c / 8 * bits, bits), acc[k]);
-            }
-        }
-        for (int k = 0; k < 8 && c0 + 8 * k < dim; k++) {
-            _mm256_storeu_ps(out + c0 + 8 * k, acc[k]);
-            if (lane_starts[k]) zero_sums[lane_group[k]] = zero_lanes[k];
+        const int lanes = (dim - c0 < 64 ? dim - c0 : 64) / 8;
+        memset(out + c0, 0, sizeof(float) * 8 * (size_t)lanes);
+        const uint8_t *block = codes + c0 / 8 * bits;
+        // A whole block with its lane count a constant, so the sums stay in registers.
+        if (lanes == 8) {
+            packed_block_sums(w, rows, block, row_bytes, NULL, bits, scales, zeros, groups, lane_group, lane_starts, 8,
+                              step, out + c0, zero_sums);
+        } else {
+            packed_block_sums(w, rows, block, row_bytes, NULL, bits, scales, zeros, groups, lane_group, lane_starts,
+                              lanes, step, out + c0, zero_sums);
         }
     }
     for (int c = 0; c < dim; c++) out[c] += zero_sums[c / group];

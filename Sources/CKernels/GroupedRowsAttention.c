@@ -78,35 +78,6 @@ TP_AVX2 void tp_packed_group_logits(const float *queries, int count, const uint1
 
 enum { VALUE_BATCH = 32, VALUE_CHANNELS = 64 };
 
-// One query's pass over a batch of n decoded rows of a block: its `lanes` × 8 sums (kept between batches) and the
-// zero-point sums of the groups starting in the block, in registers named by the lane a group starts at (a multiple
-// of `step`): through memory, their chain of dependent FMAs took a third of the kernel's time.
-TP_AVX2 static inline __attribute__((always_inline)) void value_batch_sums(
-    const float *w, const float *decoded, int n, const uint16_t *scales, const uint16_t *zeros, int groups,
-    const int *lane_group, const int *lane_starts, int lanes, int step, float *kept, float *zero_sums) {
-    __m256 acc[8];
-    float zero_lanes[8];
-    for (int k = 0; k < lanes; k++) {
-        acc[k] = _mm256_loadu_ps(kept + 8 * k);
-        zero_lanes[k] = lane_starts[k] ? zero_sums[lane_group[k]] : 0;
-    }
-    for (int r = 0; r < n; r++) {
-        __m256 av = _mm256_setzero_ps();
-        for (int k = 0; k < lanes; k++) {
-            if (k % step == 0 && (k == 0 || lane_group[k] != lane_group[k - 1])) {
-                const int gr = lane_group[k];
-                av = _mm256_set1_ps(w[r] * _cvtsh_ss(scales[(long)r * groups + gr]));
-                if (lane_starts[k]) zero_lanes[k] = fmaf(w[r], _cvtsh_ss(zeros[(long)r * groups + gr]), zero_lanes[k]);
-            }
-            acc[k] = _mm256_fmadd_ps(av, _mm256_loadu_ps(decoded + r * VALUE_CHANNELS + 8 * k), acc[k]);
-        }
-    }
-    for (int k = 0; k < lanes; k++) {
-        _mm256_storeu_ps(kept + 8 * k, acc[k]);
-        if (lane_starts[k]) zero_sums[lane_group[k]] = zero_lanes[k];
-    }
-}
-
 // Channels [c_begin, c_end) (whole value groups) 64 at a time. Rows are decoded a batch at a time; each query then
 // runs over the batch with its 64 sums in registers (kept in scratch between batches), so every channel adds its
 // rows' weight·scale·code in row order with one FMA each and each group's zero point once per row, as
@@ -147,11 +118,11 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_weighted_
                 float *kept = sums + g * VALUE_CHANNELS;
                 // A whole block with its lane count a constant: no exits, so the sums stay in registers.
                 if (lanes == 8) {
-                    value_batch_sums(wg, decoded, n, row_scales, row_zeros, groups, lane_group, lane_starts, 8, step,
-                                     kept, zg);
+                    packed_block_sums(wg, n, NULL, 0, decoded, bits, row_scales, row_zeros, groups, lane_group,
+                                      lane_starts, 8, step, kept, zg);
                 } else {
-                    value_batch_sums(wg, decoded, n, row_scales, row_zeros, groups, lane_group, lane_starts, lanes,
-                                     step, kept, zg);
+                    packed_block_sums(wg, n, NULL, 0, decoded, bits, row_scales, row_zeros, groups, lane_group,
+                                      lane_starts, lanes, step, kept, zg);
                 }
             }
         }

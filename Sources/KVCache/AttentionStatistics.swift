@@ -235,7 +235,8 @@ public final class AttentionStatistics {
         guard have < head.count else { return }
         sums[a][slot] += Array(repeating: 0, count: head.count - have)
         if case .gumbel(_, let seed) = needs.accumulations[a] {
-            noise[a][slot] += (have ..< head.count).map { Self.gumbel(seed: seed, slot: slot, position: Int(head.positions[$0])) }
+            let positions = head.positions  // built from the segments on every read: once, not per token
+            noise[a][slot] += (have ..< head.count).map { Self.gumbel(seed: seed, slot: slot, position: Int(positions[$0])) }
         }
     }
 

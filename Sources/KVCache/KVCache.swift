@@ -207,7 +207,9 @@ public final class KVCache {
         guard count < nextPosition else { return true }
         for (layer, layerCache) in layers.enumerated() {
             for (head, headCache) in layerCache.heads.enumerated() {
-                let kept = headCache.positions.indices.filter { headCache.positions[$0] < count }
+                // `positions` is built from the segments on every read: read once, or truncating is quadratic.
+                let positions = headCache.positions
+                let kept = positions.indices.filter { positions[$0] < count }
                 retain(layer: layer, head: head, indices: kept)
             }
         }

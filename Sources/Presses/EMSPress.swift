@@ -37,7 +37,8 @@ public struct EMSPress: KVPress {
         let kv = cache.layers[layer].heads[head], n = kv.count
         let sums = statistics.accumulated(.attention(decay: 1), layer: layer, head: head, count: n)
         let last = cache.nextPosition - 1
-        let global = (0 ..< n).map { sums[$0] / Float(max(1, last - Int(kv.positions[$0]) + 1)) }
+        let positions = kv.positions  // built from the segments on every read: once, not per token
+        let global = (0 ..< n).map { sums[$0] / Float(max(1, last - Int(positions[$0]) + 1)) }
         let local = try AttentionScoring.windowAttention(cache, layer: layer, head: head,
                                                          queryHeads: cache.layers[layer].spec.queryHeads(of: head),
                                                          window: window, press: self)
