@@ -546,6 +546,38 @@ final class QuantizedCacheTests: XCTestCase {
         XCTAssertEqual(error(constant, bits: 2, fit: .meanSquare), 0)
     }
 
+    /// Every code is (x − zero)/scale rounded to nearest with halves away from zero (`rounded()`, which the
+    /// quantizer no longer calls), clamped to the levels: on groups whose steps make exact halves, and on random ones.
+    func testCodesRoundHalvesAwayFromZeroAndClampToTheLevels() {
+        func check(_ x: [Float], bits: Int, fit: RangeFit, _ label: String) {
+            var codes = [UInt8](repeating: 0, count: x.count)
+            let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
+                AsymmetricQuantizer.quantize($0.baseAddress!, count: x.count, stride: 1, bits: bits, fit: fit) {
+                    codes[$0] = $1
+                }
+            }
+            let scale = Float(Float16(bitPattern: scaleBits))
+            let zero = Float(Float16(bitPattern: zeroBits))
+            let levels = Float((1 << bits) - 1)
+            for (value, code) in zip(x, codes) {
+                let expected = scale > 0 ? min(max(((value - zero) / scale).rounded(), 0), levels) : 0
+                XCTAssertEqual(Float(code), expected, "\(label): \(value) with zero \(zero), scale \(scale)")
+            }
+        }
+        for bits in [2, 3, 4, 8] {
+            let levels = Float((1 << bits) - 1)
+            // Zero −3 and scale 1 exactly: every half step is an exact tie.
+            let halves = (0 ... Int(2 * levels)).map { Float($0) / 2 - 3 }
+            check(halves, bits: bits, fit: .minMax, "halves, \(bits) bits")
+            check([0, 0, 0], bits: bits, fit: .minMax, "constant")
+            for seed in 0 ..< 50 {
+                let x = Array(Self.rows(1, seed: seed).prefix(32))
+                check(x, bits: bits, fit: .minMax, "seed \(seed), \(bits) bits")
+                check(x, bits: bits, fit: .meanSquare, "seed \(seed), \(bits) bits, fitted")
+            }
+        }
+    }
+
     func testBadSettingsAreOneLineErrors() {
         XCTAssertThrowsError(try KIVISettings(bits: 5)) { XCTAssertEqual("\($0)", "bits must be 2, 3, 4 or 8, got 5") }
         XCTAssertThrowsError(try KIVISettings(group: 0)) {
