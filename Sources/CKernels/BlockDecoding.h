@@ -77,6 +77,26 @@ static inline int value_group_lane_step(int group) {
 // stay in registers over the rows — a zero-point sum named by the lane its group starts at, a multiple of `step`
 // (value_group_lane_step) — when `lanes` and `step` are constants: through memory, the zero points' chain of
 // dependent FMAs took a third of the kernels' time.
+// Runs CALL(b, s) with b = bits (2, 3, 4, else 8) and s = value_group_lane_step(group), both as constants, so a
+// kernel inlined into CALL is compiled once per pair.
+#define TP_WITH_CONSTANT_STEP(CALL, b, step) \
+    switch (step) { \
+    case 8: CALL(b, 8); break; \
+    case 4: CALL(b, 4); break; \
+    case 2: CALL(b, 2); break; \
+    default: CALL(b, 1); break; \
+    }
+#define TP_WITH_CONSTANT_BITS_AND_STEP(CALL, bits, group) \
+    do { \
+        const int tp_step_ = value_group_lane_step(group); \
+        switch (bits) { \
+        case 2: TP_WITH_CONSTANT_STEP(CALL, 2, tp_step_); break; \
+        case 3: TP_WITH_CONSTANT_STEP(CALL, 3, tp_step_); break; \
+        case 4: TP_WITH_CONSTANT_STEP(CALL, 4, tp_step_); break; \
+        default: TP_WITH_CONSTANT_STEP(CALL, 8, tp_step_); break; \
+        } \
+    } while (0)
+
 // (Unrolling fails, and is not needed, where `lanes` is not a constant: a head dimension not a multiple of 64.)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wpass-failed"

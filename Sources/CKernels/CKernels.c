@@ -1148,22 +1148,9 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
 
 TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                                     int rows, int dim, int bits, int group, float *zero_sums, float *out) {
-#define TP_PACKED_SUM_STEP(b, s) packed_weighted_sum(w, codes, scales, zeros, rows, dim, b, group, s, zero_sums, out)
-#define TP_PACKED_SUM(b) \
-    switch (value_group_lane_step(group)) { \
-    case 8: TP_PACKED_SUM_STEP(b, 8); break; \
-    case 4: TP_PACKED_SUM_STEP(b, 4); break; \
-    case 2: TP_PACKED_SUM_STEP(b, 2); break; \
-    default: TP_PACKED_SUM_STEP(b, 1); break; \
-    }
-    switch (bits) {
-    case 2: TP_PACKED_SUM(2); break;
-    case 3: TP_PACKED_SUM(3); break;
-    case 4: TP_PACKED_SUM(4); break;
-    default: TP_PACKED_SUM(8); break;
-    }
+#define TP_PACKED_SUM(b, s) packed_weighted_sum(w, codes, scales, zeros, rows, dim, b, group, s, zero_sums, out)
+    TP_WITH_CONSTANT_BITS_AND_STEP(TP_PACKED_SUM, bits, group);
 #undef TP_PACKED_SUM
-#undef TP_PACKED_SUM_STEP
 }
 
 // The accumulators of two blocks (64 channels) stay in registers over all rows; each channel still adds its rows'

@@ -139,24 +139,11 @@ TP_AVX2 void tp_packed_group_weighted_sum(const float *w, long w_stride, int cou
                                           const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
                                           int group, int c_begin, int c_end, float *scratch, float *out,
                                           long out_stride) {
-#define TP_PACKED_SUM_STEP(b, s) \
+#define TP_PACKED_SUM(b, s) \
     packed_group_weighted_sum(w, w_stride, count, codes, scales, zeros, rows, dim, b, group, s, c_begin, c_end, \
                               scratch, out, out_stride)
-#define TP_PACKED_SUM(b) \
-    switch (value_group_lane_step(group)) { \
-    case 8: TP_PACKED_SUM_STEP(b, 8); break; \
-    case 4: TP_PACKED_SUM_STEP(b, 4); break; \
-    case 2: TP_PACKED_SUM_STEP(b, 2); break; \
-    default: TP_PACKED_SUM_STEP(b, 1); break; \
-    }
-    switch (bits) {
-    case 2: TP_PACKED_SUM(2); break;
-    case 3: TP_PACKED_SUM(3); break;
-    case 4: TP_PACKED_SUM(4); break;
-    default: TP_PACKED_SUM(8); break;
-    }
+    TP_WITH_CONSTANT_BITS_AND_STEP(TP_PACKED_SUM, bits, group);
 #undef TP_PACKED_SUM
-#undef TP_PACKED_SUM_STEP
 }
 
 // ---- f16 rows, in ggml_vec_dot_f16's order (one token: 4 accumulators of 8 lanes; rows to 32 accumulators) ----

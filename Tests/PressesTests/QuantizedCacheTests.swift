@@ -515,18 +515,22 @@ final class QuantizedCacheTests: XCTestCase {
                        "kivi:bits=2,group=32,residual=128,rotate=1")
     }
 
+    /// One group through `AsymmetricQuantizer`: its codes, and scale and zero point as stored (f16).
+    static func quantized(_ x: [Float], bits: Int, fit: RangeFit) -> (codes: [UInt8], scale: Float, zero: Float) {
+        var codes = [UInt8](repeating: 0, count: x.count)
+        let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
+            AsymmetricQuantizer.quantize($0.baseAddress!, count: x.count, stride: 1, bits: bits, fit: fit) {
+                codes[$0] = $1
+            }
+        }
+        return (codes, Float(Float16(bitPattern: scaleBits)), Float(Float16(bitPattern: zeroBits)))
+    }
+
     /// `fit=mse`: never a larger squared error than min–max on any group, far smaller on a group with one
     /// outlying value at 2 bits (the range that clips it wins), none on a constant group.
     func testLeastSquaresRangeIsNeverWorseThanMinMax() {
         func error(_ x: [Float], bits: Int, fit: RangeFit) -> Float {
-            var codes = [UInt8](repeating: 0, count: x.count)
-            let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
-                AsymmetricQuantizer.quantize($0.baseAddress!, count: x.count, stride: 1, bits: bits, fit: fit) {
-                    codes[$0] = $1
-                }
-            }
-            let scale = Float(Float16(bitPattern: scaleBits))
-            let zero = Float(Float16(bitPattern: zeroBits))
+            let (codes, scale, zero) = Self.quantized(x, bits: bits, fit: fit)
             return zip(x, codes).reduce(0) { sum, pair in
                 let e = pair.0 - (scale * Float(pair.1) + zero)
                 return sum + e * e
@@ -550,14 +554,7 @@ final class QuantizedCacheTests: XCTestCase {
     /// quantizer no longer calls), clamped to the levels: on groups whose steps make exact halves, and on random ones.
     func testCodesRoundHalvesAwayFromZeroAndClampToTheLevels() {
         func check(_ x: [Float], bits: Int, fit: RangeFit, _ label: String) {
-            var codes = [UInt8](repeating: 0, count: x.count)
-            let (scaleBits, zeroBits) = x.withUnsafeBufferPointer {
-                AsymmetricQuantizer.quantize($0.baseAddress!, count: x.count, stride: 1, bits: bits, fit: fit) {
-                    codes[$0] = $1
-                }
-            }
-            let scale = Float(Float16(bitPattern: scaleBits))
-            let zero = Float(Float16(bitPattern: zeroBits))
+            let (codes, scale, zero) = Self.quantized(x, bits: bits, fit: fit)
             let levels = Float((1 << bits) - 1)
             for (value, code) in zip(x, codes) {
                 let expected = scale > 0 ? min(max(((value - zero) / scale).rounded(), 0), levels) : 0
