@@ -25,7 +25,8 @@ public enum RangeFit: String, Sendable, CaseIterable {
         for a in shrinkSteps {
             for b in shrinkSteps where a + b < 0.7 {
                 let (zero, scale) = stored(zero: low + a * width, scale: (width * (1 - a - b)) / levels)
-                let error = squaredError(x, count: count, stride: stride, levels: levels, zero: zero, scale: scale)
+                let error = squaredError(x, count: count, stride: stride, levels: levels, zero: zero, scale: scale,
+                                         stoppingAt: bestError)
                 if error < bestError {
                     bestError = error
                     best = (zero, scale)
@@ -37,7 +38,7 @@ public enum RangeFit: String, Sendable, CaseIterable {
                                           scale: best.scale) else { break }
             let refit = stored(zero: line.zero, scale: line.scale)
             let error = squaredError(x, count: count, stride: stride, levels: levels, zero: refit.zero,
-                                     scale: refit.scale)
+                                     scale: refit.scale, stoppingAt: bestError)
             guard error < bestError else { break }
             bestError = error
             best = refit
@@ -69,13 +70,16 @@ public enum RangeFit: String, Sendable, CaseIterable {
         return min(rounded, levels)
     }
 
+    /// Σ (x − decoded x)² in order; once the partial sum reaches `bound` it is returned as it stands: adding
+    /// squares never lowers a sum, so the whole would not be below `bound` either (most candidates stop early).
     static func squaredError(_ x: UnsafePointer<Float>, count: Int, stride: Int, levels: Float,
-                             zero: Float, scale: Float) -> Float {
+                             zero: Float, scale: Float, stoppingAt bound: Float = .infinity) -> Float {
         var sum: Float = 0
         for i in 0 ..< count {
             let v = x[i * stride]
             let e = v - (scale * code(v, levels: levels, zero: zero, scale: scale) + zero)
             sum += e * e
+            if sum >= bound { return sum }
         }
         return sum
     }
