@@ -116,10 +116,14 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_weighted_
                 const uint16_t *row_zeros = zeros + j0 * groups;
                 float *zg = zero_sums + (long)g * groups;
                 float *kept = sums + g * VALUE_CHANNELS;
-                // A whole block with its lane count a constant: no exits, so the sums stay in registers.
+                // The lane count a constant where it can be, so the sums stay in registers: a whole block, or half
+                // of one (value sums split by channels in runs of a 32-channel group, KIVI's default).
                 if (lanes == 8) {
                     packed_block_sums(wg, n, NULL, 0, decoded, bits, row_scales, row_zeros, groups, lane_group,
                                       lane_starts, 8, step, kept, zg);
+                } else if (lanes == 4) {
+                    packed_block_sums(wg, n, NULL, 0, decoded, bits, row_scales, row_zeros, groups, lane_group,
+                                      lane_starts, 4, step, kept, zg);
                 } else {
                     packed_block_sums(wg, n, NULL, 0, decoded, bits, row_scales, row_zeros, groups, lane_group,
                                       lane_starts, lanes, step, kept, zg);
