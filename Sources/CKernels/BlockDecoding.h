@@ -70,13 +70,6 @@ static inline int value_group_lane_step(int group) {
     return lanes % 8 == 0 ? 8 : lanes % 4 == 0 ? 4 : lanes % 2 == 0 ? 2 : 1;
 }
 
-// One query's value sums over n rows of a block of `lanes` × 8 channels of KIVI codes (one row: one token):
-// sums[8k …] += w[r]·scale[r][g]·code[r][c] with one FMA per row and channel, in row order, and each value group
-// starting in the block adds w[r]·zero[r][g] to zero_sums[g], once per row. Rows come from `decoded` (floats, 64
-// per row) when it is not NULL, else unpacked from `codes` (row r at r·row_bytes). The sums and the zero-point sums
-// stay in registers over the rows — a zero-point sum named by the lane its group starts at, a multiple of `step`
-// (value_group_lane_step) — when `lanes` and `step` are constants: through memory, the zero points' chain of
-// dependent FMAs took a third of the kernels' time.
 // Runs CALL(b, s) with b = bits (2, 3, 4, else 8) and s = value_group_lane_step(group), both as constants, so a
 // kernel inlined into CALL is compiled once per pair.
 #define TP_WITH_CONSTANT_STEP(CALL, b, step) \
@@ -97,6 +90,13 @@ static inline int value_group_lane_step(int group) {
         } \
     } while (0)
 
+// One query's value sums over n rows of a block of `lanes` × 8 channels of KIVI codes (one row: one token):
+// sums[8k …] += w[r]·scale[r][g]·code[r][c] with one FMA per row and channel, in row order, and each value group
+// starting in the block adds w[r]·zero[r][g] to zero_sums[g], once per row. Rows come from `decoded` (floats, 64
+// per row) when it is not NULL, else unpacked from `codes` (row r at r·row_bytes). The sums and the zero-point sums
+// stay in registers over the rows — a zero-point sum named by the lane its group starts at, a multiple of `step`
+// (value_group_lane_step) — when `lanes` and `step` are constants: through memory, the zero points' chain of
+// dependent FMAs took a third of the kernels' time.
 // (Unrolling fails, and is not needed, where `lanes` is not a constant: a head dimension not a multiple of 64.)
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wpass-failed"
