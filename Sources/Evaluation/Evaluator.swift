@@ -51,6 +51,10 @@ public final class Evaluator {
         guard filler.count > needed else { throw EngineError.textTooShort(tokens: filler.count, needed: needed) }
     }
 
+    /// Configurations that decode their answers together: enough that a step's pass through the weights is shared
+    /// widely, few enough that the group's caches (each up to the prompt's dense cache) stay a small part of memory.
+    static let answersTogether = 16
+
     public static func rulerKey(_ task: EvaluationPlan.Task, _ context: Int) -> String { "\(task.rawValue)@\(context)" }
 
     /// Refuses plans the model cannot run (before anything is fetched or prefilled).
@@ -238,24 +242,36 @@ public final class Evaluator {
         step()
         let limit = answerLimit(sample)
         var records: [AnswerRecord] = []
-        for (spec, ratio, press) in presses {
-            let cache = base.copy()
-            try press?.compress(cache)
-            cache.statistics = nil
-            let bytes = cache.byteCount, dense = cache.denseF16ByteCount(tokens: cache.nextPosition)
-            let bits = cache.bitsPerElement
-            let layerBytes = cache.layers.map(\.byteCount)
+        // The configurations answer in groups that decode together (one pass through the weights per token for the
+        // group, each answer the bits it gets alone); groups of at most `answersTogether`, as even as they come.
+        let groups = (presses.count + Self.answersTogether - 1) / Self.answersTogether
+        let groupSize = max(1, (presses.count + groups - 1) / max(1, groups))
+        for first in stride(from: 0, to: presses.count, by: groupSize) {
+            let group = presses[first ..< min(first + groupSize, presses.count)]
+            var caches: [KVCache] = []
+            var unanswered: [AnswerRecord] = []
+            for (spec, ratio, press) in group {
+                let cache = base.copy()
+                try press?.compress(cache)
+                cache.statistics = nil
+                var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
+                                          sample: sample.sample, mode: mode, expected: sample.expected, answer: "", score: 0,
+                                          cacheBytes: cache.byteCount,
+                                          denseBytes: cache.denseF16ByteCount(tokens: cache.nextPosition))
+                record.bitsPerElement = cache.bitsPerElement
+                record.layerBytes = cache.layers.map(\.byteCount)
+                caches.append(cache)
+                unanswered.append(record)
+            }
             // Once an answer holds every expected string its score is final, so generation stops there.
-            let answer = try engine.generate(prompt: prompt, maxTokens: limit, sampling: .greedy, cache: cache,
-                                             until: { sample.score($0) >= 1 }).text
-            var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
-                                      sample: sample.sample, mode: mode,
-                                      expected: sample.expected, answer: answer, score: sample.score(answer),
-                                      cacheBytes: bytes, denseBytes: dense)
-            record.bitsPerElement = bits
-            record.layerBytes = layerBytes
-            records.append(record)
-            step()
+            let answers = try engine.generateTogether(prompt: prompt, maxTokens: limit, caches: caches,
+                                                      until: { sample.score($0) >= 1 })
+            for (var record, answer) in zip(unanswered, answers) {
+                record.answer = answer.text
+                record.score = sample.score(answer.text)
+                records.append(record)
+                step()
+            }
         }
         return records
     }

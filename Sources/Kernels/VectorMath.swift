@@ -19,6 +19,56 @@ public enum VectorMath {
         return sum
     }
 
+    /// For each of `count` vectors ([count, dimension]), the row of a matrix stored by columns (`columns[i · stride
+    /// + r]` is element i of row r; `stride` a multiple of 16, rows from `rows` up are padding) with the largest dot
+    /// product — the first on ties, every product bit for bit what `dot` gives. Lane j of `dot`'s accumulator is
+    /// built for 16 rows at once and the lanes are added in `dot`'s order, so no row waits on a chain of dependent
+    /// adds; vectors go in tiles against 16-row blocks so both stay in L1 (EMS's merge scans 2,048 kept keys
+    /// for each of 2,048 evicted ones).
+    public static func argmaxDotsByColumns(_ vectors: UnsafePointer<Float>, count: Int, columns: UnsafePointer<Float>,
+                                           stride: Int, rows: Int, dimension d: Int,
+                                           into best: UnsafeMutablePointer<Int>) {
+        precondition(stride % 16 == 0 && rows <= stride, "argmaxDotsByColumns: \(rows) rows in a stride of \(stride)")
+        var bestValues = [Float](repeating: -.infinity, count: count)
+        best.update(repeating: 0, count: count)
+        let tile = 64
+        for first in Swift.stride(from: 0, to: count, by: tile) {
+            let last = min(first + tile, count)
+            for r in Swift.stride(from: 0, to: rows, by: 16) {
+                for v in first ..< last {
+                    let sums = dotsByColumns(vectors + v * d, columns: columns, stride: stride, block: r, dimension: d)
+                    for lane in 0 ..< min(16, rows - r) where sums[lane] > bestValues[v] {
+                        bestValues[v] = sums[lane]
+                        best[v] = r + lane
+                    }
+                }
+            }
+        }
+    }
+
+    /// `dot(row, vector)` for the 16 rows `block ..< block + 16` of a matrix stored by columns, in `dot`'s order.
+    @inline(__always)
+    static func dotsByColumns(_ vector: UnsafePointer<Float>, columns: UnsafePointer<Float>, stride: Int, block r: Int,
+                              dimension d: Int) -> SIMD16<Float> {
+        let full = d / 16 * 16
+        let raw = UnsafeRawPointer(columns)
+        var sums = SIMD16<Float>()
+        for lane in 0 ..< min(16, full) {
+            var accumulator = SIMD16<Float>()
+            var i = lane
+            while i < full {
+                let column = raw.loadUnaligned(fromByteOffset: (i * stride + r) * 4, as: SIMD16<Float>.self)
+                accumulator += column * SIMD16(repeating: vector[i])
+                i += 16
+            }
+            sums = lane == 0 ? accumulator : sums + accumulator
+        }
+        for i in full ..< d {
+            sums += raw.loadUnaligned(fromByteOffset: (i * stride + r) * 4, as: SIMD16<Float>.self) * vector[i]
+        }
+        return sums
+    }
+
     /// Scalar twin of `dot`.
     public static func dotScalar(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
         var sum: Float = 0

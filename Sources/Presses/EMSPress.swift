@@ -74,20 +74,25 @@ public struct EMSPress: KVPress {
             let t = head.token(j)
             return (t.key, t.value, max(scores[j], 1e-6))
         }
-        // Kept keys' directions as one [keep, d] matrix: the nearest-neighbour scan is a SIMD dot per kept token.
+        // Kept keys' directions by columns ([d, stride], zero-padded to whole 16-row blocks), so the nearest kept
+        // token of every evicted one is found 16 kept tokens per SIMD step (each similarity bit for bit
+        // `VectorMath.dot`'s). It depends only on the kept keys as they were, not on the merges, so it comes first.
         let d = head.headDimension
-        let unitKeys = merged.flatMap { normalized($0.key) }
-        for j in 0 ..< n where !isKept.contains(j) {
-            let t = head.token(j), unit = normalized(t.key), w = max(scores[j], 1e-6)
-            var best = 0, bestSimilarity = -Float.infinity
-            unitKeys.withUnsafeBufferPointer { keys in
-                unit.withUnsafeBufferPointer { u in
-                    for k in 0 ..< merged.count {
-                        let s = VectorMath.dot(keys.baseAddress! + k * d, u.baseAddress!, count: d)
-                        if s > bestSimilarity { bestSimilarity = s; best = k }
-                    }
-                }
-            }
+        let stride = (keep + 15) / 16 * 16
+        var columns = [Float](repeating: 0, count: d * stride)
+        for (k, token) in merged.enumerated() {
+            for (i, x) in normalized(token.key).enumerated() { columns[i * stride + k] = x }
+        }
+        let evicted = (0 ..< n).filter { !isKept.contains($0) }
+        let tokens = evicted.map { head.token($0) }
+        let units = tokens.flatMap { normalized($0.key) }
+        var nearest = [Int](repeating: 0, count: evicted.count)
+        nearest.withUnsafeMutableBufferPointer { nearest in
+            VectorMath.argmaxDotsByColumns(units, count: evicted.count, columns: columns, stride: stride, rows: keep,
+                                           dimension: d, into: nearest.baseAddress!)
+        }
+        for (e, j) in evicted.enumerated() {
+            let t = tokens[e], w = max(scores[j], 1e-6), best = nearest[e]
             let total = merged[best].weight + w
             for i in t.key.indices {
                 merged[best].key[i] = (merged[best].key[i] * merged[best].weight + t.key[i] * w) / total

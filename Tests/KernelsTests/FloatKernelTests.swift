@@ -23,6 +23,38 @@ final class FloatKernelTests: XCTestCase {
         XCTAssertEqual(fast, slow, accuracy: 1e-4)  // summation order differs; named tolerance for 203 terms of magnitude ≤ 1
     }
 
+    func testArgmaxOfDotsByColumnsIsTheArgmaxOfDot() {
+        var generator = SystemRandomNumberGenerator()
+        for d in [8, 16, 64, 70] {
+            for rows in [1, 15, 16, 37] {
+                var matrix = (0 ..< rows * d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
+                // Row 2 repeats row 1 where there is one: a tie goes to the first.
+                if rows > 2 { for i in 0 ..< d { matrix[2 * d + i] = matrix[d + i] } }
+                let stride = (rows + 15) / 16 * 16
+                var columns = [Float](repeating: 0, count: d * stride)
+                for r in 0 ..< rows { for i in 0 ..< d { columns[i * stride + r] = matrix[r * d + i] } }
+                let count = 9
+                var vectors = (0 ..< count * d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
+                if rows > 2 { for i in 0 ..< d { vectors[i] = matrix[d + i] } }  // nearest: rows 1 and 2, equal
+                var best = [Int](repeating: -1, count: count)
+                best.withUnsafeMutableBufferPointer {
+                    VectorMath.argmaxDotsByColumns(vectors, count: count, columns: columns, stride: stride, rows: rows,
+                                                   dimension: d, into: $0.baseAddress!)
+                }
+                for v in 0 ..< count {
+                    var want = 0, wantValue = -Float.infinity
+                    for r in 0 ..< rows {
+                        let value = VectorMath.dot(Array(matrix[r * d ..< (r + 1) * d]), Array(vectors[v * d ..< (v + 1) * d]),
+                                                   count: d)
+                        if value > wantValue { wantValue = value; want = r }
+                    }
+                    XCTAssertEqual(best[v], want, "d \(d), rows \(rows), vector \(v)")
+                }
+                if rows > 2 { XCTAssertEqual(best[0], 1, "a tie goes to the first row (d \(d))") }
+            }
+        }
+    }
+
     func testExpApproximationIsWithinTwoUlpsOfLibm() {
         var x: Float = -87
         while x < 88 {

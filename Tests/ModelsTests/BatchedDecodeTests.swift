@@ -1,6 +1,7 @@
 import Engine
 import KVCache
 import Models
+import Presses
 import TestSupport
 import XCTest
 
@@ -40,6 +41,38 @@ final class BatchedDecodeTests: XCTestCase {
                 next = next.map { ($0 * 31 + 7) % vocabulary }
             }
         }
+    }
+
+    func testGeneratingTogetherGivesEachCacheItsGenerationAlone() throws {
+        let engine = try InferenceEngine(modelPath: try TinyModel().write())
+        let context = engine.tokenizer.encode("hello world, tell me a story of words and more words of the world")
+        let prompt = context + engine.tokenizer.encode(" tell me", addSpecial: false)
+        let base = engine.makeCache()
+        _ = try engine.prefill(context, cache: base)
+        let presses: [(any KVPress)?] = [nil, StreamingPress(compressionRatio: 0.5, sinks: 2),
+                                         KnormPress(compressionRatio: 0.3), RandomPress(compressionRatio: 0.7)]
+        func caches() throws -> [KVCache] {
+            var caches = try presses.map { press in
+                let cache = base.copy()
+                try press?.compress(cache)
+                return cache
+            }
+            let whole = engine.makeCache()  // holds the whole prompt: its last token runs again
+            _ = try engine.prefill(prompt, cache: whole)
+            caches.append(whole)
+            return caches
+        }
+        // One sequence stops early on its text; the others run to the limit or the end of generation.
+        let stopAt = { (text: String) in text.count >= 9 }
+        let together = try engine.generateTogether(prompt: prompt, maxTokens: 12, caches: try caches(), until: stopAt)
+        XCTAssertEqual(together.count, presses.count + 1)
+        for (index, cache) in try caches().enumerated() {
+            let alone = try engine.generate(prompt: prompt, maxTokens: 12, sampling: .greedy, cache: cache, until: stopAt)
+            XCTAssertEqual(together[index].tokens, alone.tokens, "cache \(index)")
+            XCTAssertEqual(together[index].text, alone.text, "cache \(index)")
+            XCTAssertEqual(together[index].stopReason, alone.stopReason, "cache \(index)")
+        }
+        XCTAssertThrowsError(try engine.generateTogether(prompt: [], maxTokens: 4, caches: try caches()))
     }
 
     func testACacheCutBackToItsStartIsThatStartsCache() throws {
