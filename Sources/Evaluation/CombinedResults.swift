@@ -3,7 +3,8 @@ import Presses
 /// Several runs' results as one report (`tokenpress report a.json b.json`), so that configurations measured in
 /// different sessions — fixed presses in one, the target allocator in another — share one table, one Pareto
 /// comparison and one plot. Only runs that asked the same questions combine: the same model, tasks, contexts,
-/// samples, seed and split; only their presses and ratios may differ.
+/// samples, seed and split; only their presses and ratios may differ — and RULER runs their sample counts, combined
+/// on the samples they share.
 extension EvaluationResults {
     /// The combined results, and notes on what was dropped or looks inconsistent (for stderr).
     public struct Combination: Sendable {
@@ -13,7 +14,9 @@ extension EvaluationResults {
 
     /// Combines `sources` (a name for messages, and the results it holds). A configuration measured in more than
     /// one source is taken from the first that lists it.
-    public static func combining(_ sources: [(name: String, results: EvaluationResults)]) throws -> Combination {
+    public static func combining(_ given: [(name: String, results: EvaluationResults)]) throws -> Combination {
+        var notes: [String] = []
+        let sources = onSharedSamples(given, notes: &notes)
         guard let first = sources.first else { throw EvaluationError.nothingToCombine }
         for source in sources.dropFirst() {
             guard source.results.model == first.results.model else {
@@ -29,7 +32,6 @@ extension EvaluationResults {
         plan.ratios = []
         var configurations: [EvaluationPlan.Configuration] = []
         var origin: [String: String] = [:]
-        var notes: [String] = []
         var combined = EvaluationResults(model: first.results.model, plan: plan)
         for (name, results) in sources {
             for c in results.plan.configurations {
@@ -52,6 +54,29 @@ extension EvaluationResults {
         plan.combinedConfigurations = configurations
         combined.plan = plan
         return Combination(results: combined, notes: notes)
+    }
+
+    /// Runs of RULER's tasks alone that took different numbers of samples combine on the samples all of them have:
+    /// a task's first N samples are the same questions whatever count a run asked for (a 6-sample leaderboard with a
+    /// 3-sample run of other presses). Other runs are returned as they are, for `questionDifference` to judge.
+    static func onSharedSamples(_ sources: [(name: String, results: EvaluationResults)],
+                                notes: inout [String]) -> [(name: String, results: EvaluationResults)] {
+        let plans = sources.map(\.results.plan)
+        guard let tasks = plans.first?.tasks, plans.allSatisfy({ $0.tasks == tasks && $0.tasks.allSatisfy(\.isRuler) })
+        else { return sources }
+        var shared: [String: Int] = [:]
+        for task in tasks { shared[task.rawValue] = plans.map { $0.samples(for: task) }.min() }
+        var reduced = sources
+        for (index, source) in sources.enumerated() {
+            var plan = source.results.plan
+            plan.taskSamples = shared
+            guard tasks.contains(where: { source.results.plan.samples(for: $0) != plan.samples(for: $0) }),
+                  let fewer = source.results.reusedFor(plan) else { continue }
+            reduced[index].results = fewer
+            let counts = tasks.map { "\($0.rawValue)=\(plan.samples(for: $0))" }.joined(separator: ",")
+            notes.append("\(source.name): only the samples every file has (\(counts))")
+        }
+        return reduced
     }
 
     /// A press that ignores the ratio is one configuration whatever ratio its run recorded.

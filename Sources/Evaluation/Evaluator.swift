@@ -52,8 +52,13 @@ public final class Evaluator {
     }
 
     /// Configurations that decode their answers together: enough that a step's pass through the weights is shared
-    /// widely, few enough that the group's caches (each up to the prompt's dense cache) stay a small part of memory.
-    static let answersTogether = 16
+    /// widely (16), few enough that the group's caches, each up to the prompt's full cache, hold no more than
+    /// `answerGroupBytes` (SmolLM2 at 4,096 tokens: 12 of 82 MiB; at 8,192: 6).
+    static func answersTogether(cacheBytes: Int) -> Int {
+        min(16, max(1, answerGroupBytes / max(1, cacheBytes)))
+    }
+
+    static let answerGroupBytes = 1 << 30
 
     public static func rulerKey(_ task: EvaluationPlan.Task, _ context: Int) -> String { "\(task.rawValue)@\(context)" }
 
@@ -244,7 +249,8 @@ public final class Evaluator {
         var records: [AnswerRecord] = []
         // The configurations answer in groups that decode together (one pass through the weights per token for the
         // group, each answer the bits it gets alone); groups of at most `answersTogether`, as even as they come.
-        let groups = (presses.count + Self.answersTogether - 1) / Self.answersTogether
+        let most = Self.answersTogether(cacheBytes: base.byteCount)
+        let groups = (presses.count + most - 1) / most
         let groupSize = max(1, (presses.count + groups - 1) / max(1, groups))
         for first in stride(from: 0, to: presses.count, by: groupSize) {
             let group = presses[first ..< min(first + groupSize, presses.count)]

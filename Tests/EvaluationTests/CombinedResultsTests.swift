@@ -71,6 +71,42 @@ final class CombinedResultsTests: XCTestCase {
                                            "knorm@0.75: taken from a.json, not from c.json"])
     }
 
+    /// A RULER run with 6 samples of one task and a 3-sample run of other presses combine on the first 3 samples.
+    func testRulerRunsWithMoreSamplesCombineOnTheSamplesAllHave() throws {
+        func run(_ presses: [String], samples: Int, taskSamples: [String: Int] = [:]) -> EvaluationResults {
+            var plan = EvaluationPlan(presses: presses, ratios: [0.5])
+            plan.tasks = [.niahSingle1, .niahSingle2]
+            plan.contexts = [1000]
+            plan.modes = [.agnostic]
+            plan.samples = samples
+            plan.taskSamples = taskSamples
+            var results = EvaluationResults(model: "m", plan: plan)
+            for press in ["none"] + presses {
+                for task in plan.tasks {
+                    for sample in 0 ..< plan.samples(for: task) {
+                        results.answers.append(AnswerRecord(
+                            task: task, press: press, ratio: press == "none" ? 0 : 0.5, context: 1000, depth: 0,
+                            sample: sample, mode: .agnostic, expected: ["1"], answer: "1", score: 1,
+                            cacheBytes: 500, denseBytes: 1000))
+                    }
+                }
+            }
+            return results
+        }
+        let six = run(["knorm"], samples: 3, taskSamples: ["niah_single_1": 6])
+        let three = run(["snapkv"], samples: 3)
+        let combination = try EvaluationResults.combining([("six.json", six), ("three.json", three)])
+        XCTAssertEqual(combination.notes, ["six.json: only the samples every file has (niah_single_1=3,niah_single_2=3)"])
+        let plan = combination.results.plan
+        XCTAssertEqual(plan.samples(for: .niahSingle1), 3)
+        XCTAssertEqual(combination.results.answers.count, 3 * 2 * 3, "none, knorm, snapkv × 2 tasks × 3 samples")
+        XCTAssertTrue(combination.results.answers.allSatisfy { ($0.sample ?? 0) < 3 })
+        // Different tasks still do not combine.
+        var otherTasks = three
+        otherTasks.plan.tasks = [.niahSingle1]
+        XCTAssertThrowsError(try EvaluationResults.combining([("six.json", six), ("other.json", otherTasks)]))
+    }
+
     /// Hand-made answers: 20 questions; the full cache finds all. snapkv@0.5 (500 bytes) finds 15, snapkv@0.75 (250)
     /// finds 5, knorm@0.5 (500) finds 10 (dominated), the 25% target (240 of 1,000 bytes) finds all.
     func answersResults() -> EvaluationResults {
