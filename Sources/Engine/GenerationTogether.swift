@@ -10,9 +10,7 @@ extension InferenceEngine {
     /// - Parameter until: ends a sequence once its text satisfies it (as in `generate`).
     public func generateTogether(prompt: [Int], maxTokens: Int, caches: [KVCache],
                                  until: ((String) -> Bool)? = nil) throws -> [GenerationResult] {
-        guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
-        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
-        guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
+        try checkGeneration(prompt: prompt, maxTokens: maxTokens)
         var sequences: [SequenceDecoder] = []
         var logits: [[Float]] = []
         for cache in caches {
@@ -27,10 +25,10 @@ extension InferenceEngine {
             var running: [Int] = []
             var tokens: [Int] = []
             for s in sequences.indices where !sequences[s].isFinished {
-                if let token = try sequences[s].next(logits: logits[s], cache: caches[s], press: nil, onText: { _ in }) {
-                    running.append(s)
-                    tokens.append(token)
-                }
+                let token = try sequences[s].next(logits: logits[s], cache: caches[s], press: nil, onText: { _ in })
+                guard let token else { continue }
+                running.append(s)
+                tokens.append(token)
             }
             guard !running.isEmpty else { break }
             let rows = try model.forward(batch: tokens, caches: running.map { caches[$0] })

@@ -81,9 +81,7 @@ public final class InferenceEngine {
     public func generate(prompt: [Int], maxTokens: Int, sampling: SamplingParameters = .greedy, stopStrings: [String] = [],
                          cache existing: KVCache? = nil, press: (any KVPress)? = nil,
                          onText: (String) -> Void = { _ in }, until: ((String) -> Bool)? = nil) throws -> GenerationResult {
-        guard maxTokens >= 0 else { throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative") }
-        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
-        guard prompt.count <= contextLength else { throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength) }
+        try checkGeneration(prompt: prompt, maxTokens: maxTokens)
         let cache = existing ?? makeCache()
         var sequence = SequenceDecoder(prompt: prompt, maxTokens: maxTokens, sampling: sampling, stopStrings: stopStrings,
                                        tokenizer: tokenizer, contextLength: contextLength, until: until)
@@ -116,6 +114,19 @@ public final class InferenceEngine {
         statistics.decodeSeconds = (clock.now - decodeStart).seconds
         result.statistics = statistics
         return result
+    }
+}
+
+extension InferenceEngine {
+    /// Refuses a generation request the engine cannot run: a negative token count, an empty or too long prompt.
+    func checkGeneration(prompt: [Int], maxTokens: Int) throws {
+        guard maxTokens >= 0 else {
+            throw EngineError.invalidParameter(name: "token count", reason: "\(maxTokens) is negative")
+        }
+        guard !prompt.isEmpty else { throw EngineError.emptyPrompt }
+        guard prompt.count <= contextLength else {
+            throw EngineError.promptTooLong(tokens: prompt.count, context: contextLength)
+        }
     }
 }
 

@@ -250,8 +250,8 @@ public final class Evaluator {
         // The configurations answer in groups that decode together (one pass through the weights per token for the
         // group, each answer the bits it gets alone); groups of at most `answersTogether`, as even as they come.
         let most = Self.answersTogether(cacheBytes: base.byteCount)
-        let groups = (presses.count + most - 1) / most
-        let groupSize = max(1, (presses.count + groups - 1) / max(1, groups))
+        let groups = max(1, (presses.count + most - 1) / most)
+        let groupSize = max(1, (presses.count + groups - 1) / groups)
         for first in stride(from: 0, to: presses.count, by: groupSize) {
             let group = presses[first ..< min(first + groupSize, presses.count)]
             var caches: [KVCache] = []
@@ -260,9 +260,9 @@ public final class Evaluator {
                 let cache = base.copy()
                 try press?.compress(cache)
                 cache.statistics = nil
-                var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context, depth: sample.depth,
-                                          sample: sample.sample, mode: mode, expected: sample.expected, answer: "", score: 0,
-                                          cacheBytes: cache.byteCount,
+                var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context,
+                                          depth: sample.depth, sample: sample.sample, mode: mode,
+                                          expected: sample.expected, answer: "", score: 0, cacheBytes: cache.byteCount,
                                           denseBytes: cache.denseF16ByteCount(tokens: cache.nextPosition))
                 record.bitsPerElement = cache.bitsPerElement
                 record.layerBytes = cache.layers.map(\.byteCount)

@@ -12,7 +12,8 @@ struct ReportCommand: ParsableCommand {
             Runs combine when they asked the same questions (model, tasks, contexts, samples, seed, split; only \
             presses and ratios differ); otherwise the error names the difference. Runs of RULER's tasks that took \
             different sample counts combine on the samples they all have (a task's first N samples are the same \
-            questions in every run). A configuration in several files is taken from the first file naming it. Notes go to stderr: configurations dropped, and a full cache \
+            questions in every run). A configuration in several files is taken from the first file naming it. \
+            Notes go to stderr: configurations dropped, and a full cache \
             whose answers or bytes differ between files (the engine changed between the runs).
             With memory targets of the allocator (target:memory=…) beside fixed configurations, the report adds the \
             allocator against the best fixed configuration within each target's bytes (paired difference, verdict) \

@@ -73,6 +73,10 @@ final class BatchedDecodeTests: XCTestCase {
             XCTAssertEqual(together[index].stopReason, alone.stopReason, "cache \(index)")
         }
         XCTAssertThrowsError(try engine.generateTogether(prompt: [], maxTokens: 4, caches: try caches()))
+        XCTAssertThrowsError(try engine.generateTogether(prompt: prompt, maxTokens: -1, caches: try caches()))
+        let tooLong = Array(repeating: prompt[0], count: engine.contextLength + 1)
+        XCTAssertThrowsError(try engine.generateTogether(prompt: tooLong, maxTokens: 4, caches: try caches()))
+        XCTAssertEqual(try engine.generateTogether(prompt: prompt, maxTokens: 4, caches: []).count, 0)
     }
 
     func testACacheCutBackToItsStartIsThatStartsCache() throws {
