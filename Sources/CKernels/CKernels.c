@@ -7,6 +7,7 @@
 
 #include "BlockDecoding.h"
 #include "GroupedAttention512.h"
+#include "PackedAttention512.h"
 
 int tp_has_avx2(void) {
 #if TP_X86
@@ -306,6 +307,8 @@ static int take_avx512(int tokens) {
     }
     return has && use_avx512 && tokens >= 8;
 }
+
+int tp_take_avx512(void) { return take_avx512(8); }
 
 TP_AVX2 void tp_matmul_q8(int type_id, const void *weights, long row_bytes, int row_begin, int row_end, int blocks,
                           const int8_t *quants, const float *scales, const float *sums, int tokens,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "BlockDecoding.h"
+#include "PackedAttention512.h"
 
 #if TP_X86
 
@@ -34,7 +35,7 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_group_logits(
         }
         bias[g] = hsum8(bias_lanes);
     }
-    int j = 0;
+    int j = tp_take_avx512() ? tp_packed_group_logits512(qs, bias, count, codes, rows, dim, bits, out, stride) : 0;
     for (; j + 8 <= rows; j += 8) {
         for (int k = 0; k < 8; k++) {
             const uint8_t *row = codes + (j + k) * row_bytes;
@@ -143,6 +144,11 @@ TP_AVX2 void tp_packed_group_weighted_sum(const float *w, long w_stride, int cou
                                           const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
                                           int group, int c_begin, int c_end, float *scratch, float *out,
                                           long out_stride) {
+    if (tp_take_avx512()
+        && tp_packed_group_weighted_sum512(w, w_stride, count, codes, scales, zeros, rows, dim, bits, group, c_begin,
+                                           c_end, out, out_stride)) {
+        return;
+    }
 #define TP_PACKED_SUM(b, s) \
     packed_group_weighted_sum(w, w_stride, count, codes, scales, zeros, rows, dim, b, group, s, c_begin, c_end, \
                               scratch, out, out_stride)

@@ -3,20 +3,28 @@ import KVCache
 import TestSupport
 import XCTest
 
-/// Attention over llama.cpp's block cache types takes 512-bit kernels on CPUs with AVX-512 VNNI (two key rows per
-/// register for the logits, a block's 32 values as two registers of floats for the value sums). They must give
-/// the bits of the AVX2 kernels and of the portable twin, for every format and mix, in decode (query heads grouped)
-/// and in prefill (query by query), for group sizes the kernels split (5 = 4 + 1), heads of 64, 128 and 256 values
-/// and one wider than the 512-bit logits hold (320: they hand it back to AVX2), and heads of different lengths.
+/// Attention over llama.cpp's block cache types and over KIVI's codes takes 512-bit kernels on CPUs with AVX-512
+/// VNNI (two key rows per register for the logits, a block's 32 values as two registers of floats for the value
+/// sums). They must give the bits of the AVX2 kernels and of the portable twin, for every format and mix and every
+/// KIVI width, value group (16 and 8 channels: the 4-bit value kernel takes multiples of 32, the byte-spread one
+/// multiples of 16, AVX2 the rest), sinks, window and rotation, in decode (query heads grouped) and in prefill (query
+/// by query), for group sizes the kernels split (5 = 4 + 1), heads of 64, 128 and 256 values and one wider than the
+/// 512-bit kernels hold (320: they hand it back to AVX2), and heads of different lengths.
 final class BlockAttentionAVX512Tests: XCTestCase {
     func testAVX512AttentionGivesTheAVX2AndPortableBits() throws {
         try XCTSkipUnless(KernelDispatch.useAVX2 && KernelDispatch.cpuHasAVX512, "this CPU has no AVX-512 VNNI")
         defer { KernelDispatch.allowAVX512 = true }
         let storages: [KVStorage] = CacheType.allCases.filter { $0 != .f16 }.map { .cacheTypes(key: $0, value: $0) }
             + [.cacheTypes(key: .q8_0, value: .q4_1), .cacheTypes(key: .q4_0, value: .q5_1)]
+            + QuantizedCacheTests.storages.filter { if case .kivi = $0 { return true } else { return false } }
+            + [.kivi(try KIVISettings(bits: 4, group: 16, residual: 0)),
+               .kivi(try KIVISettings(bits: 2, group: 16, residual: 0))]
         let shapes: [(d: Int, group: Int)] = [(64, 3), (128, 5), (256, 4), (320, 2)]
         for storage in storages {
             for shape in shapes {
+                if case .kivi(let settings) = storage, settings.rotate, shape.d & (shape.d - 1) != 0 {
+                    continue  // rotation takes power-of-2 heads
+                }
                 let cache = Self.filledCache(storage: storage, d: shape.d, group: shape.group)
                 let label = "\(storage) d=\(shape.d) group=\(shape.group)"
                 for positions in [[610], [257], [608, 609, 610]] {

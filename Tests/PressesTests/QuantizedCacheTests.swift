@@ -43,6 +43,9 @@ final class QuantizedCacheTests: XCTestCase {
         // Keys and values at different widths, both ways round.
         all.append(.kivi(try! KIVISettings(bits: 2, keyBits: 3, group: 32, residual: 16, rotate: true)))
         all.append(.kivi(try! KIVISettings(bits: 4, keyBits: 2, group: 8, residual: 0)))
+        // llama.cpp's q4_0 layout (a 64-channel value group) and 8-bit codes in it.
+        all.append(.kivi(try! KIVISettings(bits: 4, group: 64, residual: 0)))
+        all.append(.kivi(try! KIVISettings(bits: 8, group: 64, residual: 0)))
         return all
     }
 
