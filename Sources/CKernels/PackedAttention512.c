@@ -67,11 +67,11 @@ TP_AVX512 static inline __m512 codes16(__m128i bytes) { return _mm512_cvtepi32_p
 // Lanes 0–7 hold row 2p's accumulator of the AVX2 kernel and lanes 8–15 row 2p+1's: the same FMA per lane
 // (query·scale times code, channels eight at a time in order, from zero); each tile of eight rows is then
 // reduced by hsum8x8 and given the query's zero-point bias as the AVX2 kernel does.
-// One tile of eight rows (spread) for `queries` queries, a constant after inlining, so the accumulators stay in
+// One tile of eight rows (their codes as bytes) for `queries` queries, a constant after inlining, so the accumulators stay in
 // registers.
 TP_AVX512 static inline __attribute__((always_inline)) void logits_tile512(const float *qs, const float *bias,
                                                                             const int queries,
-                                                                            uint8_t spread[8][MAX_DIM], int dim,
+                                                                            const uint8_t *const bytes[8], int dim,
                                                                             float *out, long stride) {
     __m512 acc[MAX_QUERIES][4];
 #pragma clang loop unroll(full)
@@ -83,9 +83,9 @@ TP_AVX512 static inline __attribute__((always_inline)) void logits_tile512(const
         __m512 pairs[4];
 #pragma clang loop unroll(full)
         for (int p = 0; p < 4; p++) {
-            const __m128i low = _mm_loadl_epi64((const __m128i *)(spread[2 * p] + c));
+            const __m128i low = _mm_loadl_epi64((const __m128i *)(bytes[2 * p] + c));
             const __m128i both =
-                _mm_castpd_si128(_mm_loadh_pd(_mm_castsi128_pd(low), (const double *)(spread[2 * p + 1] + c)));
+                _mm_castpd_si128(_mm_loadh_pd(_mm_castsi128_pd(low), (const double *)(bytes[2 * p + 1] + c)));
             pairs[p] = codes16(both);
         }
 #pragma clang loop unroll(full)
@@ -124,10 +124,18 @@ TP_AVX512 static inline __attribute__((always_inline)) int packed_logits512(cons
     uint8_t spread[8][MAX_DIM];
     int j = 0;
     for (; j + 8 <= rows; j += 8) {
-        for (int k = 0; k < 8; k++) spread_codes(codes + (j + k) * row_bytes, dim, bits, spread[k]);
+        // Each row's codes as bytes: 8-bit codes where they are, narrower ones spread.
+        const uint8_t *bytes[8];
+        for (int k = 0; k < 8; k++) {
+            bytes[k] = codes + (j + k) * row_bytes;
+            if (bits != 8) {
+                spread_codes(bytes[k], dim, bits, spread[k]);
+                bytes[k] = spread[k];
+            }
+        }
         for (int g0 = 0; g0 < count; g0 += MAX_QUERIES) {
             const int queries = count - g0 < MAX_QUERIES ? count - g0 : MAX_QUERIES;
-#define TP_LOGITS_TILE(n) logits_tile512(qs + (long)g0 * dim, bias + g0, n, spread, dim, out + g0 * stride + j, stride)
+#define TP_LOGITS_TILE(n) logits_tile512(qs + (long)g0 * dim, bias + g0, n, bytes, dim, out + g0 * stride + j, stride)
             TP_WITH_CONSTANT_QUERIES(TP_LOGITS_TILE, queries)
 #undef TP_LOGITS_TILE
         }
@@ -148,84 +156,102 @@ TP_AVX512 int tp_packed_group_logits512(const float *qs, const float *bias, int 
 // ---- Value sums: sixteen channels per register, every query's sums in registers over all rows ----
 // Channel c's sum takes w·scale times code with one FMA per row in row order from zero, and each value group's
 // zero-point sum one fmaf per row, as packed_block_sums does; each group's zero-point sum is added to all its
-// channels at the end, as tp_packed_group_weighted_sum does. Channels go 64 at a time; a value group must be a multiple of
-// 16 channels, so both halves of a register share its scale.
+// channels at the end, as tp_packed_group_weighted_sum does. Channels go 64 at a time; a value group must be a
+// multiple of 16 channels, so both halves of a register share its scale.
+// All rows of 16·registers channels at c0 for `queries` queries (both constants after inlining, so the sums and
+// zero-point sums stay in registers); `zero_sums` gets the sums of the groups that start here.
+TP_AVX512 static inline __attribute__((always_inline)) void spread_rows512(
+    const float *w, long w_stride, const int queries, const uint8_t *codes, long row_bytes, int rows, int dim,
+    int bits, const uint16_t *scales, const uint16_t *zeros, int groups, int group, int c0, const int registers,
+    float *out, long out_stride, float zero_sums[MAX_QUERIES][MAX_DIM / 16]) {
+    // Each register's value group, whether it starts the group, and whether it needs a new scale.
+    int register_group[4], starts[4], new_scale[4];
+    for (int i = 0; i < registers; i++) {
+        register_group[i] = (c0 + 16 * i) / group;
+        starts[i] = (c0 + 16 * i) % group == 0;
+        new_scale[i] = i == 0 || register_group[i] != register_group[i - 1];
+    }
+    __m512 acc[MAX_QUERIES][4];
+    float zeros_here[MAX_QUERIES][4];
+#pragma clang loop unroll(full)
+    for (int g = 0; g < queries; g++) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < registers; i++) {
+            acc[g][i] = _mm512_setzero_ps();
+            zeros_here[g][i] = 0;
+        }
+    }
+    uint8_t spread[MAX_DIM];
+    for (int r = 0; r < rows; r++) {
+        // 8-bit codes are read where they are.
+        const uint8_t *bytes = codes + r * row_bytes;
+        if (bits != 8) {
+            spread_codes(bytes, dim, bits, spread);
+            bytes = spread;
+        }
+        __m512 values[4];
+#pragma clang loop unroll(full)
+        for (int i = 0; i < registers; i++) {
+            values[i] = codes16(_mm_loadu_si128((const __m128i *)(bytes + c0 + 16 * i)));
+        }
+        const uint16_t *row_scales = scales + (long)r * groups;
+        const uint16_t *row_zeros = zeros + (long)r * groups;
+#pragma clang loop unroll(full)
+        for (int g = 0; g < queries; g++) {
+            const float weight = w[g * w_stride + r];
+            __m512 scaled = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+            for (int i = 0; i < registers; i++) {
+                if (new_scale[i]) {
+                    const int grp = register_group[i];
+                    scaled = _mm512_set1_ps(weight * _cvtsh_ss(row_scales[grp]));
+                    if (starts[i]) zeros_here[g][i] = fmaf(weight, _cvtsh_ss(row_zeros[grp]), zeros_here[g][i]);
+                }
+                acc[g][i] = _mm512_fmadd_ps(scaled, values[i], acc[g][i]);
+            }
+        }
+    }
+    for (int g = 0; g < queries; g++) {
+        for (int i = 0; i < registers; i++) {
+            _mm512_storeu_ps(out + g * out_stride + c0 + 16 * i, acc[g][i]);
+            if (starts[i]) zero_sums[g][register_group[i]] = zeros_here[g][i];
+        }
+    }
+}
+
 TP_AVX512 static inline __attribute__((always_inline)) void packed_sums512(
     const float *w, long w_stride, int count, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
     int rows, int dim, int bits, int group, int c_begin, int c_end, float *out, long out_stride) {
     const long row_bytes = (long)dim * bits / 8;
     const int groups = dim / group;
-    uint8_t spread[MAX_DIM];
     for (int g0 = 0; g0 < count; g0 += MAX_QUERIES) {
         const int queries = count - g0 < MAX_QUERIES ? count - g0 : MAX_QUERIES;
+        const float *wq = w + g0 * w_stride;
+        float *oq = out + g0 * out_stride;
         // Each value group's zero-point sum, taken in the run of 64 channels where the group starts.
         float zero_sums[MAX_QUERIES][MAX_DIM / 16];
         for (int c0 = c_begin; c0 < c_end; c0 += 64) {
             const int registers = (c_end - c0 < 64 ? c_end - c0 : 64) / 16;
-            // Each register's value group, whether it starts a group, and whether it needs a new scale.
-            int register_group[4], starts[4], new_scale[4];
-            for (int i = 0; i < registers; i++) {
-                register_group[i] = (c0 + 16 * i) / group;
-                starts[i] = (c0 + 16 * i) % group == 0;
-                new_scale[i] = i == 0 || register_group[i] != register_group[i - 1];
-            }
-            // Fixed bounds, unrolled, with early exits: sums and zero-point sums stay in registers over the rows.
-            __m512 acc[MAX_QUERIES][4];
-            float zeros_here[MAX_QUERIES][4];
-#pragma clang loop unroll(full)
-            for (int g = 0; g < MAX_QUERIES; g++) {
-#pragma clang loop unroll(full)
-                for (int i = 0; i < 4; i++) {
-                    acc[g][i] = _mm512_setzero_ps();
-                    zeros_here[g][i] = 0;
-                }
-            }
-            for (int r = 0; r < rows; r++) {
-                spread_codes(codes + r * row_bytes, dim, bits, spread);
-                __m512 values[4];
-#pragma clang loop unroll(full)
-                for (int i = 0; i < 4; i++) {
-                    if (i >= registers) break;
-                    values[i] = codes16(_mm_loadu_si128((const __m128i *)(spread + c0 + 16 * i)));
-                }
-                const uint16_t *row_scales = scales + (long)r * groups;
-                const uint16_t *row_zeros = zeros + (long)r * groups;
-#pragma clang loop unroll(full)
-                for (int g = 0; g < MAX_QUERIES; g++) {
-                    if (g >= queries) break;
-                    const float weight = w[(g0 + g) * w_stride + r];
-                    __m512 scaled = _mm512_setzero_ps();
-#pragma clang loop unroll(full)
-                    for (int i = 0; i < 4; i++) {
-                        if (i >= registers) break;
-                        if (new_scale[i]) {
-                            const int grp = register_group[i];
-                            scaled = _mm512_set1_ps(weight * _cvtsh_ss(row_scales[grp]));
-                            if (starts[i]) zeros_here[g][i] = fmaf(weight, _cvtsh_ss(row_zeros[grp]), zeros_here[g][i]);
-                        }
-                        acc[g][i] = _mm512_fmadd_ps(scaled, values[i], acc[g][i]);
-                    }
-                }
-            }
-            for (int g = 0; g < queries; g++) {
-                for (int i = 0; i < registers; i++) {
-                    _mm512_storeu_ps(out + (g0 + g) * out_stride + c0 + 16 * i, acc[g][i]);
-                    if (starts[i]) zero_sums[g][register_group[i]] = zeros_here[g][i];
-                }
-            }
+#define TP_SPREAD_ROWS(q, n) \
+    spread_rows512(wq, w_stride, q, codes, row_bytes, rows, dim, bits, scales, zeros, groups, group, c0, n, oq, \
+                   out_stride, zero_sums)
+#define TP_SPREAD_ROWS_Q(q) \
+    switch (registers) { \
+    case 4: TP_SPREAD_ROWS(q, 4); break; \
+    case 3: TP_SPREAD_ROWS(q, 3); break; \
+    case 2: TP_SPREAD_ROWS(q, 2); break; \
+    default: TP_SPREAD_ROWS(q, 1); break; \
+    }
+            TP_WITH_CONSTANT_QUERIES(TP_SPREAD_ROWS_Q, queries)
+#undef TP_SPREAD_ROWS_Q
+#undef TP_SPREAD_ROWS
         }
         for (int g = 0; g < queries; g++) {
-            float *o = out + (g0 + g) * out_stride;
-            for (int c = c_begin; c < c_end; c++) o[c] += zero_sums[g][c / group];
+            for (int c = c_begin; c < c_end; c++) oq[g * out_stride + c] += zero_sums[g][c / group];
         }
     }
 }
 
-// 4-bit rows in value groups of a multiple of 32 channels: sixteen bytes (32 codes) widen to sixteen lanes, whose
-// low nibbles are the even channels and high nibbles the odd ones, each turned to floats by one vpermps from a
-// table of 0 … 15 — so channel sums are kept in [even | odd] registers per 32 channels and interleaved at the end.
-// Each row's weight × scale (a float product, as the AVX2 kernel's) is taken for 64 rows at a time with vector
-// multiplies; the arithmetic of every channel and zero-point sum is packed_sums512's.
 enum { ROW_BATCH = 64 };
 
 // Rows [r0, r0 + n) of 32·halves channels at c0 for `queries` queries (halves and queries constants after
