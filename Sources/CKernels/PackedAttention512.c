@@ -1,7 +1,7 @@
 // Decode attention over KIVI's packed codes with AVX-512: the grouped logits and value sums of
 // GroupedRowsAttention.c (tp_packed_group_logits, tp_packed_group_weighted_sum) in 512-bit registers, with their
-// bits. Each row's codes are first spread to one byte per code (2-, 4- and 8-bit codes; 3-bit rows stay on AVX2),
-// so sixteen of them become floats in two instructions instead of the AVX2 kernels' shift-and-mask per eight.
+// bits. Each row's codes are first spread to one byte per code (8-bit codes are bytes already), so sixteen of them
+// become floats in two instructions instead of the AVX2 kernels' shift-and-mask per eight.
 // Called only when tp_take_avx512() says the CPU has AVX-512 VNNI and the tiles are allowed.
 #include "PackedAttention512.h"
 
@@ -14,8 +14,8 @@
 
 enum { MAX_DIM = 256, MAX_QUERIES = 4 };
 
-// A row of `dim` codes of `bits` bits (2, 4 or 8; packed little-endian, code i at bit i·bits) as `dim` bytes in
-// code order. dim is a multiple of 16 for 4 bits and of 64 for 2 bits (the callers check).
+// A row of `dim` codes of `bits` bits (2, 3, 4 or 8; packed little-endian, code i at bit i·bits) as `dim` bytes
+// in code order. dim is a multiple of 32 for 3 and 4 bits and of 64 for 2 bits (the callers check).
 TP_AVX512 static inline __attribute__((always_inline)) void spread_codes(const uint8_t *row, int dim, int bits,
                                                                           uint8_t *out) {
     if (bits == 8) {
@@ -30,6 +30,30 @@ TP_AVX512 static inline __attribute__((always_inline)) void spread_codes(const u
             const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
             _mm_storeu_si128((__m128i *)(out + c), _mm_unpacklo_epi8(low, high));
             _mm_storeu_si128((__m128i *)(out + c + 16), _mm_unpackhi_epi8(low, high));
+        }
+        return;
+    }
+    if (bits == 3) {
+        // 32 codes in 12 bytes: 16-bit lane i takes bytes ⌊3i/8⌋ and the next (a shuffle of the bytes broadcast to
+        // every 128-bit lane), shifted right by 3i mod 8 and masked, then narrowed to bytes. The load stops at the
+        // 12 bytes, so the last row of a buffer is never read past.
+        static const int8_t shuffle[64] = {  // bytes ⌊3i/8⌋ and ⌊3i/8⌋ + 1 for lane i
+            0, 1, 0, 1, 0, 1, 1, 2, 1, 2, 1, 2, 2, 3, 2, 3,
+            3, 4, 3, 4, 3, 4, 4, 5, 4, 5, 4, 5, 5, 6, 5, 6,
+            6, 7, 6, 7, 6, 7, 7, 8, 7, 8, 7, 8, 8, 9, 8, 9,
+            9, 10, 9, 10, 9, 10, 10, 11, 10, 11, 10, 11, 11, 12, 11, 12,
+        };
+        static const int16_t shifts[32] = {  // 3i mod 8
+            0, 3, 6, 1, 4, 7, 2, 5, 0, 3, 6, 1, 4, 7, 2, 5,
+            0, 3, 6, 1, 4, 7, 2, 5, 0, 3, 6, 1, 4, 7, 2, 5,
+        };
+        const __m512i control = _mm512_loadu_si512(shuffle);
+        const __m512i amounts = _mm512_loadu_si512(shifts);
+        for (int c = 0; c < dim; c += 32) {
+            const __m128i packed = _mm_maskz_loadu_epi8(0x0FFF, row + c / 8 * 3);
+            const __m512i pairs = _mm512_shuffle_epi8(_mm512_broadcast_i32x4(packed), control);
+            const __m512i codes = _mm512_and_si512(_mm512_srlv_epi16(pairs, amounts), _mm512_set1_epi16(7));
+            _mm256_storeu_si256((__m256i *)(out + c), _mm512_cvtepi16_epi8(codes));
         }
         return;
     }
@@ -54,7 +78,7 @@ static int spreadable(int dim, int bits) {
     if (dim > MAX_DIM) return 0;
     switch (bits) {
     case 8: return dim % 16 == 0;
-    case 4: return dim % 32 == 0;
+    case 4: case 3: return dim % 32 == 0;
     case 2: return dim % 64 == 0;
     default: return 0;
     }
@@ -148,6 +172,7 @@ TP_AVX512 int tp_packed_group_logits512(const float *qs, const float *bias, int 
     if (!spreadable(dim, bits)) return 0;
     switch (bits) {
     case 2: return packed_logits512(qs, bias, count, codes, rows, dim, 2, out, stride);
+    case 3: return packed_logits512(qs, bias, count, codes, rows, dim, 3, out, stride);
     case 4: return packed_logits512(qs, bias, count, codes, rows, dim, 4, out, stride);
     default: return packed_logits512(qs, bias, count, codes, rows, dim, 8, out, stride);
     }
@@ -398,6 +423,9 @@ TP_AVX512 int tp_packed_group_weighted_sum512(const float *w, long w_stride, int
     switch (bits) {
     case 2:
         packed_sums512(w, w_stride, count, codes, scales, zeros, rows, dim, 2, group, c_begin, c_end, out, out_stride);
+        break;
+    case 3:
+        packed_sums512(w, w_stride, count, codes, scales, zeros, rows, dim, 3, group, c_begin, c_end, out, out_stride);
         break;
     case 4:
         packed_sums512(w, w_stride, count, codes, scales, zeros, rows, dim, 4, group, c_begin, c_end, out, out_stride);

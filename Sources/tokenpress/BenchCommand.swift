@@ -118,6 +118,7 @@ struct BenchCommand: ParsableCommand {
             var results: [Benchmark.Result] = []
             let total = tests.count * threadCounts.count * presses.count * repetitions
             var done = 0
+            Console.progress("bench", done: 0, total: total)
             for threads in threadCounts {
                 ParallelFor.threads = threads
                 for test in tests {
@@ -125,7 +126,8 @@ struct BenchCommand: ParsableCommand {
                                                  repetitions: repetitions) { _, index in
                         done += 1
                         let name = presses[index]?.description ?? ""
-                        Console.progress("bench \(test.name) \(name) t=\(threads)", done: done, total: total)
+                        Console.progress("bench \(test.name) \(name) t=\(threads)", done: done, total: total,
+                                         bar: "bench")
                     }
                 }
             }

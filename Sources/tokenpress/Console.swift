@@ -12,10 +12,12 @@ enum Console {
     }
 
     /// A one-line progress bar on stderr, redrawn in place, with the elapsed time and an estimate of what is left
-    /// (from the pace so far; the clock starts when a bar is at 0).
-    static func progress(_ label: String, done: Int, total: Int) {
+    /// (from the pace so far; the clock starts when a bar is at 0). `bar` names the bar when its label changes
+    /// from step to step (bench names the press being measured), so its clock runs on; by default the label.
+    static func progress(_ label: String, done: Int, total: Int, bar: String? = nil) {
         let now = Date()
-        if done == 0 || progressStart.label != label { progressStart = (label, now) }
+        let id = bar ?? label
+        if done == 0 || progressStart.bar != id { progressStart = (id, now) }
         let width = 30
         let filled = total > 0 ? width * min(done, total) / total : width
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
@@ -29,7 +31,7 @@ enum Console {
     }
 
     /// When the current progress bar started. Progress is drawn from one thread at a time.
-    nonisolated(unsafe) private static var progressStart = (label: "", time: Date())
+    nonisolated(unsafe) private static var progressStart = (bar: "", time: Date())
 
     /// "42 s", "3 min 05 s", "1 h 02 min".
     static func duration(_ seconds: Double) -> String {
