@@ -1110,14 +1110,11 @@ TP_AVX2 void tp_packed_logits(const float *q, const uint16_t *scales, const uint
         bias_lanes = _mm256_fmadd_ps(qc, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(zeros + c))), bias_lanes);
     }
     const float bias = hsum8(bias_lanes);
-    // Whole tiles of eight rows in 512-bit registers where the CPU allows (a group of one query, same bits).
-    const int done = tp_take_avx512() ? tp_packed_group_logits512(qs, &bias, 1, codes, rows, dim, bits, out, 0) : 0;
-    const uint8_t *rest = codes + (long)done * dim * bits / 8;
     switch (bits) {
-    case 2: packed_logits(qs, bias, rest, rows - done, dim, 2, out + done); break;
-    case 3: packed_logits(qs, bias, rest, rows - done, dim, 3, out + done); break;
-    case 4: packed_logits(qs, bias, rest, rows - done, dim, 4, out + done); break;
-    default: packed_logits(qs, bias, rest, rows - done, dim, 8, out + done); break;
+    case 2: packed_logits(qs, bias, codes, rows, dim, 2, out); break;
+    case 3: packed_logits(qs, bias, codes, rows, dim, 3, out); break;
+    case 4: packed_logits(qs, bias, codes, rows, dim, 4, out); break;
+    default: packed_logits(qs, bias, codes, rows, dim, 8, out); break;
     }
 }
 
@@ -1154,7 +1151,9 @@ TP_AVX2 static inline __attribute__((always_inline)) void packed_weighted_sum(
 
 TP_AVX2 void tp_packed_weighted_sum(const float *w, const uint8_t *codes, const uint16_t *scales, const uint16_t *zeros,
                                     int rows, int dim, int bits, int group, float *zero_sums, float *out) {
-    // The grouped 512-bit kernel with one query where the CPU allows (same bits).
+    // The grouped 512-bit kernel with one query where the CPU allows (same bits). Not the logits: with one query
+    // the 512-bit tiles decode two rows per register for four FMAs and were slower than AVX2 (19 against 16 µs per
+    // 4,096 4-bit rows, scripts' harness).
     if (tp_take_avx512()
         && tp_packed_group_weighted_sum512(w, 0, 1, codes, scales, zeros, rows, dim, bits, group, 0, dim, out, dim)) {
         return;
