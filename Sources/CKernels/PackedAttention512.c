@@ -91,8 +91,8 @@ TP_AVX512 static inline __m512 codes16(__m128i bytes) { return _mm512_cvtepi32_p
 // Lanes 0–7 hold row 2p's accumulator of the AVX2 kernel and lanes 8–15 row 2p+1's: the same FMA per lane
 // (query·scale times code, channels eight at a time in order, from zero); each tile of eight rows is then
 // reduced by hsum8x8 and given the query's zero-point bias as the AVX2 kernel does.
-// One tile of eight rows (their codes as bytes) for `queries` queries, a constant after inlining, so the accumulators stay in
-// registers.
+// One tile of eight rows (their codes as bytes) for `queries` queries, a constant after inlining, so the
+// accumulators stay in registers.
 TP_AVX512 static inline __attribute__((always_inline)) void logits_tile512(const float *qs, const float *bias,
                                                                             const int queries,
                                                                             const uint8_t *const bytes[8], int dim,
@@ -372,7 +372,8 @@ TP_AVX512 static void packed_nibble_sums512(const float *w, long w_stride, int c
                         int i = 0;
                         for (; i + 16 <= n; i += 16) {
                             const __m512 weights = _mm512_loadu_ps(wg + i);
-                            _mm512_storeu_ps(scaled[g][h] + i, _mm512_mul_ps(weights, _mm512_loadu_ps(scale_of[h] + i)));
+                            const __m512 row_scales = _mm512_loadu_ps(scale_of[h] + i);
+                            _mm512_storeu_ps(scaled[g][h] + i, _mm512_mul_ps(weights, row_scales));
                         }
                         for (; i < n; i++) scaled[g][h][i] = wg[i] * scale_of[h][i];
                     }

@@ -118,7 +118,7 @@ struct BenchCommand: ParsableCommand {
             var results: [Benchmark.Result] = []
             let total = tests.count * threadCounts.count * presses.count * repetitions
             var done = 0
-            Console.progress("bench", done: 0, total: total)
+            Console.startProgress(bar: "bench")
             for threads in threadCounts {
                 ParallelFor.threads = threads
                 for test in tests {

@@ -30,6 +30,12 @@ enum Console {
         FileHandle.standardError.write(Data("\r\(label) \(bar) \(done)/\(total)\(timing)\u{1B}[K\(end)".utf8))
     }
 
+    /// Starts the clock of the bar named `bar` without drawing it (nothing reaches stderr before the work's own
+    /// checks have passed).
+    static func startProgress(bar: String) {
+        progressStart = (bar, Date())
+    }
+
     /// When the current progress bar started. Progress is drawn from one thread at a time.
     nonisolated(unsafe) private static var progressStart = (bar: "", time: Date())
 
