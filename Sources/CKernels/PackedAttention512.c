@@ -283,7 +283,7 @@ enum { ROW_BATCH = 64 };
 // inlining, so the sums stay in registers): acc[g][h] holds query g's [even, odd] channel sums of half h.
 TP_AVX512 static inline __attribute__((always_inline)) void nibble_rows512(
     const float *w, long w_stride, const int queries, const uint8_t *codes, long row_bytes, int r0, int n, int c0,
-    const int halves, const int starts[2], const float zero_of[2][ROW_BATCH],
+    const int halves, const int starts[2], const int scale_half[2], const float zero_of[2][ROW_BATCH],
     const float scaled[MAX_QUERIES][2][ROW_BATCH], __m512 acc[MAX_QUERIES][2][2], float zeros_here[MAX_QUERIES][2]) {
     const __m512 levels = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512 sums[MAX_QUERIES][2][2];
@@ -312,7 +312,7 @@ TP_AVX512 static inline __attribute__((always_inline)) void nibble_rows512(
 #pragma clang loop unroll(full)
             for (int h = 0; h < halves; h++) {
                 if (starts[h]) zero_sums[g][h] = fmaf(weight, zero_of[h][i], zero_sums[g][h]);
-                const __m512 s = _mm512_set1_ps(scaled[g][h][i]);
+                const __m512 s = _mm512_set1_ps(scaled[g][scale_half[h]][i]);
                 sums[g][h][0] = _mm512_fmadd_ps(s, even[h], sums[g][h][0]);
                 sums[g][h][1] = _mm512_fmadd_ps(s, odd[h], sums[g][h][1]);
             }
@@ -345,10 +345,14 @@ TP_AVX512 static void packed_nibble_sums512(const float *w, long w_stride, int c
         float zero_sums[MAX_QUERIES][MAX_DIM / 32];
         for (int c0 = c_begin; c0 < c_end; c0 += 64) {
             const int halves = (c_end - c0 < 64 ? c_end - c0 : 64) / 32;
-            int half_group[2], starts[2] = {0, 0};
+            // Each half's value group, whether it starts the group, and whether its scale differs from the half
+            // before (group 32) or is that half's (group 64 and wider: scales and products taken once).
+            int half_group[2], starts[2] = {0, 0}, new_scale[2] = {1, 1}, scale_half[2] = {0, 1};
             for (int h = 0; h < halves; h++) {
                 half_group[h] = (c0 + 32 * h) / group;
                 starts[h] = (c0 + 32 * h) % group == 0;
+                new_scale[h] = h == 0 || half_group[h] != half_group[h - 1];
+                scale_half[h] = new_scale[h] ? h : h - 1;
             }
             __m512 acc[MAX_QUERIES][2][2];
             float zeros_here[MAX_QUERIES][2];
@@ -363,9 +367,14 @@ TP_AVX512 static void packed_nibble_sums512(const float *w, long w_stride, int c
                 const int n = rows - r0 < ROW_BATCH ? rows - r0 : ROW_BATCH;
                 float scale_of[2][ROW_BATCH], zero_of[2][ROW_BATCH], scaled[MAX_QUERIES][2][ROW_BATCH];
                 for (int h = 0; h < halves; h++) {
+                    if (!new_scale[h]) continue;  // the second half of a group takes the first half's products
                     for (int i = 0; i < n; i++) {
                         scale_of[h][i] = _cvtsh_ss(scales[(long)(r0 + i) * groups + half_group[h]]);
-                        zero_of[h][i] = _cvtsh_ss(zeros[(long)(r0 + i) * groups + half_group[h]]);
+                    }
+                    if (starts[h]) {
+                        for (int i = 0; i < n; i++) {
+                            zero_of[h][i] = _cvtsh_ss(zeros[(long)(r0 + i) * groups + half_group[h]]);
+                        }
                     }
                     for (int g = 0; g < queries; g++) {
                         const float *wg = wq + g * w_stride + r0;
@@ -379,7 +388,8 @@ TP_AVX512 static void packed_nibble_sums512(const float *w, long w_stride, int c
                     }
                 }
 #define TP_NIBBLE_ROWS(q, h) \
-    nibble_rows512(wq, w_stride, q, codes, row_bytes, r0, n, c0, h, starts, zero_of, scaled, acc, zeros_here)
+    nibble_rows512(wq, w_stride, q, codes, row_bytes, r0, n, c0, h, starts, scale_half, zero_of, scaled, acc, \
+                   zeros_here)
 #define TP_NIBBLE_ROWS_Q(q) \
     if (halves == 2) { \
         TP_NIBBLE_ROWS(q, 2); \
