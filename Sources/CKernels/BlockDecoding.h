@@ -215,6 +215,22 @@ TP_AVX2 static inline __m256 hsum8x8(const __m256 x[8]) {
     return _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+// The end of reduce4x8 for eight rows at once, with its additions in its order, so lane k equals
+// reduce4x8 of row k (x[k] already (x0 + x2) + (x1 + x3)): t = low half + high half, then (t0 + t1) + (t2 + t3).
+TP_AVX2 static inline __m256 reduce4x8_end8(const __m256 x[8]) {
+    __m256 t[4];
+    for (int k = 0; k < 4; k++) {
+        const __m256 a = x[2 * k], b = x[2 * k + 1];
+        t[k] = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    }
+    // [row 0: t0+t1, t2+t3, row 2: …, … | row 1: …, row 3: …], and the same for rows 4 to 7.
+    const __m256 u0 = _mm256_hadd_ps(t[0], t[1]);
+    const __m256 u1 = _mm256_hadd_ps(t[2], t[3]);
+    // [rows 0, 2, 4, 6 | rows 1, 3, 5, 7], then in row order.
+    const __m256 s = _mm256_hadd_ps(u0, u1);
+    return _mm256_permutevar8x32_ps(s, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 TP_AVX512 static inline __m512i twice(__m256i x) { return _mm512_inserti64x4(_mm512_castsi256_si512(x), x, 1); }
 
 TP_AVX512 static inline __m512 pair_ps(float low, float high) {

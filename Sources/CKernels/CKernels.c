@@ -867,20 +867,59 @@ TP_AVX2 float tp_dot_f16(const float *q, const uint16_t *k, int dim, int order) 
     return reduce4x8(s[0], s[1], s[2], s[3]);
 }
 
+// Keys times a query held in registers, 64 values, into one accumulator per key in tinyBLAS's order (order 0) or
+// into ggml_vec_dot_f16's four (order 1, already added pairwise as reduce4x8 adds them): the products of
+// tp_dot_f16, in its order.
+#define TP_F16_KEY64_TINYBLAS(k, acc)                                                                              \
+    do {                                                                                                          \
+        acc = _mm256_mul_ps(q0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k))));                          \
+        acc = _mm256_fmadd_ps(q1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 8))), acc);             \
+        acc = _mm256_fmadd_ps(q2, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 16))), acc);            \
+        acc = _mm256_fmadd_ps(q3, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 24))), acc);            \
+        acc = _mm256_fmadd_ps(q4, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 32))), acc);            \
+        acc = _mm256_fmadd_ps(q5, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 40))), acc);            \
+        acc = _mm256_fmadd_ps(q6, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 48))), acc);            \
+        acc = _mm256_fmadd_ps(q7, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 56))), acc);            \
+    } while (0)
+
+#define TP_F16_KEY64_VECTOR_DOT(k, acc)                                                                           \
+    do {                                                                                                          \
+        const __m256 zero = _mm256_setzero_ps();                                                                  \
+        __m256 s0 = _mm256_fmadd_ps(q0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k))), zero);            \
+        __m256 s1 = _mm256_fmadd_ps(q1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 8))), zero);      \
+        __m256 s2 = _mm256_fmadd_ps(q2, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 16))), zero);     \
+        __m256 s3 = _mm256_fmadd_ps(q3, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 24))), zero);     \
+        s0 = _mm256_fmadd_ps(q4, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 32))), s0);              \
+        s1 = _mm256_fmadd_ps(q5, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 40))), s1);              \
+        s2 = _mm256_fmadd_ps(q6, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 48))), s2);              \
+        s3 = _mm256_fmadd_ps(q7, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((k) + 56))), s3);              \
+        acc = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));                                        \
+    } while (0)
+
 TP_AVX2 void tp_scores_f16(const float *q, const uint16_t *keys, int count, int dim, int order, float *scores) {
-    if (order == 0 && dim == 64) {  // the common head size, with the query held in registers
+    if (dim == 64) {  // the common head size, with the query held in registers
         const __m256 q0 = _mm256_loadu_ps(q), q1 = _mm256_loadu_ps(q + 8), q2 = _mm256_loadu_ps(q + 16), q3 = _mm256_loadu_ps(q + 24);
         const __m256 q4 = _mm256_loadu_ps(q + 32), q5 = _mm256_loadu_ps(q + 40), q6 = _mm256_loadu_ps(q + 48), q7 = _mm256_loadu_ps(q + 56);
-        for (int j = 0; j < count; j++) {
-            const uint16_t *k = keys + (long)j * 64;
-            __m256 acc = _mm256_mul_ps(q0, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)k)));
-            acc = _mm256_fmadd_ps(q1, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 8))), acc);
-            acc = _mm256_fmadd_ps(q2, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 16))), acc);
-            acc = _mm256_fmadd_ps(q3, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 24))), acc);
-            acc = _mm256_fmadd_ps(q4, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 32))), acc);
-            acc = _mm256_fmadd_ps(q5, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 40))), acc);
-            acc = _mm256_fmadd_ps(q6, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 48))), acc);
-            acc = _mm256_fmadd_ps(q7, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + 56))), acc);
+        // Eight keys at a time, reduced together (hsum8x8, reduce4x8_end8: each lane has the one-key reduction's
+        // additions): a key's own horizontal sum cost about as much as its products.
+        int j = 0;
+        if (order == 1) {
+            for (; j + 8 <= count; j += 8) {
+                __m256 acc[8];
+                for (int n = 0; n < 8; n++) TP_F16_KEY64_VECTOR_DOT(keys + (long)(j + n) * 64, acc[n]);
+                _mm256_storeu_ps(scores + j, reduce4x8_end8(acc));
+            }
+            for (; j < count; j++) scores[j] = tp_dot_f16(q, keys + (long)j * 64, 64, 1);
+            return;
+        }
+        for (; j + 8 <= count; j += 8) {
+            __m256 acc[8];
+            for (int n = 0; n < 8; n++) TP_F16_KEY64_TINYBLAS(keys + (long)(j + n) * 64, acc[n]);
+            _mm256_storeu_ps(scores + j, hsum8x8(acc));
+        }
+        for (; j < count; j++) {
+            __m256 acc;
+            TP_F16_KEY64_TINYBLAS(keys + (long)j * 64, acc);
             scores[j] = hsum8(acc);
         }
         return;

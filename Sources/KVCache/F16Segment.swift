@@ -89,9 +89,14 @@ public final class F16Segment: AppendableSegment {
     }
 
     public func replace(_ index: Int, key: [Float], value: [Float]) {
-        for i in 0 ..< headDimension {
-            keys[index * headDimension + i] = HalfConversion.half(key[i])
-            values[index * headDimension + i] = HalfConversion.half(value[i])
+        // Through buffers: element by element, every store checked the arrays' uniqueness and exclusive access
+        // (EMS rewrites every kept token of every head).
+        let first = index * headDimension
+        keys.withUnsafeMutableBufferPointer { keys in
+            for i in 0 ..< headDimension { keys[first + i] = HalfConversion.half(key[i]) }
+        }
+        values.withUnsafeMutableBufferPointer { values in
+            for i in 0 ..< headDimension { values[first + i] = HalfConversion.half(value[i]) }
         }
     }
 

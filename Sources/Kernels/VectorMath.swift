@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Float vector primitives used by norms, attention and the generic matmul path.
@@ -29,6 +30,25 @@ public enum VectorMath {
                                            stride: Int, rows: Int, dimension d: Int,
                                            into best: UnsafeMutablePointer<Int>) {
         precondition(stride % 16 == 0 && rows <= stride, "argmaxDotsByColumns: \(rows) rows in a stride of \(stride)")
+        guard KernelDispatch.useAVX2 else {
+            argmaxDotsByColumnsPortable(vectors, count: count, columns: columns, stride: stride, rows: rows,
+                                        dimension: d, into: best)
+            return
+        }
+        // The C kernel adds in this order too (two 8-lane halves of each 16-row block): the same rows win.
+        var bestValues = [Float](repeating: 0, count: count)
+        bestValues.withUnsafeMutableBufferPointer { values in
+            best.withMemoryRebound(to: Int64.self, capacity: count) { best in
+                tp_argmax_dots_by_columns(vectors, Int32(count), columns, stride, Int32(rows), Int32(d),
+                                          values.baseAddress, best)
+            }
+        }
+    }
+
+    /// The portable twin of `argmaxDotsByColumns` (and the reference of its AVX2 kernel).
+    public static func argmaxDotsByColumnsPortable(_ vectors: UnsafePointer<Float>, count: Int,
+                                                   columns: UnsafePointer<Float>, stride: Int, rows: Int,
+                                                   dimension d: Int, into best: UnsafeMutablePointer<Int>) {
         var bestValues = [Float](repeating: -.infinity, count: count)
         best.update(repeating: 0, count: count)
         let tile = 64

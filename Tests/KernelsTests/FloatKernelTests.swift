@@ -55,6 +55,45 @@ final class FloatKernelTests: XCTestCase {
         }
     }
 
+    /// The AVX2 kernel against its portable twin where only the summation order decides: rows that are
+    /// permutations of one row, against vectors of one repeated value, have equal dots in exact arithmetic, so the
+    /// winner is whichever order rounds highest (and ties go to the first) — another order or a fused multiply-add
+    /// picks other rows. Random rows and vectors as well, at head sizes with and without a tail past 16.
+    func testArgmaxOfDotsByColumnsKernelPicksThePortableTwinsRows() throws {
+        try XCTSkipUnless(KernelDispatch.useAVX2, "no AVX2 on this CPU")
+        var generator = SystemRandomNumberGenerator()
+        for d in [8, 16, 64, 70, 256] {
+            for rows in [1, 17, 300] {
+                let base = (0 ..< d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
+                var matrix: [Float] = []
+                for r in 0 ..< rows {
+                    matrix += r % 3 == 2 ? (0 ..< d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
+                        : base.shuffled(using: &generator)
+                }
+                let stride = (rows + 15) / 16 * 16
+                var columns = [Float](repeating: 0, count: d * stride)
+                for r in 0 ..< rows { for i in 0 ..< d { columns[i * stride + r] = matrix[r * d + i] } }
+                let count = 70
+                var vectors: [Float] = []
+                for v in 0 ..< count {
+                    let value = Float.random(in: 0.01 ... 1, using: &generator)
+                    vectors += v % 4 == 3 ? (0 ..< d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
+                        : [Float](repeating: value, count: d)
+                }
+                var fast = [Int](repeating: -1, count: count), portable = fast
+                fast.withUnsafeMutableBufferPointer {
+                    VectorMath.argmaxDotsByColumns(vectors, count: count, columns: columns, stride: stride, rows: rows,
+                                                   dimension: d, into: $0.baseAddress!)
+                }
+                portable.withUnsafeMutableBufferPointer {
+                    VectorMath.argmaxDotsByColumnsPortable(vectors, count: count, columns: columns, stride: stride,
+                                                           rows: rows, dimension: d, into: $0.baseAddress!)
+                }
+                XCTAssertEqual(fast, portable, "d \(d), rows \(rows)")
+            }
+        }
+    }
+
     func testExpApproximationIsWithinTwoUlpsOfLibm() {
         var x: Float = -87
         while x < 88 {

@@ -118,4 +118,11 @@ void tp_sparse_logits(const float *q, const uint64_t *masks, const uint16_t *val
 void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_t *values, int rows,
                             int words, int kept, int dim, float *out);
 
+/// For each of `count` vectors (`dim` floats each, one after another), the first row r < `rows` with the largest
+/// dot(row r, vector), into best[v] and its value into best_values[v], rows stored by columns (element i of row r at
+/// columns[i·stride + r]; stride a multiple of 16, rows past `rows` zero-padded). Every dot has the bits of
+/// VectorMath.argmaxDotsByColumnsPortable (products then adds, in its order), so the same row wins.
+void tp_argmax_dots_by_columns(const float *vectors, int count, const float *columns, long stride, int rows,
+                               int dim, float *best_values, int64_t *best);
+
 #endif
