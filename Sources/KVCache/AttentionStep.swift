@@ -41,6 +41,30 @@ public final class AttentionStep {
         statistics?.observe(layer: layer, queries: queries, tokens: tokens, firstPosition: start, cache: layerCache)
     }
 
+    /// One token of each of several sequences, row r over `caches[r]` (its queries at `queries + r·queryHeads·d`,
+    /// its keys and values at `r·kvHeads·d`, its output beside its queries): each as `attend` would do it alone,
+    /// with the attention of all rows in one parallel loop (`CachedAttention.computeRows`).
+    public func attendRows(layer: Int, caches: [KVCache], queries: UnsafeMutablePointer<Float>,
+                           keys: UnsafeMutablePointer<Float>, values: UnsafePointer<Float>,
+                           output: UnsafeMutablePointer<Float>) {
+        guard let spec = caches.first?.layers[layer].spec else { return }
+        let qWidth = spec.queryHeads * spec.headDimension
+        let kvWidth = spec.kvHeads * spec.headDimension
+        for (r, cache) in caches.enumerated() {
+            let start = cache.nextPosition
+            let (q, k) = (queries + r * qWidth, keys + r * kvWidth)
+            cache.statistics?.observeUnrotated(layer: layer, queries: q, tokens: 1, spec: spec, firstPosition: start)
+            rotate(queries: q, keys: k, tokens: 1, start: start, spec: spec)
+            cache.layers[layer].append(keys: k, values: values + r * kvWidth, tokens: 1, firstPosition: start)
+        }
+        CachedAttention.computeRows(layers: caches.map { $0.layers[layer] }, queries: queries,
+                                    positions: caches.map(\.nextPosition), output: output, scratch: scratch)
+        for (r, cache) in caches.enumerated() {
+            cache.statistics?.observe(layer: layer, queries: queries + r * qWidth, tokens: 1,
+                                      firstPosition: cache.nextPosition, cache: cache.layers[layer])
+        }
+    }
+
     /// Rotates every token's query and key heads by its position.
     private func rotate(queries: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, tokens: Int,
                         start: Int, spec: AttentionSpec) {

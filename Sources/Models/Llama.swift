@@ -184,15 +184,9 @@ public final class Llama: LanguageModel {
         for (token, cache) in zip(tokens, caches) {
             try configuration.checkBatch([token], nextPosition: cache.nextPosition)
         }
-        let c = configuration
-        let qWidth = c.headCount * c.headDimension
-        let kvWidth = c.kvHeadCount * c.headDimension
         // Row i of every activation belongs to sequence i: it attends over its own cache only.
         return run(tokens: tokens, logits: .allTokens) { layer, attention, q, k, v, _, output in
-            for (row, cache) in caches.enumerated() {
-                attention.attend(layer: layer, cache: cache, queries: q + row * qWidth, keys: k + row * kvWidth,
-                                 values: v + row * kvWidth, tokens: 1, output: output + row * qWidth)
-            }
+            attention.attendRows(layer: layer, caches: caches, queries: q, keys: k, values: v, output: output)
         } advance: {
             for cache in caches { cache.advance(by: 1) }
         }

@@ -44,13 +44,18 @@ final class BatchedDecodeTests: XCTestCase {
     }
 
     func testGeneratingTogetherGivesEachCacheItsGenerationAlone() throws {
-        let engine = try InferenceEngine(modelPath: try TinyModel().write())
+        var tiny = TinyModel()
+        tiny.width = 128  // heads of 32 values: llama.cpp's blocks and KIVI's grouped kernels apply
+        let engine = try InferenceEngine(modelPath: try tiny.write())
         let context = engine.tokenizer.encode("hello world, tell me a story of words and more words of the world")
         let prompt = context + engine.tokenizer.encode(" tell me", addSpecial: false)
         let base = engine.makeCache()
         _ = try engine.prefill(context, cache: base)
+        // Quantized caches beside f16 ones: their rows take GroupedDecodeAttention, the others one parallel loop.
         let presses: [(any KVPress)?] = [nil, StreamingPress(compressionRatio: 0.5, sinks: 2),
-                                         KnormPress(compressionRatio: 0.3), RandomPress(compressionRatio: 0.7)]
+                                         KnormPress(compressionRatio: 0.3), RandomPress(compressionRatio: 0.7),
+                                         KIVIPress(settings: try KIVISettings(bits: 4, group: 8, residual: 4)),
+                                         CacheTypePress(keyType: .q8_0, valueType: .q4_0)]
         func caches() throws -> [KVCache] {
             var caches = try presses.map { press in
                 let cache = base.copy()
