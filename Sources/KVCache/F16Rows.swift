@@ -99,10 +99,17 @@ enum F16Rows {
 
     /// Keeps the rows at `indices` (ascending) of `storage`.
     static func retain(_ indices: [Int], of storage: ContiguousArray<Float16>, dimension d: Int) -> ContiguousArray<Float16> {
-        var kept = ContiguousArray<Float16>()
-        kept.reserveCapacity(indices.count * d)
-        for i in indices { kept.append(contentsOf: storage[i * d ..< (i + 1) * d]) }
-        return kept
+        // Row copies between buffers: appending slices row by row cost a sweep of 65 configurations about
+        // two seconds a prompt.
+        storage.withUnsafeBufferPointer { source in
+            ContiguousArray(unsafeUninitializedCapacity: indices.count * d) { kept, initialized in
+                for (row, i) in indices.enumerated() {
+                    precondition(i >= 0 && (i + 1) * d <= source.count, "row \(i) out of the storage")
+                    (kept.baseAddress! + row * d).initialize(from: source.baseAddress! + i * d, count: d)
+                }
+                initialized = indices.count * d
+            }
+        }
     }
 
     /// Rotates each row i of `storage` by RoPE at position `delta[i]`, rounding back to f16 (rows whose delta is 0
