@@ -2,8 +2,6 @@
 // kept key). See include/CKernels.h. Called only after tp_has_avx2().
 #include "CKernels.h"
 
-#include <stdlib.h>
-
 #include "BlockDecoding.h"
 
 #if TP_X86
@@ -19,20 +17,18 @@ static inline void take_better(const float sums[16], int r, int lanes, float *be
     }
 }
 
-// The dots of one vector with rows r … r + 15, summed as VectorMath.dotsByColumns sums them: lane l of the
-// dimension (l < 16) accumulates its products from zero, product then add; the sixteen lane sums are added in
-// lane order; the dimensions past the last whole 16 are added one by one.
-TP_AVX2 static inline void dots16(const float *v, const float *columns, long stride, int r, int dim, __m256 *low,
-                                  __m256 *high) {
+// The dots of one vector with the 16 rows of `block` ([dim, 16]: element i of row l at block[16·i + l]), summed as
+// VectorMath.dotsByColumns sums them: lane l of the dimension (l < 16) accumulates its products from zero, product
+// then add; the sixteen lane sums are added in lane order; the dimensions past the last whole 16 one by one.
+TP_AVX2 static inline void dots16(const float *v, const float *block, int dim, __m256 *low, __m256 *high) {
     const int full = dim / 16 * 16;
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     for (int lane = 0; lane < 16 && lane < full; lane++) {
         __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
         for (int i = lane; i < full; i += 16) {
-            const float *column = columns + (long)i * stride + r;
             const __m256 x = _mm256_broadcast_ss(v + i);
-            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(column), x));
-            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(column + 8), x));
+            a0 = _mm256_add_ps(a0, _mm256_mul_ps(_mm256_loadu_ps(block + 16 * i), x));
+            a1 = _mm256_add_ps(a1, _mm256_mul_ps(_mm256_loadu_ps(block + 16 * i + 8), x));
         }
         if (lane == 0) {
             s0 = a0;
@@ -43,25 +39,22 @@ TP_AVX2 static inline void dots16(const float *v, const float *columns, long str
         }
     }
     for (int i = full; i < dim; i++) {
-        const float *column = columns + (long)i * stride + r;
         const __m256 x = _mm256_broadcast_ss(v + i);
-        s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(column), x));
-        s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(column + 8), x));
+        s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_loadu_ps(block + 16 * i), x));
+        s1 = _mm256_add_ps(s1, _mm256_mul_ps(_mm256_loadu_ps(block + 16 * i + 8), x));
     }
     *low = s0;
     *high = s1;
 }
 
 TP_AVX2 void tp_argmax_dots_by_columns(const float *vectors, int count, const float *columns, long stride, int rows,
-                                       int dim, float *best_values, int64_t *best) {
+                                       int dim, float *block, float *best_values, int64_t *best) {
     for (int v = 0; v < count; v++) {
         best_values[v] = -__builtin_inff();
         best[v] = 0;
     }
     // A block's 16 rows are copied next to each other first: in place, its dimensions lie `stride` floats apart,
     // often a multiple of 4 KiB, and as many lines on one cache set do not stay in L1.
-    float *block = malloc(sizeof(float) * 16 * (size_t)dim);
-    if (!block) return;
     // A tile of vectors over one block of rows at a time: the block (16 rows × dim) stays in L1.
     const int tile = 64;
     for (int first = 0; first < count; first += tile) {
@@ -74,7 +67,7 @@ TP_AVX2 void tp_argmax_dots_by_columns(const float *vectors, int count, const fl
             }
             for (int v = first; v < last; v++) {
                 __m256 low, high;
-                dots16(vectors + (long)v * dim, block, 16, 0, dim, &low, &high);
+                dots16(vectors + (long)v * dim, block, dim, &low, &high);
                 const __m256 bar = _mm256_set1_ps(best_values[v]);
                 const int beats = _mm256_movemask_ps(_mm256_cmp_ps(low, bar, _CMP_GT_OQ))
                     | _mm256_movemask_ps(_mm256_cmp_ps(high, bar, _CMP_GT_OQ)) << 8;
@@ -86,12 +79,11 @@ TP_AVX2 void tp_argmax_dots_by_columns(const float *vectors, int count, const fl
             }
         }
     }
-    free(block);
 }
 
 #else  // not x86: never called (tp_has_avx2() is 0); defined so the symbol exists.
 
 void tp_argmax_dots_by_columns(const float *vectors, int count, const float *columns, long stride, int rows,
-                               int dim, float *best_values, int64_t *best) {}
+                               int dim, float *block, float *best_values, int64_t *best) {}
 
 #endif

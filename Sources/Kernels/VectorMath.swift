@@ -37,10 +37,13 @@ public enum VectorMath {
         }
         // The C kernel adds in this order too (two 8-lane halves of each 16-row block): the same rows win.
         var bestValues = [Float](repeating: 0, count: count)
+        var block = [Float](repeating: 0, count: 16 * d)
         bestValues.withUnsafeMutableBufferPointer { values in
-            best.withMemoryRebound(to: Int64.self, capacity: count) { best in
-                tp_argmax_dots_by_columns(vectors, Int32(count), columns, stride, Int32(rows), Int32(d),
-                                          values.baseAddress, best)
+            block.withUnsafeMutableBufferPointer { block in
+                best.withMemoryRebound(to: Int64.self, capacity: count) { best in
+                    tp_argmax_dots_by_columns(vectors, Int32(count), columns, stride, Int32(rows), Int32(d),
+                                              block.baseAddress, values.baseAddress, best)
+                }
             }
         }
     }

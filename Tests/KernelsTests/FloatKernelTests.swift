@@ -28,8 +28,14 @@ final class FloatKernelTests: XCTestCase {
         for d in [8, 16, 64, 70] {
             for rows in [1, 15, 16, 37] {
                 var matrix = (0 ..< rows * d).map { _ in Float.random(in: -1 ... 1, using: &generator) }
-                // Row 2 repeats row 1 where there is one: a tie goes to the first.
-                if rows > 2 { for i in 0 ..< d { matrix[2 * d + i] = matrix[d + i] } }
+                // Row 2 repeats row 1 where there is one: a tie goes to the first. Row 1 is stretched to norm
+                // 2√d, past every other row's (≤ √d), so by Cauchy–Schwarz no other row beats it on its own vector.
+                if rows > 2 {
+                    let norm = (0 ..< d).reduce(Float(0)) { $0 + matrix[d + $1] * matrix[d + $1] }.squareRoot()
+                    let stretch = 2 * Float(d).squareRoot() / max(norm, 1e-3)
+                    for i in 0 ..< d { matrix[d + i] *= stretch }
+                    for i in 0 ..< d { matrix[2 * d + i] = matrix[d + i] }
+                }
                 let stride = (rows + 15) / 16 * 16
                 var columns = [Float](repeating: 0, count: d * stride)
                 for r in 0 ..< rows { for i in 0 ..< d { columns[i * stride + r] = matrix[r * d + i] } }

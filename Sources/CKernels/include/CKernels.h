@@ -121,8 +121,9 @@ void tp_sparse_weighted_sum(const float *w, const uint64_t *masks, const uint16_
 /// For each of `count` vectors (`dim` floats each, one after another), the first row r < `rows` with the largest
 /// dot(row r, vector), into best[v] and its value into best_values[v], rows stored by columns (element i of row r at
 /// columns[i·stride + r]; stride a multiple of 16, rows past `rows` zero-padded). Every dot has the bits of
-/// VectorMath.argmaxDotsByColumnsPortable (products then adds, in its order), so the same row wins.
+/// VectorMath.argmaxDotsByColumnsPortable (products then adds, in its order), so the same row wins. `block` holds
+/// 16·dim floats (a block of 16 rows, copied next to each other).
 void tp_argmax_dots_by_columns(const float *vectors, int count, const float *columns, long stride, int rows,
-                               int dim, float *best_values, int64_t *best);
+                               int dim, float *block, float *best_values, int64_t *best);
 
 #endif
