@@ -173,6 +173,9 @@ public final class Evaluator {
             cache.statistics = AttentionStatistics(needs: needs, layers: cache.layers.count, kvHeads: cache.kvHeads)
         }
         _ = try engine.prefill(tokens, cache: cache)
+        // Every configuration compresses a copy of this cache: a scorer used at several ratios, or by several
+        // presses, scores each layer once.
+        cache.scoreMemo = ScoreMemo()
         return cache
     }
 
@@ -188,6 +191,7 @@ public final class Evaluator {
         for (spec, ratio, press) in presses {
             let cache = base.copy()
             try press?.compress(cache)
+            cache.scoreMemo = nil
             let bytes = cache.byteCount
             let bits = cache.bitsPerElement
             let layerBytes = cache.layers.map(\.byteCount)
@@ -260,6 +264,7 @@ public final class Evaluator {
                 let cache = base.copy()
                 try press?.compress(cache)
                 cache.statistics = nil
+                cache.scoreMemo = nil
                 var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context,
                                           depth: sample.depth, sample: sample.sample, mode: mode,
                                           expected: sample.expected, answer: "", score: 0, cacheBytes: cache.byteCount,

@@ -16,6 +16,8 @@ public final class KVCache {
     public internal(set) var windowReleasedTokens = 0
     /// Whether sliding-window layers release the tokens no later query sees (false keeps them: for tests).
     public var releasesOutsideWindows = true
+    /// Scores shared by presses compressing copies of this cache (see `ScoreMemo`); copies share it, views do not.
+    public var scoreMemo: ScoreMemo?
 
     /// A cache for layers that attend as `specs` say (one per layer; the model supplies them).
     public init(specs: [AttentionSpec]) {
@@ -142,6 +144,7 @@ public final class KVCache {
         c.windowReleasedTokens = windowReleasedTokens
         c.releasesOutsideWindows = releasesOutsideWindows
         c.statistics = statistics?.copy()
+        c.scoreMemo = scoreMemo
         return c
     }
 

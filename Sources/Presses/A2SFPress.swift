@@ -8,6 +8,7 @@ public struct A2SFPress: HeadScorerPress {
     public let forgetting: Float
     public let window: Int
     public var description: String { "a2sf@\(compressionRatio)" }
+    public var scoreKey: String? { "a2sf forgetting=\(forgetting) window=\(window)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.attention(decay: forgetting)]) }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.

@@ -27,7 +27,7 @@ public struct AdaKVPress: KVPress {
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
         for (l, layer) in cache.layers.enumerated() {
-            let scores = try scorer.scores(layer: l, cache: cache)
+            let scores = try scorer.sharedScores(layer: l, cache: cache)
             var chosen: [[Int]] = Array(repeating: [], count: layer.heads.count)
             var pool: [(score: Float, head: Int, index: Int)] = []
             var budget = 0

@@ -15,6 +15,9 @@ public struct ExpectedAttentionPress: HeadScorerPress {
     public let useCovariance: Bool
     public let useValueNorm: Bool
     public var description: String { "expected@\(compressionRatio)" }
+    public var scoreKey: String? {
+        "expected future=\(futurePositions) sinks=\(sinks) covariance=\(useCovariance) values=\(useValueNorm)"
+    }
     public var needs: AttentionNeeds { AttentionNeeds(queryMoments: true) }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.

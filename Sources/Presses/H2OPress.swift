@@ -7,6 +7,7 @@ public struct H2OPress: HeadScorerPress {
     public let compressionRatio: Double
     public let window: Int
     public var description: String { "h2o@\(compressionRatio)" }
+    public var scoreKey: String? { "h2o window=\(window)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.attention(decay: 1)]) }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.

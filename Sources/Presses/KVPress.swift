@@ -47,6 +47,9 @@ public protocol ScorerPress: KVPress {
     /// call so a scorer that reads the whole layer (TOVA) computes it once. Scorers of grouped-query models combine
     /// the query heads of the head's group (their mean, as kvpress does).
     func scores(layer: Int, cache: KVCache) throws -> [[Float]]
+    /// Names the scorer and every setting its scores depend on — never the ratio — so that copies of one cache
+    /// compressed at several ratios can share its scores (`ScoreMemo`); nil (the default) never shares them.
+    var scoreKey: String? { get }
 }
 
 /// A scorer whose KV heads are scored one at a time, independently of each other.
@@ -62,6 +65,16 @@ extension HeadScorerPress {
 }
 
 extension ScorerPress {
+    public var scoreKey: String? { nil }
+
+    /// `scores(layer:cache:)`, or the same scores made earlier for a copy of this cache (`KVCache.scoreMemo`).
+    public func sharedScores(layer: Int, cache: KVCache) throws -> [[Float]] {
+        guard let key = scoreKey, let memo = cache.scoreMemo else { return try scores(layer: layer, cache: cache) }
+        return try memo.scores(scorer: key, layer: cache.layers[layer], index: layer) {
+            try scores(layer: layer, cache: cache)
+        }
+    }
+
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
         try keep(in: cache) { Budget.kept($0, ratio: compressionRatio) }
@@ -80,7 +93,7 @@ extension ScorerPress {
                     ?? Array(0 ..< head.count)
                 let keep = budget(candidates.count)
                 guard keep < candidates.count else { continue }
-                if layerScores == nil { layerScores = try scores(layer: l, cache: cache) }
+                if layerScores == nil { layerScores = try sharedScores(layer: l, cache: cache) }
                 let all = layerScores![h]
                 let chosen = Set(TopK.indices(of: candidates.map { all[$0] }, count: keep).map { candidates[$0] })
                 let isCandidate = Set(candidates)

@@ -10,6 +10,7 @@ public struct KeyformerPress: HeadScorerPress {
     public let window: Int
     public let seed: UInt64
     public var description: String { "keyformer@\(compressionRatio)" }
+    public var scoreKey: String? { "keyformer temperature=\(temperature) window=\(window) seed=\(seed)" }
     public var needs: AttentionNeeds { AttentionNeeds(accumulations: [.gumbel(temperature: temperature, seed: seed)]) }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.

@@ -6,6 +6,7 @@ import KVCache
 public struct KnormPress: HeadScorerPress {
     public let compressionRatio: Double
     public var description: String { "knorm@\(compressionRatio)" }
+    public var scoreKey: String? { "knorm" }
 
     public init(compressionRatio: Double) { self.compressionRatio = compressionRatio }
 

@@ -62,18 +62,32 @@ public struct LayerAdaptivePress: KVPress {
         return Budget.rounded(raw, total: total, cap: count)
     }
 
+    /// Every head's attention from the last `window` queries; shared like a scorer's scores (it does not depend on
+    /// the ratio either) when the cache carries a `ScoreMemo`.
+    func windowAttentions(layer l: Int, cache: KVCache) throws -> [[Float]] {
+        let spec = cache.layers[l].spec
+        let measure = {
+            try cache.layers[l].heads.indices.map { h in
+                try AttentionScoring.windowAttention(cache, layer: l, head: h, queryHeads: spec.queryHeads(of: h),
+                                                     window: window, press: self)
+            }
+        }
+        guard let memo = cache.scoreMemo else { return try measure() }
+        return try memo.scores(scorer: "window attention window=\(window)", layer: cache.layers[l], index: l,
+                               compute: measure)
+    }
+
     public func compress(_ cache: KVCache) throws {
         guard compressionRatio > 0 else { return }
         let n = cache.longestPressableHead
         let uniform = Budget.kept(n, ratio: compressionRatio)
         var scores: [[[Float]]] = [], errors: [Double] = []
         for (l, layer) in cache.layers.enumerated() {
-            let s = try scorer.scores(layer: l, cache: cache)
+            let s = try scorer.sharedScores(layer: l, cache: cache)
+            let attentions = try windowAttentions(layer: l, cache: cache)
             var error = 0.0
             for h in layer.heads.indices {
-                let attention = try AttentionScoring.windowAttention(cache, layer: l, head: h,
-                                                                     queryHeads: cache.layers[l].spec.queryHeads(of: h),
-                                                                     window: window, press: self)
+                let attention = attentions[h]
                 let kept = Set(TopK.indices(of: s[h], count: uniform))
                 error += Double(attention.indices.filter { !kept.contains($0) }.reduce(Float(0)) { $0 + attention[$1] })
             }

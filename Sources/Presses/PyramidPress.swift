@@ -45,7 +45,7 @@ public struct PyramidPress: KVPress {
             // Score every head before any shrinks (some scorers read the whole layer).
             let keep = max(1, layerBudgets[l])
             guard layer.heads.contains(where: { keep < $0.count }) else { continue }
-            let scores = try scorer.scores(layer: l, cache: cache)
+            let scores = try scorer.sharedScores(layer: l, cache: cache)
             let kept = layer.heads.indices.map { h -> [Int]? in
                 guard keep < layer.heads[h].count else { return nil }
                 return TopK.indices(of: scores[h], count: keep)

@@ -7,6 +7,7 @@ public struct RandomPress: HeadScorerPress {
     public let compressionRatio: Double
     public let seed: UInt64
     public var description: String { "random@\(compressionRatio)" }
+    public var scoreKey: String? { "random seed=\(seed)" }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.
     public enum Defaults {

@@ -8,6 +8,7 @@ public struct SnapKVPress: HeadScorerPress {
     public let window: Int
     public let kernel: Int
     public var description: String { "snapkv@\(compressionRatio)" }
+    public var scoreKey: String? { "snapkv window=\(window) kernel=\(kernel)" }
     public var needs: AttentionNeeds { AttentionNeeds(window: window) }
 
     /// Parameter defaults: the initializer's and the ones declared to the registry.

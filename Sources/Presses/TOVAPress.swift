@@ -6,6 +6,7 @@ import KVCache
 public struct TOVAPress: ScorerPress {
     public let compressionRatio: Double
     public var description: String { "tova@\(compressionRatio)" }
+    public var scoreKey: String? { "tova" }
     public var needs: AttentionNeeds { AttentionNeeds(window: 1) }
 
     public init(compressionRatio: Double) { self.compressionRatio = compressionRatio }
