@@ -188,32 +188,41 @@ public final class AttentionStatistics {
         let items = tokens * queryHeads
         let chunks = ParallelFor.chunkCount(items)
         let partialCount = kinds.count * kvHeads * longest
-        let perChunk = partialCount + 2 * longest + d
+        let perChunk = partialCount + 3 * longest + d
         let arena = scratch.floats(chunks * perChunk)
         arena.update(repeating: 0, count: chunks * perChunk)
         let noise = self.noise
         ParallelFor.runChunks(items) { chunk, range in
-            let partial = arena + chunk * perChunk, logits = partial + partialCount, row = logits + longest, tmp = row + longest
+            let partial = arena + chunk * perChunk
+            let logits = partial + partialCount
+            let row = logits + longest
+            let noisy = row + longest
+            let tmp = noisy + longest
             for item in range {
                 let t = item / queryHeads, qh = item % queryHeads, h = qh / group
                 let head = cache.heads[h]
                 let visible = AttentionRow.visibleCount(head, upTo: firstPosition + t)
                 guard visible > 0 else { continue }
                 AttentionRow.logits(query: queries + (t * queryHeads + qh) * d, head: head, visible: visible, into: logits, scratch: tmp)
+                // Every attention sum (H2O's, A2SF's at any decay) adds the same softmax row: made once per query.
+                var softmaxed = false
                 for (a, kind) in kinds.enumerated() {
                     let target = partial + (a * kvHeads + h) * longest
                     switch kind {
                     case .attention(let decay):
-                        row.update(from: logits, count: visible)
-                        spec.softmax(row, count: visible)
+                        if !softmaxed {
+                            row.update(from: logits, count: visible)
+                            spec.softmax(row, count: visible)
+                            softmaxed = true
+                        }
                         let weight = decay == 1 ? 1 : powf(decay, Float(tokens - 1 - t))
                         VectorMath.axpy(weight, row, target, count: visible)
                     case .gumbel(let temperature, _):
                         noise[a][l * kvHeads + h].withUnsafeBufferPointer { g in
-                            for j in 0 ..< visible { row[j] = logits[j] * scale + g[j] }
+                            for j in 0 ..< visible { noisy[j] = logits[j] * scale + g[j] }
                         }
-                        Softmax.apply(row, count: visible, scale: 1 / temperature)
-                        VectorMath.axpy(1, row, target, count: visible)
+                        Softmax.apply(noisy, count: visible, scale: 1 / temperature)
+                        VectorMath.axpy(1, noisy, target, count: visible)
                     }
                 }
             }
