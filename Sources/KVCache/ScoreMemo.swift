@@ -42,6 +42,15 @@ public final class ScoreMemo: @unchecked Sendable {
     }
 }
 
+extension KVCache {
+    /// `compute()`'s scores for layer `layer`, or the ones it gave for that layer of a copy of this cache under the
+    /// same `key` (see `ScoreMemo`; no memo attached or no key: always `compute()`).
+    public func sharedScores(_ key: String?, layer: Int, compute: () throws -> [[Float]]) rethrows -> [[Float]] {
+        guard let key, let scoreMemo else { return try compute() }
+        return try scoreMemo.scores(scorer: key, layer: layers[layer], index: layer, compute: compute)
+    }
+}
+
 extension LayerCache {
     /// What a layer's scores depend on besides the values in it: per head, each segment's kind, count and whether
     /// presses may evict from it, and an FNV-1a hash of the positions the head holds. Copies of one cache have equal

@@ -55,7 +55,13 @@ public struct EMSPress: KVPress {
         for firstLayer in Swift.stride(from: 0, to: cache.layers.count, by: layersTogether) {
             let layers = firstLayer ..< min(firstLayer + layersTogether, cache.layers.count)
             let heads = layers.flatMap { l in cache.layers[l].heads.indices.map { (layer: l, head: $0) } }
-            let all = try heads.map { try scores(layer: $0.layer, head: $0.head, cache: cache) }
+            // Scores do not depend on the ratio: copies of one cache at several ratios share them (`ScoreMemo`).
+            let byLayer = try layers.map { l in
+                try cache.sharedScores("ems window=\(window) local=\(localWeight)", layer: l) {
+                    try cache.layers[l].heads.indices.map { try scores(layer: l, head: $0, cache: cache) }
+                }
+            }
+            let all = heads.map { byLayer[$0.layer - firstLayer][$0.head] }
             var plans = [(kept: [Int], tokens: [(key: [Float], value: [Float])])?](repeating: nil, count: heads.count)
             plans.withUnsafeMutableBufferPointer { plans in
                 ParallelFor.run(heads.count) { range in

@@ -69,10 +69,7 @@ extension ScorerPress {
 
     /// `scores(layer:cache:)`, or the same scores made earlier for a copy of this cache (`KVCache.scoreMemo`).
     public func sharedScores(layer: Int, cache: KVCache) throws -> [[Float]] {
-        guard let key = scoreKey, let memo = cache.scoreMemo else { return try scores(layer: layer, cache: cache) }
-        return try memo.scores(scorer: key, layer: cache.layers[layer], index: layer) {
-            try scores(layer: layer, cache: cache)
-        }
+        try cache.sharedScores(scoreKey, layer: layer) { try scores(layer: layer, cache: cache) }
     }
 
     public func compress(_ cache: KVCache) throws {

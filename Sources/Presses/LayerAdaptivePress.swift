@@ -66,15 +66,12 @@ public struct LayerAdaptivePress: KVPress {
     /// the ratio either) when the cache carries a `ScoreMemo`.
     func windowAttentions(layer l: Int, cache: KVCache) throws -> [[Float]] {
         let spec = cache.layers[l].spec
-        let measure = {
+        return try cache.sharedScores("window attention window=\(window)", layer: l) {
             try cache.layers[l].heads.indices.map { h in
                 try AttentionScoring.windowAttention(cache, layer: l, head: h, queryHeads: spec.queryHeads(of: h),
                                                      window: window, press: self)
             }
         }
-        guard let memo = cache.scoreMemo else { return try measure() }
-        return try memo.scores(scorer: "window attention window=\(window)", layer: cache.layers[l], index: l,
-                               compute: measure)
     }
 
     public func compress(_ cache: KVCache) throws {

@@ -29,7 +29,7 @@ final class ScoreMemoTests: TinyModelTestCase {
 
     func testCopiesCompressedWithSharedScoresKeepWhatEachKeepsAlone() throws {
         let names = ["snapkv", "pyramid", "adakv", "layer-adaptive", "expected", "tova", "h2o", "keyformer", "a2sf",
-                     "knorm", "random"]
+                     "knorm", "random", "ems"]
         let configurations = try names.flatMap { name in
             try Self.ratios.map { (name: "\(name)@\($0)", press: try PressRegistry.make(name, ratio: $0)) }
         }
@@ -45,11 +45,12 @@ final class ScoreMemoTests: TinyModelTestCase {
             try press.compress(alone)
             assertSameTokens(withMemo, alone, name)
         }
-        // Eight scorers (snapkv also scores for pyramid, adakv and layer-adaptive) and layer-adaptive's window
-        // attention, × 2 layers, each made once; every configuration looks its scores up once per layer.
+        // Eight scorers (snapkv also scores for pyramid, adakv and layer-adaptive), EMS's scores and
+        // layer-adaptive's window attention, × 2 layers, each made once; every configuration looks its scores up
+        // once per layer, layer-adaptive its window attention too.
         let lookups = configurations.count * 2 + Self.ratios.count * 2
-        XCTAssertEqual(memo.computed, 9 * 2)
-        XCTAssertEqual(memo.reused, lookups - 9 * 2)
+        XCTAssertEqual(memo.computed, 10 * 2)
+        XCTAssertEqual(memo.reused, lookups - 10 * 2)
     }
 
     func testALayerAnotherPressChangedIsScoredAfresh() throws {
