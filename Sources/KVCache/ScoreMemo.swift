@@ -25,14 +25,16 @@ public final class ScoreMemo: @unchecked Sendable {
 
     /// The scores `scorer` (a key naming the scorer and every setting its scores depend on) gives layer `index`:
     /// the memo's when the layer's shape is the one they were made for, else `compute()`'s, remembered.
-    public func scores(scorer: String, layer: LayerCache, index: Int,
-                       compute: () throws -> [[Float]]) rethrows -> [[Float]] {
+    func scores(scorer: String, layer: LayerCache, index: Int,
+                compute: () throws -> [[Float]]) rethrows -> [[Float]] {
         let key = "\(scorer)#\(index)"
         let shape = layer.scoringShape
-        if let entry = lock.withLock({ entries[key] }), entry.shape == shape {
-            lock.withLock { reused += 1 }
+        let kept: [[Float]]? = lock.withLock {
+            guard let entry = entries[key], entry.shape == shape else { return nil }
+            reused += 1
             return entry.scores
         }
+        if let kept { return kept }
         let made = try compute()
         lock.withLock {
             entries[key] = Entry(shape: shape, scores: made)
