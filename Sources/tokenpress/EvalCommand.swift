@@ -226,7 +226,9 @@ struct EvalCommand: ParsableCommand {
         if let profilePath { arguments += ["--profile", profilePath] }
         arguments += ["--press-layers", plan.pressLayers]
         if noChat { arguments.append("--no-chat") }
-        for press in presses { arguments += ["--press", press] }
+        // The plan's own list: the --press options with the --kv-memory and --max-kl targets already among them (or
+        // every press when neither was given), so a child's plan is the parent's.
+        for press in plan.presses { arguments += ["--press", press] }
         return arguments
     }
 

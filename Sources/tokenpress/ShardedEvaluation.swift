@@ -75,6 +75,11 @@ struct ShardedEvaluation {
             throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message); "
                 + "finished cells are kept in \(shards[first.index].file) and resume on the next run")
         }
+        // A child that measured another plan would be dropped by the merge without a word: refuse instead.
+        for s in shards where Self.load(s.file)?.plan != plan {
+            throw CLIError("eval shard \(s.index)/\(jobs) did not write results of this plan to \(s.file) "
+                + "(see \(s.file).log); run with --jobs 1")
+        }
         let results = merged()
         Console.progress("eval", done: total, total: total)
         for s in shards {

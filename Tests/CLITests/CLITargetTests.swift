@@ -1,4 +1,5 @@
 import Engine
+import Evaluation
 import Foundation
 import Presses
 import TestSupport
@@ -44,6 +45,30 @@ final class CLITargetTests: XCTestCase {
         let kl = try CLIRunner.run(["generate", "-m", model, "-f", text, "-n", "4", "--max-kl", "0.01", "--profile", profile])
         XCTAssertEqual(kl.status, 0, kl.stderr)
         XCTAssertTrue(kl.stderr.contains("target KL ≤ 0.01: "), kl.stderr)
+    }
+
+    /// `--jobs` children once ran without the targets (and, with no --press, every press instead): their results were
+    /// of another plan, and the merge dropped them all — an empty report and exit 0.
+    func testEvalTargetsGiveTheSameResultsWithJobs() throws {
+        let (model, profile) = try modelWithProfile()
+        let haystack = temporary("haystack.txt")
+        try (0 ..< 300).map { "Line \($0) of the filler text. " }.joined().write(toFile: haystack, atomically: true,
+                                                                                encoding: .utf8)
+        let common = ["eval", "-m", model, "--haystack", haystack, "--profile", profile, "--kv-memory", "40%,70%",
+                      "--tasks", "needle", "--contexts", "512", "--depths", "0,0.5,1", "--modes", "agnostic"]
+        let one = temporary("one.json")
+        let two = temporary("two.json")
+        let single = try CLIRunner.run(common + ["--json", one])
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let split = try CLIRunner.run(common + ["--json", two, "--jobs", "2"])
+        XCTAssertEqual(split.status, 0, split.stderr)
+        XCTAssertEqual(split.stdout, single.stdout, "the same report")
+        let a = try EvaluationReport.results(fromJSON: Data(contentsOf: URL(fileURLWithPath: one)))
+        let b = try EvaluationReport.results(fromJSON: Data(contentsOf: URL(fileURLWithPath: two)))
+        // The full cache and two targets at three depths.
+        XCTAssertEqual(a.answers.count, 9)
+        XCTAssertEqual(Set(a.answers.map(\.press)), ["none", "target:memory=0.4", "target:memory=0.7"])
+        XCTAssertEqual(a.answers, b.answers)
     }
 
     func testBadTargetsAreRefusedInOneLine() throws {
