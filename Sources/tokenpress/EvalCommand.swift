@@ -217,6 +217,7 @@ struct EvalCommand: ParsableCommand {
         let modeList = plan.modes.map(\.rawValue).joined(separator: ",")
         let threads = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         var arguments = ["-m", modelPath, "--threads", String(threads), "--ratios", ratios, "--tasks", taskList, "--modes", modeList]
+        if modelOptions.noMmap { arguments.append("--no-mmap") }
         arguments += ["--contexts", contexts, "--depths", depths, "--continuation", String(continuation)]
         arguments += ["--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue, "--haystack", haystackPath]
         if !plan.taskSamples.isEmpty {
