@@ -36,12 +36,25 @@ def main():
     args = parser.parse_args()
 
     path = args.squad or find_squad(args.cache)
-    with open(path, encoding="utf-8") as handle:
-        articles = json.load(handle)["data"]
-    paragraphs = [" ".join(p["context"].split()) for article in articles for p in article["paragraphs"]]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            articles = json.load(handle)["data"]
+        paragraphs = [" ".join(p["context"].split()) for article in articles for p in article["paragraphs"]]
+    except OSError as error:
+        sys.exit(f"error: cannot read {path}: {error.strerror}")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        sys.exit(f"error: {path} is not SQuAD's JSON (data → paragraphs → context)")
+    if not paragraphs:
+        sys.exit(f"error: {path} holds no paragraphs")
     text = "\n\n".join(paragraphs) + "\n"
-    with open(args.output, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    # Written beside the output and renamed over it, so a failed write leaves no half file.
+    partial = args.output + ".partial"
+    try:
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(partial, args.output)
+    except OSError as error:
+        sys.exit(f"error: cannot write {args.output}: {error.strerror}")
     print(f"{args.output}: {len(articles)} articles, {len(paragraphs)} paragraphs, {len(text)} characters from {path}")
 
 

@@ -43,9 +43,6 @@ struct ShardedEvaluation {
             children.append((process, log, s.index))
         }
         Console.status("eval: \(jobs) processes, prompts dealt round-robin; shard logs next to \(shards[0].file)")
-        func merged() -> EvaluationResults {
-            EvaluationResults.merged([previous].compactMap { $0 } + shards.compactMap { Self.load($0.file) }, model: model, plan: plan)
-        }
         // Progress: cells in the shard files, each read again only when its child has rewritten it.
         let total = plan.cellCount
         let previousCells = previous.map { $0.perplexity.count + $0.answers.count } ?? 0
@@ -75,12 +72,15 @@ struct ShardedEvaluation {
             throw CLIError("eval shard \(first.index)/\(jobs) failed (exit \(first.process.terminationStatus)): \(message); "
                 + "finished cells are kept in \(shards[first.index].file) and resume on the next run")
         }
-        // A child that measured another plan would be dropped by the merge without a word: refuse instead.
-        for s in shards where Self.load(s.file)?.plan != plan {
+        // Each file read once. A child that measured another plan would be dropped by the merge without a word:
+        // refuse instead.
+        let parts = shards.map { Self.load($0.file) }
+        if let s = shards.first(where: { parts[$0.index]?.plan != plan }) {
             throw CLIError("eval shard \(s.index)/\(jobs) did not write results of this plan to \(s.file) "
                 + "(see \(s.file).log); run with --jobs 1")
         }
-        let results = merged()
+        let results = EvaluationResults.merged([previous].compactMap { $0 } + parts.compactMap { $0 }, model: model,
+                                               plan: plan)
         Console.progress("eval", done: total, total: total)
         for s in shards {
             try? FileManager.default.removeItem(atPath: s.file)
