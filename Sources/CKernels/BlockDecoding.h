@@ -47,6 +47,93 @@ TP_AVX2 static inline __attribute__((always_inline)) __m256 unpack8(const uint8_
     return _mm256_cvtepi32_ps(_mm256_and_si256(codes, _mm256_set1_epi32((1 << bits) - 1)));
 }
 
+// Value sums over f16 rows in ggml_vec_dot_f16's order: row j times its weight rounded to f16 (as llama.cpp converts
+// it) goes to accumulator j mod 32 of each channel, in row order. Walked row by row, every FMA loaded and stored its
+// accumulator and the stores bound the kernel (about twice its FMA time), so rows go in tiles of 128: each
+// accumulator takes its four rows of a tile with its sums in registers, and is loaded and stored once a tile. Each
+// accumulator still adds its rows in row order: the same bits.
+enum { TP_F16_TILE_ROWS = 128 };
+
+// The weights of a tile's rows rounded to f16 and back.
+TP_AVX2 static inline void f16_tile_weights(const float *w, float rounded[TP_F16_TILE_ROWS]) {
+    for (int i = 0; i < TP_F16_TILE_ROWS; i += 8) {
+        _mm256_storeu_ps(rounded + i, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(w + i), 0)));
+    }
+}
+
+// One tile (TP_F16_TILE_ROWS rows `dim` apart from `tile`, channels [0, width), width a multiple of 8) into the 32
+// accumulators [32, width] at `lanes`. Eight registers of sums at a time (one accumulator's 64 channels, or two
+// accumulators' 32), so eight chains of FMAs run side by side.
+TP_AVX2 static inline void f16_tile_to_32_accumulators(const float rounded[TP_F16_TILE_ROWS], const uint16_t *tile,
+                                                       long dim, int width, float *lanes) {
+    enum { K = TP_F16_TILE_ROWS / 32 };
+    if (width % 64 == 0) {
+        for (int a = 0; a < 32; a++) {
+            for (int c = 0; c < width; c += 64) {
+                float *acc = lanes + (long)a * width + c;
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(acc + 8 * i);
+                for (int k = 0; k < K; k++) {
+                    const __m256 wj = _mm256_set1_ps(rounded[a + 32 * k]);
+                    const __m128i *row = (const __m128i *)(tile + (long)(a + 32 * k) * dim + c);
+                    for (int i = 0; i < 8; i++) {
+                        r[i] = _mm256_fmadd_ps(wj, _mm256_cvtph_ps(_mm_loadu_si128(row + i)), r[i]);
+                    }
+                }
+                for (int i = 0; i < 8; i++) _mm256_storeu_ps(acc + 8 * i, r[i]);
+            }
+        }
+        return;
+    }
+    if (width % 32 == 0) {
+        for (int a = 0; a < 32; a += 2) {
+            for (int c = 0; c < width; c += 32) {
+                __m256 r[2][4];
+                for (int n = 0; n < 2; n++) {
+                    for (int i = 0; i < 4; i++) r[n][i] = _mm256_loadu_ps(lanes + (long)(a + n) * width + c + 8 * i);
+                }
+                for (int k = 0; k < K; k++) {
+                    for (int n = 0; n < 2; n++) {
+                        const int j = a + n + 32 * k;
+                        const __m256 wj = _mm256_set1_ps(rounded[j]);
+                        const __m128i *row = (const __m128i *)(tile + (long)j * dim + c);
+                        for (int i = 0; i < 4; i++) {
+                            r[n][i] = _mm256_fmadd_ps(wj, _mm256_cvtph_ps(_mm_loadu_si128(row + i)), r[n][i]);
+                        }
+                    }
+                }
+                for (int n = 0; n < 2; n++) {
+                    for (int i = 0; i < 4; i++) _mm256_storeu_ps(lanes + (long)(a + n) * width + c + 8 * i, r[n][i]);
+                }
+            }
+        }
+        return;
+    }
+    for (int a = 0; a < 32; a++) {
+        for (int c = 0; c < width; c += 8) {
+            __m256 r = _mm256_loadu_ps(lanes + (long)a * width + c);
+            for (int k = 0; k < K; k++) {
+                const int j = a + 32 * k;
+                const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(tile + (long)j * dim + c)));
+                r = _mm256_fmadd_ps(_mm256_set1_ps(rounded[j]), v, r);
+            }
+            _mm256_storeu_ps(lanes + (long)a * width + c, r);
+        }
+    }
+}
+
+// Row j (of `dim`-apart rows at `row`, channels [0, width)) into accumulator j mod 32 alone: the rows after the
+// last whole tile.
+TP_AVX2 static inline void f16_row_to_accumulator(float weight, const uint16_t *row, int j, int width,
+                                                  float *lanes) {
+    const __m256 wj = _mm256_set1_ps(_cvtsh_ss(_cvtss_sh(weight, 0)));
+    float *acc = lanes + (long)(j % 32) * width;
+    for (int i = 0; i < width; i += 8) {
+        const __m256 v = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(row + i)));
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(wj, v, _mm256_loadu_ps(acc + i)));
+    }
+}
+
 // Eight channels' 32 row accumulators (accumulator a of the first channel at base + a·stride) reduced as
 // GGML_F32x8_REDUCE reduces ggml_vec_dot_f16's 4×8 lanes: (a, a+16) and (a+8, a+24), then l and l+4, then pairs.
 TP_AVX2 static inline __m256 reduce32_accumulators(const float *base, long stride) {

@@ -99,13 +99,13 @@ void tp_packed_group_weighted_sum(const float *w, long w_stride, int count, cons
                                   const uint16_t *scales, const uint16_t *zeros, int rows, int dim, int bits,
                                   int group, int c_begin, int c_end, float *scratch, float *out, long out_stride);
 
-/// tp_scores_f16 in ggml_vec_dot_f16's order (order 1) for `count` queries at once (dim a multiple of 32): each
-/// key row is read once; out[g·stride + j] has the one-query kernel's bits.
+/// tp_scores_f16 in ggml_vec_dot_f16's order (order 1) for `count` queries at once (dim a multiple of 32):
+/// out[g·stride + j] has the one-query kernel's bits.
 void tp_f16_group_scores(const float *queries, int count, const uint16_t *keys, int rows, int dim, float *out,
                          long stride);
 
-/// tp_weighted_sum_f16 in order 1 for `count` queries, channels [c_begin, c_end) only (a multiple of 8 wide), each
-/// row read once, with the one-query kernel's bits. `lanes` holds 32·(c_end − c_begin)·count floats.
+/// tp_weighted_sum_f16 in order 1 for `count` queries, channels [c_begin, c_end) only (a multiple of 8 wide), with
+/// the one-query kernel's bits. `lanes` holds 32·(c_end − c_begin)·count floats.
 void tp_f16_group_weighted_sum(const float *w, long w_stride, int count, const uint16_t *values, int rows, int dim,
                                int c_begin, int c_end, float *lanes, float *out, long out_stride);
 
