@@ -40,6 +40,8 @@ public enum EvaluationError: Error, CustomStringConvertible, Sendable {
     case nothingToCombine
     /// Two results files that asked different questions: `field` names the difference.
     case incompatibleResults(first: String, other: String, field: String)
+    /// A plan file (`eval --plan`, written for shard processes) that cannot be read as a plan.
+    case unreadablePlan(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -47,6 +49,7 @@ public enum EvaluationError: Error, CustomStringConvertible, Sendable {
         case .nothingToCombine: return "no results files given"
         case .incompatibleResults(let first, let other, let field):
             return "\(other) cannot be combined with \(first): they differ in \(field)"
+        case .unreadablePlan(let path, let reason): return "--plan \(path) is not an evaluation plan: \(reason)"
         }
     }
 }

@@ -115,8 +115,13 @@ struct EvalCommand: ParsableCommand {
     var shard: String?
     @Option(name: .customLong("resume-from"), help: .hidden)
     var resumeFrom: String?
+    /// A shard process's plan, written by its parent (`--jobs`): the plan options are not parsed again, so a child
+    /// measures the parent's plan by construction.
+    @Option(name: .customLong("plan"), help: .hidden)
+    var planFile: String?
 
     func makePlan() throws -> EvaluationPlan {
+        if let planFile { return try EvaluationPlan.read(planFile) }
         let targets = try TargetSpecifications.make(memory: kvMemory, kl: maxKL)
         let pressList = (presses.isEmpty && targets.isEmpty ? PressRegistry.names : presses) + targets
         let placeholder = HeadProfile.placeholder
@@ -211,25 +216,14 @@ struct EvalCommand: ParsableCommand {
         return reused
     }
 
-    /// The options a shard process needs to run the same plan on the same inputs.
-    func childArguments(plan: EvaluationPlan, modelPath: String, haystackPath: String, profilePath: String?) -> [String] {
-        let taskList = plan.tasks.map(\.rawValue).joined(separator: ",")
-        let modeList = plan.modes.map(\.rawValue).joined(separator: ",")
+    /// The options a shard process needs besides its plan (which it reads from the file its parent writes): the
+    /// same model, inputs and share of the cores.
+    func childArguments(modelPath: String, haystackPath: String, profilePath: String?) -> [String] {
         let threads = modelOptions.threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
-        var arguments = ["-m", modelPath, "--threads", String(threads), "--ratios", ratios, "--tasks", taskList, "--modes", modeList]
+        var arguments = ["-m", modelPath, "--threads", String(threads), "--haystack", haystackPath]
         if modelOptions.noMmap { arguments.append("--no-mmap") }
-        arguments += ["--contexts", contexts, "--depths", depths, "--continuation", String(continuation)]
-        arguments += ["--samples", String(plan.samples), "--seed", String(seed), "--split", plan.split.rawValue, "--haystack", haystackPath]
-        if !plan.taskSamples.isEmpty {
-            let counts = plan.taskSamples.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            arguments += ["--task-samples", counts.joined(separator: ",")]
-        }
         if let profilePath { arguments += ["--profile", profilePath] }
-        arguments += ["--press-layers", plan.pressLayers]
         if noChat { arguments.append("--no-chat") }
-        // The plan's own list: the --press options with the --kv-memory and --max-kl targets already among them (or
-        // every press when neither was given), so a child's plan is the parent's.
-        for press in plan.presses { arguments += ["--press", press] }
         return arguments
     }
 
@@ -289,7 +283,7 @@ struct EvalCommand: ParsableCommand {
             let results: EvaluationResults
             if jobs > 1 && shard == nil {
                 let profilePath = headProfile == nil ? nil : profile ?? HeadProfile.path(forModel: engine.file.path)
-                let arguments = childArguments(plan: plan, modelPath: engine.file.path, haystackPath: haystackPath,
+                let arguments = childArguments(modelPath: engine.file.path, haystackPath: haystackPath,
                                                profilePath: profilePath)
                 let sharded = ShardedEvaluation(plan: plan, jobs: jobs, childArguments: arguments, json: json, fresh: fresh)
                 results = try sharded.run(model: modelName)

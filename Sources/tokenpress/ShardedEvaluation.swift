@@ -8,7 +8,7 @@ import Foundation
 struct ShardedEvaluation {
     let plan: EvaluationPlan
     let jobs: Int
-    /// Arguments every child gets (model, plan options, haystack, profile, threads), without --json and --shard.
+    /// Arguments every child gets (model, haystack, profile, threads), without --plan, --json and --shard.
     let childArguments: [String]
     /// The main JSON file (nil: results live in a temporary folder).
     let json: String?
@@ -21,19 +21,32 @@ struct ShardedEvaluation {
             (file: ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("\(base).shard-\(i)-of-\(jobs).json"), index: i)
         }
         if fresh { for s in shards { try? FileManager.default.removeItem(atPath: s.file) } }
+        // The children read the plan itself, so theirs is this one.
+        let planFile = ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("\(base).plan.json")
+        do {
+            try plan.write(to: planFile)
+        } catch {
+            throw CLIError("cannot write the plan for the eval shards to \(planFile): \(error.localizedDescription)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: planFile) }
         let previous = fresh ? nil : json.flatMap(Self.load)
         let executable = Bundle.main.executableURL ?? URL(fileURLWithPath: CommandLine.arguments[0])
         var children: [(process: Process, log: String, index: Int)] = []
         for s in shards {
             let process = Process()
             process.executableURL = executable
-            var arguments = ["eval"] + childArguments + ["--json", s.file, "--shard", "\(s.index)/\(jobs)"]
+            var arguments = ["eval"] + childArguments + ["--plan", planFile]
+            arguments += ["--json", s.file, "--shard", "\(s.index)/\(jobs)"]
             if let json, !fresh, previous != nil { arguments += ["--resume-from", json] }
             process.arguments = arguments
             let log = s.file + ".log"
-            FileManager.default.createFile(atPath: log, contents: nil)
+            guard FileManager.default.createFile(atPath: log, contents: nil),
+                  let logHandle = FileHandle(forWritingAtPath: log) else {
+                children.forEach { $0.process.terminate() }
+                throw CLIError("cannot create the eval shard log \(log)")
+            }
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: log)
+            process.standardError = logHandle
             do {
                 try process.run()
             } catch {

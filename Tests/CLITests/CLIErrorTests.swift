@@ -165,6 +165,13 @@ final class CLIErrorTests: XCTestCase {
                         mentioning: "/nonexistent.json does not exist")
         try assertFails(["eval", "-m", model, "--jobs", "1000"], mentioning: "--jobs must be between 1 and 64, got 1000")
         try assertFails(["eval", "-m", model, "--shard", "3/2"], mentioning: "--shard must be I/N with 0 ≤ I < N, got '3/2'")
+        // The plan file a parent writes for its shards (hidden): missing or not a plan.
+        try assertFails(["eval", "-m", model, "--plan", "/nonexistent-plan.json"],
+                        mentioning: "--plan /nonexistent-plan.json is not an evaluation plan: cannot read the file")
+        let notPlan = temporary("plan.json")
+        try Data("{\"presses\": 3}".utf8).write(to: URL(fileURLWithPath: notPlan))
+        try assertFails(["eval", "-m", model, "--plan", notPlan],
+                        mentioning: "--plan \(notPlan) is not an evaluation plan: its JSON does not hold one")
         try assertFails(["eval", "-m", model, "--press", "minicache:angle=500"], mentioning: "angle: must be in [0, 180] degrees")
         // A results file that is not one is refused, not overwritten.
         let json = NSTemporaryDirectory() + "/broken-\(UUID().uuidString).json"

@@ -20,6 +20,20 @@ final class CombinedResultsTests: XCTestCase {
         return plan
     }
 
+    /// The plan file `eval --jobs` hands its shard processes reads back as the very plan, targets and per-task
+    /// sample counts included.
+    func testAPlanFileReadsBackAsThePlan() throws {
+        var original = plan(["snapkv", "target:memory=0.25", "razor+kivi:bits=4"])
+        original.taskSamples = ["niah_single_1": 7]
+        original.split = .calibration
+        original.pressLayers = "all"
+        let path = NSTemporaryDirectory() + "/plan-\(UUID().uuidString).json"
+        try original.write(to: path)
+        XCTAssertEqual(try EvaluationPlan.read(path), original)
+        try original.write(to: path)  // written again over the first
+        XCTAssertEqual(try EvaluationPlan.read(path), original)
+    }
+
     /// Two runs of one press each, combined, report what one run of both presses reports.
     func testTwoRunsCombinedEqualOneRunOfBoth() throws {
         var tiny = TinyModel()

@@ -17,7 +17,10 @@ final class F16RowKernelTests: XCTestCase {
     /// Softmax-like weights: positive, spread over several decades, so rounding to f16 matters.
     static func weights(_ count: Int, seed: UInt64) -> [Float] {
         var generator = SeededGenerator(seed: seed)
-        return (0 ..< count).map { _ in Float.random(in: 0 ... 1, using: &generator) * Float.random(in: 0 ... 1e-2, using: &generator) }
+        return (0 ..< count).map { _ in
+            let share = Float.random(in: 0 ... 1, using: &generator)
+            return share * Float.random(in: 0 ... 1e-2, using: &generator)
+        }
     }
 
     func testValueSumsEqualThePortableTwinAcrossTiles() throws {
