@@ -134,6 +134,29 @@ TP_AVX2 static inline void f16_row_to_accumulator(float weight, const uint16_t *
     }
 }
 
+// Rows [0, rows) (channels [c_begin, c_begin + width) of rows `dim` apart) into the 32 accumulators [32, width] of
+// each of `count` queries (query g's weights at w + g·w_stride, its accumulators at lanes + g·32·width, zeroed by the
+// caller): tile by tile, each tile for every query while it is in L1, then the rows after the last whole tile.
+TP_AVX2 static inline void f16_rows_to_32_accumulators(const float *w, long w_stride, int count,
+                                                       const uint16_t *values, int rows, long dim, int c_begin,
+                                                       int width, float *lanes) {
+    const int tiled = rows / TP_F16_TILE_ROWS * TP_F16_TILE_ROWS;
+    float rounded[TP_F16_TILE_ROWS];
+    for (int t0 = 0; t0 < tiled; t0 += TP_F16_TILE_ROWS) {
+        const uint16_t *tile = values + (long)t0 * dim + c_begin;
+        for (int g = 0; g < count; g++) {
+            f16_tile_weights(w + g * w_stride + t0, rounded);
+            f16_tile_to_32_accumulators(rounded, tile, dim, width, lanes + (long)g * 32 * width);
+        }
+    }
+    for (int j = tiled; j < rows; j++) {
+        for (int g = 0; g < count; g++) {
+            f16_row_to_accumulator(w[g * w_stride + j], values + (long)j * dim + c_begin, j, width,
+                                   lanes + (long)g * 32 * width);
+        }
+    }
+}
+
 // Eight channels' 32 row accumulators (accumulator a of the first channel at base + a·stride) reduced as
 // GGML_F32x8_REDUCE reduces ggml_vec_dot_f16's 4×8 lanes: (a, a+16) and (a+8, a+24), then l and l+4, then pairs.
 TP_AVX2 static inline __m256 reduce32_accumulators(const float *base, long stride) {

@@ -954,13 +954,7 @@ TP_AVX2 void tp_weighted_sum_f16(const float *w, const uint16_t *v, int count, i
     // stay in L1 (f16_tile_to_32_accumulators).
     if (accumulators == 32) {
         memset(scratch, 0, sizeof(float) * accumulators * dim);
-        const int tiled = count / TP_F16_TILE_ROWS * TP_F16_TILE_ROWS;
-        float rounded[TP_F16_TILE_ROWS];
-        for (int t0 = 0; t0 < tiled; t0 += TP_F16_TILE_ROWS) {
-            f16_tile_weights(w + t0, rounded);
-            f16_tile_to_32_accumulators(rounded, v + (long)t0 * dim, dim, dim, scratch);
-        }
-        for (int j = tiled; j < count; j++) f16_row_to_accumulator(w[j], v + (long)j * dim, j, dim, scratch);
+        f16_rows_to_32_accumulators(w, 0, 1, v, count, dim, 0, dim, scratch);
     } else
     for (int a = 0; a < accumulators; a++) {
         float *acc = scratch + a * dim;

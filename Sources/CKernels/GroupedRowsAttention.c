@@ -181,22 +181,7 @@ TP_AVX2 void tp_f16_group_weighted_sum(const float *w, long w_stride, int count,
                                        int dim, int c_begin, int c_end, float *lanes, float *out, long out_stride) {
     const int width = c_end - c_begin;
     memset(lanes, 0, sizeof(float) * 32 * (size_t)width * (size_t)count);
-    // Tile by tile, each tile for every query while it is in L1: the rows are read from memory once.
-    const int tiled = rows / TP_F16_TILE_ROWS * TP_F16_TILE_ROWS;
-    float rounded[TP_F16_TILE_ROWS];
-    for (int t0 = 0; t0 < tiled; t0 += TP_F16_TILE_ROWS) {
-        const uint16_t *tile = values + (long)t0 * dim + c_begin;
-        for (int g = 0; g < count; g++) {
-            f16_tile_weights(w + g * w_stride + t0, rounded);
-            f16_tile_to_32_accumulators(rounded, tile, dim, width, lanes + (long)g * 32 * width);
-        }
-    }
-    for (int j = tiled; j < rows; j++) {
-        for (int g = 0; g < count; g++) {
-            f16_row_to_accumulator(w[g * w_stride + j], values + (long)j * dim + c_begin, j, width,
-                                   lanes + (long)g * 32 * width);
-        }
-    }
+    f16_rows_to_32_accumulators(w, w_stride, count, values, rows, dim, c_begin, width, lanes);
     for (int g = 0; g < count; g++) {
         for (int i0 = 0; i0 < width; i0 += 8) {
             const float *base = lanes + (long)g * 32 * width + i0;

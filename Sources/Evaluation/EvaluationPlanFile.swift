@@ -1,11 +1,12 @@
+import Engine
 import Foundation
 
 /// A plan as a file: how `eval --jobs N` hands its plan to the shard processes, so that a child measures exactly the
 /// parent's plan instead of rebuilding it from options (where every new option had to be remembered).
 extension EvaluationPlan {
-    /// Writes the plan as JSON, atomically (a reader never sees half a plan).
+    /// Writes the plan as JSON through `OutputFile` (complete or absent: a reader never sees half a plan).
     public func write(to path: String) throws {
-        try JSONEncoder().encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try OutputFile(path, option: "--plan").write(try JSONEncoder().encode(self))
     }
 
     /// The plan `write(to:)` wrote; a missing, unreadable or foreign file is refused in one line.
