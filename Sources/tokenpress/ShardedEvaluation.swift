@@ -15,18 +15,19 @@ struct ShardedEvaluation {
     let fresh: Bool
 
     func run(model: String) throws -> EvaluationResults {
-        let folder = json.map { ($0 as NSString).deletingLastPathComponent } ?? NSTemporaryDirectory()
+        let named = json.map { ($0 as NSString).deletingLastPathComponent } ?? NSTemporaryDirectory()
+        let folder = (named.isEmpty ? "." : named) as NSString
         let base = json.map { ($0 as NSString).lastPathComponent } ?? "tokenpress-eval-\(ProcessInfo.processInfo.processIdentifier).json"
         let shards = (0 ..< jobs).map { i in
-            (file: ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("\(base).shard-\(i)-of-\(jobs).json"), index: i)
+            (file: folder.appendingPathComponent("\(base).shard-\(i)-of-\(jobs).json"), index: i)
         }
         if fresh { for s in shards { try? FileManager.default.removeItem(atPath: s.file) } }
         // The children read the plan itself, so theirs is this one.
-        let planFile = ((folder.isEmpty ? "." : folder) as NSString).appendingPathComponent("\(base).plan.json")
+        let planFile = folder.appendingPathComponent("\(base).plan.json")
         do {
             try plan.write(to: planFile)
         } catch {
-            throw CLIError("cannot write the plan for the eval shards to \(planFile): \(error.localizedDescription)")
+            throw CLIError("cannot write the plan for the eval shards: \(error)")
         }
         defer { try? FileManager.default.removeItem(atPath: planFile) }
         let previous = fresh ? nil : json.flatMap(Self.load)

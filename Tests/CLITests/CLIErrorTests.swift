@@ -172,6 +172,16 @@ final class CLIErrorTests: XCTestCase {
         try Data("{\"presses\": 3}".utf8).write(to: URL(fileURLWithPath: notPlan))
         try assertFails(["eval", "-m", model, "--plan", notPlan],
                         mentioning: "--plan \(notPlan) is not an evaluation plan: its JSON does not hold one")
+        // The parent's plan file for its shards cannot be written where a folder holds its name.
+        let results = temporary("r.json")
+        try FileManager.default.createDirectory(atPath: results + ".plan.json", withIntermediateDirectories: false)
+        let filler = temporary("filler.txt")
+        try String(repeating: "Filler words for the haystack. ", count: 100).write(toFile: filler, atomically: true,
+                                                                                  encoding: .utf8)
+        try assertFails(["eval", "-m", model, "--jobs", "2", "--contexts", "64", "--continuation", "8",
+                         "--tasks", "needle", "--press", "streaming", "--haystack", filler, "--json", results],
+                        mentioning: "cannot write the plan for the eval shards: invalid --plan: "
+                            + "\((results as NSString).standardizingPath).plan.json is a folder")
         try assertFails(["eval", "-m", model, "--press", "minicache:angle=500"], mentioning: "angle: must be in [0, 180] degrees")
         // A results file that is not one is refused, not overwritten.
         let json = NSTemporaryDirectory() + "/broken-\(UUID().uuidString).json"
