@@ -67,7 +67,7 @@ let package = Package(
                                                        "TestSupport", "Presses"]),
         .testTarget(name: "FidelityTests", dependencies: ["Engine", "Models", "Tokenizer", "GGUF", "Kernels", "KVCache", "Presses"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PressesTests", dependencies: ["Presses", "Engine", "KVCache", "Models", "TestSupport", "Sampling", "Kernels"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Engine", "Presses", "TestSupport"]),
         .testTarget(name: "TokenPressKitTests", dependencies: ["TokenPressKit"]),
         .testTarget(name: "ServerTests",
                     dependencies: ["Server", "Engine", "TestSupport",

@@ -165,6 +165,17 @@ public final class Evaluator {
         return results
     }
 
+    /// A copy of the prompt's cache compressed by `press` (nil: the full cache), ready to be read on: the
+    /// statistics and the shared scores were for the press alone, and left attached they would be copied with the
+    /// cache and recorded for every token it reads on (statistics do not change a logit).
+    func compressedCopy(of base: KVCache, press: (any KVPress)?) throws -> KVCache {
+        let cache = base.copy()
+        try press?.compress(cache)
+        cache.statistics = nil
+        cache.scoreMemo = nil
+        return cache
+    }
+
     /// A cache holding `tokens`, with every press's statistics recorded.
     func prefilled(_ tokens: [Int]) throws -> KVCache {
         prefillCount += 1
@@ -186,12 +197,10 @@ public final class Evaluator {
         // Continuation tokens 1… are predicted from the cache after the press (token 0 only feeds in).
         let inputs = Array(continuation.dropLast()), targets = Array(continuation.dropFirst())
         // KL is against the full cache, measured even when only other presses are missing.
-        let reference = try logProbabilities(inputs, cache: base.copy(), rows: targets.count)
+        let reference = try logProbabilities(inputs, cache: compressedCopy(of: base, press: nil), rows: targets.count)
         var records: [PerplexityRecord] = []
         for (spec, ratio, press) in presses {
-            let cache = base.copy()
-            try press?.compress(cache)
-            cache.scoreMemo = nil
+            let cache = try compressedCopy(of: base, press: press)
             let bytes = cache.byteCount
             let bits = cache.bitsPerElement
             let layerBytes = cache.layers.map(\.byteCount)
@@ -261,10 +270,7 @@ public final class Evaluator {
             var caches: [KVCache] = []
             var unanswered: [AnswerRecord] = []
             for (spec, ratio, press) in group {
-                let cache = base.copy()
-                try press?.compress(cache)
-                cache.statistics = nil
-                cache.scoreMemo = nil
+                let cache = try compressedCopy(of: base, press: press)
                 var record = AnswerRecord(task: sample.task, press: spec, ratio: ratio, context: context,
                                           depth: sample.depth, sample: sample.sample, mode: mode,
                                           expected: sample.expected, answer: "", score: 0, cacheBytes: cache.byteCount,

@@ -1,6 +1,7 @@
 import Engine
-import Evaluation
+@testable import Evaluation
 import Foundation
+import Presses
 import TestSupport
 import XCTest
 
@@ -104,6 +105,33 @@ final class EvaluationTests: XCTestCase {
         let configurations = plan.configurations.map { "\($0.press)@\($0.ratio)" }
         XCTAssertEqual(configurations, ["none@0.0", "kivi:bits=2@0.5", "snapkv@0.5", "snapkv@0.75", "cache-type+kivi@0.5",
                                         "snapkv+kivi@0.5", "snapkv+kivi@0.75", "target:memory=0.25@0.5"])
+    }
+
+    /// A configuration's copy is read on without the prompt's statistics and shared scores (recording them for
+    /// every scored token cost time and changed nothing), and its logits are those of a copy that keeps them.
+    func testCompressedCopiesReadOnWithoutStatisticsAndTheSameLogits() throws {
+        let engine = try makeEngine()
+        var plan = smallPlan()
+        plan.presses = ["h2o", "snapkv:window=8"]
+        let evaluator = try Evaluator(engine: engine, plan: plan, haystack: Self.haystack) { $0 }
+        let tokens = engine.tokenizer.encode(String(Self.haystack.prefix(400)))
+        let base = try evaluator.prefilled(tokens)
+        XCTAssertNotNil(base.statistics, "h2o needs statistics of the prompt")
+        let continuation = Array(tokens.prefix(8))
+        for spec in ["none", "h2o", "snapkv:window=8"] {
+            let press = spec == "none" ? nil : try PressRegistry.make(spec, ratio: 0.5, profile: .placeholder)
+            let copy = try evaluator.compressedCopy(of: base, press: press)
+            XCTAssertNil(copy.statistics, spec)
+            XCTAssertNil(copy.scoreMemo, spec)
+            let recording = base.copy()
+            try press?.compress(recording)
+            XCTAssertNotNil(recording.statistics, spec)
+            let read = try evaluator.scoreLogits(continuation, cache: copy)
+            let recorded = try evaluator.scoreLogits(continuation, cache: recording)
+            XCTAssertEqual(read, recorded, "\(spec): statistics do not change a logit")
+            XCTAssertEqual(copy.byteCount, recording.byteCount, spec)
+        }
+        XCTAssertNotNil(base.statistics, "the prompt's cache keeps its statistics for the next configuration")
     }
 
     func testSameSeedSameResultsOtherSeedOtherNeedles() throws {
